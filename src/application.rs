@@ -1,0 +1,638 @@
+//! The unified application form (SPEC "input contract"): serde types, parsing that reports
+//! every problem with a JSON Pointer, and validation with `validator` plus domain checks.
+//!
+//! Units are in field names; coordinates are `[lon, lat]` WGS84.
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
+
+use crate::ids;
+use crate::rulebook::{Formats, IdScheme, PlateScheme};
+
+/// One permit application as a permit platform sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    /// The platform's reference, unique per application.
+    #[validate(length(min = 1, max = 64), custom(function = "check_reference"))]
+    pub application_id: String,
+    /// Rulebook to apply, e.g. `CN` or `US`.
+    #[validate(length(min = 2, max = 8))]
+    pub jurisdiction: String,
+    /// When the platform received the application; validity is judged against it.
+    pub submitted_at: DateTime<FixedOffset>,
+    /// The transport company.
+    #[validate(nested)]
+    pub carrier: Carrier,
+    /// The person submitting on the carrier's behalf.
+    #[validate(nested)]
+    pub agent: Agent,
+    /// Drivers of the combination.
+    #[validate(length(min = 1, max = 6), nested)]
+    pub drivers: Vec<Person>,
+    /// Escort vehicles and personnel, when any travel with the load.
+    #[serde(default)]
+    #[validate(nested)]
+    pub escort: Option<Escort>,
+    /// The combination: units and axles.
+    #[validate(nested)]
+    pub vehicle: Vehicle,
+    /// What is carried.
+    #[validate(nested)]
+    pub cargo: Cargo,
+    /// Dimensions and mass of vehicle and cargo together.
+    #[validate(nested)]
+    pub loaded: Loaded,
+    /// The declared route.
+    #[validate(nested)]
+    pub route: Route,
+    /// When the trips take place.
+    #[validate(nested)]
+    pub schedule: Schedule,
+}
+
+/// The carrier company.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Carrier {
+    /// Registered name.
+    #[validate(length(min = 1, max = 200))]
+    pub name: String,
+    /// Unified social credit code (GB 32100 in CN).
+    #[validate(length(min = 1, max = 32))]
+    pub uscc: String,
+    /// Road transport operating licence number.
+    #[validate(length(min = 1, max = 64))]
+    pub transport_license_no: String,
+}
+
+/// The agent who files the application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    /// Full name.
+    #[validate(length(min = 1, max = 100))]
+    pub name: String,
+    /// Resident ID number.
+    #[validate(length(min = 1, max = 32))]
+    pub id_number: String,
+    /// Reference of the carrier's power of attorney.
+    #[validate(length(min = 1, max = 64))]
+    pub authorization_ref: String,
+}
+
+/// A driver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    /// Full name.
+    #[validate(length(min = 1, max = 100))]
+    pub name: String,
+    /// Resident ID number.
+    #[validate(length(min = 1, max = 32))]
+    pub id_number: String,
+}
+
+/// Escort vehicles and personnel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Escort {
+    /// Plates of the escort cars.
+    #[validate(length(max = 10))]
+    pub vehicle_plates: Vec<String>,
+    /// ID numbers of the escort personnel.
+    #[validate(length(max = 20))]
+    pub personnel_id_numbers: Vec<String>,
+}
+
+/// The combination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Vehicle {
+    /// Units from front to back.
+    #[validate(length(min = 1, max = 6), nested)]
+    pub units: Vec<Unit>,
+    /// Axles (axle lines of a modular trailer) from front to back, over all units.
+    #[validate(length(min = 2, max = 80), nested)]
+    pub axles: Vec<Axle>,
+}
+
+/// What a unit is in the combination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitRole {
+    /// Tractor of an articulated combination.
+    Tractor,
+    /// Semi-trailer, full trailer or modular trailer.
+    Trailer,
+    /// Rigid truck.
+    Truck,
+}
+
+impl UnitRole {
+    /// The word used in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitRole::Tractor => "tractor",
+            UnitRole::Trailer => "trailer",
+            UnitRole::Truck => "truck",
+        }
+    }
+}
+
+/// One unit of the combination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Unit {
+    /// Registered plate; `null` when the unit has none yet and needs a temporary pass.
+    pub plate: Option<String>,
+    /// Role in the combination.
+    pub role: UnitRole,
+    /// Vehicle identification number; required when there is no plate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(length(min = 17, max = 17))]
+    pub vin: Option<String>,
+    /// Declared number of axles (axle lines), compared with the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(range(min = 1, max = 40))]
+    pub axles: Option<u32>,
+    /// Declared curb mass, compared with the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(range(exclusive_min = 0.0, max = 300000.0))]
+    pub curb_mass_kg: Option<f64>,
+}
+
+/// One axle, or one axle line of a hydraulic modular trailer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Axle {
+    /// Load on this axle when loaded.
+    #[validate(range(exclusive_min = 0.0, max = 60000.0))]
+    pub load_kg: f64,
+    /// Distance to the next axle; `null` on the last one.
+    #[validate(range(min = 0.3, max = 40.0))]
+    pub spacing_to_next_m: Option<f64>,
+    /// Tyres on this axle (2 single, 4 dual, 8 on a modular axle line).
+    #[validate(range(min = 2, max = 16))]
+    pub tyres: u32,
+    /// Whether the axle is driven; an undeclared axle counts as not driven.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive: Option<bool>,
+}
+
+/// The cargo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Cargo {
+    /// What it is, in the applicant's words.
+    #[validate(length(min = 1, max = 200))]
+    pub description: String,
+    /// Category from the rulebook's list, e.g. `transformer`.
+    #[validate(length(min = 1, max = 64))]
+    pub category: String,
+    /// Declared indivisible (cannot be dismantled without destroying its use).
+    pub indivisible: bool,
+    /// Cargo mass.
+    #[validate(range(exclusive_min = 0.0, max = 3000000.0))]
+    pub mass_kg: f64,
+    /// Cargo bounding box.
+    #[validate(range(exclusive_min = 0.0, max = 150.0))]
+    pub length_m: f64,
+    /// Cargo bounding box.
+    #[validate(range(exclusive_min = 0.0, max = 20.0))]
+    pub width_m: f64,
+    /// Cargo bounding box.
+    #[validate(range(exclusive_min = 0.0, max = 12.0))]
+    pub height_m: f64,
+}
+
+/// Vehicle and cargo together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Loaded {
+    /// Overall length.
+    #[validate(range(min = 2.0, max = 150.0))]
+    pub length_m: f64,
+    /// Overall width.
+    #[validate(range(min = 1.0, max = 20.0))]
+    pub width_m: f64,
+    /// Height from the ground.
+    #[validate(range(min = 1.0, max = 12.0))]
+    pub height_m: f64,
+    /// Gross combination mass.
+    #[validate(range(min = 1000.0, max = 5000000.0))]
+    pub gross_mass_kg: f64,
+}
+
+/// The declared route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Where the trip starts, in words.
+    #[validate(length(min = 1, max = 200))]
+    pub origin: String,
+    /// Where the trip ends, in words.
+    #[validate(length(min = 1, max = 200))]
+    pub destination: String,
+    /// The path as the platform's map draws it.
+    #[validate(nested)]
+    pub geometry: LineString,
+    /// Whether the route uses urban roads (needs the urban-road approval).
+    #[serde(default)]
+    pub urban_roads: bool,
+    /// Whether the route crosses a provincial (state) border; sets the statutory deadline.
+    #[serde(default)]
+    pub cross_province: bool,
+}
+
+/// A GeoJSON LineString.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct LineString {
+    /// Must be `LineString`.
+    #[serde(rename = "type")]
+    #[validate(custom(function = "check_linestring_type"))]
+    pub kind: String,
+    /// `[lon, lat]` positions.
+    #[validate(length(min = 2, max = 100000), custom(function = "check_positions"))]
+    pub coordinates: Vec<[f64; 2]>,
+}
+
+/// When the trips take place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// First travel day.
+    pub start: NaiveDate,
+    /// Last travel day.
+    pub end: NaiveDate,
+    /// Number of trips.
+    #[validate(range(min = 1, max = 1000))]
+    pub trips: u32,
+}
+
+/// One problem with the input, located by a JSON Pointer (RFC 6901).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+pub struct FieldError {
+    /// Where, e.g. `/vehicle/axles/2/load_kg`.
+    pub pointer: String,
+    /// What is wrong, in plain language.
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { pointer: pointer.into(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = if self.pointer.is_empty() { "(document)" } else { &self.pointer };
+        write!(f, "{at}: {}", self.message)
+    }
+}
+
+/// Parses JSON text into an application, reporting every type error of every section and
+/// then every validation problem. `formats_for` gives the identifier formats of a
+/// jurisdiction, or `None` when no rulebook exists for it.
+pub fn parse(json: &str, formats_for: impl Fn(&str) -> Option<Formats>) -> Result<Application, Vec<FieldError>> {
+    let value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| vec![FieldError::new("", format!("not valid JSON: {e}"))])?;
+    let app = from_value(value)?;
+    let mut errors = validate(&app, formats_for);
+    if errors.is_empty() {
+        Ok(app)
+    } else {
+        errors.sort();
+        errors.dedup();
+        Err(errors)
+    }
+}
+
+const SECTIONS: [&str; 12] = [
+    "application_id",
+    "jurisdiction",
+    "submitted_at",
+    "carrier",
+    "agent",
+    "drivers",
+    "escort",
+    "vehicle",
+    "cargo",
+    "loaded",
+    "route",
+    "schedule",
+];
+
+/// Deserialises section by section so that one bad section does not hide the others.
+fn from_value(value: serde_json::Value) -> Result<Application, Vec<FieldError>> {
+    let serde_json::Value::Object(map) = &value else {
+        return Err(vec![FieldError::new("", "must be a JSON object")]);
+    };
+    let mut errors: Vec<FieldError> = map
+        .keys()
+        .filter(|k| !SECTIONS.contains(&k.as_str()))
+        .map(|k| FieldError::new(format!("/{}", escape(k)), "is not a field of the application form"))
+        .collect();
+    let mut section_errors = |name: &str, check: fn(&serde_json::Value) -> Option<FieldError>| match map.get(name) {
+        None if name == "escort" => {}
+        None => errors.push(FieldError::new(format!("/{name}"), "is required")),
+        Some(v) => errors.extend(check(v).map(|mut e| {
+            e.pointer = format!("/{name}{}", e.pointer);
+            e
+        })),
+    };
+    section_errors("application_id", section::<String>);
+    section_errors("jurisdiction", section::<String>);
+    section_errors("submitted_at", section::<DateTime<FixedOffset>>);
+    section_errors("carrier", section::<Carrier>);
+    section_errors("agent", section::<Agent>);
+    section_errors("drivers", section::<Vec<Person>>);
+    section_errors("escort", section::<Option<Escort>>);
+    section_errors("vehicle", section::<Vehicle>);
+    section_errors("cargo", section::<Cargo>);
+    section_errors("loaded", section::<Loaded>);
+    section_errors("route", section::<Route>);
+    section_errors("schedule", section::<Schedule>);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    serde_json::from_value(value).map_err(|e| vec![FieldError::new("", e.to_string())])
+}
+
+fn section<T: DeserializeOwned>(value: &serde_json::Value) -> Option<FieldError> {
+    let result: Result<T, _> = serde_path_to_error::deserialize(value);
+    let err = result.err()?;
+    let pointer: String = err
+        .path()
+        .iter()
+        .filter_map(|seg| match seg {
+            serde_path_to_error::Segment::Seq { index } => Some(format!("/{index}")),
+            serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => {
+                Some(format!("/{}", escape(key)))
+            }
+            serde_path_to_error::Segment::Unknown => None,
+        })
+        .collect();
+    Some(FieldError::new(pointer, plain_serde_message(&err.into_inner().to_string())))
+}
+
+/// serde_json's messages name Rust types; reviewers and integrators should not see those.
+fn plain_serde_message(msg: &str) -> String {
+    let msg = msg.split(" at line ").next().unwrap_or(msg);
+    msg.replace("invalid type: ", "wrong type: ")
+        .replace("expected f64", "expected a number")
+        .replace("expected u32", "expected a whole number")
+        .replace("expected a string", "expected text")
+        .replace("expected a boolean", "expected true or false")
+        .replace("expected struct ", "expected an object ")
+        .replace("invalid length 1, expected an array of length 2", "a position needs [lon, lat]")
+}
+
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+fn check_reference(id: &str) -> Result<(), ValidationError> {
+    if id.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+        Ok(())
+    } else {
+        Err(ValidationError::new("reference").with_message("may contain only letters, digits and `- _ . /`".into()))
+    }
+}
+
+fn check_linestring_type(kind: &str) -> Result<(), ValidationError> {
+    if kind == "LineString" {
+        Ok(())
+    } else {
+        Err(ValidationError::new("geometry_type").with_message(format!("must be `LineString`, found `{kind}`").into()))
+    }
+}
+
+fn check_positions(coords: &[[f64; 2]]) -> Result<(), ValidationError> {
+    for (i, [lon, lat]) in coords.iter().enumerate() {
+        if !(lon.is_finite() && (-180.0..=180.0).contains(lon) && lat.is_finite() && (-90.0..=90.0).contains(lat)) {
+            return Err(ValidationError::new("position").with_message(
+                format!("position {i} `[{lon}, {lat}]` is not a [lon, lat] in degrees (lon -180..180, lat -90..90)")
+                    .into(),
+            ));
+        }
+    }
+    if coords.windows(2).all(|w| w[0] == w[1]) {
+        return Err(ValidationError::new("degenerate")
+            .with_message("all positions are the same point: the route has no length".into()));
+    }
+    Ok(())
+}
+
+/// Every validation problem: the `validator` attributes, then the domain rules that need
+/// several fields or the jurisdiction's identifier formats.
+pub fn validate(app: &Application, formats_for: impl Fn(&str) -> Option<Formats>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Err(e) = app.validate() {
+        flatten(&e, String::new(), &mut errors);
+    }
+    match formats_for(&app.jurisdiction) {
+        Some(formats) => check_identifiers(app, &formats, &mut errors),
+        None => {
+            errors.push(FieldError::new("/jurisdiction", format!("no rulebook is loaded for `{}`", app.jurisdiction)))
+        }
+    }
+    check_consistency(app, &mut errors);
+    errors
+}
+
+fn flatten(errors: &ValidationErrors, prefix: String, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let path = format!("{prefix}/{field}");
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                out.extend(list.iter().map(|e| FieldError::new(path.clone(), describe(e))));
+            }
+            ValidationErrorsKind::Struct(inner) => flatten(inner, path, out),
+            ValidationErrorsKind::List(items) => {
+                for (i, inner) in items {
+                    flatten(inner, format!("{path}/{i}"), out);
+                }
+            }
+        }
+    }
+}
+
+fn describe(e: &ValidationError) -> String {
+    if let Some(m) = &e.message {
+        return m.to_string();
+    }
+    let p = |k: &str| e.params.get(k).map(|v| v.to_string());
+    match e.code.as_ref() {
+        "range" => {
+            let bound = match (p("min").or(p("exclusive_min")), p("max")) {
+                (Some(lo), Some(hi)) => format!("between {lo} and {hi}"),
+                (Some(lo), None) => format!("at least {lo}"),
+                (None, Some(hi)) => format!("at most {hi}"),
+                (None, None) => "in range".into(),
+            };
+            let strict = if p("exclusive_min").is_some() { " (and above the lower bound)" } else { "" };
+            format!("must be {bound}{strict}, got {}", p("value").unwrap_or_default())
+        }
+        "length" => match (p("min"), p("max"), p("equal")) {
+            (_, _, Some(n)) => format!("must have exactly {n} characters"),
+            (Some(lo), Some(hi), _) => format!("must have between {lo} and {hi} entries or characters"),
+            (Some(lo), None, _) => format!("must have at least {lo} entries or characters"),
+            (None, Some(hi), _) => format!("must have at most {hi} entries or characters"),
+            _ => "has the wrong length".into(),
+        },
+        code => format!("is not valid ({code})"),
+    }
+}
+
+fn check_identifiers(app: &Application, formats: &Formats, out: &mut Vec<FieldError>) {
+    let person = |pointer: String, id: &str, out: &mut Vec<FieldError>| {
+        if formats.person_id == IdScheme::Gb11643 {
+            if let Err(m) = ids::check_id_number(id) {
+                out.push(FieldError::new(pointer, format!("ID number `{id}` {m}")));
+            }
+        }
+    };
+    person("/agent/id_number".into(), &app.agent.id_number, out);
+    for (i, d) in app.drivers.iter().enumerate() {
+        person(format!("/drivers/{i}/id_number"), &d.id_number, out);
+    }
+    if formats.company_id == IdScheme::Gb32100 {
+        if let Err(m) = ids::check_uscc(&app.carrier.uscc) {
+            out.push(FieldError::new("/carrier/uscc", format!("credit code `{}` {m}", app.carrier.uscc)));
+        }
+    }
+    let plate = |pointer: String, plate: &str, out: &mut Vec<FieldError>| -> Option<ids::PlateKind> {
+        if formats.plate != PlateScheme::Cn {
+            return None;
+        }
+        ids::check_cn_plate(plate).map_err(|m| out.push(FieldError::new(pointer, format!("plate `{plate}` {m}")))).ok()
+    };
+    for (i, unit) in app.vehicle.units.iter().enumerate() {
+        let Some(p) = &unit.plate else { continue };
+        let kind = plate(format!("/vehicle/units/{i}/plate"), p, out);
+        let trailer_plate = kind == Some(ids::PlateKind::Trailer);
+        if kind.is_some() && trailer_plate != (unit.role == UnitRole::Trailer) {
+            out.push(FieldError::new(
+                format!("/vehicle/units/{i}/plate"),
+                format!(
+                    "plate `{p}` is {} trailer plate but the unit is a {}",
+                    if trailer_plate { "a" } else { "not a" },
+                    unit.role.as_str()
+                ),
+            ));
+        }
+    }
+    if let Some(escort) = &app.escort {
+        for (i, p) in escort.vehicle_plates.iter().enumerate() {
+            plate(format!("/escort/vehicle_plates/{i}"), p, out);
+        }
+        for (i, id) in escort.personnel_id_numbers.iter().enumerate() {
+            person(format!("/escort/personnel_id_numbers/{i}"), id, out);
+        }
+    }
+}
+
+fn check_consistency(app: &Application, out: &mut Vec<FieldError>) {
+    let units = &app.vehicle.units;
+    for (i, unit) in units.iter().enumerate() {
+        if unit.plate.is_none() && unit.vin.is_none() {
+            out.push(FieldError::new(format!("/vehicle/units/{i}/vin"), "is required when the unit has no plate"));
+        }
+    }
+    match units.first().map(|u| u.role) {
+        Some(UnitRole::Trailer) => out.push(FieldError::new(
+            "/vehicle/units/0/role",
+            "the first unit must be a tractor or a truck, not a trailer",
+        )),
+        Some(UnitRole::Tractor) if units.len() == 1 => {
+            out.push(FieldError::new("/vehicle/units", "a tractor needs at least one trailer"))
+        }
+        _ => {}
+    }
+    for (i, unit) in units.iter().enumerate().skip(1) {
+        if unit.role != UnitRole::Trailer {
+            out.push(FieldError::new(
+                format!("/vehicle/units/{i}/role"),
+                format!("only the first unit can be a {}; units behind it are trailers", unit.role.as_str()),
+            ));
+        }
+    }
+    let axles = &app.vehicle.axles;
+    let last = axles.len().saturating_sub(1);
+    for (i, axle) in axles.iter().enumerate() {
+        match (i == last, axle.spacing_to_next_m) {
+            (true, Some(_)) => out.push(FieldError::new(
+                format!("/vehicle/axles/{i}/spacing_to_next_m"),
+                "must be null on the last axle",
+            )),
+            (false, None) => out.push(FieldError::new(
+                format!("/vehicle/axles/{i}/spacing_to_next_m"),
+                "is required: the distance to the next axle",
+            )),
+            _ => {}
+        }
+    }
+    let s = &app.schedule;
+    if s.end < s.start {
+        out.push(FieldError::new("/schedule/end", format!("`{}` is before the start `{}`", s.end, s.start)));
+    }
+    let submitted = app.submitted_at.date_naive();
+    if s.start < submitted {
+        out.push(FieldError::new(
+            "/schedule/start",
+            format!("`{}` is before the application was submitted (`{submitted}`)", s.start),
+        ));
+    }
+    if (s.end - s.start).num_days() > 366 {
+        out.push(FieldError::new("/schedule/end", "a schedule may span at most one year"));
+    }
+    let c = &app.cargo;
+    let l = &app.loaded;
+    if c.mass_kg >= l.gross_mass_kg {
+        out.push(FieldError::new(
+            "/cargo/mass_kg",
+            format!("`{}` kg is not less than the gross mass `{}` kg", c.mass_kg, l.gross_mass_kg),
+        ));
+    }
+    if c.height_m >= l.height_m {
+        out.push(FieldError::new(
+            "/cargo/height_m",
+            format!(
+                "`{}` m is not less than the loaded height `{}` m: the cargo sits on a deck",
+                c.height_m, l.height_m
+            ),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_top_level_fields_and_missing_sections_are_all_reported() {
+        let errors = from_value(serde_json::json!({"applicaton_id": "x", "jurisdiction": 5})).err().unwrap_or_default();
+        let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+        assert!(pointers.contains(&"/applicaton_id"));
+        assert!(pointers.contains(&"/application_id"));
+        assert!(pointers.contains(&"/jurisdiction"));
+        assert!(pointers.contains(&"/schedule"));
+        assert!(!pointers.contains(&"/escort"), "escort is optional");
+    }
+
+    #[test]
+    fn type_errors_point_inside_sections() {
+        let err = section::<Vehicle>(&serde_json::json!({
+            "units": [{"plate": "鲁H12345", "role": "tractor"}],
+            "axles": [{"load_kg": "heavy", "spacing_to_next_m": null, "tyres": 2}]
+        }));
+        let err = err.unwrap_or_else(|| FieldError::new("none", "none"));
+        assert_eq!(err.pointer, "/axles/0/load_kg");
+        assert!(err.message.contains("expected a number"), "{}", err.message);
+    }
+}

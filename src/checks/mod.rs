@@ -1,0 +1,288 @@
+//! The 21 items: one function per item, in one list ([`ITEMS`]), grouped by category.
+//!
+//! Every item reads the validated application, the records fetched for it, the rulebook and
+//! the determination, and writes a [`Findings`]; none does I/O.
+
+mod axle_groups;
+mod cargo;
+mod company;
+mod people;
+mod route;
+mod vehicle;
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use crate::application::Application;
+use crate::determination::Determination;
+use crate::registry::{Lookup, References};
+use crate::review::{Category, Check, Evidence, ItemResult, Status};
+use crate::routes::RouteFindings;
+use crate::rulebook::Rulebook;
+
+/// Everything an item may read.
+pub struct Context<'a> {
+    /// The validated application.
+    pub app: &'a Application,
+    /// Records fetched for it.
+    pub refs: &'a References,
+    /// The rulebook of its jurisdiction.
+    pub rules: &'a Rulebook,
+    /// Over-limit determination and class.
+    pub det: &'a Determination,
+    /// What the route met on the road network.
+    pub route: &'a RouteFindings,
+}
+
+impl Context<'_> {
+    /// The day validity is judged from: the submission date.
+    pub fn submitted(&self) -> NaiveDate {
+        self.app.submitted_at.date_naive()
+    }
+    /// Documents must stay valid through the last travel day.
+    pub fn through(&self) -> NaiveDate {
+        self.app.schedule.end
+    }
+}
+
+/// One of the 21 items.
+pub struct ItemDef {
+    /// Stable id.
+    pub id: &'static str,
+    /// Category.
+    pub category: Category,
+    /// Short name.
+    pub title: &'static str,
+    /// The check.
+    pub run: fn(&Context) -> Findings,
+}
+
+/// The 21 items in report order.
+pub const ITEMS: [ItemDef; 21] = [
+    ItemDef { id: "P1", category: Category::People, title: "agent authorised", run: people::p1_agent },
+    ItemDef { id: "P2", category: Category::People, title: "driver qualified", run: people::p2_driver_qualified },
+    ItemDef { id: "P3", category: Category::People, title: "driver record", run: people::p3_driver_record },
+    ItemDef { id: "P4", category: Category::People, title: "escort adequate", run: people::p4_escort },
+    ItemDef { id: "C1", category: Category::Company, title: "business licence", run: company::c1_business_licence },
+    ItemDef { id: "C2", category: Category::Company, title: "transport licence", run: company::c2_transport_licence },
+    ItemDef { id: "C3", category: Category::Company, title: "credit standing", run: company::c3_credit },
+    ItemDef { id: "C4", category: Category::Company, title: "liability insurance", run: company::c4_insurance },
+    ItemDef { id: "V1", category: Category::Vehicle, title: "registration", run: vehicle::v1_registration },
+    ItemDef { id: "V2", category: Category::Vehicle, title: "inspection", run: vehicle::v2_inspection },
+    ItemDef { id: "V3", category: Category::Vehicle, title: "transport certificate", run: vehicle::v3_certificate },
+    ItemDef { id: "V4", category: Category::Vehicle, title: "declared specs", run: vehicle::v4_declared_specs },
+    ItemDef { id: "V5", category: Category::Vehicle, title: "axle loads", run: vehicle::v5_axle_loads },
+    ItemDef { id: "R1", category: Category::Route, title: "route geometry", run: route::r1_geometry },
+    ItemDef { id: "R2", category: Category::Route, title: "clearance", run: route::r2_clearance },
+    ItemDef { id: "R3", category: Category::Route, title: "load capacity", run: route::r3_load_capacity },
+    ItemDef { id: "R4", category: Category::Route, title: "width, length, access", run: route::r4_access },
+    ItemDef { id: "R5", category: Category::Route, title: "time windows", run: route::r5_time_windows },
+    ItemDef { id: "G1", category: Category::Cargo, title: "indivisible cargo", run: cargo::g1_indivisible },
+    ItemDef { id: "G2", category: Category::Cargo, title: "dimensions consistent", run: cargo::g2_dimensions },
+    ItemDef { id: "G3", category: Category::Cargo, title: "cargo mass plausible", run: cargo::g3_mass },
+];
+
+/// Runs every item.
+pub fn run_all(ctx: &Context) -> Vec<ItemResult> {
+    ITEMS.iter().map(|def| (def.run)(ctx).finish(def)).collect()
+}
+
+/// What one item found: its comparisons, the records it used and its legal basis.
+#[derive(Debug, Default)]
+pub struct Findings {
+    checks: Vec<(Check, String)>,
+    refs: Vec<String>,
+    basis: String,
+    not_applicable: Option<String>,
+}
+
+/// Formats a value for a message: numbers without needless decimals.
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |f| format!("{}", (f * 1000.0).round() / 1000.0)),
+        Value::Null => "none".into(),
+        other => other.to_string(),
+    }
+}
+
+impl Findings {
+    /// Starts an item's findings with its legal basis.
+    pub fn new(basis: impl Into<String>) -> Findings {
+        Findings { basis: basis.into(), ..Findings::default() }
+    }
+
+    /// The item does not apply, and why.
+    pub fn not_applicable(mut self, why: impl Into<String>) -> Findings {
+        self.not_applicable = Some(why.into());
+        self
+    }
+
+    /// Records a reference record or restriction used.
+    pub fn refer(&mut self, key: impl Into<String>) {
+        let key = key.into();
+        if !self.refs.contains(&key) {
+            self.refs.push(key);
+        }
+    }
+
+    fn push(&mut self, check: Check, message: String) {
+        self.checks.push((check, message));
+    }
+
+    /// A numeric comparison `observed <= limit` (or the given outcome), with its unit.
+    pub fn at_most(&mut self, what: &str, observed: f64, limit: f64, unit: &str) {
+        let ok = observed <= limit;
+        let message = format!(
+            "{what} `{}` {unit} {} the limit `{}` {unit}",
+            show(&observed.into()),
+            if ok { "is within" } else { "exceeds" },
+            show(&limit.into())
+        );
+        self.push(
+            Check {
+                what: what.into(),
+                observed: observed.into(),
+                limit: Some(limit.into()),
+                unit: Some(unit.into()),
+                status: status(ok),
+                location: None,
+            },
+            message,
+        );
+    }
+
+    /// A comparison with a custom outcome and message.
+    pub fn compare(
+        &mut self,
+        what: &str,
+        observed: impl Into<Value>,
+        limit: impl Into<Value>,
+        unit: Option<&str>,
+        ok: bool,
+        message: String,
+    ) {
+        self.push(
+            Check {
+                what: what.into(),
+                observed: observed.into(),
+                limit: Some(limit.into()),
+                unit: unit.map(str::to_string),
+                status: status(ok),
+                location: None,
+            },
+            message,
+        );
+    }
+
+    /// A fact that passes or fails with no numeric limit.
+    pub fn fact(&mut self, what: &str, observed: impl Into<Value>, ok: bool, message: String) {
+        self.push(
+            Check {
+                what: what.into(),
+                observed: observed.into(),
+                limit: None,
+                unit: None,
+                status: status(ok),
+                location: None,
+            },
+            message,
+        );
+    }
+
+    /// Something that could not be checked.
+    pub fn unverified(&mut self, what: &str, message: String) {
+        self.push(
+            Check {
+                what: what.into(),
+                observed: Value::Null,
+                limit: None,
+                unit: None,
+                status: Status::Unverified,
+                location: None,
+            },
+            message,
+        );
+    }
+
+    /// Points the last check at the application field it read.
+    pub fn at(&mut self, pointer: impl Into<String>) {
+        if let Some((check, _)) = self.checks.last_mut() {
+            check.location = Some(pointer.into());
+        }
+    }
+
+    /// A document valid through `needed` (`None` expiry = does not expire).
+    pub fn valid_through(&mut self, what: &str, expires: Option<NaiveDate>, needed: NaiveDate) {
+        let ok = expires.is_none_or(|e| e >= needed);
+        let observed = expires.map_or(Value::Null, |e| e.to_string().into());
+        let message = match expires {
+            None => format!("{what} does not expire"),
+            Some(e) if ok => format!("{what} is valid until `{e}`, through `{needed}`"),
+            Some(e) => format!("{what} expires `{e}`, before `{needed}`"),
+        };
+        self.compare(what, observed, needed.to_string(), None, ok, message);
+    }
+
+    /// Unwraps a lookup, recording the key as a reference, or records why it cannot be used.
+    pub fn record<'r, T>(&mut self, what: &str, key: &str, lookup: &'r Lookup<T>) -> Option<&'r T> {
+        match lookup {
+            Lookup::Found(r) => {
+                self.refer(key);
+                Some(r)
+            }
+            Lookup::Missing => {
+                self.unverified(what, format!("no {what} record for `{key}` in the registry"));
+                None
+            }
+            Lookup::Unavailable(why) => {
+                self.unverified(what, format!("the registry could not answer for {what} `{key}`: {why}"));
+                None
+            }
+        }
+    }
+
+    fn finish(self, def: &ItemDef) -> ItemResult {
+        let worst = self.checks.iter().map(|(c, _)| c.status).max();
+        let (status, message) = match (&self.not_applicable, worst) {
+            (Some(why), _) => (Status::NotApplicable, why.clone()),
+            // INVARIANT: every item records at least one check or says why it does not apply.
+            (None, None) => (Status::Unverified, "nothing could be checked".to_string()),
+            (None, Some(Status::Pass)) => {
+                (Status::Pass, self.checks.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; "))
+            }
+            (None, Some(worst)) => (
+                worst,
+                self.checks
+                    .iter()
+                    .filter(|(c, _)| c.status == worst)
+                    .map(|(_, m)| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        };
+        ItemResult {
+            id: def.id.into(),
+            category: def.category,
+            title: def.title.into(),
+            status,
+            message,
+            evidence: Evidence { checks: self.checks.into_iter().map(|(c, _)| c).collect() },
+            refs: self.refs,
+            basis: self.basis,
+        }
+    }
+}
+
+/// The serde name of an enum value (`scrapped`, `escort_car`), as users see it in JSON.
+pub fn word(v: impl serde::Serialize) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+fn status(ok: bool) -> Status {
+    if ok { Status::Pass } else { Status::Fail }
+}

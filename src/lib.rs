@@ -1,0 +1,121 @@
+//! # oscar — Oversize Cargo Automated Review
+//!
+//! Pre-reviews one oversize / overweight transport permit application: 21 items in five
+//! categories (people, company, vehicle, route, cargo) checked against registries, a
+//! rulebook and the road network, then one pure [`review::decide`] that approves only what
+//! it can prove compliant and escalates everything else with its reasons.
+//!
+//! Data flows one way: JSON → [`application::parse`] → [`registry::fetch`] →
+//! [`checks::run_all`] → [`review::decide`] → [`review::Review`]. The entry point is
+//! [`Reviewer::review`].
+
+pub mod application;
+pub mod checks;
+pub mod determination;
+pub mod ids;
+pub mod registry;
+pub mod report;
+pub mod review;
+pub mod routes;
+pub mod rulebook;
+
+use application::{Application, FieldError};
+use registry::Registry;
+use review::{Review, Versions};
+use rulebook::{Formats, LoadedRulebook};
+
+/// Why a reviewer could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// A rulebook was refused.
+    #[error(transparent)]
+    Rulebook(#[from] rulebook::RulebookError),
+    /// The registry was refused.
+    #[error(transparent)]
+    Registry(#[from] registry::LoadError),
+}
+
+/// Reviews applications against loaded rulebooks and a registry.
+pub struct Reviewer {
+    rulebooks: Vec<LoadedRulebook>,
+    registry: Box<dyn Registry>,
+}
+
+impl Reviewer {
+    /// A reviewer over the given rulebooks (one per jurisdiction; a later one replaces an
+    /// earlier one of the same jurisdiction) and registry.
+    pub fn new(rulebooks: Vec<LoadedRulebook>, registry: Box<dyn Registry>) -> Reviewer {
+        let mut unique: Vec<LoadedRulebook> = Vec::new();
+        for book in rulebooks {
+            unique.retain(|b| b.rules.rulebook.jurisdiction != book.rules.rulebook.jurisdiction);
+            unique.push(book);
+        }
+        Reviewer { rulebooks: unique, registry }
+    }
+
+    /// The shipped rulebooks and the embedded demo registry.
+    pub fn with_defaults() -> Result<Reviewer, SetupError> {
+        Ok(Reviewer::new(LoadedRulebook::embedded()?, Box::new(registry::JsonlRegistry::embedded_demo()?)))
+    }
+
+    /// The rulebook for a jurisdiction.
+    pub fn rulebook(&self, jurisdiction: &str) -> Option<&LoadedRulebook> {
+        self.rulebooks.iter().find(|b| b.rules.rulebook.jurisdiction == jurisdiction)
+    }
+
+    /// All loaded rulebooks.
+    pub fn rulebooks(&self) -> &[LoadedRulebook] {
+        &self.rulebooks
+    }
+
+    fn formats_for(&self, jurisdiction: &str) -> Option<Formats> {
+        self.rulebook(jurisdiction).map(|b| b.rules.formats)
+    }
+
+    /// Parses and validates an application, reporting every problem.
+    pub fn parse(&self, json: &str) -> Result<Application, Vec<FieldError>> {
+        application::parse(json, |j| self.formats_for(j))
+    }
+
+    /// Parses, validates and reviews JSON text.
+    pub fn review_json(&self, json: &str) -> Result<Review, Vec<FieldError>> {
+        self.review(&self.parse(json)?)
+    }
+
+    /// Reviews an application; it is validated first, and invalid input is returned as
+    /// field errors rather than reviewed.
+    pub fn review(&self, app: &Application) -> Result<Review, Vec<FieldError>> {
+        let problems = application::validate(app, |j| self.formats_for(j));
+        let book = match (problems.is_empty(), self.rulebook(&app.jurisdiction)) {
+            (true, Some(book)) => book,
+            _ => return Err(problems),
+        };
+        let rules = &book.rules;
+        let refs = registry::fetch(app, self.registry.as_ref());
+        let determination = determination::determine(app, rules);
+        let route = routes::analyse_geometry(&app.route.geometry.coordinates, rules.route.max_vertex_gap.si());
+        let ctx = checks::Context { app, refs: &refs, rules, det: &determination, route: &route };
+        let items = checks::run_all(&ctx);
+        let anomaly = None;
+        let decision = review::decide(&items, &determination, anomaly.as_ref(), &rules.envelope);
+        Ok(Review {
+            application_id: app.application_id.clone(),
+            jurisdiction: app.jurisdiction.clone(),
+            verdict: decision.verdict,
+            over_limit: determination.over_limit,
+            permit_class: determination.permit_class,
+            matters: determination.matters.clone(),
+            determination,
+            items,
+            anomaly,
+            reasons: decision.reasons,
+            versions: Versions {
+                oscar: env!("CARGO_PKG_VERSION").to_string(),
+                rulebook: book.hash.clone(),
+                registry: self.registry.version(),
+                routes: route.network.clone().unwrap_or_else(|| "none".into()),
+                model: "none".into(),
+            },
+        })
+    }
+}

@@ -1,0 +1,66 @@
+//! Measures of the declared route itself: length and gaps between vertices.
+
+use geo::{Distance, Haversine, Point};
+use serde::Serialize;
+
+/// Two consecutive vertices further apart than the rulebook allows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gap {
+    /// Index of the first vertex.
+    pub vertex: usize,
+    /// Distance to the next vertex, metres.
+    pub length_m: f64,
+    /// Where the gap starts, `[lon, lat]`.
+    pub at: [f64; 2],
+    /// Distance along the route where it starts, km.
+    pub km: f64,
+}
+
+/// What R1-R5 know about the route.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouteFindings {
+    /// Length along the declared vertices, metres.
+    pub length_m: f64,
+    /// Straight-line distance from origin to destination, metres.
+    pub direct_m: f64,
+    /// Gaps longer than the rulebook's maximum.
+    pub gaps: Vec<Gap>,
+    /// Version of the road network used, `None` when none is loaded.
+    pub network: Option<String>,
+}
+
+/// Measures the declared geometry against the largest allowed vertex gap.
+pub fn analyse_geometry(coords: &[[f64; 2]], max_gap_m: f64) -> RouteFindings {
+    let point = |c: &[f64; 2]| Point::new(c[0], c[1]);
+    let mut length_m = 0.0;
+    let mut gaps = Vec::new();
+    for (i, w) in coords.windows(2).enumerate() {
+        let d = Haversine.distance(point(&w[0]), point(&w[1]));
+        if d > max_gap_m {
+            gaps.push(Gap { vertex: i, length_m: d, at: w[0], km: length_m / 1000.0 });
+        }
+        length_m += d;
+    }
+    let direct_m = match (coords.first(), coords.last()) {
+        (Some(a), Some(b)) => Haversine.distance(point(a), point(b)),
+        _ => 0.0,
+    };
+    RouteFindings { length_m, direct_m, gaps, network: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_are_found_where_they_are() {
+        // 0.01 degree of latitude is about 1.11 km; 0.05 about 5.6 km.
+        let coords = [[116.58, 35.41], [116.58, 35.42], [116.58, 35.47], [116.58, 35.48]];
+        let r = analyse_geometry(&coords, 2000.0);
+        assert_eq!(r.gaps.len(), 1);
+        assert_eq!(r.gaps[0].vertex, 1);
+        assert!((r.gaps[0].length_m - 5560.0).abs() < 20.0, "{}", r.gaps[0].length_m);
+        assert!((r.gaps[0].km - 1.112).abs() < 0.01);
+        assert!((r.length_m - 7784.0).abs() < 30.0, "{}", r.length_m);
+    }
+}

@@ -1,0 +1,721 @@
+//! Rulebooks: `rules/<jurisdiction>.toml` turned into a typed, validated [`Rulebook`].
+//!
+//! Quantities are written with their unit as in the legal source (`"4 m"`, `"80000 lb"`,
+//! `"8 ft 6 in"`) and converted to metres and kilograms here. Loading reports every problem
+//! at once and refuses a rulebook with any.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+/// The rulebooks shipped inside the binary.
+pub const EMBEDDED: [(&str, &str); 2] =
+    [("rules/cn.toml", include_str!("../rules/cn.toml")), ("rules/us.toml", include_str!("../rules/us.toml"))];
+
+/// Why a rulebook was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RulebookError {
+    /// The file could not be read.
+    #[error("cannot read rulebook {path}: {source}")]
+    Read {
+        /// File path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Syntax or type errors, or failed validation: every problem, one per line.
+    #[error("rulebook {path} is invalid:\n  {}", problems.join("\n  "))]
+    Invalid {
+        /// File path.
+        path: String,
+        /// Each problem, prefixed by its TOML key path.
+        problems: Vec<String>,
+    },
+}
+
+/// A quantity with a unit: metres for lengths, kilograms for masses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantity {
+    raw: String,
+    si: Result<(f64, Dim), String>,
+}
+
+/// What a quantity measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dim {
+    /// Metres.
+    Length,
+    /// Kilograms.
+    Mass,
+}
+
+impl Quantity {
+    /// Parses `"4 m"`, `"2.55 m"`, `"8 ft 6 in"`, `"49000 kg"`, `"7.5 t"`, `"80000 lb"`.
+    pub fn parse(raw: &str) -> Quantity {
+        Quantity { raw: raw.to_string(), si: parse_quantity(raw) }
+    }
+
+    /// The value in metres or kilograms. Only meaningful on a validated rulebook, which
+    /// refuses quantities that do not parse.
+    pub fn si(&self) -> f64 {
+        // INVARIANT: validation rejects unparsed quantities, so NaN never reaches a check.
+        self.si.as_ref().map(|(v, _)| *v).unwrap_or(f64::NAN)
+    }
+
+    /// The text as written in the rulebook.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    fn check(&self, path: &str, dim: Dim, problems: &mut Vec<String>) {
+        match &self.si {
+            Err(e) => problems.push(format!("{path}: `{}` {e}", self.raw)),
+            Ok((_, d)) if *d != dim => problems.push(format!("{path}: `{}` must be a {}", self.raw, dim_word(dim))),
+            Ok((v, _)) if *v <= 0.0 => problems.push(format!("{path}: `{}` must be positive", self.raw)),
+            Ok(_) => {}
+        }
+    }
+}
+
+fn dim_word(d: Dim) -> &'static str {
+    match d {
+        Dim::Length => "length (m, mm, ft, in)",
+        Dim::Mass => "mass (kg, t, lb)",
+    }
+}
+
+fn parse_quantity(raw: &str) -> Result<(f64, Dim), String> {
+    let tokens: Vec<&str> = raw.split_whitespace().collect();
+    if tokens.is_empty() || tokens.len() % 2 != 0 {
+        return Err("needs a number and a unit, e.g. `4 m` or `8 ft 6 in`".into());
+    }
+    let mut total = 0.0;
+    let mut dim = None;
+    for pair in tokens.chunks(2) {
+        let n: f64 = pair[0].parse().map_err(|_| format!("`{}` is not a number", pair[0]))?;
+        let (factor, d) = match pair[1] {
+            "m" => (1.0, Dim::Length),
+            "mm" => (0.001, Dim::Length),
+            "cm" => (0.01, Dim::Length),
+            "ft" => (0.3048, Dim::Length),
+            "in" => (0.0254, Dim::Length),
+            "kg" => (1.0, Dim::Mass),
+            "t" => (1000.0, Dim::Mass),
+            "lb" => (0.45359237, Dim::Mass),
+            u => return Err(format!("has unknown unit `{u}` (m, mm, cm, ft, in, kg, t, lb)")),
+        };
+        if dim.is_some_and(|x| x != d) {
+            return Err("mixes lengths and masses".into());
+        }
+        dim = Some(d);
+        total += n * factor;
+    }
+    dim.map(|d| (total, d)).ok_or_else(|| "is empty".into())
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Quantity::parse(&String::deserialize(d)?))
+    }
+}
+
+impl Serialize for Quantity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.raw)
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+/// A validated rulebook.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rulebook {
+    /// Identity of the rulebook.
+    pub rulebook: Meta,
+    /// Identifier formats checked at input validation.
+    pub formats: Formats,
+    /// When a vehicle is over-limit.
+    pub overlimit: Overlimit,
+    /// CN-style refusal limits on average and maximum axle loads.
+    #[serde(default)]
+    pub axle_refusal: Option<AxleRefusal>,
+    /// US-style single and tandem axle limits.
+    #[serde(default)]
+    pub axle_groups: Option<AxleGroups>,
+    /// The FHWA bridge formula over every axle group.
+    #[serde(default)]
+    pub bridge_formula: Option<BridgeFormula>,
+    /// Permit classes, in increasing order.
+    pub classes: Vec<PermitClass>,
+    /// Driver requirements.
+    pub drivers: Drivers,
+    /// When escorts are required.
+    #[serde(default)]
+    pub escort: Vec<EscortRule>,
+    /// The qualification escort personnel hold.
+    pub escort_qualification: EscortQualification,
+    /// Carrier requirements.
+    pub carrier: CarrierRules,
+    /// Liability insurance minimums, where the jurisdiction sets any.
+    #[serde(default)]
+    pub insurance: Option<Insurance>,
+    /// Tolerances for declared vs registered values.
+    pub tolerances: Tolerances,
+    /// Cargo rules and categories.
+    pub cargo: CargoRules,
+    /// Route rules.
+    pub route: RouteRules,
+    /// Allowed travel days.
+    pub time_windows: TimeWindows,
+    /// The auto-approve envelope.
+    pub envelope: Envelope,
+}
+
+/// Identity of a rulebook.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Jurisdiction code matched against the application's `jurisdiction`.
+    pub jurisdiction: String,
+    /// The legal instruments it encodes.
+    pub name: String,
+    /// Edition of this file.
+    pub edition: String,
+}
+
+/// Identifier formats of a jurisdiction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Formats {
+    /// Personal ID numbers.
+    pub person_id: IdScheme,
+    /// Company identifiers.
+    pub company_id: IdScheme,
+    /// Vehicle plates.
+    pub plate: PlateScheme,
+}
+
+/// How identifiers are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdScheme {
+    /// GB 11643 resident ID numbers.
+    Gb11643,
+    /// GB 32100 unified social credit codes.
+    Gb32100,
+    /// No check beyond being non-empty.
+    None,
+}
+
+/// How plates are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlateScheme {
+    /// GA 36 Chinese plates.
+    Cn,
+    /// No check beyond being non-empty.
+    None,
+}
+
+/// Over-limit thresholds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overlimit {
+    /// Legal basis.
+    pub basis: String,
+    /// Height from the ground.
+    pub max_height: Quantity,
+    /// Width.
+    pub max_width: Quantity,
+    /// Length.
+    pub max_length: Quantity,
+    /// Gross mass limits by axle count and combination.
+    #[serde(default)]
+    pub gross: Vec<GrossLimit>,
+    /// Lower limit for 6+ axle combinations whose tractor has a single drive axle.
+    #[serde(default)]
+    pub single_drive_six_axle_limit: Option<Quantity>,
+    /// A flat gross limit (US), applied together with the bridge formula.
+    #[serde(default)]
+    pub max_gross: Option<Quantity>,
+}
+
+/// Rigid truck or articulated / drawbar combination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Combination {
+    /// A truck alone.
+    Rigid,
+    /// Tractor or truck with trailers.
+    Articulated,
+}
+
+/// Gross limit for an axle count; the largest count applies to all longer combinations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrossLimit {
+    /// Number of axles.
+    pub axles: u32,
+    /// Kind of combination.
+    pub combination: Combination,
+    /// Gross mass limit.
+    pub limit: Quantity,
+}
+
+/// CN refusal limits (Order 62 art. 19).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AxleRefusal {
+    /// Legal basis.
+    pub basis: String,
+    /// Ordinary trailer combination: average axle load.
+    pub ordinary_max_average: Quantity,
+    /// Ordinary trailer combination: any axle.
+    pub ordinary_max_any: Quantity,
+    /// Hydraulic modular trailer: average per axle line.
+    pub modular_max_average_per_line: Quantity,
+    /// Hydraulic modular trailer: any axle line.
+    pub modular_max_per_line: Quantity,
+}
+
+/// US single and tandem limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AxleGroups {
+    /// Legal basis.
+    pub basis: String,
+    /// Axles closer than this are one single axle.
+    pub single_max_spread: Quantity,
+    /// Two axles up to this far apart are a tandem.
+    pub tandem_max_spread: Quantity,
+    /// Single axle limit.
+    pub single: Quantity,
+    /// Tandem limit.
+    pub tandem: Quantity,
+}
+
+/// W = coefficient · (L·N/(N−1) + per_axle·N + constant), L in feet, rounded to `round_to`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BridgeFormula {
+    /// Legal basis.
+    pub basis: String,
+    /// The 500 lb coefficient.
+    pub coefficient: Quantity,
+    /// The 12 in 12N.
+    pub per_axle: f64,
+    /// The 36.
+    pub constant: f64,
+    /// Rounding step of the result.
+    pub round_to: Quantity,
+    /// Two consecutive tandems at least this long may carry a tandem limit each.
+    pub tandem_pair_exception_length: Quantity,
+}
+
+/// One permit class and its thresholds; a class without thresholds takes everything beyond.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermitClass {
+    /// Class number, 1-based.
+    pub class: u8,
+    /// Legal basis.
+    pub basis: String,
+    /// Maximum loaded height.
+    #[serde(default)]
+    pub max_height: Option<Quantity>,
+    /// Maximum loaded width.
+    #[serde(default)]
+    pub max_width: Option<Quantity>,
+    /// Maximum loaded length.
+    #[serde(default)]
+    pub max_length: Option<Quantity>,
+    /// Maximum gross mass.
+    #[serde(default)]
+    pub max_gross: Option<Quantity>,
+    /// Gross mass and axle loads must stay within the over-limit thresholds.
+    #[serde(default)]
+    pub mass_within_legal: bool,
+    /// Statutory decision time in working days.
+    pub processing_days: u32,
+    /// The same across provincial (state) borders.
+    pub processing_days_cross_province: u32,
+}
+
+/// Driver requirements.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drivers {
+    /// Legal basis.
+    pub basis: String,
+    /// Licence classes allowed for a tractor-trailer.
+    pub licence_classes_articulated: Vec<String>,
+    /// Licence classes allowed for a rigid truck.
+    pub licence_classes_rigid: Vec<String>,
+    /// Most violation points a driver may have.
+    pub max_violation_points: u32,
+    /// Qualification kind a driver needs.
+    pub qualification: String,
+}
+
+/// An escort requirement triggered by class or width.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscortRule {
+    /// Legal basis.
+    pub basis: String,
+    /// Applies from this class on.
+    #[serde(default)]
+    pub min_class: Option<u8>,
+    /// Applies above this loaded width.
+    #[serde(default)]
+    pub min_width: Option<Quantity>,
+    /// Escort vehicles required.
+    pub vehicles: u32,
+    /// Escort personnel required.
+    pub personnel: u32,
+    /// Whether the numbers come from the legal text.
+    #[serde(default = "yes")]
+    pub verified: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The qualification escort personnel hold.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscortQualification {
+    /// Qualification kind in the people registry.
+    pub kind: String,
+}
+
+/// Carrier requirements.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarrierRules {
+    /// Legal basis.
+    pub basis: String,
+    /// Most over-limit violations allowed in 12 months.
+    pub max_overlimit_violations_12m: u32,
+    /// Transport licence scope required.
+    pub required_scope: String,
+}
+
+/// Liability insurance minimums.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Insurance {
+    /// Legal basis.
+    pub basis: String,
+    /// Whether the numbers come from the legal text.
+    #[serde(default = "yes")]
+    pub verified: bool,
+    /// Minimum cover (registry currency) for class 1, 2, 3, ...
+    pub min_cover_by_class: Vec<f64>,
+}
+
+/// Tolerances.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tolerances {
+    /// Axle loads vs gross mass, as a share.
+    pub axle_sum_share: f64,
+    /// Curb + cargo vs gross mass, as a share.
+    pub mass_balance_share: f64,
+    /// Curb + cargo vs gross mass, at least this.
+    pub mass_balance_min: Quantity,
+    /// Declared vs registered dimensions.
+    pub dimension: Quantity,
+}
+
+/// Cargo rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CargoRules {
+    /// Legal basis for indivisibility.
+    pub basis: String,
+    /// Lowest possible deck height.
+    pub min_deck_height: Quantity,
+    /// Largest overhang accepted without review.
+    pub max_overhang: Quantity,
+    /// Basis of the overhang value.
+    pub overhang_basis: String,
+    /// Known categories.
+    pub categories: Vec<CargoCategory>,
+}
+
+/// A cargo category with plausible ranges.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CargoCategory {
+    /// Category name used in applications.
+    pub name: String,
+    /// Whether loads of this category are indivisible.
+    pub indivisible: bool,
+    /// Plausible bounding-box density, kg/m³, [low, high].
+    pub density_kg_m3: [f64; 2],
+    /// Plausible mass, [low, high].
+    pub mass: [Quantity; 2],
+}
+
+/// Route rules.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteRules {
+    /// Basis.
+    pub basis: String,
+    /// Largest distance between consecutive vertices.
+    pub max_vertex_gap: Quantity,
+    /// Clearance margin above the loaded height.
+    pub height_margin: Quantity,
+}
+
+/// Allowed travel days.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeWindows {
+    /// Legal basis.
+    pub basis: String,
+    /// `Mon` .. `Sun`.
+    pub allowed_weekdays: Vec<String>,
+}
+
+/// The auto-approve envelope.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    /// Basis.
+    pub basis: String,
+    /// Classes that may be approved without a person.
+    pub auto_approve_classes: Vec<u8>,
+}
+
+/// A rulebook with the hash of its source text.
+#[derive(Debug, Clone)]
+pub struct LoadedRulebook {
+    /// The rules.
+    pub rules: Rulebook,
+    /// `sha256:<hex>` of the TOML text.
+    pub hash: String,
+}
+
+impl LoadedRulebook {
+    /// Parses and validates TOML text; `path` only labels errors.
+    pub fn from_toml(path: &str, text: &str) -> Result<LoadedRulebook, RulebookError> {
+        let invalid = |problems| RulebookError::Invalid { path: path.to_string(), problems };
+        let rules: Rulebook = toml::from_str(text).map_err(|e| invalid(vec![e.to_string()]))?;
+        let problems = rules.problems();
+        if !problems.is_empty() {
+            return Err(invalid(problems));
+        }
+        let hash = format!("sha256:{:x}", Sha256::digest(text.as_bytes()));
+        Ok(LoadedRulebook { rules, hash })
+    }
+
+    /// Reads and validates a rulebook file.
+    pub fn from_file(path: &std::path::Path) -> Result<LoadedRulebook, RulebookError> {
+        let label = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|source| RulebookError::Read { path: label.clone(), source })?;
+        Self::from_toml(&label, &text)
+    }
+
+    /// The rulebooks compiled into the binary.
+    pub fn embedded() -> Result<Vec<LoadedRulebook>, RulebookError> {
+        EMBEDDED.iter().map(|(path, text)| Self::from_toml(path, text)).collect()
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+impl Rulebook {
+    /// Every problem in the rulebook, each prefixed by its key path.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let (len, mass) = (Dim::Length, Dim::Mass);
+        let o = &self.overlimit;
+        o.max_height.check("overlimit.max_height", len, &mut p);
+        o.max_width.check("overlimit.max_width", len, &mut p);
+        o.max_length.check("overlimit.max_length", len, &mut p);
+        for (i, g) in o.gross.iter().enumerate() {
+            g.limit.check(&format!("overlimit.gross[{i}].limit"), mass, &mut p);
+            if g.axles < 2 {
+                p.push(format!("overlimit.gross[{i}].axles: a vehicle has at least 2 axles"));
+            }
+        }
+        if let Some(q) = &o.single_drive_six_axle_limit {
+            q.check("overlimit.single_drive_six_axle_limit", mass, &mut p);
+        }
+        if let Some(q) = &o.max_gross {
+            q.check("overlimit.max_gross", mass, &mut p);
+        }
+        if o.gross.is_empty() && o.max_gross.is_none() {
+            p.push("overlimit: needs a `gross` table or a `max_gross`".into());
+        }
+        if let Some(a) = &self.axle_refusal {
+            a.ordinary_max_average.check("axle_refusal.ordinary_max_average", mass, &mut p);
+            a.ordinary_max_any.check("axle_refusal.ordinary_max_any", mass, &mut p);
+            a.modular_max_average_per_line.check("axle_refusal.modular_max_average_per_line", mass, &mut p);
+            a.modular_max_per_line.check("axle_refusal.modular_max_per_line", mass, &mut p);
+        }
+        if let Some(a) = &self.axle_groups {
+            a.single_max_spread.check("axle_groups.single_max_spread", len, &mut p);
+            a.tandem_max_spread.check("axle_groups.tandem_max_spread", len, &mut p);
+            a.single.check("axle_groups.single", mass, &mut p);
+            a.tandem.check("axle_groups.tandem", mass, &mut p);
+        }
+        if let Some(b) = &self.bridge_formula {
+            b.coefficient.check("bridge_formula.coefficient", mass, &mut p);
+            b.round_to.check("bridge_formula.round_to", mass, &mut p);
+            b.tandem_pair_exception_length.check("bridge_formula.tandem_pair_exception_length", len, &mut p);
+        }
+        if self.axle_refusal.is_none() && self.axle_groups.is_none() && self.bridge_formula.is_none() {
+            p.push("axle limits: needs `axle_refusal`, `axle_groups` or `bridge_formula`".into());
+        }
+        self.class_problems(&mut p);
+        for (i, e) in self.escort.iter().enumerate() {
+            if let Some(w) = &e.min_width {
+                w.check(&format!("escort[{i}].min_width"), len, &mut p);
+            }
+            if e.min_class.is_none() && e.min_width.is_none() {
+                p.push(format!("escort[{i}]: needs `min_class` or `min_width`"));
+            }
+        }
+        if let Some(ins) = &self.insurance {
+            if ins.min_cover_by_class.len() != self.classes.len() {
+                p.push(format!(
+                    "insurance.min_cover_by_class: has {} values for {} classes",
+                    ins.min_cover_by_class.len(),
+                    self.classes.len()
+                ));
+            }
+        }
+        let t = &self.tolerances;
+        for (name, share) in [("axle_sum_share", t.axle_sum_share), ("mass_balance_share", t.mass_balance_share)] {
+            if !(0.0..0.5).contains(&share) {
+                p.push(format!("tolerances.{name}: `{share}` must be a share between 0 and 0.5"));
+            }
+        }
+        t.mass_balance_min.check("tolerances.mass_balance_min", mass, &mut p);
+        t.dimension.check("tolerances.dimension", len, &mut p);
+        self.cargo_problems(&mut p);
+        self.route.max_vertex_gap.check("route.max_vertex_gap", len, &mut p);
+        self.route.height_margin.check("route.height_margin", len, &mut p);
+        for d in &self.time_windows.allowed_weekdays {
+            if !WEEKDAYS.contains(&d.as_str()) {
+                p.push(format!("time_windows.allowed_weekdays: `{d}` is not one of {}", WEEKDAYS.join(", ")));
+            }
+        }
+        p
+    }
+
+    fn class_problems(&self, p: &mut Vec<String>) {
+        if self.classes.is_empty() {
+            p.push("classes: at least one permit class is needed".into());
+        }
+        for (i, c) in self.classes.iter().enumerate() {
+            if usize::from(c.class) != i + 1 {
+                p.push(format!("classes[{i}].class: expected {}, found {}", i + 1, c.class));
+            }
+            let key = |f: &str| format!("classes[{i}].{f}");
+            for (f, q, dim) in [
+                ("max_height", &c.max_height, Dim::Length),
+                ("max_width", &c.max_width, Dim::Length),
+                ("max_length", &c.max_length, Dim::Length),
+                ("max_gross", &c.max_gross, Dim::Mass),
+            ] {
+                if let Some(q) = q {
+                    q.check(&key(f), dim, p);
+                }
+            }
+        }
+        if let Some(last) = self.classes.last() {
+            if last.max_height.is_some()
+                || last.max_width.is_some()
+                || last.max_length.is_some()
+                || last.max_gross.is_some()
+            {
+                p.push("classes: the last class must have no thresholds (it takes everything beyond)".into());
+            }
+        }
+        for c in &self.envelope.auto_approve_classes {
+            if !self.classes.iter().any(|k| k.class == *c) {
+                p.push(format!("envelope.auto_approve_classes: class {c} is not defined"));
+            }
+        }
+    }
+
+    fn cargo_problems(&self, p: &mut Vec<String>) {
+        let c = &self.cargo;
+        c.min_deck_height.check("cargo.min_deck_height", Dim::Length, p);
+        c.max_overhang.check("cargo.max_overhang", Dim::Length, p);
+        let mut seen = BTreeSet::new();
+        for (i, cat) in c.categories.iter().enumerate() {
+            if !seen.insert(cat.name.as_str()) {
+                p.push(format!("cargo.categories[{i}].name: `{}` appears twice", cat.name));
+            }
+            let [lo, hi] = cat.density_kg_m3;
+            if !(lo > 0.0 && lo < hi) {
+                p.push(format!("cargo.categories[{i}].density_kg_m3: needs 0 < low < high, found [{lo}, {hi}]"));
+            }
+            cat.mass[0].check(&format!("cargo.categories[{i}].mass[0]"), Dim::Mass, p);
+            cat.mass[1].check(&format!("cargo.categories[{i}].mass[1]"), Dim::Mass, p);
+        }
+    }
+
+    /// The category named, if the rulebook knows it.
+    pub fn category(&self, name: &str) -> Option<&CargoCategory> {
+        self.cargo.categories.iter().find(|c| c.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_convert_to_si() {
+        let close = |raw: &str, want: f64| {
+            let got = Quantity::parse(raw).si();
+            assert!((got - want).abs() < 1e-6, "{raw}: {got} != {want}");
+        };
+        close("4 m", 4.0);
+        close("8 ft 6 in", 2.5908);
+        close("80000 lb", 36287.3896);
+        close("7.5 t", 7500.0);
+        close("40 in", 1.016);
+        assert!(Quantity::parse("4").si().is_nan());
+        assert!(Quantity::parse("4 furlongs").si().is_nan());
+        assert!(Quantity::parse("4 m 3 kg").si().is_nan());
+    }
+
+    #[test]
+    fn shipped_rulebooks_load() {
+        let books = LoadedRulebook::embedded().map_err(|e| e.to_string());
+        assert_eq!(books.map(|b| b.len()), Ok(2));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = EMBEDDED[0]
+            .1
+            .replace("max_height = \"4 m\"", "max_height = \"4 kg\"")
+            .replace("max_width = \"2.55 m\"", "max_width = \"wide\"")
+            .replace("auto_approve_classes = [1, 2]", "auto_approve_classes = [1, 7]");
+        let Err(RulebookError::Invalid { problems, .. }) = LoadedRulebook::from_toml("cn", &text) else {
+            unreachable!("the edited rulebook must be refused")
+        };
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+        assert!(problems[0].starts_with("overlimit.max_height: `4 kg` must be a length"));
+        assert!(problems[1].starts_with("overlimit.max_width: `wide`"));
+        assert!(problems[2].contains("class 7 is not defined"));
+    }
+}
