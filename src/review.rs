@@ -216,15 +216,15 @@ pub fn decide(
         )),
         Some(_) => {}
     }
-    if let Some(a) = anomaly {
-        if a.score >= a.threshold {
-            reasons.push(format!(
-                "anomaly score {:.3} is at or above the threshold {:.3}: {}",
-                a.score,
-                a.threshold,
-                a.contributors.join("; ")
-            ));
-        }
+    if let Some(a) = anomaly
+        && a.score >= a.threshold
+    {
+        reasons.push(format!(
+            "anomaly score {:.3} is at or above the threshold {:.3}: {}",
+            a.score,
+            a.threshold,
+            a.contributors.join("; ")
+        ));
     }
     let verdict = if reasons.is_empty() { Verdict::Approve } else { Verdict::Escalate };
     Decision { verdict, reasons }

@@ -88,7 +88,7 @@ fn dim_word(d: Dim) -> &'static str {
 
 fn parse_quantity(raw: &str) -> Result<(f64, Dim), String> {
     let tokens: Vec<&str> = raw.split_whitespace().collect();
-    if tokens.is_empty() || tokens.len() % 2 != 0 {
+    if tokens.is_empty() || !tokens.len().is_multiple_of(2) {
         return Err("needs a number and a unit, e.g. `4 m` or `8 ft 6 in`".into());
     }
     let mut total = 0.0;
@@ -589,14 +589,14 @@ impl Rulebook {
                 p.push(format!("escort[{i}]: needs `min_class` or `min_width`"));
             }
         }
-        if let Some(ins) = &self.insurance {
-            if ins.min_cover_by_class.len() != self.classes.len() {
-                p.push(format!(
-                    "insurance.min_cover_by_class: has {} values for {} classes",
-                    ins.min_cover_by_class.len(),
-                    self.classes.len()
-                ));
-            }
+        if let Some(ins) = &self.insurance
+            && ins.min_cover_by_class.len() != self.classes.len()
+        {
+            p.push(format!(
+                "insurance.min_cover_by_class: has {} values for {} classes",
+                ins.min_cover_by_class.len(),
+                self.classes.len()
+            ));
         }
         let t = &self.tolerances;
         for (name, share) in [("axle_sum_share", t.axle_sum_share), ("mass_balance_share", t.mass_balance_share)] {
@@ -637,14 +637,13 @@ impl Rulebook {
                 }
             }
         }
-        if let Some(last) = self.classes.last() {
-            if last.max_height.is_some()
+        if let Some(last) = self.classes.last()
+            && (last.max_height.is_some()
                 || last.max_width.is_some()
                 || last.max_length.is_some()
-                || last.max_gross.is_some()
-            {
-                p.push("classes: the last class must have no thresholds (it takes everything beyond)".into());
-            }
+                || last.max_gross.is_some())
+        {
+            p.push("classes: the last class must have no thresholds (it takes everything beyond)".into());
         }
         for c in &self.envelope.auto_approve_classes {
             if !self.classes.iter().any(|k| k.class == *c) {

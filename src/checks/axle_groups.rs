@@ -72,10 +72,11 @@ pub fn federal_limits(ctx: &Context, f: &mut Findings) {
             let n = j - i + 1;
             let length = pos[j] - pos[i];
             let mut limit = bridge_limit_kg(b, n, length);
-            if n == 4 && length >= b.tandem_pair_exception_length.si() {
-                if let Some(g) = &ctx.rules.axle_groups {
-                    limit = limit.max(2.0 * g.tandem.si());
-                }
+            if n == 4
+                && length >= b.tandem_pair_exception_length.si()
+                && let Some(g) = &ctx.rules.axle_groups
+            {
+                limit = limit.max(2.0 * g.tandem.si());
             }
             let observed = load(i, j);
             let ratio = observed / limit;

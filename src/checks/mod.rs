@@ -82,9 +82,14 @@ pub const ITEMS: [ItemDef; 21] = [
     ItemDef { id: "G3", category: Category::Cargo, title: "cargo mass plausible", run: cargo::g3_mass },
 ];
 
-/// Runs every item.
+/// Runs every item, in [`ITEMS`] order.
 pub fn run_all(ctx: &Context) -> Vec<ItemResult> {
-    ITEMS.iter().map(|def| (def.run)(ctx).finish(def)).collect()
+    ITEMS.iter().map(|def| run(def, ctx)).collect()
+}
+
+/// Runs one item.
+pub fn run(def: &ItemDef, ctx: &Context) -> ItemResult {
+    (def.run)(ctx).finish(def)
 }
 
 /// What one item found: its comparisons, the records it used and its legal basis.

@@ -1,15 +1,22 @@
 //! R1-R5: the route's geometry and what it meets on the road network.
+//!
+//! The matcher reports every restriction the vehicle actually meets (travelled ways, passed
+//! nodes, structures overhead); these items compare them with the loaded vehicle.
 
 use chrono::Datelike;
 
 use super::{Context, Findings};
+use crate::routes::{NetworkFindings, RestrictionHit, RestrictionKind};
 
 const NO_NETWORK: &str = "no road network is loaded, so restrictions along the route cannot be checked";
 
-/// R1: valid line without gaps, matched onto the covered road network.
+/// R1: valid line without gaps, matched onto the covered road network with confidence.
 pub fn r1_geometry(ctx: &Context) -> Findings {
     let r = &ctx.rules.route;
-    let mut f = Findings::new(format!("{}: vertices at most {} apart", r.basis, r.max_vertex_gap));
+    let mut f = Findings::new(format!(
+        "{}: vertices at most {} apart; matched onto the road network (HMM map matching)",
+        r.basis, r.max_vertex_gap
+    ));
     let route = ctx.route;
     f.fact(
         "route length",
@@ -31,44 +38,206 @@ pub fn r1_geometry(ctx: &Context) -> Findings {
         );
         f.at(format!("/route/geometry/coordinates/{}", gap.vertex));
     }
-    match &route.network {
-        None => f.unverified("road network", format!("{NO_NETWORK}: the route cannot be matched")),
-        Some(version) => f.refer(version.clone()),
+    let Some(net) = &route.network else {
+        f.unverified("road network", format!("{NO_NETWORK}: the route cannot be matched"));
+        return f;
+    };
+    f.refer(net.version.clone());
+    let m = &net.matched;
+    for p in &m.problems {
+        f.unverified(
+            &format!("match at [{:.5}, {:.5}], km {:.2}", p.lon, p.lat, p.km),
+            format!("{} ([{:.5}, {:.5}])", p.message, p.lon, p.lat),
+        );
+    }
+    if m.problems.is_empty() {
+        f.fact(
+            "match confidence",
+            (m.confidence * 1000.0).round() / 1000.0,
+            true,
+            format!(
+                "matched onto {} ways ({:.1} km) with confidence `{:.2}`",
+                m.ways.len(),
+                m.length_m / 1000.0,
+                m.confidence
+            ),
+        );
     }
     f
 }
 
-fn network_item(ctx: &Context, basis: String) -> Findings {
-    let mut f = Findings::new(basis);
-    if ctx.route.network.is_none() {
+/// The match, or why restrictions cannot be judged: no network, or parts not matched (their
+/// restrictions are unknown, so nothing there can pass).
+fn matched<'a>(ctx: &'a Context, f: &mut Findings) -> Option<&'a NetworkFindings> {
+    let Some(net) = &ctx.route.network else {
         f.unverified("restrictions along the route", NO_NETWORK.to_string());
+        return None;
+    };
+    f.refer(net.version.clone());
+    if let Some(first) = net.matched.problems.first() {
+        f.unverified(
+            "unmatched parts of the route",
+            format!(
+                "{} part(s) of the route could not be matched (first at km {:.2}: {}), so restrictions there are unknown",
+                net.matched.problems.len(),
+                first.km,
+                first.message
+            ),
+        );
     }
-    f
+    Some(net)
 }
 
-/// R2: loaded height plus margin under every clearance met.
+fn place(h: &RestrictionHit) -> String {
+    format!("`{}={}` on {} at [{:.5}, {:.5}], km {:.2}", h.tag, h.raw, h.source, h.lon, h.lat, h.km)
+}
+
+/// Compares a numeric limit with the vehicle; an unparsed limit is unverified.
+fn limit_check(f: &mut Findings, h: &RestrictionHit, what: &str, observed: f64, unit: &str) {
+    f.refer(h.source.clone());
+    match h.limit {
+        Some(limit) => f.at_most(&format!("{what} at {}", place(h)), observed, limit, unit),
+        None => f.unverified(what, format!("the {what} limit {} could not be read", place(h))),
+    }
+}
+
+fn hits(net: &NetworkFindings, kinds: &[RestrictionKind]) -> usize {
+    net.matched.hits.iter().filter(|h| kinds.contains(&h.kind)).count()
+}
+
+fn none_met(f: &mut Findings, net: &NetworkFindings, what: &str) {
+    f.fact(
+        what,
+        0,
+        true,
+        format!(
+            "no {what} along the {:.1} km matched route ({} ways)",
+            net.matched.length_m / 1000.0,
+            net.matched.ways.len()
+        ),
+    );
+}
+
+/// R2: loaded height plus margin under every clearance met; unknown clearances overhead
+/// are unverified for a load above the legal height.
 pub fn r2_clearance(ctx: &Context) -> Findings {
     let margin = &ctx.rules.route.height_margin;
-    network_item(
-        ctx,
-        format!("posted and physical clearances (OSM maxheight) with a `{margin}` margin; {}", ctx.rules.route.basis),
-    )
+    let mut f = Findings::new(format!(
+        "posted and physical clearances (OSM maxheight) with a `{margin}` margin ({}); {}",
+        ctx.rules.route.basis, ctx.rules.overlimit.basis
+    ));
+    let Some(net) = matched(ctx, &mut f) else { return f };
+    let needed = ctx.app.loaded.height_m + margin.si();
+    let legal = ctx.rules.overlimit.max_height.si();
+    for h in &net.matched.hits {
+        match h.kind {
+            RestrictionKind::MaxHeight => limit_check(&mut f, h, "loaded height + margin", needed, "m"),
+            RestrictionKind::ClearanceUnknown => {
+                f.refer(h.source.clone());
+                let height = ctx.app.loaded.height_m;
+                if height <= legal {
+                    f.compare(
+                        &format!("unknown clearance at {}", place(h)),
+                        height,
+                        legal,
+                        Some("m"),
+                        true,
+                        format!("a structure of unknown clearance ({}) is passed at the legal height", place(h)),
+                    );
+                } else {
+                    f.unverified(
+                        "unknown clearance",
+                        format!("a structure of unknown clearance ({}) is passed `{height}` m high, above the legal `{legal}` m", place(h)),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    if hits(net, &[RestrictionKind::MaxHeight, RestrictionKind::ClearanceUnknown]) == 0 {
+        none_met(&mut f, net, "height restriction");
+    }
+    f
 }
 
-/// R3: gross mass and axle loads under every weight limit met.
+/// R3: gross mass and axle loads under every weight limit met; unrated bridges are
+/// unverified above the legal mass.
 pub fn r3_load_capacity(ctx: &Context) -> Findings {
-    network_item(ctx, "posted weight and axle-load limits (OSM maxweight, maxaxleload); unrated bridges".into())
+    let mut f = Findings::new(
+        "posted weight and axle-load limits (OSM maxweight, maxaxleload); bridges without a rating".to_string(),
+    );
+    let Some(net) = matched(ctx, &mut f) else { return f };
+    let gross = ctx.app.loaded.gross_mass_kg;
+    let heaviest = ctx.app.vehicle.axles.iter().map(|a| a.load_kg).fold(0.0, f64::max);
+    let legal = ctx.det.legal_gross_kg;
+    for h in &net.matched.hits {
+        match h.kind {
+            RestrictionKind::MaxWeight => limit_check(&mut f, h, "gross mass", gross, "kg"),
+            RestrictionKind::MaxAxleLoad => limit_check(&mut f, h, "heaviest axle", heaviest, "kg"),
+            RestrictionKind::RatingUnknown => {
+                f.refer(h.source.clone());
+                if gross <= legal {
+                    f.compare(
+                        &format!("unrated bridge at {}", place(h)),
+                        gross,
+                        legal,
+                        Some("kg"),
+                        true,
+                        format!("an unrated bridge ({}) is crossed within the legal mass", place(h)),
+                    );
+                } else {
+                    f.unverified(
+                        "unrated bridge",
+                        format!("a bridge without a weight rating ({}) is crossed at `{gross}` kg, above the legal `{legal}` kg", place(h)),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    if hits(net, &[RestrictionKind::MaxWeight, RestrictionKind::MaxAxleLoad, RestrictionKind::RatingUnknown]) == 0 {
+        none_met(&mut f, net, "weight restriction");
+    }
+    f
 }
 
-/// R4: width, length and access restrictions met.
+/// R4: width and length limits and heavy-vehicle access bans met.
 pub fn r4_access(ctx: &Context) -> Findings {
-    network_item(ctx, "posted width and length limits and goods-vehicle bans (OSM maxwidth, maxlength, hgv)".into())
+    let mut f = Findings::new(
+        "posted width and length limits and goods-vehicle bans (OSM maxwidth, maxlength, hgv, access, barrier)"
+            .to_string(),
+    );
+    let Some(net) = matched(ctx, &mut f) else { return f };
+    let l = &ctx.app.loaded;
+    for h in &net.matched.hits {
+        match h.kind {
+            RestrictionKind::MaxWidth => limit_check(&mut f, h, "loaded width", l.width_m, "m"),
+            RestrictionKind::MaxLength => limit_check(&mut f, h, "loaded length", l.length_m, "m"),
+            RestrictionKind::Access => {
+                f.refer(h.source.clone());
+                // Destination / delivery / time-conditional access may be legitimate for this
+                // trip; a person decides. Anything else bars heavy vehicles.
+                let judged = ["destination", "delivery", "customers", "agricultural"].contains(&h.raw.as_str())
+                    || h.tag.contains("conditional");
+                if judged {
+                    f.unverified("conditional access", format!("heavy-vehicle access is conditional: {}", place(h)));
+                } else {
+                    f.fact("access", h.raw.as_str(), false, format!("heavy vehicles are barred: {}", place(h)));
+                }
+            }
+            _ => {}
+        }
+    }
+    if hits(net, &[RestrictionKind::MaxWidth, RestrictionKind::MaxLength, RestrictionKind::Access]) == 0 {
+        none_met(&mut f, net, "width, length or access restriction");
+    }
+    f
 }
 
-/// R5: schedule inside the allowed travel days; no active closure on the route.
+/// R5: schedule inside the allowed travel days; no closure on the route active during it.
 pub fn r5_time_windows(ctx: &Context) -> Findings {
     let tw = &ctx.rules.time_windows;
-    let mut f = network_item(ctx, tw.basis.clone());
+    let mut f = Findings::new(format!("{}; temporary closures", tw.basis));
     let s = &ctx.app.schedule;
     let forbidden: Vec<String> = s
         .start
@@ -93,5 +262,26 @@ pub fn r5_time_windows(ctx: &Context) -> Findings {
         },
     );
     f.at("/schedule");
+    let Some(net) = matched(ctx, &mut f) else { return f };
+    for c in &net.closures {
+        f.refer(format!("closure:{}", c.id));
+        let active = c.valid_from.date_naive() <= s.end && c.valid_until.date_naive() >= s.start;
+        f.fact(
+            &format!("closure `{}`", c.id),
+            format!("{} .. {}", c.valid_from, c.valid_until),
+            !active,
+            format!(
+                "closure `{}` ({}) at [{:.5}, {:.5}], km {:.2}, valid {} to {}: {}",
+                c.id,
+                c.reason,
+                c.lon,
+                c.lat,
+                c.km,
+                c.valid_from,
+                c.valid_until,
+                if active { "active during the schedule" } else { "not active during the schedule" }
+            ),
+        );
+    }
     f
 }

@@ -382,10 +382,10 @@ impl Demo {
             if rng.chance(5) {
                 c.status = CompanyStatus::Suspended;
             }
-            if rng.chance(10) {
-                if let Some(t) = &mut c.transport_license {
-                    t.scope.truncate(1);
-                }
+            if rng.chance(10)
+                && let Some(t) = &mut c.transport_license
+            {
+                t.scope.truncate(1);
             }
             self.companies.push(c);
             for k in 0..1 + rng.below(3) {

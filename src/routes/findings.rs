@@ -3,6 +3,8 @@
 use geo::{Distance, Haversine, Point};
 use serde::Serialize;
 
+use super::{Closure, ClosureHit, RouteMatch, RouteNetwork, closures_on_route};
+
 /// Two consecutive vertices further apart than the rulebook allows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Gap {
@@ -25,8 +27,45 @@ pub struct RouteFindings {
     pub direct_m: f64,
     /// Gaps longer than the rulebook's maximum.
     pub gaps: Vec<Gap>,
-    /// Version of the road network used, `None` when none is loaded.
-    pub network: Option<String>,
+    /// The match onto the road network, `None` when none is loaded.
+    pub network: Option<NetworkFindings>,
+}
+
+/// What the route met on the road network.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NetworkFindings {
+    /// Version of the road network and closures used.
+    pub version: String,
+    /// The match: ways travelled, restrictions met, problems.
+    pub matched: RouteMatch,
+    /// Temporary closures on the matched path (active or not).
+    pub closures: Vec<ClosureHit>,
+}
+
+/// A road network with its temporary closures, as the reviewer uses them.
+pub struct RouteData {
+    /// The road network.
+    pub network: RouteNetwork,
+    /// Temporary closures.
+    pub closures: Vec<Closure>,
+    /// `network version + closures hash`, recorded in every review.
+    pub version: String,
+}
+
+impl RouteData {
+    /// Bundles a network and closures; `closures_text` is hashed into the version.
+    pub fn new(network: RouteNetwork, closures: Vec<Closure>, closures_text: &str) -> RouteData {
+        use sha2::{Digest, Sha256};
+        let version = format!("{}+closures:sha256:{:x}", network.version(), Sha256::digest(closures_text.as_bytes()));
+        RouteData { network, closures, version }
+    }
+
+    /// Matches a route and finds the closures on it.
+    pub fn analyse(&self, coords: &[[f64; 2]]) -> NetworkFindings {
+        let matched = self.network.match_route(coords);
+        let closures = closures_on_route(&matched, &self.closures);
+        NetworkFindings { version: self.version.clone(), matched, closures }
+    }
 }
 
 /// Measures the declared geometry against the largest allowed vertex gap.

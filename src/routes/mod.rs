@@ -1,8 +1,206 @@
-//! Routes: what the declared route meets on the road network.
+//! Road network, restrictions and map matching for route items R1–R5.
 //!
-//! [`RouteFindings`] is what items R1-R5 read: the declared geometry's own measures and, when
-//! a road network is loaded, the match onto it.
+//! Data flows one way: an OpenStreetMap extract (plus optional GeoJSON restrictions) is
+//! imported once into a compact, versioned file ([`import_osm`], [`import_geojson`]);
+//! [`RouteNetwork::load`] validates it and builds an `rstar` index and the routing graph;
+//! [`RouteNetwork::match_route`] matches a declared route (drawn on another map) onto the
+//! network with an HMM / Viterbi matcher and reports the ways travelled and every
+//! restriction the vehicle actually meets. Comparing limits with the vehicle is the
+//! caller's job.
+//!
+//! Units: metres, kilograms, kilometres along the route; coordinates `[lon, lat]` WGS84.
 
+mod closures;
 mod findings;
+mod geojson;
+mod import;
+mod matcher;
+mod network;
+mod project;
+pub mod values;
 
-pub use findings::{Gap, RouteFindings, analyse_geometry};
+pub use closures::{Closure, ClosureHit, closures_from_str, closures_on_route, load_closures};
+pub use findings::{Gap, NetworkFindings, RouteData, RouteFindings, analyse_geometry};
+pub use geojson::import_geojson;
+pub use import::{ImportReport, UnparsedValue, import_osm};
+pub use network::{KeyCount, NetworkInfo, RouteNetwork, WayView};
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Errors of the routes layer. Messages name the file and the problem, never Rust types.
+#[derive(Debug, thiserror::Error)]
+pub enum RoutesError {
+    /// A file could not be read or written.
+    #[error("cannot access `{path}`: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The OSM PBF extract could not be decoded.
+    #[error("cannot read OSM extract `{path}`: {message}")]
+    Pbf {
+        /// The extract.
+        path: PathBuf,
+        /// What the decoder said.
+        message: String,
+    },
+    /// A GeoJSON file is malformed; every problem found is listed.
+    #[error("invalid GeoJSON `{path}`: {}", .problems.join("; "))]
+    GeoJson {
+        /// The file.
+        path: PathBuf,
+        /// One line per problem.
+        problems: Vec<String>,
+    },
+    /// The stored network is missing, from another format version, or inconsistent;
+    /// every problem found is listed.
+    #[error("invalid route network `{path}`: {}", .problems.join("; "))]
+    InvalidNetwork {
+        /// The network file.
+        path: PathBuf,
+        /// One line per problem.
+        problems: Vec<String>,
+    },
+    /// The extract holds no drivable road.
+    #[error("`{path}` contains no drivable road")]
+    EmptyNetwork {
+        /// The extract.
+        path: PathBuf,
+    },
+}
+
+/// What a restriction limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestrictionKind {
+    /// Height limit, metres (`maxheight`, `maxheight:physical`).
+    MaxHeight,
+    /// Gross mass limit, kilograms (`maxweight`, `maxweight:hgv`).
+    MaxWeight,
+    /// Axle load limit, kilograms (`maxaxleload`).
+    MaxAxleLoad,
+    /// Width limit, metres (`maxwidth`, `maxwidth:physical`).
+    MaxWidth,
+    /// Length limit, metres (`maxlength`).
+    MaxLength,
+    /// Access ban or condition for heavy vehicles (`hgv=no`, `access=private`,
+    /// `hgv:conditional`, blocking barriers); `raw` says which.
+    Access,
+    /// A structure overhead (bridge above the path, tunnel, covered passage,
+    /// `maxheight=default`) whose clearance is not known.
+    ClearanceUnknown,
+    /// A bridge on the path with no known weight rating.
+    RatingUnknown,
+}
+
+/// A restriction the vehicle meets along the matched route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RestrictionHit {
+    /// What is limited.
+    pub kind: RestrictionKind,
+    /// The limit in metres or kilograms; `None` where unknown (unparsed value, `default`,
+    /// `below_default`, access bans, unknown clearance or rating).
+    pub limit: Option<f64>,
+    /// The tag or property it comes from, e.g. `maxheight:physical`, `barrier`,
+    /// `bridge`, `bridge above`, `max_height_m`.
+    pub tag: String,
+    /// The value as written in the source, e.g. `12'6"`.
+    pub raw: String,
+    /// Where it comes from: `osm:way/123`, `osm:node/456`, `geojson:<id>`.
+    pub source: String,
+    /// Longitude of the place where the route meets it, WGS84.
+    pub lon: f64,
+    /// Latitude of the place where the route meets it, WGS84.
+    pub lat: f64,
+    /// Kilometres along the matched route.
+    pub km: f64,
+}
+
+/// One way travelled, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TravelledWay {
+    /// OSM way id.
+    pub way_id: i64,
+    /// `name` tag, if any.
+    pub name: Option<String>,
+    /// `highway` class.
+    pub highway: String,
+    /// Kilometres along the matched route where the way is entered.
+    pub from_km: f64,
+    /// Kilometres along the matched route where the way is left.
+    pub to_km: f64,
+}
+
+/// A piece of the matched path on one segment of one way, for geometric post-processing
+/// (closures) by the caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchedSegment {
+    /// OSM way id.
+    pub way_id: i64,
+    /// Start of the piece, `[lon, lat]`.
+    pub from: [f64; 2],
+    /// End of the piece, `[lon, lat]`.
+    pub to: [f64; 2],
+    /// Kilometres along the matched route at `from`.
+    pub from_km: f64,
+    /// Kilometres along the matched route at `to`.
+    pub to_km: f64,
+}
+
+/// What kind of matching problem was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchProblemKind {
+    /// The route has fewer than two usable points or invalid coordinates.
+    InvalidGeometry,
+    /// A point lies outside the area covered by the road data.
+    OutsideCoverage,
+    /// A point lies inside the covered area but far from any drivable road.
+    OffNetwork,
+    /// Consecutive points cannot be connected along the network (missing link, wrong
+    /// direction on a one-way road, or a jump).
+    Gap,
+    /// The route matched, but poorly.
+    LowConfidence,
+}
+
+/// A place where the route could not be matched with confidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchProblem {
+    /// What went wrong.
+    pub kind: MatchProblemKind,
+    /// Longitude, WGS84.
+    pub lon: f64,
+    /// Latitude, WGS84.
+    pub lat: f64,
+    /// Kilometres along the *declared* route (the input line).
+    pub km: f64,
+    /// Plain-language description for a reviewer.
+    pub message: String,
+}
+
+/// The result of matching a declared route onto the network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteMatch {
+    /// Length of the matched path, metres.
+    pub length_m: f64,
+    /// Length of the declared route, metres.
+    pub declared_length_m: f64,
+    /// Match confidence in `0..=1`: the share of the declared route's length that was
+    /// matched (not off-network, outside coverage or across a gap), times the share of
+    /// matched sample points lying within 25 m of the matched road, times the ratio of
+    /// the shorter to the longer of matched and declared length over the matched parts.
+    /// 1 means every sample lies close to one connected path of about the same length.
+    pub confidence: f64,
+    /// Where matching failed or was doubtful; empty for a clean match.
+    pub problems: Vec<MatchProblem>,
+    /// Ways travelled, in order (a way entered twice appears twice).
+    pub ways: Vec<TravelledWay>,
+    /// Every restriction the vehicle meets, ordered by km.
+    pub hits: Vec<RestrictionHit>,
+    /// The matched path, piece by piece.
+    pub segments: Vec<MatchedSegment>,
+}

@@ -1,0 +1,215 @@
+//! Helpers shared by the routes integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The shared data directory: `$OSCAR_SHARED_DIR`, else `CARGO_MANIFEST_DIR/../shared`.
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("OSCAR_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+/// The OSM extracts under `shared/data/osm`, or `None` after a loud message when the
+/// directory is absent. With `CI=true` an absent directory fails the test.
+pub fn osm_extracts() -> Option<Vec<PathBuf>> {
+    let dir = shared_dir().join("data/osm");
+    let list = std::fs::read_dir(&dir).ok().map(|rd| {
+        let mut v: Vec<PathBuf> =
+            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.to_string_lossy().ends_with(".osm.pbf")).collect();
+        v.sort();
+        v
+    });
+    match list {
+        Some(v) if !v.is_empty() => Some(v),
+        _ => {
+            let msg = format!(
+                "\n\n!!!!!!!! SKIPPED: no OSM extracts in {} (set OSCAR_SHARED_DIR) !!!!!!!!\n\n",
+                dir.display()
+            );
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
+            eprintln!("{msg}");
+            None
+        }
+    }
+}
+
+/// One extract by file name.
+pub fn extract(name: &str) -> Option<PathBuf> {
+    osm_extracts()?.into_iter().find(|p| p.file_name().is_some_and(|n| n == name))
+}
+
+/// A fresh scratch directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("oscar-routes-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// The shipped Helsinki network.
+pub fn helsinki_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("routes-data/helsinki")
+}
+
+/// Deterministic pseudo-random numbers (SplitMix64) so that perturbed routes are fixed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Uniform in `[lo, hi)`.
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+}
+
+const M_PER_DEG_LAT: f64 = 111_195.0;
+
+/// Metres east / north to degrees at latitude `lat`.
+pub fn offset(p: [f64; 2], east_m: f64, north_m: f64) -> [f64; 2] {
+    [p[0] + east_m / (M_PER_DEG_LAT * p[1].to_radians().cos()), p[1] + north_m / M_PER_DEG_LAT]
+}
+
+/// Approximate distance in metres between two `[lon, lat]` points.
+pub fn metres(a: [f64; 2], b: [f64; 2]) -> f64 {
+    let k = (a[1].to_radians()).cos();
+    ((a[0] - b[0]) * k * M_PER_DEG_LAT).hypot((a[1] - b[1]) * M_PER_DEG_LAT)
+}
+
+/// Redraws a polyline the way another map would: resampled every `step_m` (with
+/// jitter), shifted by a constant offset, plus a slow sinusoidal drift and small noise.
+/// Original vertices are never kept.
+pub fn perturb(line: &[[f64; 2]], rng: &mut Rng, offset_m: f64, drift_m: f64, step_m: f64) -> Vec<[f64; 2]> {
+    let angle = rng.range(0.0, std::f64::consts::TAU);
+    let (ox, oy) = (offset_m * angle.cos(), offset_m * angle.sin());
+    let phase = rng.range(0.0, std::f64::consts::TAU);
+    let mut out = Vec::new();
+    let mut walked = 0.0;
+    let mut next = rng.range(0.0, step_m * 0.5);
+    for w in line.windows(2) {
+        let len = metres(w[0], w[1]);
+        while next < walked + len {
+            let t = (next - walked) / len;
+            let p = [w[0][0] + (w[1][0] - w[0][0]) * t, w[0][1] + (w[1][1] - w[0][1]) * t];
+            let drift = drift_m * (next / 400.0 + phase).sin();
+            let q = offset(p, ox + drift + rng.range(-1.0, 1.0), oy + drift * 0.5 + rng.range(-1.0, 1.0));
+            out.push(q);
+            next += step_m * rng.range(0.6, 1.4);
+        }
+        walked += len;
+    }
+    if let Some(&last) = line.last() {
+        out.push(offset(last, ox + rng.range(-1.0, 1.0), oy + rng.range(-1.0, 1.0)));
+    }
+    out
+}
+
+use oscar::routes::{RouteNetwork, WayView};
+use std::collections::HashMap;
+
+/// A route built by walking the network: its polyline and the (way id, metres) travelled.
+pub struct Walk {
+    pub line: Vec<[f64; 2]>,
+    pub ways: Vec<(i64, f64)>,
+}
+
+/// Node graph of a network for building test routes: node id -> (way index, position in
+/// way) for every occurrence.
+pub struct Graph {
+    pub ways: Vec<WayView>,
+    pub at: HashMap<i64, Vec<(usize, usize)>>,
+}
+
+impl Graph {
+    pub fn new(net: &RouteNetwork) -> Graph {
+        let ways: Vec<WayView> = net.ways().collect();
+        let mut at: HashMap<i64, Vec<(usize, usize)>> = HashMap::new();
+        for (wi, w) in ways.iter().enumerate() {
+            for (k, n) in w.node_ids.iter().enumerate() {
+                at.entry(*n).or_default().push((wi, k));
+            }
+        }
+        Graph { ways, at }
+    }
+
+    /// A self-avoiding random walk of about `target_m` metres over ways accepted by
+    /// `ok`, respecting one-way streets; switches way only at shared nodes.
+    pub fn walk(&self, rng: &mut Rng, target_m: f64, ok: &dyn Fn(&WayView) -> bool) -> Option<Walk> {
+        let starts: Vec<usize> = (0..self.ways.len()).filter(|&i| ok(&self.ways[i])).collect();
+        if starts.is_empty() {
+            return None;
+        }
+        let wi = starts[(rng.next_u64() % starts.len() as u64) as usize];
+        let w = &self.ways[wi];
+        let forward = match w.oneway {
+            1 => true,
+            -1 => false,
+            _ => rng.unit() < 0.5,
+        };
+        let mut pos = if forward { 0 } else { w.node_ids.len() - 1 };
+        let (mut wi, mut forward) = (wi, forward);
+        let mut seen: std::collections::HashSet<i64> = std::collections::HashSet::new();
+        let mut line = vec![self.ways[wi].coords[pos]];
+        let mut used: Vec<(i64, f64)> = Vec::new();
+        let mut total = 0.0;
+        seen.insert(self.ways[wi].node_ids[pos]);
+        while total < target_m {
+            let w = &self.ways[wi];
+            let next = if forward { pos + 1 } else { pos.wrapping_sub(1) };
+            if next >= w.node_ids.len() || seen.contains(&w.node_ids[next]) {
+                break;
+            }
+            let len = metres(w.coords[pos], w.coords[next]);
+            total += len;
+            match used.last_mut() {
+                Some((id, m)) if *id == w.way_id => *m += len,
+                _ => used.push((w.way_id, len)),
+            }
+            pos = next;
+            line.push(w.coords[pos]);
+            seen.insert(w.node_ids[pos]);
+            // At a junction, maybe turn onto another way (never back).
+            let node = w.node_ids[pos];
+            let at_end = (forward && pos + 1 == w.node_ids.len()) || (!forward && pos == 0);
+            let options: Vec<(usize, usize, bool)> = self.at[&node]
+                .iter()
+                .filter(|(ow, _)| *ow != wi && ok(&self.ways[*ow]))
+                .flat_map(|&(ow, k)| {
+                    let o = &self.ways[ow];
+                    let mut v = Vec::new();
+                    if o.oneway >= 0 && k + 1 < o.node_ids.len() {
+                        v.push((ow, k, true));
+                    }
+                    if o.oneway <= 0 && k > 0 {
+                        v.push((ow, k, false));
+                    }
+                    v
+                })
+                .filter(|&(ow, k, f)| {
+                    let o = &self.ways[ow];
+                    let n = if f { k + 1 } else { k - 1 };
+                    !seen.contains(&o.node_ids[n])
+                })
+                .collect();
+            if !options.is_empty() && (at_end || rng.unit() < 0.3) {
+                let (ow, k, f) = options[(rng.next_u64() % options.len() as u64) as usize];
+                wi = ow;
+                pos = k;
+                forward = f;
+            } else if at_end {
+                break;
+            }
+        }
+        (line.len() >= 2).then_some(Walk { line, ways: used })
+    }
+}
