@@ -299,9 +299,16 @@ impl std::fmt::Display for FieldError {
 /// then every validation problem. `formats_for` gives the identifier formats of a
 /// jurisdiction, or `None` when no rulebook exists for it.
 pub fn parse(json: &str, formats_for: impl Fn(&str) -> Option<Formats>) -> Result<Application, Vec<FieldError>> {
-    let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| vec![FieldError::new("", format!("not valid JSON: {e}"))])?;
-    let app = from_value(value)?;
+    // Well-formed input takes the direct path; only a failure pays for the section-by-section
+    // pass that finds every type error.
+    let app = match serde_json::from_str::<Application>(json) {
+        Ok(app) => app,
+        Err(_) => {
+            let value: serde_json::Value =
+                serde_json::from_str(json).map_err(|e| vec![FieldError::new("", format!("not valid JSON: {e}"))])?;
+            from_value(value)?
+        }
+    };
     let mut errors = validate(&app, formats_for);
     if errors.is_empty() {
         Ok(app)

@@ -2,13 +2,15 @@
 //!
 //! Pre-reviews one oversize / overweight transport permit application: 21 items in five
 //! categories (people, company, vehicle, route, cargo) checked against registries, a
-//! rulebook and the road network, then one pure [`review::decide`] that approves only what
-//! it can prove compliant and escalates everything else with its reasons.
+//! rulebook and the road network, an anomaly score from a small candle model, then one pure
+//! [`review::decide`] that approves only what it can prove compliant and escalates
+//! everything else with its reasons.
 //!
 //! Data flows one way: JSON → [`application::parse`] → [`registry::fetch`] →
 //! [`checks::run_all`] → [`review::decide`] → [`review::Review`]. The entry point is
 //! [`Reviewer::review`].
 
+pub mod anomaly;
 pub mod application;
 pub mod checks;
 pub mod determination;
@@ -16,6 +18,7 @@ pub mod ids;
 pub mod registry;
 pub mod report;
 pub mod review;
+pub mod rng;
 pub mod routes;
 pub mod rulebook;
 
@@ -36,6 +39,9 @@ pub enum SetupError {
     /// The road network or closures were refused.
     #[error(transparent)]
     Routes(#[from] routes::RoutesError),
+    /// The anomaly model was refused.
+    #[error(transparent)]
+    Model(#[from] anomaly::ModelError),
     /// A rulebook was refused.
     #[error(transparent)]
     Rulebook(#[from] rulebook::RulebookError),
@@ -49,6 +55,7 @@ pub struct Reviewer {
     rulebooks: Vec<LoadedRulebook>,
     registry: Box<dyn Registry>,
     routes: Option<routes::RouteData>,
+    model: Option<anomaly::AnomalyModel>,
 }
 
 impl Reviewer {
@@ -65,7 +72,14 @@ impl Reviewer {
             unique.retain(|b| b.rules.rulebook.jurisdiction != book.rules.rulebook.jurisdiction);
             unique.push(book);
         }
-        Reviewer { rulebooks: unique, registry, routes }
+        Reviewer { rulebooks: unique, registry, routes, model: None }
+    }
+
+    /// Scores every review with an anomaly model; without one the review has no anomaly
+    /// block and `versions.model` is `none`.
+    pub fn with_model(mut self, model: anomaly::AnomalyModel) -> Reviewer {
+        self.model = Some(model);
+        self
     }
 
     /// The shipped rulebooks, the embedded demo registry and the embedded road network.
@@ -74,7 +88,8 @@ impl Reviewer {
             LoadedRulebook::embedded()?,
             Box::new(registry::JsonlRegistry::embedded_demo()?),
             Some(embedded_routes()?),
-        ))
+        )
+        .with_model(anomaly::AnomalyModel::embedded()?))
     }
 
     /// The rulebook for a jurisdiction.
@@ -117,7 +132,7 @@ impl Reviewer {
         route.network = self.routes.as_ref().map(|r| r.analyse(coords));
         let ctx = checks::Context { app, refs: &refs, rules, det: &determination, route: &route };
         let items = checks::run_all(&ctx);
-        let anomaly = None;
+        let anomaly = self.model.as_ref().map(|m| m.score(&anomaly::features(app, &refs)));
         let decision = review::decide(&items, &determination, anomaly.as_ref(), &rules.envelope);
         Ok(Review {
             application_id: app.application_id.clone(),
@@ -135,7 +150,7 @@ impl Reviewer {
                 rulebook: book.hash.clone(),
                 registry: self.registry.version(),
                 routes: route.network.as_ref().map_or_else(|| "none".into(), |n| n.version.clone()),
-                model: "none".into(),
+                model: self.model.as_ref().map_or_else(|| "none".into(), |m| m.version().to_string()),
             },
         })
     }

@@ -86,6 +86,26 @@ enum Command {
         /// Rulebook TOML file.
         file: PathBuf,
     },
+    /// Train the anomaly model reproducibly (same seed, same bytes) and write
+    /// anomaly.safetensors and anomaly.json.
+    Train {
+        /// Output directory.
+        #[arg(long, default_value = "models")]
+        out: PathBuf,
+        /// Seed of the generators and the initialisation.
+        #[arg(long, default_value_t = oscar::anomaly::train::DEFAULT_SEED)]
+        seed: u64,
+    },
+    /// Evaluate the anomaly model against the robust z-score baseline on fresh normal and
+    /// planted anomalous applications.
+    EvalModel {
+        /// Model directory (default: the shipped model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Write the evaluation feature vectors, labels and scores to this CSV file.
+        #[arg(long)]
+        dump: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -108,6 +128,26 @@ enum CliError {
     Write(String, std::io::Error),
     #[error("cannot print JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Model(#[from] oscar::anomaly::ModelError),
+    #[error("cannot restart single-threaded: {0}")]
+    Restart(std::io::Error),
+}
+
+/// candle splits matrix products over a thread pool sized by `RAYON_NUM_THREADS`, read on
+/// every product; training is only bit-reproducible with one thread, and setting the
+/// variable inside a running process is unsafe. So the command runs itself again with it.
+fn rerun_single_threaded() -> Result<Option<u8>, CliError> {
+    if std::env::var("RAYON_NUM_THREADS").as_deref() == Ok("1") {
+        return Ok(None);
+    }
+    let exe = std::env::current_exe().map_err(CliError::Restart)?;
+    let status = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("RAYON_NUM_THREADS", "1")
+        .status()
+        .map_err(CliError::Restart)?;
+    Ok(Some(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(EXIT_SETUP)))
 }
 
 fn reviewer(
@@ -141,7 +181,8 @@ fn reviewer(
             RouteData::new(network, list, &text)
         }
     };
-    Ok(Reviewer::new(books, registry, Some(route_data)))
+    let model = oscar::anomaly::AnomalyModel::embedded().map_err(SetupError::from)?;
+    Ok(Reviewer::new(books, registry, Some(route_data)).with_model(model))
 }
 
 fn read_input(path: &Path) -> Result<String, CliError> {
@@ -211,6 +252,39 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 book.rules.rulebook.edition,
                 book.hash
             );
+            Ok(EXIT_APPROVE)
+        }
+        Command::Train { out, seed } => {
+            if let Some(code) = rerun_single_threaded()? {
+                return Ok(code);
+            }
+            let opts = oscar::anomaly::train::TrainOptions { seed, ..Default::default() };
+            let trained = oscar::anomaly::train::train(&opts)?;
+            let config = oscar::anomaly::train::write(&out, trained)?;
+            println!(
+                "wrote {}/anomaly.safetensors (sha256:{}) and anomaly.json: threshold {:.4}, train MSE {:.4}, calibration MSE {:.4}",
+                out.display(),
+                config.safetensors_sha256,
+                config.threshold,
+                config.training.final_train_mse,
+                config.training.calibration_mse
+            );
+            Ok(EXIT_APPROVE)
+        }
+        Command::EvalModel { model, dump } => {
+            if let Some(code) = rerun_single_threaded()? {
+                return Ok(code);
+            }
+            let model = match model {
+                Some(dir) => oscar::anomaly::AnomalyModel::load(&dir)?,
+                None => oscar::anomaly::AnomalyModel::embedded()?,
+            };
+            let opts = oscar::anomaly::eval::EvalOptions::default();
+            let report = oscar::anomaly::eval::evaluate(&model, opts, dump.as_deref())?;
+            print!("{}", oscar::anomaly::eval::render(&report, &model));
+            if let Some(path) = dump {
+                println!("\nwrote the evaluation feature vectors to {}", path.display());
+            }
             Ok(EXIT_APPROVE)
         }
     }

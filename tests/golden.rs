@@ -30,6 +30,9 @@ struct Expect {
     messages: BTreeMap<String, String>,
     #[serde(default)]
     matters: Option<Vec<String>>,
+    /// A phrase one of the reasons must contain.
+    #[serde(default)]
+    reason_contains: Option<String>,
 }
 
 /// RFC 7396: objects merge recursively, `null` removes, anything else replaces.
@@ -118,6 +121,11 @@ fn golden_cases() {
                 problems
                     .push(format!("{name}: {} message\n    got      {}\n    expected {msg}", item.id, item.message));
             }
+        }
+        if let Some(phrase) = &case.expect.reason_contains
+            && !review.reasons.iter().any(|r| r.contains(phrase.as_str()))
+        {
+            problems.push(format!("{name}: no reason contains `{phrase}`: {:?}", review.reasons));
         }
         let escalates = case.expect.verdict == "escalate";
         if escalates == review.reasons.is_empty() {

@@ -14,6 +14,7 @@ use super::{
     Qualification, TrailerType, TransportLicense, VehicleKind, VehicleRecord, VehicleStatus,
 };
 use crate::ids::{with_id_check, with_uscc_check};
+use crate::rng::SplitMix64;
 
 /// The seed of the shipped demo registry.
 pub const SEED: u64 = 20261120;
@@ -25,28 +26,6 @@ pub const EMBEDDED: [&str; 4] = [
     include_str!("../../registry-demo/vehicles.jsonl"),
     include_str!("../../registry-demo/authorizations.jsonl"),
 ];
-
-/// SplitMix64: tiny, seeded and stable across platforms and crate versions.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN)
@@ -367,7 +346,7 @@ impl Demo {
     }
 
     /// A seeded crowd of ordinary carriers with occasional real-world defects.
-    fn crowd(&mut self, rng: &mut Rng, carriers: usize) {
+    fn crowd(&mut self, rng: &mut SplitMix64, carriers: usize) {
         for n in 0..carriers {
             let (city, area, plate_prefix) = *rng.pick(&CITIES);
             let uscc = with_uscc_check(&format!("91{area}{:09}", 100_000 + n));
@@ -376,13 +355,13 @@ impl Demo {
                 &format!("{city}{}{}物流有限公司", rng.pick(&SURNAMES), rng.pick(&GIVEN)),
                 &format!("{area}{:06}", 200_000 + n),
             );
-            if rng.chance(8) {
+            if rng.chance(0.08) {
                 c.overlimit_violations_12m = 1 + rng.below(6) as u32;
             }
-            if rng.chance(5) {
+            if rng.chance(0.05) {
                 c.status = CompanyStatus::Suspended;
             }
-            if rng.chance(10)
+            if rng.chance(0.10)
                 && let Some(t) = &mut c.transport_license
             {
                 t.scope.truncate(1);
@@ -404,7 +383,7 @@ impl Demo {
                 );
                 trailer.axles = 2 + rng.below(3) as u32;
                 trailer.curb_mass_kg = 12_000.0 + 1_000.0 * rng.below(8) as f64;
-                if rng.chance(6) {
+                if rng.chance(0.06) {
                     tractor.inspection_expires = Some(date(2026, 1 + rng.below(10) as u32, 28));
                 }
                 self.vehicles.push(tractor);
@@ -421,7 +400,7 @@ impl Demo {
             let mut driver = good_person(
                 with_id_check(&format!("{area}1979{:02}{:02}{:03}", 1 + rng.below(12), 1 + rng.below(28), n)),
                 &format!("{}{}{}", rng.pick(&SURNAMES), rng.pick(&GIVEN), rng.pick(&GIVEN)),
-                Some(if rng.chance(90) { "A2" } else { "B2" }),
+                Some(if rng.chance(0.90) { "A2" } else { "B2" }),
                 "freight_driver",
                 2_000 + n,
             );
@@ -432,7 +411,7 @@ impl Demo {
                 agent_id_number: agent,
                 carrier_uscc: uscc,
                 valid_from: date(2026, 1 + rng.below(6) as u32, 1),
-                valid_until: if rng.chance(10) { Some(date(2026, 6, 30)) } else { Some(date(2027, 12, 31)) },
+                valid_until: if rng.chance(0.10) { Some(date(2026, 6, 30)) } else { Some(date(2027, 12, 31)) },
             });
         }
     }
@@ -474,7 +453,7 @@ pub fn generate(seed: u64) -> [String; 5] {
     demo.company_defects();
     demo.vehicle_defects();
     demo.people_defects();
-    demo.crowd(&mut Rng(seed), 60);
+    demo.crowd(&mut SplitMix64::new(seed), 60);
     [jsonl(&demo.companies), jsonl(&demo.people), jsonl(&demo.vehicles), jsonl(&demo.authorizations), demo.readme()]
 }
 

@@ -1,0 +1,81 @@
+//! Cost of the anomaly model inside a review: feature extraction, and candle inference at
+//! batch 1, 32 and 256.
+//!
+//! candle sizes its matmul thread pool from `RAYON_NUM_THREADS` on every product, and the
+//! variable cannot be changed safely inside the process, so compare the pools by running the
+//! bench twice:
+//!
+//! ```text
+//! RAYON_NUM_THREADS=1 cargo bench --bench anomaly   # single-threaded (recommended)
+//! cargo bench --bench anomaly                        # candle's default pool
+//! ```
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use oscar::anomaly::generator::{Sample, normal_samples};
+use oscar::anomaly::{AnomalyModel, Features, features};
+
+fn pool() -> String {
+    match std::env::var("RAYON_NUM_THREADS") {
+        Ok(n) => format!("RAYON_NUM_THREADS={n}"),
+        Err(_) => "default pool".into(),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let Ok(model) = AnomalyModel::embedded() else {
+        eprintln!("the shipped model does not load; run `oscar train` first");
+        return;
+    };
+    let samples: Vec<Sample> = normal_samples(99, 256);
+    let feats: Vec<Features> = samples.iter().map(|s| features(&s.app, &s.refs)).collect();
+    let threshold = model.config().threshold;
+    let pool = pool();
+
+    let mut g = c.benchmark_group(format!("anomaly ({pool})"));
+    g.bench_function("features of one generated tractor + trailer application", |b| {
+        let s = &samples[0];
+        b.iter(|| {
+            let f = features(black_box(&s.app), black_box(&s.refs));
+            assert!(f.values.iter().all(|v| v.is_finite()));
+            f
+        })
+    });
+    g.bench_function("features + score, one application (batch 1)", |b| {
+        let s = &samples[1];
+        b.iter(|| {
+            let block = model.score(&features(black_box(&s.app), black_box(&s.refs)));
+            assert!(block.score.is_finite() && block.threshold == threshold);
+            block
+        })
+    });
+    for n in [1usize, 32, 256] {
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("score_batch of precomputed features", n), &n, |b, &n| {
+            b.iter(|| {
+                let blocks = model.score_batch(black_box(&feats[..n]));
+                assert_eq!(blocks.len(), n);
+                blocks
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("raw scores only (no explanation)", n), &n, |b, &n| {
+            b.iter(|| {
+                let scores = model.raw_scores(black_box(&feats[..n])).map(|s| s.len());
+                assert_eq!(scores.ok(), Some(n));
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("features + score_batch", n), &n, |b, &n| {
+            b.iter(|| {
+                let fs: Vec<Features> = samples[..n].iter().map(|s| features(&s.app, &s.refs)).collect();
+                let blocks = model.score_batch(black_box(&fs));
+                assert_eq!(blocks.len(), n);
+                blocks
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

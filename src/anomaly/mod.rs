@@ -1,0 +1,29 @@
+//! The anomaly model: what a seasoned reviewer finds *odd* rather than what is against the
+//! law — a cargo mass that does not fit its category and size, an axle-load distribution no
+//! real combination has, a schedule that cannot cover the route, numbers that look like a
+//! unit slip.
+//!
+//! [`features`] turns an application and its registry records into documented physical
+//! ratios; [`AnomalyModel`] (a small candle autoencoder) scores them by standardised
+//! reconstruction error and explains the score in an [`AnomalyBlock`]. The score never
+//! approves anything: `decide()` escalates at or above the calibrated threshold.
+//!
+//! Training data come from a seeded generator of normal applications ([`generator`]);
+//! planted anomalies ([`anomalies`]) are for evaluation only. `oscar train` and
+//! `oscar eval-model` wrap [`train`] and [`eval`].
+//!
+//! Inference cost: candle splits every matrix product over its thread pool unless
+//! `RAYON_NUM_THREADS=1`; for this model a pool makes small batches many times slower, so
+//! run the service with `RAYON_NUM_THREADS=1` and get parallelism from concurrent requests.
+//!
+//! [`AnomalyBlock`]: crate::review::AnomalyBlock
+
+pub mod anomalies;
+pub mod eval;
+pub mod features;
+pub mod generator;
+pub mod model;
+pub mod train;
+
+pub use features::{FEATURES, Features, N_FEATURES, features};
+pub use model::{AnomalyModel, ModelConfig, ModelError};

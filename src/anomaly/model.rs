@@ -1,0 +1,448 @@
+//! The anomaly model: a small candle autoencoder (F → 32 → 8 → 32 → F, tanh) over
+//! standardised features, scored by its standardised reconstruction error.
+//!
+//! `anomaly.safetensors` holds the weights; `anomaly.json` ([`ModelConfig`]) holds the
+//! feature list, normalisation, residual scales, threshold, baseline statistics, training
+//! metrics and the weights' sha256. Loading checks all of it and fails with a clear error.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{Linear, Module};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::features::{Display, FEATURES, Features, N_FEATURES};
+use crate::review::AnomalyBlock;
+
+/// Version of the `anomaly.json` / `anomaly.safetensors` pair this code reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Hidden layer width.
+pub const HIDDEN: usize = 32;
+/// Bottleneck width.
+pub const LATENT: usize = 8;
+/// The layers, in order, with their (in, out) sizes.
+pub const LAYERS: [(&str, usize, usize); 4] =
+    [("enc1", N_FEATURES, HIDDEN), ("enc2", HIDDEN, LATENT), ("dec1", LATENT, HIDDEN), ("dec2", HIDDEN, N_FEATURES)];
+/// How many contributors a block lists.
+const TOP_CONTRIBUTORS: usize = 3;
+/// Standardised inputs are clamped here so that a ×10⁶ slip stays finite in f32.
+const Z_CLAMP: f64 = 1000.0;
+
+/// Why a model could not be loaded, trained or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A file could not be read or written.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `anomaly.json` is not valid.
+    #[error("anomaly.json is not a valid model description: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Written by another format version.
+    #[error("anomaly.json has format version {found}, this oscar reads version {expected}; retrain with `oscar train`")]
+    Version {
+        /// In the file.
+        found: u32,
+        /// Understood here.
+        expected: u32,
+    },
+    /// The feature list differs from the one this code computes.
+    #[error("anomaly.json lists different features than this oscar computes: {0}; retrain with `oscar train`")]
+    Features(String),
+    /// A tensor is absent.
+    #[error("anomaly.safetensors has no tensor `{0}`")]
+    MissingTensor(String),
+    /// A tensor has the wrong shape or type.
+    #[error("tensor `{name}` in anomaly.safetensors has shape {found:?}, expected {expected:?} (f32)")]
+    Shape {
+        /// Tensor name.
+        name: String,
+        /// What the architecture needs.
+        expected: Vec<usize>,
+        /// What the file holds.
+        found: Vec<usize>,
+    },
+    /// The weights are not the ones the description was written for.
+    #[error("anomaly.safetensors has sha256 {found}, but anomaly.json was written for {expected}")]
+    Hash {
+        /// From anomaly.json.
+        expected: String,
+        /// Of the bytes read.
+        found: String,
+    },
+    /// A statistic in anomaly.json is out of range.
+    #[error("anomaly.json is inconsistent: {0}")]
+    Invalid(String),
+    /// candle refused an operation.
+    #[error("tensor operation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// One feature as recorded in `anomaly.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSpec {
+    /// Name.
+    pub name: String,
+    /// Unit of the stored value.
+    pub unit: String,
+    /// Meaning.
+    pub meaning: String,
+}
+
+/// Layer sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Architecture {
+    /// Input and output width (the number of features).
+    pub input: usize,
+    /// Hidden layers' width.
+    pub hidden: usize,
+    /// Bottleneck width.
+    pub latent: usize,
+    /// Activation of the hidden layers.
+    pub activation: String,
+}
+
+/// Per-feature statistics of the baseline detector (robust z-score max).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Median of each feature on the training set.
+    pub median: Vec<f64>,
+    /// 1.4826 × median absolute deviation (floored), so it estimates a standard deviation.
+    pub mad: Vec<f64>,
+    /// Threshold: 99.5th percentile of the baseline score on the calibration set.
+    pub threshold: f64,
+}
+
+/// How the model was trained; all of it is reproducible from the seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    /// Seed of the generators and the weight initialisation.
+    pub seed: u64,
+    /// Normal samples trained on.
+    pub train_samples: usize,
+    /// Held-out normal samples the threshold comes from.
+    pub calibration_samples: usize,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Mini-batch size (fixed order from the seed).
+    pub batch_size: usize,
+    /// AdamW learning rate.
+    pub learning_rate: f64,
+    /// Mean squared reconstruction error (standardised units) on the training set, last epoch.
+    pub final_train_mse: f64,
+    /// The same on the calibration set.
+    pub calibration_mse: f64,
+    /// Quantile of calibration scores used as the threshold.
+    pub threshold_quantile: f64,
+    /// Share of calibration samples at or above the threshold.
+    pub calibration_escalation_rate: f64,
+}
+
+/// The contents of `anomaly.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// [`FORMAT_VERSION`] when written.
+    pub format_version: u32,
+    /// The features, in input order.
+    pub features: Vec<FeatureSpec>,
+    /// Layer sizes.
+    pub architecture: Architecture,
+    /// Training mean of each feature (the standardisation offset).
+    pub mean: Vec<f64>,
+    /// Training standard deviation of each feature (floored).
+    pub std: Vec<f64>,
+    /// RMS reconstruction error of each feature on the training set (floored): the score
+    /// divides each feature's error by it.
+    pub residual_scale: Vec<f64>,
+    /// 1st and 99th percentile of each feature on the training set, shown as "typical".
+    pub typical_range: Vec<[f64; 2]>,
+    /// At or above this score a review escalates.
+    pub threshold: f64,
+    /// The baseline detector, calibrated the same way.
+    pub baseline: Baseline,
+    /// How it was trained.
+    pub training: TrainingInfo,
+    /// sha256 (hex) of `anomaly.safetensors`.
+    pub safetensors_sha256: String,
+}
+
+/// The autoencoder: four linear layers, tanh between them.
+#[derive(Debug, Clone)]
+pub struct Autoencoder {
+    layers: Vec<Linear>,
+}
+
+impl Autoencoder {
+    /// From weight tensors named `<layer>.weight` (out × in) and `<layer>.bias` (out),
+    /// checking every shape.
+    pub fn from_tensors(tensors: &HashMap<String, Tensor>) -> Result<Autoencoder, ModelError> {
+        let get = |name: String, expected: Vec<usize>| -> Result<Tensor, ModelError> {
+            let t = tensors.get(&name).ok_or_else(|| ModelError::MissingTensor(name.clone()))?;
+            if t.dims() != expected.as_slice() || t.dtype() != DType::F32 {
+                return Err(ModelError::Shape { name, expected, found: t.dims().to_vec() });
+            }
+            Ok(t.clone())
+        };
+        let layers = LAYERS
+            .iter()
+            .map(|(name, i, o)| {
+                let w = get(format!("{name}.weight"), vec![*o, *i])?;
+                let b = get(format!("{name}.bias"), vec![*o])?;
+                Ok(Linear::new(w, Some(b)))
+            })
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        Ok(Autoencoder { layers })
+    }
+
+    /// Reconstructs a (batch × F) tensor of standardised features.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let last = self.layers.len().saturating_sub(1);
+        let mut h = x.clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(&h)?;
+            if i < last {
+                h = h.tanh()?;
+            }
+        }
+        Ok(h)
+    }
+}
+
+/// sha256 of bytes as `hex`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The shipped weights.
+const EMBEDDED_WEIGHTS: &[u8] = include_bytes!("../../models/anomaly.safetensors");
+/// The shipped description.
+const EMBEDDED_CONFIG: &str = include_str!("../../models/anomaly.json");
+
+/// A loaded, checked anomaly model.
+#[derive(Debug, Clone)]
+pub struct AnomalyModel {
+    net: Autoencoder,
+    config: ModelConfig,
+    version: String,
+}
+
+impl AnomalyModel {
+    /// Loads `anomaly.safetensors` and `anomaly.json` from a directory, checking the format
+    /// version, the feature list, every shape and the weights' hash.
+    pub fn load(dir: &Path) -> Result<AnomalyModel, ModelError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|source| ModelError::Io { path, source })
+        };
+        let weights = read("anomaly.safetensors")?;
+        let config = read("anomaly.json")?;
+        let config = String::from_utf8(config).map_err(|e| ModelError::Invalid(format!("not UTF-8: {e}")))?;
+        AnomalyModel::from_parts(&weights, &config)
+    }
+
+    /// The model shipped in `models/`, compiled into the binary.
+    pub fn embedded() -> Result<AnomalyModel, ModelError> {
+        AnomalyModel::from_parts(EMBEDDED_WEIGHTS, EMBEDDED_CONFIG)
+    }
+
+    /// From the bytes of `anomaly.safetensors` and the text of `anomaly.json`.
+    pub fn from_parts(weights: &[u8], config_json: &str) -> Result<AnomalyModel, ModelError> {
+        // Check the version before the rest, so an old file gets the version error.
+        let raw: serde_json::Value = serde_json::from_str(config_json)?;
+        let found = raw.get("format_version").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        if found != u64::from(FORMAT_VERSION) {
+            return Err(ModelError::Version {
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+                expected: FORMAT_VERSION,
+            });
+        }
+        let config: ModelConfig = serde_json::from_value(raw)?;
+        check_config(&config)?;
+        let hash = sha256_hex(weights);
+        if hash != config.safetensors_sha256 {
+            return Err(ModelError::Hash { expected: config.safetensors_sha256.clone(), found: hash });
+        }
+        let tensors = candle_core::safetensors::load_buffer(weights, &Device::Cpu)?;
+        let net = Autoencoder::from_tensors(&tensors)?;
+        Ok(AnomalyModel { net, config, version: format!("sha256:{hash}") })
+    }
+
+    /// `sha256:<hex>` of the weights, recorded in every review.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The description read from `anomaly.json`.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Scores one application's features.
+    pub fn score(&self, features: &Features) -> AnomalyBlock {
+        self.score_batch(std::slice::from_ref(features)).into_iter().next().unwrap_or_else(|| self.failed("no result"))
+    }
+
+    /// Scores many at once: one forward pass, for micro-batching in the service.
+    pub fn score_batch(&self, batch: &[Features]) -> Vec<AnomalyBlock> {
+        if batch.is_empty() {
+            return Vec::new();
+        }
+        match self.residuals(batch) {
+            Ok(rows) => batch.iter().zip(rows).map(|(f, r)| self.block(f, &r)).collect(),
+            // Could-not-score is not normal: the block sits at the threshold, so it escalates.
+            Err(e) => batch.iter().map(|_| self.failed(&e.to_string())).collect(),
+        }
+    }
+
+    /// The raw scores of a batch (no explanation), for evaluation.
+    pub fn raw_scores(&self, batch: &[Features]) -> Result<Vec<f64>, ModelError> {
+        Ok(self.residuals(batch)?.iter().zip(batch).map(|(r, f)| score_of(r, &f.missing)).collect())
+    }
+
+    /// Standardised inputs of a batch, flattened row-major.
+    pub fn standardise(&self, batch: &[Features]) -> Vec<f32> {
+        standardise(batch, &self.config.mean, &self.config.std)
+    }
+
+    /// Per-feature standardised residuals: (reconstruction − input) / residual scale.
+    fn residuals(&self, batch: &[Features]) -> Result<Vec<[f64; N_FEATURES]>, ModelError> {
+        let z = self.standardise(batch);
+        let x = Tensor::from_vec(z.clone(), (batch.len(), N_FEATURES), &Device::Cpu)?;
+        let out = self.net.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+        let mut rows = Vec::with_capacity(batch.len());
+        for (b, f) in batch.iter().enumerate() {
+            let mut r = [0.0; N_FEATURES];
+            for (j, slot) in r.iter_mut().enumerate() {
+                let k = b * N_FEATURES + j;
+                if !f.missing[j] {
+                    *slot = f64::from(out[k] - z[k]) / self.config.residual_scale[j];
+                }
+            }
+            rows.push(r);
+        }
+        Ok(rows)
+    }
+
+    fn failed(&self, why: &str) -> AnomalyBlock {
+        AnomalyBlock {
+            score: self.config.threshold,
+            threshold: self.config.threshold,
+            contributors: vec![format!("the anomaly model could not score this application ({why})")],
+        }
+    }
+
+    fn block(&self, f: &Features, r: &[f64; N_FEATURES]) -> AnomalyBlock {
+        let score = score_of(r, &f.missing);
+        let total: f64 = r.iter().map(|x| x * x).sum::<f64>().max(f64::MIN_POSITIVE);
+        let mut order: Vec<usize> = (0..N_FEATURES).filter(|j| !f.missing[*j]).collect();
+        order.sort_by(|a, b| (r[*b] * r[*b]).total_cmp(&(r[*a] * r[*a])));
+        let mut contributors: Vec<String> = order
+            .into_iter()
+            .take(TOP_CONTRIBUTORS)
+            .map(|j| {
+                let info = &FEATURES[j];
+                let show = |x: f64| match info.display {
+                    Display::Plain => x,
+                    Display::Exp => x.exp(),
+                };
+                let [lo, hi] = self.config.typical_range[j];
+                format!(
+                    "{}: `{}` {}, typical `{}`–`{}` ({:.0}% of the score)",
+                    info.meaning,
+                    sig(show(f.values[j])),
+                    info.shown_unit,
+                    sig(show(lo)),
+                    sig(show(hi)),
+                    100.0 * r[j] * r[j] / total
+                )
+            })
+            .collect();
+        contributors.extend(f.notes.iter().map(|n| format!("note: {n}")));
+        AnomalyBlock { score, threshold: self.config.threshold, contributors }
+    }
+}
+
+/// How many of the largest residuals the score averages.
+pub const SCORE_TOP_K: usize = 3;
+
+/// Root mean square of the [`SCORE_TOP_K`] largest standardised residuals of the features
+/// present. Not of all of them: a unit slip moves one or two features, and averaging over
+/// thirty would dilute it below the noise of normal applications.
+pub fn score_of(r: &[f64; N_FEATURES], missing: &[bool; N_FEATURES]) -> f64 {
+    let mut sq: Vec<f64> = r.iter().zip(missing).filter(|(_, m)| !**m).map(|(x, _)| x * x).collect();
+    sq.sort_by(|a, b| b.total_cmp(a));
+    let top = &sq[..SCORE_TOP_K.min(sq.len())];
+    (top.iter().sum::<f64>() / top.len().max(1) as f64).sqrt()
+}
+
+/// Standardised features, row-major, clamped; missing features are the mean (0).
+pub fn standardise(batch: &[Features], mean: &[f64], std: &[f64]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(batch.len() * N_FEATURES);
+    for f in batch {
+        for j in 0..N_FEATURES {
+            let z = if f.missing[j] { 0.0 } else { ((f.values[j] - mean[j]) / std[j]).clamp(-Z_CLAMP, Z_CLAMP) };
+            out.push(z as f32);
+        }
+    }
+    out
+}
+
+/// Three significant digits, for explanations.
+fn sig(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let digits = (2 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
+    format!("{x:.digits$}")
+}
+
+fn check_config(c: &ModelConfig) -> Result<(), ModelError> {
+    let names: Vec<&str> = c.features.iter().map(|f| f.name.as_str()).collect();
+    let ours: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
+    if names != ours {
+        let first = names.iter().zip(&ours).position(|(a, b)| a != b).unwrap_or(names.len().min(ours.len()));
+        return Err(ModelError::Features(format!(
+            "{} features in the file, {} here; first difference at position {first} (`{}` vs `{}`)",
+            names.len(),
+            ours.len(),
+            names.get(first).unwrap_or(&"none"),
+            ours.get(first).unwrap_or(&"none")
+        )));
+    }
+    let a = &c.architecture;
+    if (a.input, a.hidden, a.latent) != (N_FEATURES, HIDDEN, LATENT) || a.activation != "tanh" {
+        return Err(ModelError::Invalid(format!(
+            "architecture {}→{}→{}→{}→{} ({}), this oscar runs {N_FEATURES}→{HIDDEN}→{LATENT}→{HIDDEN}→{N_FEATURES} (tanh)",
+            a.input, a.hidden, a.latent, a.hidden, a.input, a.activation
+        )));
+    }
+    for (name, len) in [
+        ("mean", c.mean.len()),
+        ("std", c.std.len()),
+        ("residual_scale", c.residual_scale.len()),
+        ("typical_range", c.typical_range.len()),
+        ("baseline.median", c.baseline.median.len()),
+        ("baseline.mad", c.baseline.mad.len()),
+    ] {
+        if len != N_FEATURES {
+            return Err(ModelError::Invalid(format!("`{name}` has {len} entries, expected {N_FEATURES}")));
+        }
+    }
+    let positive = |v: &[f64]| v.iter().all(|x| x.is_finite() && *x > 0.0);
+    if !positive(&c.std) || !positive(&c.residual_scale) || !positive(&c.baseline.mad) {
+        return Err(ModelError::Invalid("a scale (std, residual_scale or baseline.mad) is not positive".into()));
+    }
+    if !c.mean.iter().chain(&c.baseline.median).all(|x| x.is_finite()) {
+        return Err(ModelError::Invalid("a mean or median is not finite".into()));
+    }
+    if !(c.threshold.is_finite() && c.threshold > 0.0) {
+        return Err(ModelError::Invalid(format!("threshold {} is not a positive number", c.threshold)));
+    }
+    Ok(())
+}

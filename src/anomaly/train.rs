@@ -1,0 +1,261 @@
+//! Reproducible training: the same seed gives bit-identical weights.
+//!
+//! Everything random comes from [`SplitMix64`] streams derived from the seed (data, weight
+//! initialisation, mini-batch order); candle's own RNG is never used. Matrix products must
+//! run single-threaded (`RAYON_NUM_THREADS=1`, which `oscar train` sets for itself) so
+//! that sums are always added in the same order.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+
+use super::features::{FEATURES, Features, N_FEATURES, features};
+use super::generator::{SplitMix64, normal_samples};
+use super::model::{
+    Architecture, Autoencoder, Baseline, FORMAT_VERSION, FeatureSpec, HIDDEN, LATENT, LAYERS, ModelConfig, ModelError,
+    TrainingInfo, score_of, sha256_hex, standardise,
+};
+
+/// Seed of the shipped model.
+pub const DEFAULT_SEED: u64 = 20261120;
+/// Threshold quantile of the calibration scores.
+pub const THRESHOLD_QUANTILE: f64 = 0.995;
+/// Smallest feature standard deviation: constant features (e.g. axle-count mismatch, always
+/// 0 in normal data) must not divide by zero, and a one-unit change must still stand out.
+const STD_FLOOR: f64 = 0.01;
+/// Smallest residual scale (standardised units), so a perfectly reconstructed feature does
+/// not turn float noise into a score.
+const RESIDUAL_FLOOR: f64 = 0.05;
+/// Smallest baseline MAD-sigma.
+const MAD_FLOOR: f64 = 0.01;
+
+/// Salts deriving the independent streams from the seed.
+const SALT_CALIBRATION: u64 = 0xCA11_B8A7_E000_0001;
+const SALT_INIT: u64 = 0x1417_1A11_5E00_0002;
+const SALT_ORDER: u64 = 0x0DE2_0F0B_A7C4_0003;
+
+/// Training settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOptions {
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Normal samples to train on.
+    pub train_samples: usize,
+    /// Held-out normal samples for the threshold.
+    pub calibration_samples: usize,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// AdamW learning rate.
+    pub learning_rate: f64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            seed: DEFAULT_SEED,
+            train_samples: 4000,
+            calibration_samples: 2000,
+            epochs: 150,
+            batch_size: 64,
+            learning_rate: 3e-3,
+        }
+    }
+}
+
+/// A trained model before it is written: the tensors and the description (without the
+/// hash, which depends on the written bytes).
+pub struct Trained {
+    /// Weights by name.
+    pub tensors: HashMap<String, Tensor>,
+    /// Description; `safetensors_sha256` is filled in by [`write`].
+    pub config: ModelConfig,
+}
+
+/// The seed of the calibration set for a training seed.
+pub fn calibration_seed(seed: u64) -> u64 {
+    seed ^ SALT_CALIBRATION
+}
+
+/// Mean and floored standard deviation of each feature.
+pub fn mean_std(feats: &[Features]) -> (Vec<f64>, Vec<f64>) {
+    let n = feats.len().max(1) as f64;
+    let mut mean = vec![0.0; N_FEATURES];
+    let mut std = vec![0.0; N_FEATURES];
+    for j in 0..N_FEATURES {
+        mean[j] = feats.iter().map(|f| f.values[j]).sum::<f64>() / n;
+        let var = feats.iter().map(|f| (f.values[j] - mean[j]) * (f.values[j] - mean[j])).sum::<f64>() / n;
+        std[j] = var.sqrt().max(STD_FLOOR);
+    }
+    (mean, std)
+}
+
+/// The `q` quantile (nearest rank) of values.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    v[rank - 1]
+}
+
+fn column(feats: &[Features], j: usize) -> Vec<f64> {
+    feats.iter().map(|f| f.values[j]).collect()
+}
+
+/// Baseline statistics: median and 1.4826 × MAD of each feature.
+pub fn baseline_stats(feats: &[Features]) -> (Vec<f64>, Vec<f64>) {
+    (0..N_FEATURES)
+        .map(|j| {
+            let col = column(feats, j);
+            let med = quantile(&col, 0.5);
+            let dev: Vec<f64> = col.iter().map(|x| (x - med).abs()).collect();
+            // Iglewicz-Hoaglin: where over half the values sit on the median (counts, flags)
+            // the MAD is 0, and the mean absolute deviation stands in for it.
+            let mad = 1.4826 * quantile(&dev, 0.5);
+            let mean_ad = 1.2533 * dev.iter().sum::<f64>() / dev.len().max(1) as f64;
+            (med, if mad > 0.0 { mad } else { mean_ad }.max(MAD_FLOOR))
+        })
+        .unzip()
+}
+
+/// The baseline score: the largest robust z-score over the features present.
+pub fn baseline_score(f: &Features, median: &[f64], mad: &[f64]) -> f64 {
+    (0..N_FEATURES).filter(|j| !f.missing[*j]).map(|j| (f.values[j] - median[j]).abs() / mad[j]).fold(0.0, f64::max)
+}
+
+/// Trains a model.
+pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
+    let dev = Device::Cpu;
+    let to_features = |samples: Vec<super::generator::Sample>| -> Vec<Features> {
+        samples.iter().map(|s| features(&s.app, &s.refs)).collect()
+    };
+    let train_f = to_features(normal_samples(opts.seed, opts.train_samples));
+    let cal_f = to_features(normal_samples(calibration_seed(opts.seed), opts.calibration_samples));
+    let (mean, std) = mean_std(&train_f);
+    let n = train_f.len();
+    let x = Tensor::from_vec(standardise(&train_f, &mean, &std), (n, N_FEATURES), &dev)?;
+
+    // Xavier-uniform initialisation from our own stream; biases start at zero.
+    let mut init = SplitMix64::new(opts.seed ^ SALT_INIT);
+    let mut vars: Vec<(String, Var)> = Vec::new();
+    for (name, i, o) in LAYERS {
+        let a = (6.0 / (i + o) as f64).sqrt();
+        let w: Vec<f32> = (0..i * o).map(|_| init.uniform(-a, a) as f32).collect();
+        let w = Var::from_tensor(&Tensor::from_vec(w, (o, i), &dev)?)?;
+        let b = Var::from_tensor(&Tensor::zeros(o, DType::F32, &dev)?)?;
+        vars.push((format!("{name}.weight"), w));
+        vars.push((format!("{name}.bias"), b));
+    }
+    let tensors_of = |vars: &[(String, Var)]| -> HashMap<String, Tensor> {
+        vars.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect()
+    };
+    let params = ParamsAdamW { lr: opts.learning_rate, weight_decay: 0.0, ..ParamsAdamW::default() };
+    let mut opt = AdamW::new(vars.iter().map(|(_, v)| v.clone()).collect(), params)?;
+
+    // The network holds clones of the variables' tensors; AdamW updates them in place.
+    let net = Autoencoder::from_tensors(&tensors_of(&vars))?;
+    let mut order_rng = SplitMix64::new(opts.seed ^ SALT_ORDER);
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    let batch = opts.batch_size.max(1);
+    for _ in 0..opts.epochs {
+        // Fisher-Yates with our stream: a fixed, seed-determined mini-batch order.
+        for i in (1..order.len()).rev() {
+            let j = (order_rng.next_u64() % (i as u64 + 1)) as usize;
+            order.swap(i, j);
+        }
+        for chunk in order.chunks(batch) {
+            let idx = Tensor::from_vec(chunk.to_vec(), chunk.len(), &dev)?;
+            let xb = x.index_select(&idx, 0)?;
+            let loss = (net.forward(&xb)? - &xb)?.sqr()?.mean_all()?;
+            opt.backward_step(&loss)?;
+        }
+    }
+    let tensors = tensors_of(&vars);
+    let net = Autoencoder::from_tensors(&tensors)?;
+    let errors = |feats: &[Features]| -> Result<Vec<Vec<f64>>, ModelError> {
+        let z = standardise(feats, &mean, &std);
+        let xt = Tensor::from_vec(z.clone(), (feats.len(), N_FEATURES), &dev)?;
+        let out = net.forward(&xt)?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(out
+            .chunks(N_FEATURES)
+            .zip(z.chunks(N_FEATURES))
+            .map(|(o, z)| o.iter().zip(z).map(|(a, b)| f64::from(a - b)).collect())
+            .collect())
+    };
+    let mse = |e: &[Vec<f64>]| e.iter().flatten().map(|x| x * x).sum::<f64>() / (e.len() * N_FEATURES).max(1) as f64;
+    let train_err = errors(&train_f)?;
+    let residual_scale: Vec<f64> = (0..N_FEATURES)
+        .map(|j| (train_err.iter().map(|e| e[j] * e[j]).sum::<f64>() / n.max(1) as f64).sqrt().max(RESIDUAL_FLOOR))
+        .collect();
+    let cal_err = errors(&cal_f)?;
+    let cal_scores: Vec<f64> = cal_err
+        .iter()
+        .zip(&cal_f)
+        .map(|(e, f)| {
+            let mut r = [0.0; N_FEATURES];
+            for j in 0..N_FEATURES {
+                r[j] = e[j] / residual_scale[j];
+            }
+            score_of(&r, &f.missing)
+        })
+        .collect();
+    let threshold = quantile(&cal_scores, THRESHOLD_QUANTILE);
+    let (median, mad) = baseline_stats(&train_f);
+    let cal_base: Vec<f64> = cal_f.iter().map(|f| baseline_score(f, &median, &mad)).collect();
+    let baseline_threshold = quantile(&cal_base, THRESHOLD_QUANTILE);
+    let typical_range =
+        (0..N_FEATURES).map(|j| [quantile(&column(&train_f, j), 0.01), quantile(&column(&train_f, j), 0.99)]).collect();
+
+    let config = ModelConfig {
+        format_version: FORMAT_VERSION,
+        features: FEATURES
+            .iter()
+            .map(|f| FeatureSpec { name: f.name.into(), unit: f.unit.into(), meaning: f.meaning.into() })
+            .collect(),
+        architecture: Architecture { input: N_FEATURES, hidden: HIDDEN, latent: LATENT, activation: "tanh".into() },
+        mean,
+        std,
+        residual_scale,
+        typical_range,
+        threshold,
+        baseline: Baseline { median, mad, threshold: baseline_threshold },
+        training: TrainingInfo {
+            seed: opts.seed,
+            train_samples: opts.train_samples,
+            calibration_samples: opts.calibration_samples,
+            epochs: opts.epochs,
+            batch_size: batch,
+            learning_rate: opts.learning_rate,
+            final_train_mse: mse(&train_err),
+            calibration_mse: mse(&cal_err),
+            threshold_quantile: THRESHOLD_QUANTILE,
+            calibration_escalation_rate: cal_scores.iter().filter(|s| **s >= threshold).count() as f64
+                / cal_scores.len().max(1) as f64,
+        },
+        safetensors_sha256: String::new(),
+    };
+    Ok(Trained { tensors, config })
+}
+
+/// Writes `anomaly.safetensors` and `anomaly.json` into `out` and returns the description.
+pub fn write(out: &Path, trained: Trained) -> Result<ModelConfig, ModelError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ModelError::Io { path, source }
+    };
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let weights = out.join("anomaly.safetensors");
+    candle_core::safetensors::save(&trained.tensors, &weights)?;
+    let bytes = std::fs::read(&weights).map_err(io(&weights))?;
+    let mut config = trained.config;
+    config.safetensors_sha256 = sha256_hex(&bytes);
+    let json = out.join("anomaly.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&config)? + "\n").map_err(io(&json))?;
+    Ok(config)
+}

@@ -1,0 +1,239 @@
+//! The anomaly model: reproducible training, strict loading, calibrated scores on the SPEC
+//! example and on planted anomalies.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use candle_core::{DType, Device, Tensor};
+use oscar::Reviewer;
+use oscar::anomaly::anomalies::{ANOMALY_KINDS, anomalous_samples};
+use oscar::anomaly::eval::{EvalOptions, evaluate};
+use oscar::anomaly::generator::normal_samples;
+use oscar::anomaly::model::sha256_hex;
+use oscar::anomaly::{AnomalyModel, Features, ModelError, features};
+use oscar::application::Application;
+use oscar::registry::{JsonlRegistry, Lookup, References, fetch};
+use oscar::rulebook::LoadedRulebook;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("oscar-anomaly-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn spec_example() -> (Application, References) {
+    let reviewer = Reviewer::with_defaults().unwrap();
+    let text = std::fs::read_to_string(Path::new(ROOT).join("examples/spec-example.json")).unwrap();
+    let app = reviewer.parse(&text).unwrap();
+    let registry = JsonlRegistry::embedded_demo().unwrap();
+    let refs = fetch(&app, &registry);
+    (app, refs)
+}
+
+fn model() -> AnomalyModel {
+    AnomalyModel::embedded().unwrap()
+}
+
+#[test]
+fn training_reproduces_the_shipped_model_bit_for_bit() {
+    let out = scratch("train");
+    let status = Command::new(env!("CARGO_BIN_EXE_oscar"))
+        .args(["train", "--out"])
+        .arg(&out)
+        .env("RAYON_NUM_THREADS", "1")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for file in ["anomaly.safetensors", "anomaly.json"] {
+        let shipped = std::fs::read(Path::new(ROOT).join("models").join(file)).unwrap();
+        let fresh = std::fs::read(out.join(file)).unwrap();
+        assert_eq!(sha256_hex(&fresh), sha256_hex(&shipped), "{file} differs from the shipped one");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A copy of the shipped model in a scratch directory, with the description edited.
+fn edited(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let dir = scratch(name);
+    let models = Path::new(ROOT).join("models");
+    std::fs::copy(models.join("anomaly.safetensors"), dir.join("anomaly.safetensors")).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(models.join("anomaly.json")).unwrap()).unwrap();
+    edit(&mut json);
+    std::fs::write(dir.join("anomaly.json"), serde_json::to_string(&json).unwrap()).unwrap();
+    dir
+}
+
+#[test]
+fn the_shipped_model_loads_from_its_directory_with_the_embedded_version() {
+    let loaded = AnomalyModel::load(&Path::new(ROOT).join("models")).unwrap();
+    assert_eq!(loaded.version(), model().version());
+    assert!(loaded.version().starts_with("sha256:"));
+}
+
+#[test]
+fn loading_refuses_another_format_version() {
+    let dir = edited("version", |j| j["format_version"] = 99.into());
+    let err = AnomalyModel::load(&dir).unwrap_err();
+    assert!(matches!(err, ModelError::Version { found: 99, expected: 1 }), "{err}");
+    assert!(err.to_string().contains("format version 99"), "{err}");
+}
+
+#[test]
+fn loading_refuses_a_different_feature_list() {
+    let dir = edited("features", |j| j["features"][3]["name"] = "something_else".into());
+    let err = AnomalyModel::load(&dir).unwrap_err();
+    assert!(matches!(err, ModelError::Features(_)), "{err}");
+    assert!(err.to_string().contains("something_else"), "{err}");
+}
+
+#[test]
+fn loading_refuses_weights_that_do_not_match_the_description() {
+    let dir = edited("hash", |j| j["safetensors_sha256"] = "00".into());
+    let err = AnomalyModel::load(&dir).unwrap_err();
+    assert!(matches!(err, ModelError::Hash { .. }), "{err}");
+}
+
+#[test]
+fn loading_refuses_wrong_tensor_shapes() {
+    let dir = scratch("shapes");
+    let models = Path::new(ROOT).join("models");
+    let mut tensors: HashMap<String, Tensor> =
+        candle_core::safetensors::load(models.join("anomaly.safetensors"), &Device::Cpu).unwrap();
+    tensors.insert("enc2.weight".into(), Tensor::zeros((7, 32), DType::F32, &Device::Cpu).unwrap());
+    let weights = dir.join("anomaly.safetensors");
+    candle_core::safetensors::save(&tensors, &weights).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(models.join("anomaly.json")).unwrap()).unwrap();
+    json["safetensors_sha256"] = sha256_hex(&std::fs::read(&weights).unwrap()).into();
+    std::fs::write(dir.join("anomaly.json"), json.to_string()).unwrap();
+    let err = AnomalyModel::load(&dir).unwrap_err();
+    assert!(matches!(err, ModelError::Shape { .. }), "{err}");
+    assert!(err.to_string().contains("enc2.weight"), "{err}");
+    assert!(err.to_string().contains("[7, 32]"), "{err}");
+}
+
+#[test]
+fn loading_a_missing_directory_names_the_file() {
+    let err = AnomalyModel::load(Path::new("/nonexistent/oscar-models")).unwrap_err();
+    assert!(err.to_string().contains("anomaly.safetensors"), "{err}");
+}
+
+#[test]
+fn the_spec_example_scores_under_the_threshold() {
+    let (app, refs) = spec_example();
+    let f = features(&app, &refs);
+    assert!(f.missing.iter().all(|m| !m), "the demo registry has every record: {:?}", f.notes);
+    let block = model().score(&f);
+    assert!(block.score < block.threshold, "{block:?}");
+    assert_eq!(block.contributors.len(), 3, "{block:?}");
+}
+
+fn score_with(edit: impl FnOnce(&mut Application)) -> oscar::review::AnomalyBlock {
+    let (mut app, refs) = spec_example();
+    edit(&mut app);
+    model().score(&features(&app, &refs))
+}
+
+#[test]
+fn cargo_mass_in_tonnes_scores_over_the_threshold_and_names_the_density() {
+    let block = score_with(|a| a.cargo.mass_kg = 28.0);
+    assert!(block.score >= block.threshold, "{block:?}");
+    assert!(block.contributors.iter().any(|c| c.contains("density")), "{block:?}");
+}
+
+#[test]
+fn other_injected_anomalies_score_over_the_threshold() {
+    type Edit = Box<dyn FnOnce(&mut Application)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        ("one axle load in tonnes", Box::new(|a| a.vehicle.axles[4].load_kg = 9.0)),
+        ("cargo width in mm read as m", Box::new(|a| a.cargo.width_m = 0.0032)),
+        ("cargo length and width swapped", Box::new(|a| (a.cargo.length_m, a.cargo.width_m) = (3.2, 9.5))),
+        (
+            "lopsided trailer axles",
+            Box::new(|a| {
+                a.vehicle.axles[3].load_kg = 4000.0;
+                a.vehicle.axles[5].load_kg = 14000.0;
+            }),
+        ),
+        (
+            "900 km in one day",
+            Box::new(|a| {
+                a.route.geometry.coordinates = vec![[116.58, 35.41], [122.0, 39.5]];
+                a.schedule.end = a.schedule.start;
+            }),
+        ),
+    ];
+    for (what, edit) in cases {
+        let block = score_with(edit);
+        assert!(block.score >= block.threshold, "{what}: {block:?}");
+    }
+}
+
+#[test]
+fn a_batch_scores_like_its_rows() {
+    let m = model();
+    let samples = normal_samples(7, 40);
+    let feats: Vec<Features> = samples.iter().map(|s| features(&s.app, &s.refs)).collect();
+    let batch = m.score_batch(&feats);
+    assert_eq!(batch.len(), feats.len());
+    for (f, b) in feats.iter().zip(&batch) {
+        let one = m.score(f);
+        assert!((one.score - b.score).abs() < 1e-4, "{} vs {}", one.score, b.score);
+    }
+    assert!(m.score_batch(&[]).is_empty());
+}
+
+#[test]
+fn missing_registry_records_are_reported_not_guessed() {
+    let (app, mut refs) = spec_example();
+    refs.units = vec![Lookup::Missing, Lookup::Unavailable("timeout".into())];
+    let f = features(&app, &refs);
+    assert!(f.values.iter().all(|v| v.is_finite()));
+    assert!(f.missing.iter().any(|m| *m));
+    assert!(!f.notes.is_empty());
+    let block = model().score(&f);
+    assert!(block.score.is_finite());
+    assert!(block.contributors.iter().any(|c| c.starts_with("note: ")), "{block:?}");
+}
+
+#[test]
+fn an_unknown_category_is_said_and_still_scored() {
+    let block = score_with(|a| a.cargo.category = "spaceship".into());
+    assert!(block.score.is_finite());
+    assert!(block.contributors.iter().any(|c| c.contains("spaceship")), "{block:?}");
+}
+
+#[test]
+fn generated_normal_applications_are_valid_and_deterministic() {
+    let formats = LoadedRulebook::embedded().unwrap().into_iter().find(|b| b.rules.rulebook.jurisdiction == "CN");
+    let formats = formats.unwrap().rules.formats;
+    let a = normal_samples(11, 200);
+    let b = normal_samples(11, 200);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.app, y.app);
+        let problems = oscar::application::validate(&x.app, |_| Some(formats));
+        assert!(problems.is_empty(), "{}: {problems:?}", x.app.application_id);
+    }
+    for kind in ANOMALY_KINDS {
+        let x = anomalous_samples(kind, 3, 5);
+        let y = anomalous_samples(kind, 3, 5);
+        assert!(x.iter().zip(&y).all(|(p, q)| p.app == q.app), "{}", kind.name());
+    }
+}
+
+#[test]
+fn the_model_meets_its_targets_on_a_fresh_evaluation() {
+    let report = evaluate(&model(), EvalOptions { normal: 1500, per_kind: 150 }, None).unwrap();
+    let all = report.rows.iter().find(|r| r.kind == "all").unwrap();
+    assert!(all.model.roc_auc >= 0.97, "{report:?}");
+    for row in &report.rows {
+        assert!(row.model.roc_auc >= row.baseline.roc_auc, "{}: {report:?}", row.kind);
+    }
+    assert!(report.model_false_escalation < 0.02, "{report:?}");
+}
