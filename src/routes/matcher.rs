@@ -1,36 +1,53 @@
 //! HMM map matching in the spirit of Newson & Krumm (2009).
 //!
-//! The declared route is resampled every [`SAMPLE_STEP_M`] metres. Each sample gets
-//! candidate positions on nearby road segments from the `rstar` index (the closest
-//! segment of each way within [`SEARCH_RADIUS_M`]). Emission: Gaussian in the distance
-//! from sample to candidate. Transition: exponential in the difference between the
-//! network distance of two candidates (bounded Dijkstra on the directed graph, one-way
-//! streets respected) and the straight distance between the two samples. Viterbi picks
-//! the most likely sequence; roads that are parallel, merely crossed at an intersection
-//! or at another level (no shared node) lose because reaching them costs a detour.
+//! The declared route is thinned to samples at least [`MIN_STEP_M`] apart (points are
+//! inserted on stretches longer than [`SAMPLE_STEP_M`]). Each sample gets candidate
+//! positions on nearby road segments from the `rstar` index: the closest segment of each
+//! way, the [`MAX_CANDIDATES`] nearest within [`SEARCH_RADIUS_M`]. Emission: Gaussian in
+//! the distance from sample to candidate, weighted by the length of route the sample
+//! stands for (so the evidence does not depend on the thinning). Transition: exponential
+//! in the difference between the network distance of two candidates (bounded Dijkstra
+//! on the directed graph, one-way streets respected) and the straight distance between
+//! the two samples, plus a one-off cost for entering a service road. Viterbi picks the
+//! most likely sequence; roads that are parallel, merely crossed at an intersection or
+//! at another level (no shared node) lose because reaching them costs a detour.
 //! Samples without candidates, or transitions with no path, break the chain and are
 //! reported.
+//!
+//! Speed: candidates below the beam of their layer are not expanded; moves along one
+//! way are scored without a search; one Dijkstra per previous candidate settles all next
+//! candidates at once and only as far as a path could still improve a candidate's score
+//! (a tight detour bound first, the wide one only where nothing connects); the Dijkstra
+//! arrays live in a thread-local scratch reused between calls.
 
 use crate::routes::network::{HitTemplate, RouteNetwork};
-use crate::routes::project::{dist, lerp, project_on_segment};
+use crate::routes::project::{dist, lerp, project_on_segment_2};
 use crate::routes::{MatchProblem, MatchProblemKind, MatchedSegment, RestrictionHit, RouteMatch, TravelledWay};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 /// Largest spacing of the samples taken along the declared route, metres.
-pub const SAMPLE_STEP_M: f64 = 25.0;
+pub const SAMPLE_STEP_M: f64 = 35.0;
 /// Vertices of the declared route closer than this to the previous sample are skipped.
-pub const MIN_STEP_M: f64 = 10.0;
+pub const MIN_STEP_M: f64 = 30.0;
+/// Length of route whose distance to the road counts as one Gaussian observation.
+const EVIDENCE_STEP_M: f64 = 10.0;
 /// Radius of the candidate search around a sample, metres.
 pub const SEARCH_RADIUS_M: f64 = 45.0;
 /// Standard deviation of the offset between the declared route and OSM, metres.
 const SIGMA_M: f64 = 8.0;
 /// Scale of the exponential transition model, metres of detour.
 const BETA_M: f64 = 8.0;
-/// Log-probability penalty per sample matched on a `highway=service` road.
-const SERVICE_PENALTY: f64 = 1.0;
+/// Log-probability penalty for entering a `highway=service` road.
+const SERVICE_ENTRY_PENALTY: f64 = 2.0;
 /// Candidates kept per sample.
-const MAX_CANDIDATES: usize = 12;
+const MAX_CANDIDATES: usize = 6;
+/// Radius of the first, cheaper candidate search around a sample, metres.
+const NEAR_RADIUS_M: f64 = 30.0;
+/// Roads this much further than the nearest one are not candidates worth a full-radius
+/// search, metres: with [`SIGMA_M`] = 8 m, a road beyond [`NEAR_RADIUS_M`] scores at
+/// least 6 (log-probability) per observation below one within 10 m.
+const FAR_MARGIN_M: f64 = 20.0;
 /// Samples further than this from the matched road lower the confidence, metres.
 const NEAR_M: f64 = 25.0;
 /// Backward movement on a one-way road tolerated as drawing noise, metres.
@@ -38,12 +55,75 @@ const NOISE_BACK_M: f64 = 6.0;
 /// U-turns shorter than this are matching artefacts and removed, metres.
 const MAX_ARTEFACT_UTURN_M: f64 = 30.0;
 /// Candidates this far (log-probability) below the best of their sample are dropped.
-const BEAM: f64 = 40.0;
+const BEAM: f64 = 8.0;
+/// Detour (log-probability, in units of [`BETA_M`]) searched first between two samples.
+const TIGHT_DETOUR: f64 = 6.0;
 /// Below this the match is reported as low confidence.
 const LOW_CONFIDENCE: f64 = 0.8;
 
-/// One Viterbi step: sample index, candidates, scores, back pointers.
-type Layer = (usize, Vec<Candidate>, Vec<f64>, Vec<usize>);
+/// The Viterbi lattice of the chain being built, stored flat (no allocation per step):
+/// layer `l` is sample `sample[l]` with candidates, scores and back pointers (indices
+/// into layer `l - 1`) at `start[l]..start[l + 1]`.
+struct Lattice {
+    sample: Vec<usize>,
+    start: Vec<usize>,
+    cands: Vec<Candidate>,
+    scores: Vec<f64>,
+    back: Vec<usize>,
+}
+
+impl Lattice {
+    fn new() -> Lattice {
+        Lattice { sample: Vec::new(), start: vec![0], cands: Vec::new(), scores: Vec::new(), back: Vec::new() }
+    }
+
+    /// The last layer: sample index, candidates, scores.
+    fn last(&self) -> Option<(usize, &[Candidate], &[f64])> {
+        let l = self.sample.len().checked_sub(1)?;
+        let r = self.start[l]..self.start[l + 1];
+        Some((self.sample[l], &self.cands[r.clone()], &self.scores[r]))
+    }
+
+    /// Appends a layer; `back` is empty at the start of a chain.
+    fn push(&mut self, sample: usize, cands: &[Candidate], scores: &[f64], back: &[usize]) {
+        self.sample.push(sample);
+        self.cands.extend_from_slice(cands);
+        self.scores.extend_from_slice(scores);
+        if back.len() == cands.len() {
+            self.back.extend_from_slice(back);
+        } else {
+            self.back.extend(std::iter::repeat_n(0, cands.len()));
+        }
+        self.start.push(self.cands.len());
+    }
+
+    /// Backtracks the best path into a chain of (sample index, chosen candidate) and
+    /// empties the lattice.
+    fn finish(&mut self, chains: &mut Vec<Vec<(usize, Candidate)>>) {
+        if let Some((_, _, scores)) = self.last() {
+            let mut best = 0;
+            for (i, s) in scores.iter().enumerate() {
+                if *s > scores[best] {
+                    best = i;
+                }
+            }
+            let layers = self.sample.len();
+            let mut chain = Vec::with_capacity(layers);
+            for l in (0..layers).rev() {
+                let at = self.start[l] + best;
+                chain.push((self.sample[l], self.cands[at]));
+                best = self.back[at];
+            }
+            chain.reverse();
+            chains.push(chain);
+        }
+        self.sample.clear();
+        self.start.truncate(1);
+        self.cands.clear();
+        self.scores.clear();
+        self.back.clear();
+    }
+}
 
 /// A candidate position on a segment.
 #[derive(Debug, Clone, Copy)]
@@ -93,9 +173,15 @@ pub(crate) struct Scratch {
     stamp: Vec<u32>,
     run: u32,
     heap: BinaryHeap<HeapItem>,
+    /// Edges of the last path found, reused between calls.
+    path: Vec<u32>,
 }
 
 const NO_PARENT: u32 = u32::MAX;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::new(0));
+}
 
 impl Scratch {
     pub(crate) fn new(nodes: usize) -> Scratch {
@@ -105,6 +191,17 @@ impl Scratch {
             stamp: vec![0; nodes],
             run: 0,
             heap: BinaryHeap::new(),
+            path: Vec::new(),
+        }
+    }
+
+    /// Makes room for a network of `nodes` nodes. Entries of earlier runs stay stamped
+    /// with older run numbers, so they read as unset.
+    fn fit(&mut self, nodes: usize) {
+        if self.dist.len() < nodes {
+            self.dist.resize(nodes, 0.0);
+            self.parent.resize(nodes, 0);
+            self.stamp.resize(nodes, 0);
         }
     }
 
@@ -157,42 +254,67 @@ impl RouteNetwork {
         lerp(self.xy[a as usize], self.xy[b as usize], frac)
     }
 
-    /// Log-probability of observing a sample at a candidate: Gaussian in the distance,
-    /// with a small prior against service roads (driveways, parking aisles), which
-    /// often run a few metres beside a street and are rarely a permit route.
+    /// Log-probability of observing a sample at a candidate: Gaussian in the distance.
     fn emission(&self, c: &Candidate) -> f64 {
-        let prior = if self.stored.ways[c.way as usize].highway == "service" { SERVICE_PENALTY } else { 0.0 };
-        -0.5 * (c.dist / SIGMA_M).powi(2) - prior
+        -0.5 * (c.dist / SIGMA_M).powi(2)
     }
 
-    /// Candidates around `p`: the closest segment of each way within the radius.
-    pub(crate) fn candidates(&self, p: [f64; 2], radius: f64) -> Vec<Candidate> {
-        let mut out = self.candidates_all(p, radius);
-        out.truncate(MAX_CANDIDATES);
-        out
-    }
-
-    fn candidates_all(&self, p: [f64; 2], radius: f64) -> Vec<Candidate> {
-        let mut out: Vec<Candidate> = Vec::new();
-        for item in self.tree.locate_within_distance(p, radius * radius) {
-            let (way, seg) = item.data;
-            let line = item.geom();
-            let (frac, d) = project_on_segment(p, line.from, line.to);
-            match out.iter_mut().find(|c| c.way == way) {
-                Some(c) if c.dist <= d => {}
-                Some(c) => *c = Candidate { way, seg, frac, dist: d },
-                None => out.push(Candidate { way, seg, frac, dist: d }),
-            }
+    /// A small prior against entering a service road (driveway, parking aisle), which
+    /// often runs a few metres beside a street and is rarely a permit route: paid once
+    /// per entry (`from` is `None` at the start of a chain), not per sample, so that a
+    /// service road the route clearly follows (closer at every sample) still wins.
+    fn entry_cost(&self, from: Option<u32>, to: u32) -> f64 {
+        if self.service[to as usize] && from.is_none_or(|f| !self.service[f as usize]) {
+            SERVICE_ENTRY_PENALTY
+        } else {
+            0.0
         }
-        out.sort_by(|a, b| a.dist.total_cmp(&b.dist).then(a.way.cmp(&b.way)));
-        out
+    }
+
+    /// Scores of the first sample of a chain.
+    fn chain_start(&self, cands: &[Candidate], emissions: &[f64]) -> Vec<f64> {
+        cands.iter().zip(emissions).map(|(c, e)| e - self.entry_cost(None, c.way)).collect()
+    }
+
+    /// Candidates around `p` into `out`: the closest segment of each way within
+    /// [`SEARCH_RADIUS_M`], nearest first, at most [`MAX_CANDIDATES`]. The index is
+    /// queried within [`NEAR_RADIUS_M`] first (query cost grows with the area): where
+    /// that finds a road within `NEAR_RADIUS_M - FAR_MARGIN_M`, roads beyond
+    /// `NEAR_RADIUS_M` are at least [`FAR_MARGIN_M`] further than it and cannot compete
+    /// (their emission is far below the beam); elsewhere the full radius is searched.
+    fn candidates_into(&self, p: [f64; 2], out: &mut Vec<Candidate>) {
+        self.candidates_all(p, NEAR_RADIUS_M, out);
+        let near = NEAR_RADIUS_M - FAR_MARGIN_M;
+        if out.first().is_none_or(|c| c.dist > near) {
+            self.candidates_all(p, SEARCH_RADIUS_M, out);
+        }
+        out.truncate(MAX_CANDIDATES);
+    }
+
+    /// Every way within `radius` of `p` with its closest segment, nearest first. Uses the
+    /// index's internal iteration (no iterator state is allocated per query).
+    fn candidates_all(&self, p: [f64; 2], radius: f64, out: &mut Vec<Candidate>) {
+        out.clear();
+        let env = rstar::AABB::from_corners([p[0] - radius, p[1] - radius], [p[0] + radius, p[1] + radius]);
+        let r2 = radius * radius;
+        let _ = self.tree.locate_in_envelope_intersecting_int(&env, |item| {
+            let (way, seg) = item.data;
+            let (frac, d2) = project_on_segment_2(p, item.geom().from, item.geom().to);
+            if d2 <= r2 {
+                push_closest(out, Candidate { way, seg, frac, dist: d2 });
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+        finish_candidates(out);
     }
 
     /// Drivable ways within `radius_m` metres of `lonlat` (`[lon, lat]`), from the
     /// spatial index: OSM way id and distance in metres, nearest first.
     pub fn ways_near(&self, lonlat: [f64; 2], radius_m: f64) -> Vec<(i64, f64)> {
         let mut out: Vec<(i64, f64)> = Vec::new();
-        for c in self.candidates_all(self.proj.to_xy(lonlat), radius_m) {
+        let mut cands = Vec::new();
+        self.candidates_all(self.proj.to_xy(lonlat), radius_m, &mut cands);
+        for c in cands {
             let id = self.stored.ways[c.way as usize].id;
             if !out.iter().any(|(w, _)| *w == id) {
                 out.push((id, c.dist));
@@ -236,57 +358,82 @@ impl RouteNetwork {
         ]
     }
 
-    /// Network distances from `a` to each of `targets`, `INFINITY` beyond `bound`.
-    fn distances(&self, a: &Candidate, targets: &[Candidate], bound: f64, s: &mut Scratch) -> Vec<f64> {
-        let mut best: Vec<f64> = targets.iter().map(|b| self.same_way(a, b).unwrap_or(f64::INFINITY)).collect();
-        let pending: Vec<usize> =
-            (0..targets.len()).filter(|&j| targets[j].way != a.way || best[j].is_infinite()).collect();
-        if pending.is_empty() {
-            return best;
-        }
-        let entries: Vec<[(u32, f64); 2]> = pending.iter().map(|&j| self.entries(&targets[j])).collect();
-        s.start();
-        self.seed(a, s);
-        while let Some(HeapItem(d, n)) = s.heap.pop() {
-            if d > s.get(n) {
-                continue;
-            }
-            if d > bound {
-                break;
-            }
-            let mut open = false;
-            for (k, &j) in pending.iter().enumerate() {
-                for (node, extra) in entries[k] {
-                    if node == n && d + extra < best[j] {
-                        best[j] = d + extra;
+    /// Network distances from `a` to each of `targets` into `out`, `INFINITY` beyond the
+    /// target's entry in `limits` (the longest path that could still matter to it). One
+    /// bounded Dijkstra settles every target at once; it stops as soon as no target can
+    /// improve. `entries` are the targets' [`Self::entries`], computed once per layer.
+    fn distances(
+        &self,
+        a: &Candidate,
+        targets: &[Candidate],
+        entries: &[[(u32, f64); 2]],
+        limits: &[f64],
+        s: &mut Scratch,
+        out: &mut Vec<f64>,
+    ) {
+        let bound = limits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        out.clear();
+        out.extend(targets.iter().map(|b| self.same_way(a, b).unwrap_or(f64::INFINITY)));
+        // Entry nodes of the targets still to be reached through the graph.
+        let mut flat = [(u32::MAX, 0.0, 0usize); 2 * MAX_CANDIDATES];
+        let mut nflat = 0;
+        for (j, b) in targets.iter().enumerate().take(MAX_CANDIDATES) {
+            if (b.way != a.way || out[j].is_infinite()) && limits[j] >= 0.0 {
+                for &(node, extra) in &entries[j] {
+                    if extra.is_finite() {
+                        flat[nflat] = (node, extra, j);
+                        nflat += 1;
                     }
                 }
-                if best[j] > d {
-                    open = true;
-                }
-            }
-            if !open {
-                break;
-            }
-            // INVARIANT: `first` has one entry per node plus one.
-            let (lo, hi) = (self.first[n as usize] as usize, self.first[n as usize + 1] as usize);
-            for ei in lo..hi {
-                let e = self.edges[ei];
-                s.relax(e.to, d + e.len, ei as u32);
             }
         }
-        for b in &mut best {
-            if *b > bound {
+        let flat = &flat[..nflat];
+        // Distance beyond which no pending target can improve.
+        let need = |out: &[f64]| flat.iter().map(|&(_, _, j)| out[j].min(limits[j])).fold(f64::NEG_INFINITY, f64::max);
+        let mut open_to = need(out);
+        if !flat.is_empty() {
+            s.start();
+            self.seed(a, s);
+            while let Some(HeapItem(d, n)) = s.heap.pop() {
+                if d > s.get(n) {
+                    continue;
+                }
+                let mut changed = false;
+                for &(node, extra, j) in flat {
+                    if node == n && d + extra < out[j] {
+                        out[j] = d + extra;
+                        changed = true;
+                    }
+                }
+                if changed {
+                    open_to = need(out);
+                }
+                if d >= open_to || d > bound {
+                    break;
+                }
+                // INVARIANT: `first` has one entry per node plus one.
+                let (lo, hi) = (self.first[n as usize] as usize, self.first[n as usize + 1] as usize);
+                let reach = open_to.min(bound);
+                for (ei, e) in self.edges[lo..hi].iter().enumerate() {
+                    if d + e.len <= reach {
+                        s.relax(e.to, d + e.len, (lo + ei) as u32);
+                    }
+                }
+            }
+        }
+        for (b, limit) in out.iter_mut().zip(limits) {
+            if *b > bound || *b > *limit {
                 *b = f64::INFINITY;
             }
         }
-        best
     }
 
     /// The pieces travelled from `a` to `b`, following the same rule as [`Self::distances`].
-    fn path(&self, a: &Candidate, b: &Candidate, bound: f64, s: &mut Scratch) -> Vec<Piece> {
+    /// Appends them to `pieces`.
+    fn path(&self, a: &Candidate, b: &Candidate, bound: f64, s: &mut Scratch, pieces: &mut Vec<Piece>) {
         if self.same_way(a, b).is_some() {
-            return self.along_way(a, b);
+            self.along_way(a, b, pieces);
+            return;
         }
         s.start();
         self.seed(a, s);
@@ -305,16 +452,20 @@ impl RouteNetwork {
                 }
             }
             let (lo, hi) = (self.first[n as usize] as usize, self.first[n as usize + 1] as usize);
+            let reach = bound.min(best.0);
             for ei in lo..hi {
                 let e = self.edges[ei];
-                s.relax(e.to, d + e.len, ei as u32);
+                if d + e.len <= reach {
+                    s.relax(e.to, d + e.len, ei as u32);
+                }
             }
         }
         if best.1 == u32::MAX {
-            return Vec::new();
+            return;
         }
         // Walk parents back from the entry node of b's segment.
-        let mut edges = Vec::new();
+        let mut edges = std::mem::take(&mut s.path);
+        edges.clear();
         let mut n = best.1;
         while s.stamp[n as usize] == s.run && s.parent[n as usize] != NO_PARENT {
             let ei = s.parent[n as usize];
@@ -324,7 +475,6 @@ impl RouteNetwork {
             n = if e.to == v { u } else { v };
         }
         edges.reverse();
-        let mut pieces = Vec::with_capacity(edges.len() + 2);
         let (u0, _) = self.seg_nodes(a.way, a.seg);
         let exit = if edges.is_empty() {
             best.1
@@ -334,7 +484,7 @@ impl RouteNetwork {
             if e.to == v { u } else { v }
         };
         pieces.push(Piece { way: a.way, seg: a.seg, f0: a.frac, f1: if exit == u0 { 0.0 } else { 1.0 } });
-        for ei in edges {
+        for &ei in &edges {
             let e = self.edges[ei as usize];
             let (_, v) = self.seg_nodes(e.way, e.seg);
             let fwd = e.to == v;
@@ -347,14 +497,13 @@ impl RouteNetwork {
         }
         let (ub, _) = self.seg_nodes(b.way, b.seg);
         pieces.push(Piece { way: b.way, seg: b.seg, f0: if best.1 == ub { 0.0 } else { 1.0 }, f1: b.frac });
-        pieces
+        s.path = edges;
     }
 
-    /// Pieces along one way from `a` to `b`.
-    fn along_way(&self, a: &Candidate, b: &Candidate) -> Vec<Piece> {
+    /// Pieces along one way from `a` to `b`, appended to `out`.
+    fn along_way(&self, a: &Candidate, b: &Candidate, out: &mut Vec<Piece>) {
         let way = a.way;
         let forward = (b.seg, b.frac) >= (a.seg, a.frac);
-        let mut out = Vec::new();
         if a.seg == b.seg {
             out.push(Piece { way, seg: a.seg, f0: a.frac, f1: b.frac });
         } else if forward {
@@ -370,15 +519,24 @@ impl RouteNetwork {
             }
             out.push(Piece { way, seg: b.seg, f0: 1.0, f1: b.frac });
         }
-        out
     }
 
     /// Matches a declared route (`[lon, lat]` WGS84 vertices) onto the network and
     /// reports the ways travelled and every restriction met. Never panics; bad input
     /// gives an empty match with problems.
     pub fn match_route(&self, coords: &[[f64; 2]]) -> RouteMatch {
-        let mut scratch = Scratch::new(self.xy.len());
-        self.match_route_with(coords, &mut scratch)
+        // One scratch per thread, reused between calls (and grown for a larger network);
+        // a fresh one if it is in use already or the thread is shutting down.
+        let nodes = self.xy.len();
+        SCRATCH
+            .try_with(|cell| {
+                let mut scratch = cell.try_borrow_mut().ok()?;
+                scratch.fit(nodes);
+                Some(self.match_route_with(coords, &mut scratch))
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| self.match_route_with(coords, &mut Scratch::new(nodes)))
     }
 
     pub(crate) fn match_route_with(&self, coords: &[[f64; 2]], scratch: &mut Scratch) -> RouteMatch {
@@ -401,47 +559,109 @@ impl RouteNetwork {
 
         // Viterbi over chains of samples that have candidates and connect.
         let mut chains: Vec<Vec<(usize, Candidate)>> = Vec::new();
-        let mut layers: Vec<Layer> = Vec::new();
+        let mut lattice = Lattice::new();
+        let mut cands: Vec<Candidate> = Vec::with_capacity(16);
+        let mut emissions: Vec<f64> = Vec::new();
+        let mut scores: Vec<f64> = Vec::new();
+        let mut back: Vec<usize> = Vec::new();
         let mut last_kind: Option<MatchProblemKind> = None;
+        let mut entries: Vec<[(u32, f64); 2]> = Vec::new();
+        let mut ds: Vec<f64> = Vec::new();
+        let mut limits: Vec<f64> = Vec::new();
+        let mut order: Vec<usize> = Vec::new();
         for (i, smp) in samples.iter().enumerate() {
             let inside = smp.xy[0] >= self.bbox[0] - SEARCH_RADIUS_M
                 && smp.xy[1] >= self.bbox[1] - SEARCH_RADIUS_M
                 && smp.xy[0] <= self.bbox[2] + SEARCH_RADIUS_M
                 && smp.xy[1] <= self.bbox[3] + SEARCH_RADIUS_M;
-            let cands = if inside { self.candidates(smp.xy, SEARCH_RADIUS_M) } else { Vec::new() };
+            cands.clear();
+            if inside {
+                self.candidates_into(smp.xy, &mut cands);
+            }
             if cands.is_empty() {
                 let kind = if inside { MatchProblemKind::OffNetwork } else { MatchProblemKind::OutsideCoverage };
                 if last_kind != Some(kind) {
                     problems.push(problem(kind, smp));
                 }
                 last_kind = Some(kind);
-                finish_chain(&mut layers, &mut chains);
+                lattice.finish(&mut chains);
                 continue;
             }
             last_kind = None;
-            let emissions: Vec<f64> = cands.iter().map(|c| self.emission(c)).collect();
-            let Some((pi, prev, prev_scores, _)) = layers.last() else {
-                layers.push((i, cands, emissions, Vec::new()));
+
+            // Each sample stands for the stretch of route since the previous one, so its
+            // evidence counts in proportion (the result does not depend on thinning).
+            let weight = if i == 0 { 1.0 } else { (samples[i].km - samples[i - 1].km) * 1000.0 / EVIDENCE_STEP_M };
+            emissions.clear();
+            emissions.extend(cands.iter().map(|c| weight * self.emission(c)));
+            let Some((pi, prev, prev_scores)) = lattice.last() else {
+                let start = self.chain_start(&cands, &emissions);
+                lattice.push(i, &cands, &start, &[]);
                 continue;
             };
-            let straight = dist(samples[*pi].xy, smp.xy);
-            let bound = 2.0 * straight + 2.0 * SEARCH_RADIUS_M + 30.0;
+            let straight = dist(samples[pi].xy, smp.xy);
+            entries.clear();
+            entries.extend(cands.iter().map(|b| self.entries(b)));
             let top = prev_scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let mut scores = vec![f64::NEG_INFINITY; cands.len()];
-            let mut back = vec![0usize; cands.len()];
-            for (ai, a) in prev.iter().enumerate() {
-                if prev_scores[ai] < top - BEAM {
-                    continue;
-                }
-                let ds = self.distances(a, &cands, bound, scratch);
-                for (bi, d) in ds.iter().enumerate() {
-                    if d.is_finite() {
-                        let s = prev_scores[ai] - (d - straight).abs() / BETA_M + emissions[bi];
-                        if s > scores[bi] {
-                            scores[bi] = s;
-                            back[bi] = ai;
+            scores.clear();
+            scores.resize(cands.len(), f64::NEG_INFINITY);
+            back.clear();
+            back.resize(cands.len(), 0);
+            // A tight bound first (a detour costing more than TIGHT_DETOUR in
+            // log-probability is never the best path when the road connects normally);
+            // the wide bound only where nothing connects within it.
+            for wide in [false, true] {
+                let cap =
+                    if wide { 2.0 * straight + 2.0 * SEARCH_RADIUS_M + 30.0 } else { straight + TIGHT_DETOUR * BETA_M };
+                order.clear();
+                // The wide pass, only run where nothing connected, tries every candidate.
+                let beam = if wide { f64::INFINITY } else { BEAM };
+                order.extend((0..prev.len()).filter(|&ai| prev_scores[ai] >= top - beam));
+                order.sort_by(|&x, &y| prev_scores[y].total_cmp(&prev_scores[x]));
+                // Moves along one way need no search: score them first, so that the
+                // searches below know what they have to beat.
+                for &ai in &order {
+                    for (bi, b) in cands.iter().enumerate() {
+                        if let Some(d) = self.same_way(&prev[ai], b).filter(|&d| d <= cap) {
+                            let s = prev_scores[ai] - (d - straight).abs() / BETA_M + emissions[bi]
+                                - self.entry_cost(Some(prev[ai].way), cands[bi].way);
+                            if s > scores[bi] {
+                                scores[bi] = s;
+                                back[bi] = ai;
+                            }
                         }
                     }
+                }
+                for &ai in &order {
+                    // Longest path to each target that could still beat its best score
+                    // (Viterbi keeps the maximum, so longer paths cannot matter) and keep
+                    // it within the beam of this layer's best (else it is dropped anyway).
+                    let floor = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max) - BEAM;
+                    limits.clear();
+                    limits.extend(
+                        emissions
+                            .iter()
+                            .zip(&scores)
+                            .map(|(e, best)| (straight + BETA_M * (prev_scores[ai] + e - best.max(floor))).min(cap)),
+                    );
+                    let bound = limits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    if bound < 0.0 {
+                        continue;
+                    }
+                    self.distances(&prev[ai], &cands, &entries, &limits, scratch, &mut ds);
+                    for (bi, d) in ds.iter().enumerate() {
+                        if d.is_finite() {
+                            let s = prev_scores[ai] - (d - straight).abs() / BETA_M + emissions[bi]
+                                - self.entry_cost(Some(prev[ai].way), cands[bi].way);
+                            if s > scores[bi] {
+                                scores[bi] = s;
+                                back[bi] = ai;
+                            }
+                        }
+                    }
+                }
+                if scores.iter().any(|s| s.is_finite()) {
+                    break;
                 }
             }
             if scores.iter().all(|s| s.is_infinite()) {
@@ -455,13 +675,14 @@ impl RouteNetwork {
                         smp.km
                     ),
                 });
-                finish_chain(&mut layers, &mut chains);
-                layers.push((i, cands, emissions, Vec::new()));
+                lattice.finish(&mut chains);
+                let start = self.chain_start(&cands, &emissions);
+                lattice.push(i, &cands, &start, &[]);
                 continue;
             }
-            layers.push((i, cands, scores, back));
+            lattice.push(i, &cands, &scores, &back);
         }
-        finish_chain(&mut layers, &mut chains);
+        lattice.finish(&mut chains);
 
         // Pieces of every chain, with artefact U-turns removed.
         let mut all: Vec<Vec<Piece>> = Vec::new();
@@ -476,7 +697,7 @@ impl RouteNetwork {
                 let (ib, b) = w[1];
                 let straight = dist(samples[ia].xy, samples[ib].xy);
                 let bound = 2.0 * straight + 2.0 * SEARCH_RADIUS_M + 30.0;
-                pieces.extend(self.path(&a, &b, bound, scratch));
+                self.path(&a, &b, bound, scratch, &mut pieces);
             }
             if let (Some((i0, _)), Some((i1, _))) = (chain.first(), chain.last()) {
                 matched_declared_m += (samples[*i1].km - samples[*i0].km) * 1000.0;
@@ -526,34 +747,35 @@ impl RouteNetwork {
     /// those closer than [`MIN_STEP_M`] to the previous sample, plus points inserted
     /// on stretches longer than [`SAMPLE_STEP_M`]. The last vertex is always kept.
     fn resample(&self, coords: &[[f64; 2]]) -> Vec<Sample> {
-        let pts: Vec<[f64; 2]> = coords.iter().map(|&c| self.proj.to_xy(c)).collect();
-        let mut out: Vec<Sample> = Vec::with_capacity(pts.len());
-        let mut walked = 0.0;
-        let mut last_km = 0.0;
-        for (i, &p) in pts.iter().enumerate() {
-            if i > 0 {
-                walked += dist(pts[i - 1], p);
-            }
+        // Thinning keeps far fewer samples than a densely drawn route has vertices: size
+        // by length, not by vertex count (a 10,000-vertex route would otherwise allocate
+        // 400 kB per call).
+        let mut out: Vec<Sample> = Vec::with_capacity(64);
+        for (i, &c) in coords.iter().enumerate() {
+            let p = self.proj.to_xy(c);
             let Some(prev) = out.last() else {
-                out.push(Sample { xy: p, lonlat: self.proj.to_lonlat(p), km: 0.0 });
+                out.push(Sample { xy: p, lonlat: c, km: 0.0 });
                 continue;
             };
-            let gap = dist(prev.xy, p);
-            let is_last = i + 1 == pts.len();
-            if gap < MIN_STEP_M && !is_last {
+            let (dx, dy) = (p[0] - prev.xy[0], p[1] - prev.xy[1]);
+            let gap2 = dx * dx + dy * dy;
+            let is_last = i + 1 == coords.len();
+            if gap2 < MIN_STEP_M * MIN_STEP_M && !is_last {
                 continue;
             }
+            // Distances are measured along the samples, not along every vertex: a
+            // densely drawn line's jitter would otherwise inflate its length.
+            let gap = gap2.sqrt();
+            let (from, from_km) = (prev.xy, prev.km);
+            let km = from_km + gap / 1000.0;
             // Long stretch: interpolate so that no two samples are far apart.
             let n = (gap / SAMPLE_STEP_M).ceil().max(1.0) as usize;
-            let (from, from_km) = (prev.xy, last_km);
-            let km = walked / 1000.0;
             for k in 1..n {
                 let t = k as f64 / n as f64;
                 let xy = lerp(from, p, t);
                 out.push(Sample { xy, lonlat: self.proj.to_lonlat(xy), km: from_km + (km - from_km) * t });
             }
-            out.push(Sample { xy: p, lonlat: self.proj.to_lonlat(p), km });
-            last_km = km;
+            out.push(Sample { xy: p, lonlat: c, km });
         }
         out
     }
@@ -587,6 +809,7 @@ impl RouteNetwork {
                         None
                     };
                     if let Some(n) = node
+                        && self.node_flags[n as usize]
                         && let Some(ts) = self.node_hits.get(&n)
                     {
                         let ll = self.lonlat(n);
@@ -608,7 +831,9 @@ impl RouteNetwork {
                         }),
                     }
                 }
-                if let Some(sh) = self.seg_hits.get(&(p.way, p.seg)) {
+                if self.way_flags[p.way as usize]
+                    && let Some(sh) = self.seg_hits.get(&(p.way, p.seg))
+                {
                     let (lo, hi) = (p.f0.min(p.f1), p.f0.max(p.f1));
                     for (f, t) in sh {
                         if (lo..=hi).contains(f) && hi > lo {
@@ -678,29 +903,6 @@ fn empty_match(problems: Vec<MatchProblem>, declared_length_m: f64) -> RouteMatc
     }
 }
 
-/// Backtracks the Viterbi layers into a chain of (sample index, chosen candidate).
-fn finish_chain(layers: &mut Vec<Layer>, chains: &mut Vec<Vec<(usize, Candidate)>>) {
-    let Some((_, _, scores, _)) = layers.last() else {
-        return;
-    };
-    let mut best = 0;
-    for (i, s) in scores.iter().enumerate() {
-        if *s > scores[best] {
-            best = i;
-        }
-    }
-    let mut chain = Vec::with_capacity(layers.len());
-    for (i, cands, _, back) in layers.iter().rev() {
-        chain.push((*i, cands[best]));
-        if let Some(&b) = back.get(best) {
-            best = b;
-        }
-    }
-    chain.reverse();
-    chains.push(chain);
-    layers.clear();
-}
-
 /// Removes short back-and-forth movements on one segment (a candidate on a side road
 /// at an intersection, noise on a one-way road): they are matching artefacts, and
 /// keeping them would report the side road's restrictions.
@@ -730,4 +932,21 @@ fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece> {
         }
     }
     out
+}
+
+/// Keeps the closest segment of each way; `c.dist` is a squared distance here.
+fn push_closest(out: &mut Vec<Candidate>, c: Candidate) {
+    match out.iter_mut().find(|o| o.way == c.way) {
+        Some(o) if o.dist <= c.dist => {}
+        Some(o) => *o = c,
+        None => out.push(c),
+    }
+}
+
+/// Turns squared distances into distances and sorts nearest first.
+fn finish_candidates(out: &mut [Candidate]) {
+    for c in out.iter_mut() {
+        c.dist = c.dist.sqrt();
+    }
+    out.sort_by(|a, b| a.dist.total_cmp(&b.dist).then(a.way.cmp(&b.way)));
 }

@@ -10,7 +10,7 @@ use crate::routes::RoutesError;
 use crate::routes::project::{Projection, dist, segment_intersection};
 use crate::routes::values::ParsedValue;
 use rstar::RTree;
-use rstar::primitives::{GeomWithData, Line};
+use rstar::primitives::{CachedEnvelope, GeomWithData, Line};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
@@ -277,16 +277,24 @@ pub struct RouteNetwork {
     pub(crate) xy: Vec<[f64; 2]>,
     /// Per way, cumulative length at each node, metres.
     pub(crate) cum: Vec<Vec<f64>>,
+    /// Per way, whether it is `highway=service`.
+    pub(crate) service: Vec<bool>,
     /// CSR adjacency: edges of node `i` are `edges[first[i]..first[i + 1]]`.
     pub(crate) first: Vec<u32>,
     pub(crate) edges: Vec<Edge>,
-    pub(crate) tree: RTree<GeomWithData<Line<[f64; 2]>, SegRef>>,
+    /// Segments, with their envelopes cached (queries test envelopes far more often
+    /// than segments).
+    pub(crate) tree: RTree<CachedEnvelope<GeomWithData<Line<[f64; 2]>, SegRef>>>,
     /// Covered area in projected metres: min x, min y, max x, max y.
     pub(crate) bbox: [f64; 4],
     pub(crate) way_hits: Vec<Vec<HitTemplate>>,
     pub(crate) node_hits: HashMap<u32, Vec<HitTemplate>>,
     /// Hits at a point of a segment: (fraction, template).
     pub(crate) seg_hits: HashMap<SegRef, Vec<(f64, HitTemplate)>>,
+    /// Per node, whether `node_hits` has an entry (spares the lookup on the hot path).
+    pub(crate) node_flags: Vec<bool>,
+    /// Per way, whether any of its segments has an entry in `seg_hits`.
+    pub(crate) way_flags: Vec<bool>,
 }
 
 /// A read-only view of one drivable way.
@@ -546,7 +554,7 @@ impl RouteNetwork {
                 acc += len;
                 c.push(acc);
                 let seg = si as u32;
-                segs.push(GeomWithData::new(Line::new(xy[a as usize], xy[b as usize]), (wi, seg)));
+                segs.push(CachedEnvelope::new(GeomWithData::new(Line::new(xy[a as usize], xy[b as usize]), (wi, seg))));
                 if w.oneway >= 0 {
                     directed.push((a, Edge { to: b, way: wi, seg, len }));
                 }
@@ -575,8 +583,10 @@ impl RouteNetwork {
                 node_hits.entry(nr.node).or_default().push(t);
             }
         }
+        let service = stored.ways.iter().map(|w| w.highway == "service").collect();
         let mut net = RouteNetwork {
             version,
+            service,
             stored,
             proj,
             xy,
@@ -588,6 +598,8 @@ impl RouteNetwork {
             way_hits,
             node_hits,
             seg_hits: HashMap::new(),
+            node_flags: Vec::new(),
+            way_flags: Vec::new(),
         };
         net.seg_hits = net.bridges_above();
         for e in &net.stored.extras {
@@ -602,6 +614,14 @@ impl RouteNetwork {
                 // A line restriction applies where the route enters it on the segment.
                 net.seg_hits.entry((a.way, a.seg)).or_default().push((a.from.min(a.to), t));
             }
+        }
+        net.node_flags = vec![false; net.xy.len()];
+        for &n in net.node_hits.keys() {
+            net.node_flags[n as usize] = true;
+        }
+        net.way_flags = vec![false; net.stored.ways.len()];
+        for &(w, _) in net.seg_hits.keys() {
+            net.way_flags[w as usize] = true;
         }
         net
     }
