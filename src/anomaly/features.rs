@@ -202,16 +202,12 @@ fn ratio(a: f64, b: f64) -> f64 {
 
 /// Great-circle distance (km) between two `[lon, lat]` positions.
 pub fn haversine_km(a: [f64; 2], b: [f64; 2]) -> f64 {
-    let (lat1, lat2) = (a[1].to_radians(), b[1].to_radians());
-    let dlat = lat2 - lat1;
-    let dlon = (b[0] - a[0]).to_radians();
-    let h = (dlat / 2.0).sin() * (dlat / 2.0).sin() + lat1.cos() * lat2.cos() * (dlon / 2.0).sin() * (dlon / 2.0).sin();
-    2.0 * 6371.0 * h.sqrt().min(1.0).asin()
+    crate::routes::distance_m(a, b) / 1000.0
 }
 
 /// Length of a `[lon, lat]` polyline (km).
 pub fn path_km(coords: &[[f64; 2]]) -> f64 {
-    coords.windows(2).map(|w| haversine_km(w[0], w[1])).sum()
+    crate::routes::path_length_m(coords) / 1000.0
 }
 
 /// The CN rulebook's default escort requirement (vehicles, people) for a loaded size:

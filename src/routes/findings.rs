@@ -68,20 +68,29 @@ impl RouteData {
     }
 }
 
+/// Great-circle distance between two `[lon, lat]` positions, metres.
+pub fn distance_m(a: [f64; 2], b: [f64; 2]) -> f64 {
+    Haversine.distance(Point::new(a[0], a[1]), Point::new(b[0], b[1]))
+}
+
+/// Length of a `[lon, lat]` polyline, metres.
+pub fn path_length_m(coords: &[[f64; 2]]) -> f64 {
+    coords.windows(2).map(|w| distance_m(w[0], w[1])).sum()
+}
+
 /// Measures the declared geometry against the largest allowed vertex gap.
 pub fn analyse_geometry(coords: &[[f64; 2]], max_gap_m: f64) -> RouteFindings {
-    let point = |c: &[f64; 2]| Point::new(c[0], c[1]);
     let mut length_m = 0.0;
     let mut gaps = Vec::new();
     for (i, w) in coords.windows(2).enumerate() {
-        let d = Haversine.distance(point(&w[0]), point(&w[1]));
+        let d = distance_m(w[0], w[1]);
         if d > max_gap_m {
             gaps.push(Gap { vertex: i, length_m: d, at: w[0], km: length_m / 1000.0 });
         }
         length_m += d;
     }
     let direct_m = match (coords.first(), coords.last()) {
-        (Some(a), Some(b)) => Haversine.distance(point(a), point(b)),
+        (Some(a), Some(b)) => distance_m(*a, *b),
         _ => 0.0,
     };
     RouteFindings { length_m, direct_m, gaps, network: None }

@@ -20,7 +20,7 @@ mod project;
 pub mod values;
 
 pub use closures::{Closure, ClosureHit, closures_from_str, closures_on_route, load_closures};
-pub use findings::{Gap, NetworkFindings, RouteData, RouteFindings, analyse_geometry};
+pub use findings::{Gap, NetworkFindings, RouteData, RouteFindings, analyse_geometry, distance_m, path_length_m};
 pub use geojson::import_geojson;
 pub use import::{ImportReport, UnparsedValue, import_osm};
 pub use network::{KeyCount, NetworkInfo, RouteNetwork, WayView};
