@@ -37,14 +37,14 @@ fn bench(c: &mut Criterion) {
             assert_eq!(app.vehicle.axles.len(), 6);
         })
     });
-    group.bench_function("full review of the SPEC example, no road network", |b| {
+    group.bench_function("full review of the SPEC example, no road network, no model", |b| {
         b.iter(|| {
             let review = no_routes.review_json(black_box(&spec)).unwrap();
             assert_eq!(review.verdict, Verdict::Escalate);
             assert_eq!(review.items.len(), 21);
         })
     });
-    group.bench_function("full review with map matching, 0.4 km along Bulevardi, Helsinki", |b| {
+    group.bench_function("full review with map matching and anomaly model, 0.4 km along Bulevardi, Helsinki", |b| {
         b.iter(|| {
             let review = defaults.review_json(black_box(&helsinki)).unwrap();
             assert_eq!(review.verdict, Verdict::Approve);
