@@ -10,23 +10,9 @@ use osmpbf::{Element, ElementReader};
 use routes_common::{helsinki_dir, osm_extracts, temp_dir};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-const DRIVABLE: [&str; 15] = [
-    "motorway",
-    "motorway_link",
-    "trunk",
-    "trunk_link",
-    "primary",
-    "primary_link",
-    "secondary",
-    "secondary_link",
-    "tertiary",
-    "tertiary_link",
-    "unclassified",
-    "residential",
-    "living_street",
-    "service",
-    "road",
-];
+// The drivable classes are the importer's definition; what is checked independently is
+// the counting over the raw PBF.
+const DRIVABLE: [&str; 15] = oscar::routes::DRIVABLE_HIGHWAYS;
 const LIMIT_KEYS: [&str; 8] = [
     "maxheight",
     "maxheight:physical",

@@ -184,7 +184,7 @@ pub fn render(r: &Report, model: &AnomalyModel) -> String {
         s,
         "model {} (seed {}), threshold {:.4}; baseline threshold {:.4}",
         model.version(),
-        c.training.seed,
+        c.training.options.seed,
         c.threshold,
         c.baseline.threshold
     );

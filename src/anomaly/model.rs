@@ -119,21 +119,29 @@ pub struct Baseline {
     pub threshold: f64,
 }
 
-/// How the model was trained; all of it is reproducible from the seed.
+/// Training settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainingInfo {
-    /// Seed of the generators and the weight initialisation.
+pub struct TrainOptions {
+    /// Seed of every random stream.
     pub seed: u64,
-    /// Normal samples trained on.
+    /// Normal samples to train on.
     pub train_samples: usize,
-    /// Held-out normal samples the threshold comes from.
+    /// Held-out normal samples for the threshold.
     pub calibration_samples: usize,
     /// Passes over the training set.
     pub epochs: usize,
-    /// Mini-batch size (fixed order from the seed).
+    /// Mini-batch size.
     pub batch_size: usize,
     /// AdamW learning rate.
     pub learning_rate: f64,
+}
+
+/// How the model was trained; all of it is reproducible from the seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    /// The settings used.
+    #[serde(flatten)]
+    pub options: TrainOptions,
     /// Mean squared reconstruction error (standardised units) on the training set, last epoch.
     pub final_train_mse: f64,
     /// The same on the calibration set.

@@ -13,6 +13,7 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
 use super::features::{FEATURES, Features, N_FEATURES, features};
 use super::generator::{SplitMix64, normal_samples};
+pub use super::model::TrainOptions;
 use super::model::{
     Architecture, Autoencoder, Baseline, FORMAT_VERSION, FeatureSpec, HIDDEN, LATENT, LAYERS, ModelConfig, ModelError,
     TrainingInfo, score_of, sha256_hex, standardise,
@@ -35,23 +36,6 @@ const MAD_FLOOR: f64 = 0.01;
 const SALT_CALIBRATION: u64 = 0xCA11_B8A7_E000_0001;
 const SALT_INIT: u64 = 0x1417_1A11_5E00_0002;
 const SALT_ORDER: u64 = 0x0DE2_0F0B_A7C4_0003;
-
-/// Training settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainOptions {
-    /// Seed of every random stream.
-    pub seed: u64,
-    /// Normal samples to train on.
-    pub train_samples: usize,
-    /// Held-out normal samples for the threshold.
-    pub calibration_samples: usize,
-    /// Passes over the training set.
-    pub epochs: usize,
-    /// Mini-batch size.
-    pub batch_size: usize,
-    /// AdamW learning rate.
-    pub learning_rate: f64,
-}
 
 impl Default for TrainOptions {
     fn default() -> Self {
@@ -226,12 +210,7 @@ pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
         threshold,
         baseline: Baseline { median, mad, threshold: baseline_threshold },
         training: TrainingInfo {
-            seed: opts.seed,
-            train_samples: opts.train_samples,
-            calibration_samples: opts.calibration_samples,
-            epochs: opts.epochs,
-            batch_size: batch,
-            learning_rate: opts.learning_rate,
+            options: TrainOptions { batch_size: batch, ..opts.clone() },
             final_train_mse: mse(&train_err),
             calibration_mse: mse(&cal_err),
             threshold_quantile: THRESHOLD_QUANTILE,

@@ -118,14 +118,7 @@ impl fmt::Display for ImportReport {
                 writeln!(f, "    not attached: {u}")?;
             }
         }
-        writeln!(f, "  restriction tags (ways / nodes; limits / words / unparsed):")?;
-        for (key, c) in &self.restrictions {
-            writeln!(
-                f,
-                "    {key:<20} {:>5} / {:<5} {:>5} / {} / {}",
-                c.on_ways, c.on_nodes, c.limits, c.words, c.unparsed
-            )?;
-        }
+        crate::routes::network::write_key_counts(f, &self.restrictions)?;
         writeln!(f, "  unparsed values: {}", self.unparsed.len())?;
         for u in &self.unparsed {
             writeln!(f, "    {} {}={:?}", u.source, u.key, u.raw)?;

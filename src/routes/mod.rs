@@ -22,7 +22,7 @@ pub mod values;
 pub use closures::{Closure, ClosureHit, closures_from_str, closures_on_route, load_closures};
 pub use findings::{Gap, NetworkFindings, RouteData, RouteFindings, analyse_geometry, distance_m, path_length_m};
 pub use geojson::import_geojson;
-pub use import::{ImportReport, UnparsedValue, import_osm};
+pub use import::{DRIVABLE_HIGHWAYS, ImportReport, UnparsedValue, import_osm};
 pub use network::{KeyCount, NetworkInfo, RouteNetwork, WayView};
 
 use serde::{Deserialize, Serialize};

@@ -390,15 +390,7 @@ impl fmt::Display for NetworkInfo {
         writeln!(f, "  other bridges    {}", self.overhead_structures)?;
         writeln!(f, "  segments under a bridge {}", self.segments_under_bridges)?;
         writeln!(f, "  geojson restrictions {}", self.geojson_restrictions)?;
-        writeln!(f, "  restriction tags (ways / nodes; limits / words / unparsed):")?;
-        for (key, c) in &self.restrictions {
-            writeln!(
-                f,
-                "    {key:<20} {:>5} / {:<5} {:>5} / {} / {}",
-                c.on_ways, c.on_nodes, c.limits, c.words, c.unparsed
-            )?;
-        }
-        Ok(())
+        write_key_counts(f, &self.restrictions)
     }
 }
 
@@ -791,4 +783,20 @@ impl RouteNetwork {
     pub(crate) fn lonlat(&self, node: u32) -> [f64; 2] {
         self.stored.nodes[node as usize].lonlat()
     }
+}
+
+/// The table of restriction keys shared by `routes-info` and the import report.
+pub(crate) fn write_key_counts<'a>(
+    f: &mut std::fmt::Formatter<'_>,
+    counts: impl IntoIterator<Item = (&'a String, &'a KeyCount)>,
+) -> std::fmt::Result {
+    writeln!(f, "  restriction tags (ways / nodes; limits / words / unparsed):")?;
+    for (key, c) in counts {
+        writeln!(
+            f,
+            "    {key:<20} {:>5} / {:<5} {:>5} / {} / {}",
+            c.on_ways, c.on_nodes, c.limits, c.words, c.unparsed
+        )?;
+    }
+    Ok(())
 }
