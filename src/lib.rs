@@ -15,12 +15,15 @@ pub mod application;
 pub mod checks;
 pub mod determination;
 pub mod ids;
+pub mod ledger;
+pub mod loadtest;
 pub mod registry;
 pub mod report;
 pub mod review;
 pub mod rng;
 pub mod routes;
 pub mod rulebook;
+pub mod server;
 
 use application::{Application, FieldError};
 use registry::Registry;
@@ -100,6 +103,11 @@ impl Reviewer {
     /// All loaded rulebooks.
     pub fn rulebooks(&self) -> &[LoadedRulebook] {
         &self.rulebooks
+    }
+
+    /// The road network and closures in use, if any.
+    pub fn routes(&self) -> Option<&routes::RouteData> {
+        self.routes.as_ref()
     }
 
     fn formats_for(&self, jurisdiction: &str) -> Option<Formats> {

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod service;
 use oscar::registry::{JsonlRegistry, Registry};
 use oscar::review::Verdict;
 use oscar::routes::{RouteData, RouteNetwork, closures_from_str, import_geojson, import_osm};
@@ -106,10 +108,147 @@ enum Command {
         #[arg(long)]
         dump: Option<PathBuf>,
     },
+    /// Serve the HTTP API (reviews, queue, restrictions, envelope, health, metrics, OpenAPI).
+    Serve(Box<ServeArgs>),
+    /// Serve a JSON Lines registry directory over HTTP (for `serve --registry-url`).
+    RegistryServe {
+        /// Registry directory (`companies.jsonl`, ...).
+        dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        addr: std::net::SocketAddr,
+        /// Wait this long before every answer (to simulate a slow registry in tests).
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u64,
+    },
+    /// Check or replay the review ledger.
+    Ledger {
+        #[command(subcommand)]
+        action: LedgerCommand,
+    },
+    /// Send a mix of real applications to a running service and measure it.
+    Loadtest {
+        /// Base URL of the service.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10)]
+        duration: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Bearer API key.
+        #[arg(long, env = "OSCAR_API_KEY")]
+        api_key: Option<String>,
+        /// Directory with full applications.
+        #[arg(long, default_value = "examples")]
+        examples: PathBuf,
+        /// Directory with golden cases (base + patch).
+        #[arg(long, default_value = "tests/cases")]
+        cases: PathBuf,
+    },
+}
+
+/// Options of `oscar serve`; every one can also come from the environment.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "OSCAR_ADDR", default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    /// Registry directory (default: the embedded demo registry).
+    #[arg(long, env = "OSCAR_REGISTRY", conflicts_with = "registry_url")]
+    registry: Option<PathBuf>,
+    /// Registry service URL (`oscar registry-serve`).
+    #[arg(long, env = "OSCAR_REGISTRY_URL")]
+    registry_url: Option<String>,
+    /// Timeout of one registry call, milliseconds.
+    #[arg(long, env = "OSCAR_REGISTRY_TIMEOUT_MS", default_value_t = 250)]
+    registry_timeout_ms: u64,
+    /// Registry retries after the first try.
+    #[arg(long, env = "OSCAR_REGISTRY_RETRIES", default_value_t = 2)]
+    registry_retries: u32,
+    /// Rulebook TOML file; replaces the shipped rulebook of its jurisdiction.
+    #[arg(long, env = "OSCAR_RULES")]
+    rules: Option<PathBuf>,
+    /// Road network directory.
+    #[arg(long, env = "OSCAR_ROUTES")]
+    routes: Option<PathBuf>,
+    /// Closures GeoJSON.
+    #[arg(long, env = "OSCAR_CLOSURES")]
+    closures: Option<PathBuf>,
+    /// Anomaly model directory (default: the shipped model).
+    #[arg(long, env = "OSCAR_MODEL")]
+    model: Option<PathBuf>,
+    /// Ledger database file (SQLite).
+    #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
+    ledger: PathBuf,
+    /// Flush every ledger commit to disk (survives power loss; slower).
+    #[arg(long, env = "OSCAR_LEDGER_FULL_SYNC")]
+    ledger_full_sync: bool,
+    /// API key file (`NAME KEY PERMISSIONS` per line); `OSCAR_API_KEYS` holds keys inline.
+    #[arg(long, env = "OSCAR_API_KEYS_FILE")]
+    api_keys: Option<PathBuf>,
+    /// Largest request body, bytes.
+    #[arg(long, env = "OSCAR_BODY_LIMIT", default_value_t = 1 << 20)]
+    body_limit: usize,
+    /// Longest a request may take, milliseconds.
+    #[arg(long, env = "OSCAR_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    request_timeout_ms: u64,
+    /// Reviews running at once (default: the number of cores).
+    #[arg(long, env = "OSCAR_REVIEW_THREADS")]
+    review_threads: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Check the hash chain; report the first broken record (exit 0 intact, 1 broken).
+    Verify {
+        /// Ledger database file.
+        #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
+        ledger: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Review a recorded application again with the data loaded now and compare (exit 0
+    /// identical, 1 different, 3 not found or setup error).
+    Replay {
+        /// The application id.
+        id: String,
+        /// Ledger database file.
+        #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
+        ledger: PathBuf,
+        /// Registry directory (default: the embedded demo registry).
+        #[arg(long)]
+        registry: Option<PathBuf>,
+        /// Rulebook TOML file.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Road network directory.
+        #[arg(long)]
+        routes: Option<PathBuf>,
+        /// Closures GeoJSON.
+        #[arg(long)]
+        closures: Option<PathBuf>,
+        /// Anomaly model directory (default: the shipped model).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Err(e) = exec_single_threaded() {
+        eprintln!("error: cannot restart with RAYON_NUM_THREADS=1: {e}");
+        return ExitCode::from(EXIT_SETUP);
+    }
+    match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
@@ -130,24 +269,29 @@ enum CliError {
     Json(#[from] serde_json::Error),
     #[error(transparent)]
     Model(#[from] oscar::anomaly::ModelError),
-    #[error("cannot restart single-threaded: {0}")]
-    Restart(std::io::Error),
+    #[error(transparent)]
+    Service(#[from] service::ServiceError),
 }
 
-/// candle splits matrix products over a thread pool sized by `RAYON_NUM_THREADS`, read on
-/// every product; training is only bit-reproducible with one thread, and setting the
-/// variable inside a running process is unsafe. So the command runs itself again with it.
-fn rerun_single_threaded() -> Result<Option<u8>, CliError> {
+/// candle fans each small matrix product out over a thread pool sized by
+/// `RAYON_NUM_THREADS`, read on every product: training is bit-reproducible only with one
+/// thread, and small inference batches are 25x slower on the pool; setting the variable
+/// inside a running process is unsafe. So oscar replaces itself once, at start, with a copy
+/// that has it set (same process id, so signals still reach a server). Parallelism comes
+/// from concurrent requests instead.
+#[cfg(unix)]
+fn exec_single_threaded() -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
     if std::env::var("RAYON_NUM_THREADS").as_deref() == Ok("1") {
-        return Ok(None);
+        return Ok(());
     }
-    let exe = std::env::current_exe().map_err(CliError::Restart)?;
-    let status = std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .env("RAYON_NUM_THREADS", "1")
-        .status()
-        .map_err(CliError::Restart)?;
-    Ok(Some(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(EXIT_SETUP)))
+    let exe = std::env::current_exe()?;
+    Err(std::process::Command::new(exe).args(std::env::args_os().skip(1)).env("RAYON_NUM_THREADS", "1").exec())
+}
+
+#[cfg(not(unix))]
+fn exec_single_threaded() -> std::io::Result<()> {
+    Ok(())
 }
 
 fn reviewer(
@@ -255,9 +399,6 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             Ok(EXIT_APPROVE)
         }
         Command::Train { out, seed } => {
-            if let Some(code) = rerun_single_threaded()? {
-                return Ok(code);
-            }
             let opts = oscar::anomaly::train::TrainOptions { seed, ..Default::default() };
             let trained = oscar::anomaly::train::train(&opts)?;
             let config = oscar::anomaly::train::write(&out, trained)?;
@@ -272,9 +413,6 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             Ok(EXIT_APPROVE)
         }
         Command::EvalModel { model, dump } => {
-            if let Some(code) = rerun_single_threaded()? {
-                return Ok(code);
-            }
             let model = match model {
                 Some(dir) => oscar::anomaly::AnomalyModel::load(&dir)?,
                 None => oscar::anomaly::AnomalyModel::embedded()?,
@@ -286,6 +424,35 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 println!("\nwrote the evaluation feature vectors to {}", path.display());
             }
             Ok(EXIT_APPROVE)
+        }
+        Command::Serve(args) => Ok(service::serve(*args)?),
+        Command::RegistryServe { dir, addr, delay_ms } => Ok(service::registry_serve(&dir, addr, delay_ms)?),
+        Command::Ledger { action: LedgerCommand::Verify { ledger, json } } => {
+            Ok(service::ledger_verify(&ledger, json)?)
+        }
+        Command::Ledger {
+            action: LedgerCommand::Replay { id, ledger, registry, rules, routes, closures, model, json },
+        } => {
+            let config = oscar::server::ReviewerConfig {
+                registry: registry.map_or(oscar::server::RegistrySource::Embedded, oscar::server::RegistrySource::Dir),
+                rules,
+                routes,
+                closures,
+                model,
+            };
+            Ok(service::ledger_replay(&ledger, &id, &config, json)?)
+        }
+        Command::Loadtest { url, concurrency, duration, json, api_key, examples, cases } => {
+            let opts = oscar::loadtest::LoadOptions {
+                url,
+                concurrency,
+                duration: std::time::Duration::from_secs(duration),
+                api_key,
+                examples,
+                cases,
+                id_prefix: format!("LT-{}", chrono::Utc::now().format("%Y%m%d%H%M%S%3f")),
+            };
+            Ok(service::loadtest(opts, json)?)
         }
     }
 }

@@ -5,9 +5,11 @@
 
 mod demo;
 mod jsonl;
+mod remote;
 
 pub use demo::{SEED as DEMO_SEED, write_demo};
 pub use jsonl::{JsonlRegistry, LoadError};
+pub use remote::{RemoteError, RemoteOptions, RemoteRegistry, VersionAnswer};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,277 @@
+//! The review ledger: every review the service answers is stored before the answer is sent,
+//! in an append-only sequence where each record carries the hash of the previous one.
+//!
+//! [`Ledger`] is the storage contract (a PostgreSQL implementation can serve many replicas
+//! later); [`SqliteLedger`] is the default, an embedded SQLite database in WAL mode.
+//! [`verify`] walks the chain and reports the first broken record; [`replay()`] reviews a
+//! recorded application again and compares the result.
+
+mod replay;
+mod sqlite;
+
+pub use replay::{ItemDiff, ReplayReport, VersionDiff, replay, verdict_word};
+pub use sqlite::SqliteLedger;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The hash that the first record chains to.
+pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Errors of the ledger layer.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The database refused an operation.
+    #[error("ledger database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A stored value could not be decoded.
+    #[error("ledger record {seq}: {message}")]
+    Corrupt {
+        /// Sequence number of the record.
+        seq: i64,
+        /// What is wrong.
+        message: String,
+    },
+    /// A lock was poisoned by a panic elsewhere.
+    #[error("ledger lock poisoned")]
+    Poisoned,
+}
+
+/// A review to append.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    /// The application's id.
+    pub application_id: String,
+    /// `sha256:` of the canonical application JSON ([`content_hash`]).
+    pub content_hash: String,
+    /// The application as received, canonical JSON.
+    pub application: String,
+    /// The review, JSON.
+    pub review: String,
+    /// `approve` or `escalate`.
+    pub verdict: String,
+    /// Who submitted it (API key name).
+    pub caller: String,
+    /// When it was recorded, RFC 3339 UTC.
+    pub recorded_at: String,
+}
+
+/// A stored review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// The application's id.
+    pub application_id: String,
+    /// `sha256:` of the canonical application JSON.
+    pub content_hash: String,
+    /// The application, canonical JSON.
+    pub application: String,
+    /// The review, JSON.
+    pub review: String,
+    /// `approve` or `escalate`.
+    pub verdict: String,
+    /// Who submitted it.
+    pub caller: String,
+    /// When it was recorded, RFC 3339 UTC.
+    pub recorded_at: String,
+    /// Hash of the previous record ([`GENESIS`] for the first).
+    pub prev_hash: String,
+    /// Hash of this record ([`record_hash`]).
+    pub hash: String,
+}
+
+/// What [`Ledger::append`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Appended {
+    /// Stored as a new record.
+    New(Record),
+    /// A record with this id and the same content exists; nothing was stored.
+    Existing(Record),
+    /// A record with this id but different content exists; nothing was stored.
+    Conflict(Record),
+}
+
+/// A page of the reviewers' queue.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Only this verdict.
+    pub verdict: Option<String>,
+    /// Only records at or after this RFC 3339 UTC instant.
+    pub since: Option<String>,
+    /// Only records after this sequence number (the cursor).
+    pub after_seq: Option<i64>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// A temporary restriction as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredRestriction {
+    /// Position, from 1.
+    pub seq: i64,
+    /// The restriction, JSON.
+    pub restriction: String,
+    /// Who added it.
+    pub caller: String,
+    /// When, RFC 3339 UTC.
+    pub recorded_at: String,
+}
+
+/// The outcome of walking the chain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyReport {
+    /// Records checked.
+    pub records: i64,
+    /// The first broken record, if any.
+    pub first_broken: Option<Broken>,
+}
+
+/// Where the chain breaks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Broken {
+    /// Sequence number.
+    pub seq: i64,
+    /// Its application id.
+    pub application_id: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// Storage of reviews and restrictions. Implementations must make [`Ledger::append`]
+/// durable against a process crash before returning, and atomic with the idempotency check.
+pub trait Ledger: Send + Sync {
+    /// Appends a review unless its id is already stored (then says which case).
+    fn append(&self, record: NewRecord) -> Result<Appended, LedgerError>;
+    /// The record of an application id.
+    fn get(&self, application_id: &str) -> Result<Option<Record>, LedgerError>;
+    /// A page of records in sequence order.
+    fn list(&self, query: &Query) -> Result<Vec<Record>, LedgerError>;
+    /// Every record with this verdict whose sequence number is above `after_seq`, at most
+    /// `limit`, in sequence order.
+    fn by_verdict(&self, verdict: &str, after_seq: i64, limit: usize) -> Result<Vec<Record>, LedgerError>;
+    /// Walks the whole chain.
+    fn verify(&self) -> Result<VerifyReport, LedgerError>;
+    /// Stores a temporary restriction.
+    fn add_restriction(&self, restriction: &str, caller: &str, recorded_at: &str) -> Result<i64, LedgerError>;
+    /// Every stored restriction, in order.
+    fn restrictions(&self) -> Result<Vec<StoredRestriction>, LedgerError>;
+    /// Cheap liveness probe.
+    fn ping(&self) -> Result<(), LedgerError>;
+}
+
+/// `sha256:` of a record's fields, length-prefixed so no two field lists collide.
+pub fn record_hash(seq: i64, prev_hash: &str, r: &NewRecord) -> String {
+    let mut h = Sha256::new();
+    h.update(seq.to_le_bytes());
+    for field in [
+        prev_hash,
+        &r.application_id,
+        &r.content_hash,
+        &r.application,
+        &r.review,
+        &r.verdict,
+        &r.caller,
+        &r.recorded_at,
+    ] {
+        h.update((field.len() as u64).to_le_bytes());
+        h.update(field.as_bytes());
+    }
+    format!("sha256:{:x}", h.finalize())
+}
+
+/// Canonical JSON: object keys sorted at every level, no whitespace.
+pub fn canonical_json(v: &Value) -> String {
+    fn sort(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                let mut out = serde_json::Map::new();
+                for k in keys {
+                    if let Some(x) = m.get(k) {
+                        out.insert(k.clone(), sort(x));
+                    }
+                }
+                Value::Object(out)
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    sort(v).to_string()
+}
+
+/// `sha256:` of canonical JSON text.
+pub fn content_hash(canonical: &str) -> String {
+    format!("sha256:{:x}", Sha256::digest(canonical.as_bytes()))
+}
+
+impl Record {
+    /// The fields that the hash covers.
+    pub fn as_new(&self) -> NewRecord {
+        NewRecord {
+            application_id: self.application_id.clone(),
+            content_hash: self.content_hash.clone(),
+            application: self.application.clone(),
+            review: self.review.clone(),
+            verdict: self.verdict.clone(),
+            caller: self.caller.clone(),
+            recorded_at: self.recorded_at.clone(),
+        }
+    }
+}
+
+/// Walks a chain record by record, from the genesis; shared by every implementation's
+/// [`Ledger::verify`].
+#[derive(Debug)]
+pub struct ChainChecker {
+    prev: String,
+    count: i64,
+}
+
+impl Default for ChainChecker {
+    fn default() -> Self {
+        ChainChecker { prev: GENESIS.to_string(), count: 0 }
+    }
+}
+
+impl ChainChecker {
+    /// Checks the next record; returns the problem if it breaks the chain.
+    pub fn push(&mut self, r: &Record) -> Option<Broken> {
+        self.count += 1;
+        let broken = |problem: String| Some(Broken { seq: r.seq, application_id: r.application_id.clone(), problem });
+        if r.seq != self.count {
+            return broken(format!("sequence number {} where {} was expected", r.seq, self.count));
+        }
+        if r.prev_hash != self.prev {
+            return broken(format!("prev_hash is `{}`, the previous record's hash is `{}`", r.prev_hash, self.prev));
+        }
+        let expected = record_hash(r.seq, &r.prev_hash, &r.as_new());
+        if r.hash != expected {
+            return broken(format!("hash is `{}`, its content hashes to `{expected}`", r.hash));
+        }
+        if content_hash(&r.application) != r.content_hash {
+            return broken("content_hash does not match the stored application".into());
+        }
+        self.prev = r.hash.clone();
+        None
+    }
+
+    /// Records checked so far.
+    pub fn count(&self) -> i64 {
+        self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let a: Value = serde_json::from_str(r#"{"b":1,"a":{"d":[{"y":1,"x":2}],"c":null}}"#).unwrap();
+        assert_eq!(canonical_json(&a), r#"{"a":{"c":null,"d":[{"x":2,"y":1}]},"b":1}"#);
+    }
+}

@@ -1,0 +1,242 @@
+//! A registry served over HTTP (for example by `oscar registry-serve DIR`).
+//!
+//! `GET {base}/v1/{companies|people|vehicles|vehicles-by-vin|authorizations}/{key}` answers
+//! `200` with the record or `404` when there is none; `GET {base}/v1/version` answers
+//! `{"version": "..."}`. Each call has its own timeout and is retried a bounded number of
+//! times with exponential backoff; answers are cached for a short time. An outage, a slow
+//! answer or a malformed one becomes [`Lookup::Unavailable`], so the items that needed the
+//! record are unverified and the application escalates: a registry problem never passes.
+//!
+//! The [`Registry`] trait is synchronous; calls are driven on a Tokio runtime through its
+//! [`Handle`], so they must come from a thread that is not itself running async code
+//! (a `spawn_blocking` thread or a plain thread).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::runtime::Handle;
+
+use super::{AuthorizationRecord, CompanyRecord, Lookup, PersonRecord, Registry, VehicleRecord};
+
+/// Tuning of the remote client.
+#[derive(Debug, Clone)]
+pub struct RemoteOptions {
+    /// Timeout of one HTTP call.
+    pub call_timeout: Duration,
+    /// Retries after the first try (so `retries + 1` calls at most).
+    pub retries: u32,
+    /// Backoff before the first retry; doubled for each further one.
+    pub backoff: Duration,
+    /// How long an answer (record or not-found) is reused.
+    pub cache_ttl: Duration,
+    /// Most cached answers; the cache is emptied when full.
+    pub cache_capacity: usize,
+}
+
+impl Default for RemoteOptions {
+    fn default() -> Self {
+        RemoteOptions {
+            call_timeout: Duration::from_millis(250),
+            retries: 2,
+            backoff: Duration::from_millis(20),
+            cache_ttl: Duration::from_secs(30),
+            cache_capacity: 10_000,
+        }
+    }
+}
+
+/// The answer of `/v1/version`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionAnswer {
+    /// Version of the registry data.
+    pub version: String,
+}
+
+#[derive(Clone)]
+enum Cached {
+    Company(Lookup<CompanyRecord>),
+    Person(Lookup<PersonRecord>),
+    Vehicle(Lookup<VehicleRecord>),
+    Authorization(Lookup<AuthorizationRecord>),
+    Version(String),
+}
+
+/// Why a remote registry client could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The base URL does not parse or cannot carry paths.
+    #[error("invalid registry URL `{0}`")]
+    Url(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// Cached answers by (kind, key), with the time they were fetched.
+type Cache = HashMap<(&'static str, String), (Instant, Cached)>;
+
+/// A registry client over HTTP.
+pub struct RemoteRegistry {
+    base: reqwest::Url,
+    client: reqwest::Client,
+    handle: Handle,
+    options: RemoteOptions,
+    cache: Mutex<Cache>,
+    errors: Arc<AtomicU64>,
+}
+
+impl RemoteRegistry {
+    /// A client for the registry at `base` (e.g. `http://127.0.0.1:9000`), driving its
+    /// calls on the runtime behind `handle`.
+    pub fn new(base: &str, options: RemoteOptions, handle: Handle) -> Result<RemoteRegistry, RemoteError> {
+        let base = reqwest::Url::parse(base).map_err(|_| RemoteError::Url(base.to_string()))?;
+        if base.cannot_be_a_base() {
+            return Err(RemoteError::Url(base.to_string()));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(options.call_timeout)
+            .connect_timeout(options.call_timeout)
+            .build()
+            .map_err(|e| RemoteError::Client(e.to_string()))?;
+        Ok(RemoteRegistry { base, client, handle, options, cache: Mutex::new(HashMap::new()), errors: Arc::default() })
+    }
+
+    /// Lookups that ended unavailable since start (shared, for metrics).
+    pub fn error_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.errors)
+    }
+
+    fn url(&self, kind: &str, key: Option<&str>) -> Option<reqwest::Url> {
+        let mut url = self.base.clone();
+        {
+            let mut segs = url.path_segments_mut().ok()?;
+            segs.pop_if_empty().push("v1").push(kind);
+            if let Some(k) = key {
+                segs.push(k);
+            }
+        }
+        Some(url)
+    }
+
+    /// One GET with retries: `Ok(Some(T))` found, `Ok(None)` not found, `Err` unavailable.
+    async fn get<T: DeserializeOwned>(&self, url: reqwest::Url) -> Result<Option<T>, String> {
+        let mut delay = self.options.backoff;
+        let mut last = String::new();
+        for attempt in 0..=self.options.retries {
+            if attempt > 0 {
+                tokio::time::sleep(delay).await;
+                delay = delay.saturating_mul(2);
+            }
+            match self.client.get(url.clone()).send().await {
+                Ok(resp) if resp.status() == reqwest::StatusCode::NOT_FOUND => return Ok(None),
+                Ok(resp) if resp.status().is_success() => match resp.bytes().await {
+                    // A malformed answer is not retried: the same server would say the same.
+                    Ok(body) => {
+                        return serde_json::from_slice::<T>(&body)
+                            .map(Some)
+                            .map_err(|e| format!("the registry answered with a malformed record ({e})"));
+                    }
+                    Err(e) => last = describe(&e),
+                },
+                Ok(resp) => last = format!("the registry answered HTTP {}", resp.status().as_u16()),
+                Err(e) => last = describe(&e),
+            }
+        }
+        Err(format!("{last} after {} tries", self.options.retries + 1))
+    }
+
+    fn cached(&self, kind: &'static str, key: &str) -> Option<Cached> {
+        let cache = self.cache.lock().ok()?;
+        let (at, value) = cache.get(&(kind, key.to_string()))?;
+        (at.elapsed() < self.options.cache_ttl).then(|| value.clone())
+    }
+
+    fn remember(&self, kind: &'static str, key: &str, value: Cached) {
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= self.options.cache_capacity {
+                cache.clear();
+            }
+            cache.insert((kind, key.to_string()), (Instant::now(), value));
+        }
+    }
+
+    fn lookup<T: DeserializeOwned>(&self, kind: &'static str, key: &str) -> Lookup<T> {
+        let Some(url) = self.url(kind, Some(key)) else {
+            return Lookup::Unavailable("the registry URL cannot carry a key".into());
+        };
+        let answer = self.handle.block_on(self.get::<T>(url));
+        match answer {
+            Ok(Some(r)) => Lookup::Found(r),
+            Ok(None) => Lookup::Missing,
+            Err(e) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                Lookup::Unavailable(format!("registry `{}` unavailable: {e}", self.base))
+            }
+        }
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the registry did not answer in time".into()
+    } else if e.is_connect() {
+        "the registry cannot be reached".into()
+    } else {
+        "the registry call failed".into()
+    }
+}
+
+macro_rules! cached_lookup {
+    ($self:ident, $kind:literal, $key:ident, $variant:ident) => {{
+        if let Some(Cached::$variant(hit)) = $self.cached($kind, $key) {
+            return hit;
+        }
+        let answer = $self.lookup($kind, $key);
+        if !matches!(answer, Lookup::Unavailable(_)) {
+            $self.remember($kind, $key, Cached::$variant(answer.clone()));
+        }
+        answer
+    }};
+}
+
+impl Registry for RemoteRegistry {
+    fn company(&self, uscc: &str) -> Lookup<CompanyRecord> {
+        cached_lookup!(self, "companies", uscc, Company)
+    }
+    fn person(&self, id_number: &str) -> Lookup<PersonRecord> {
+        cached_lookup!(self, "people", id_number, Person)
+    }
+    fn vehicle(&self, plate: &str) -> Lookup<VehicleRecord> {
+        cached_lookup!(self, "vehicles", plate, Vehicle)
+    }
+    fn vehicle_by_vin(&self, vin: &str) -> Lookup<VehicleRecord> {
+        cached_lookup!(self, "vehicles-by-vin", vin, Vehicle)
+    }
+    fn authorization(&self, reference: &str) -> Lookup<AuthorizationRecord> {
+        cached_lookup!(self, "authorizations", reference, Authorization)
+    }
+    fn version(&self) -> String {
+        if let Some(Cached::Version(v)) = self.cached("version", "") {
+            return v;
+        }
+        let answer = match self.url("version", None) {
+            Some(url) => self.handle.block_on(self.get::<VersionAnswer>(url)),
+            None => Err(String::new()),
+        };
+        match answer {
+            Ok(Some(v)) => {
+                let v = format!("remote:{}", v.version);
+                self.remember("version", "", Cached::Version(v.clone()));
+                v
+            }
+            _ => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                format!("remote:{} (version unavailable)", self.base)
+            }
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! The HTTP service (`oscar serve`): axum on Tokio.
+//!
+//! [`app`] builds the router from an [`AppState`]; handlers live in one module per resource
+//! ([`reviews`], [`restrictions`], [`ops`]); errors become `application/problem+json` in
+//! [`error`] only; [`auth`] checks bearer keys. Reviews are CPU-bound and run on Tokio's
+//! blocking pool, bounded by a semaphore, never on the async worker threads; each review is
+//! written to the [`Ledger`] before the answer is sent.
+
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod registry;
+pub mod restrictions;
+pub mod reviews;
+pub mod setup;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use crate::Reviewer;
+use crate::ledger::Ledger;
+use crate::routes::Closure;
+use auth::{ApiKeys, Caller, Scope};
+use error::ApiError;
+use metrics::Metrics;
+pub use setup::{Built, ConfigError, RegistrySource, ReviewerConfig};
+
+/// Limits of the service.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body, bytes.
+    pub body_bytes: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+    /// Reviews running at once on the blocking pool.
+    pub concurrent_reviews: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Limits { body_bytes: 1 << 20, request_timeout: Duration::from_secs(10), concurrent_reviews: cores }
+    }
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    reviewer: RwLock<Arc<Reviewer>>,
+    config: ReviewerConfig,
+    /// Serialises restriction updates (store, rebuild, swap).
+    restrict_lock: tokio::sync::Mutex<()>,
+    ledger: Arc<dyn Ledger>,
+    keys: ApiKeys,
+    limits: Limits,
+    permits: Semaphore,
+    metrics: Metrics,
+    ready: AtomicBool,
+}
+
+impl AppState {
+    /// State over a built reviewer. `keys` empty means no authentication (every caller is
+    /// `anonymous`); the service logs a warning then. The state is ready at once.
+    pub fn new(
+        built: Built,
+        config: ReviewerConfig,
+        ledger: Arc<dyn Ledger>,
+        keys: ApiKeys,
+        limits: Limits,
+    ) -> AppState {
+        let metrics = Metrics::default();
+        if let Ok(mut r) = metrics.registry_errors.lock() {
+            *r = built.registry_errors;
+        }
+        AppState {
+            reviewer: RwLock::new(Arc::new(built.reviewer)),
+            config,
+            restrict_lock: tokio::sync::Mutex::new(()),
+            ledger,
+            keys,
+            permits: Semaphore::new(limits.concurrent_reviews.max(1)),
+            limits,
+            metrics,
+            ready: AtomicBool::new(true),
+        }
+    }
+
+    /// Builds the reviewer from `config` plus the restrictions stored in the ledger.
+    pub fn from_config(
+        config: ReviewerConfig,
+        ledger: Arc<dyn Ledger>,
+        keys: ApiKeys,
+        limits: Limits,
+        handle: Option<&tokio::runtime::Handle>,
+    ) -> Result<AppState, StartError> {
+        let extra = restrictions::stored_closures(ledger.as_ref())?;
+        let built = config.build(&extra, handle)?;
+        Ok(AppState::new(built, config, ledger, keys, limits))
+    }
+
+    /// The reviewer in use now.
+    pub fn reviewer(&self) -> Result<Arc<Reviewer>, ApiError> {
+        self.reviewer.read().map(|r| Arc::clone(&r)).map_err(|_| ApiError::Internal("reviewer lock poisoned".into()))
+    }
+
+    fn swap_reviewer(&self, reviewer: Reviewer) -> Result<(), ApiError> {
+        let mut slot = self.reviewer.write().map_err(|_| ApiError::Internal("reviewer lock poisoned".into()))?;
+        *slot = Arc::new(reviewer);
+        Ok(())
+    }
+
+    /// Marks the service ready or not (`/readyz`).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Arc<dyn Ledger> {
+        &self.ledger
+    }
+
+    fn closures_with(&self, extra: &[Closure]) -> Result<Built, ApiError> {
+        self.config
+            .build(extra, tokio::runtime::Handle::try_current().ok().as_ref())
+            .map_err(|e| ApiError::Internal(format!("cannot rebuild the reviewer: {e}")))
+    }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Reviewer configuration refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Ledger unusable.
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+    /// A stored restriction no longer parses.
+    #[error("stored restriction {0}: {1}")]
+    Restriction(i64, String),
+    /// Cannot bind or serve.
+    #[error("cannot serve on {0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+/// The router: every route, the auth, request-id, timeout and body-limit layers.
+pub fn app(state: Arc<AppState>) -> Router {
+    let v1 = Router::new()
+        .route("/v1/reviews", get(reviews::list).post(reviews::create))
+        .route("/v1/reviews/{id}", get(reviews::get_one))
+        .route("/v1/restrictions", get(restrictions::list).post(restrictions::create))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), authenticate));
+    Router::new()
+        .merge(v1)
+        .route("/v1/envelope", get(ops::envelope))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .fallback(|| async { ApiError::NotFound("no such resource".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(state.limits.body_bytes))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), request_context))
+        .with_state(state)
+}
+
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn request_id(req: &Request) -> String {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .map_or_else(
+            || {
+                let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
+                format!("{:x}-{n:x}", std::process::id())
+            },
+            str::to_string,
+        )
+}
+
+/// Request id, tracing span, timeout and response counting for every request.
+async fn request_context(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let id = request_id(&req);
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        caller = tracing::field::Empty
+    );
+    let start = Instant::now();
+    let timeout = state.limits.request_timeout;
+    let mut resp = async move {
+        match tokio::time::timeout(timeout, next.run(req)).await {
+            Ok(resp) => resp,
+            Err(_) => {
+                tracing::warn!("request timed out");
+                ApiError::Timeout(timeout.as_millis()).into_response()
+            }
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    let status = resp.status().as_u16();
+    state.metrics.response(status);
+    span.in_scope(|| tracing::debug!(status, micros = start.elapsed().as_micros() as u64, "answered"));
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+fn scope_for(method: &Method, path: &str) -> Scope {
+    match (method, path.starts_with("/v1/restrictions")) {
+        (&Method::POST, true) => Scope::Restrict,
+        (&Method::POST, false) => Scope::Submit,
+        _ => Scope::Read,
+    }
+}
+
+/// Bearer-key check for `/v1/reviews` and `/v1/restrictions`; puts the [`Caller`] in the
+/// request's extensions.
+async fn authenticate(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+    let caller = if state.keys.is_empty() {
+        "anonymous".to_string()
+    } else {
+        let presented = req
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthorized)?;
+        let (name, scopes) = state.keys.check(presented.trim()).ok_or(ApiError::Unauthorized)?;
+        let needed = scope_for(req.method(), req.uri().path());
+        if !scopes.contains(&needed) {
+            return Err(ApiError::Forbidden { caller: name.to_string(), scope: needed.as_str() });
+        }
+        name.to_string()
+    };
+    tracing::Span::current().record("caller", caller.as_str());
+    req.extensions_mut().insert(Caller(caller));
+    Ok(next.run(req).await)
+}
+
+/// Serves `state` on `addr` until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError::Io(addr.to_string(), e))?;
+    serve_on(listener, state, shutdown).await
+}
+
+/// Like [`serve`], on a listener already bound (tests bind port 0).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let addr = listener.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
+    if state.keys.is_empty() {
+        tracing::warn!("no API keys configured: every caller is `anonymous`");
+    }
+    tracing::info!(%addr, "oscar listening");
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await.map_err(|e| StartError::Io(addr, e))
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,328 @@
+//! `/v1/reviews`: submit an application, read a review, list the reviewers' queue.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::ledger::{self, Appended, NewRecord, Record};
+
+/// Largest page of the queue.
+pub const MAX_LIMIT: usize = 200;
+
+/// Now, as recorded in the ledger: RFC 3339 UTC with microseconds (fixed width, so text
+/// order is time order).
+pub fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn json_response(status: StatusCode, body: String, location: Option<&str>) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(loc) = location.and_then(|l| HeaderValue::from_str(l).ok()) {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    resp
+}
+
+/// `/v1/reviews/{id}` with the id percent-encoded.
+pub fn location(application_id: &str) -> String {
+    let mut out = String::from("/v1/reviews/");
+    for b in application_id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Review one application.
+///
+/// The review is recorded in the ledger before the answer. The same `application_id` with
+/// the same content (compared as canonical JSON) returns the stored review with `200`; with
+/// different content it is a `409`.
+#[utoipa::path(
+    post,
+    path = "/v1/reviews",
+    tag = "reviews",
+    request_body(content = Object, description = "The unified application form (see SPEC.md)", content_type = "application/json"),
+    responses(
+        (status = 201, description = "Reviewed and recorded; `Location` names the review", body = Object,
+            headers(("Location" = String, description = "/v1/reviews/{id}"))),
+        (status = 200, description = "Already reviewed with the same content: the stored review", body = Object),
+        (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or unknown API key", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key lacks `submit`", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Same id, different content", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid application: every field error with its JSON Pointer", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    Extension(Caller(caller)): Extension<Caller>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge(state.limits.body_bytes)
+        }
+        other => ApiError::BadRequest(other.body_text()),
+    })?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the body is not UTF-8 text".into()))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::BadRequest("the body must be a JSON object".into()));
+    }
+    let _permit = state.permits.acquire().await.map_err(|_| ApiError::Internal("review pool closed".into()))?;
+    let reviewer = state.reviewer()?;
+    let st = Arc::clone(&state);
+    let text = text.to_string();
+    // The review and the ledger write run on the blocking pool: both are CPU or disk bound.
+    let outcome = tokio::task::spawn_blocking(move || -> Result<Response, ApiError> {
+        let start = Instant::now();
+        let application = ledger::canonical_json(&value);
+        let content_hash = ledger::content_hash(&application);
+        if let Some(id) = value.get("application_id").and_then(Value::as_str)
+            && let Some(existing) = st.ledger.get(id)?
+        {
+            return stored_answer(Appended::Existing(existing), &content_hash);
+        }
+        let review = match reviewer.review_json(&text) {
+            Ok(r) => r,
+            Err(errors) => {
+                st.metrics.invalid();
+                return Err(ApiError::Invalid(errors));
+            }
+        };
+        let review_json = serde_json::to_string(&review).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let appended = st.ledger.append(NewRecord {
+            application_id: review.application_id.clone(),
+            content_hash: content_hash.clone(),
+            application,
+            review: review_json,
+            verdict: ledger::verdict_word(&review),
+            caller,
+            recorded_at: now_rfc3339(),
+        })?;
+        if matches!(appended, Appended::New(_)) {
+            st.metrics.review(&review, start.elapsed());
+            tracing::debug!(application_id = %review.application_id, verdict = ?review.verdict, "reviewed");
+        }
+        stored_answer(appended, &content_hash)
+    })
+    .await??;
+    Ok(outcome)
+}
+
+fn stored_answer(appended: Appended, content_hash: &str) -> Result<Response, ApiError> {
+    match appended {
+        Appended::New(r) => Ok(json_response(StatusCode::CREATED, r.review, Some(&location(&r.application_id)))),
+        Appended::Existing(r) | Appended::Conflict(r) if r.content_hash == content_hash => {
+            Ok(json_response(StatusCode::OK, r.review, Some(&location(&r.application_id))))
+        }
+        Appended::Existing(r) | Appended::Conflict(r) => Err(ApiError::Conflict(format!(
+            "application `{}` was already reviewed with different content; use a new application_id",
+            r.application_id
+        ))),
+    }
+}
+
+/// The recorded review of one application.
+#[utoipa::path(
+    get,
+    path = "/v1/reviews/{id}",
+    tag = "reviews",
+    params(("id" = String, Path, description = "application_id")),
+    responses(
+        (status = 200, description = "The review as recorded", body = Object),
+        (status = 404, description = "No review with this id", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_one(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let st = Arc::clone(&state);
+    let lookup = id.clone();
+    let record = tokio::task::spawn_blocking(move || st.ledger.get(&lookup)).await??;
+    match record {
+        Some(r) => Ok(json_response(StatusCode::OK, r.review, None)),
+        None => Err(ApiError::NotFound(format!("no review of application `{id}`"))),
+    }
+}
+
+/// Queue filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `approve` or `escalate`.
+    pub verdict: Option<String>,
+    /// Only reviews recorded at or after this instant (RFC 3339) or day (`YYYY-MM-DD`, UTC).
+    pub since: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<usize>,
+    /// `next` from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One entry of the queue; ID numbers masked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueEntry {
+    /// Position in the ledger.
+    pub seq: i64,
+    /// The application.
+    pub application_id: String,
+    /// `approve` or `escalate`.
+    pub verdict: String,
+    /// Permit class.
+    pub permit_class: Option<u8>,
+    /// Jurisdiction.
+    pub jurisdiction: String,
+    /// Carrier name.
+    pub carrier: String,
+    /// Agent's ID number, masked.
+    pub agent_id_number: String,
+    /// Drivers' ID numbers, masked.
+    pub driver_id_numbers: Vec<String>,
+    /// Why it escalated.
+    pub reasons: Vec<String>,
+    /// Who submitted it.
+    pub caller: String,
+    /// When it was recorded.
+    pub recorded_at: String,
+    /// Where the full review is.
+    pub href: String,
+}
+
+/// A page of the queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueuePage {
+    /// Entries in ledger order.
+    pub items: Vec<QueueEntry>,
+    /// Cursor of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// Masks an ID number for listings and logs: the first 4 and last 2 characters stay.
+pub fn mask_id(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() <= 6 {
+        return "*".repeat(chars.len());
+    }
+    let n = chars.len();
+    chars.iter().enumerate().map(|(i, c)| if i < 4 || i >= n - 2 { *c } else { '*' }).collect()
+}
+
+fn parse_since(s: &str) -> Result<String, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Micros, true));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true))
+            .unwrap_or_default());
+    }
+    Err(ApiError::BadRequest(format!("`since` must be an RFC 3339 date-time or a YYYY-MM-DD date, found `{s}`")))
+}
+
+fn entry(r: &Record) -> QueueEntry {
+    let app: Value = serde_json::from_str(&r.application).unwrap_or(Value::Null);
+    let review: Value = serde_json::from_str(&r.review).unwrap_or(Value::Null);
+    let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    QueueEntry {
+        seq: r.seq,
+        application_id: r.application_id.clone(),
+        verdict: r.verdict.clone(),
+        permit_class: review.get("permit_class").and_then(Value::as_u64).and_then(|c| u8::try_from(c).ok()),
+        jurisdiction: text(&review, "/jurisdiction"),
+        carrier: text(&app, "/carrier/name"),
+        agent_id_number: mask_id(&text(&app, "/agent/id_number")),
+        driver_id_numbers: app
+            .get("drivers")
+            .and_then(Value::as_array)
+            .map(|ds| ds.iter().map(|d| mask_id(&text(d, "/id_number"))).collect())
+            .unwrap_or_default(),
+        reasons: review
+            .get("reasons")
+            .and_then(Value::as_array)
+            .map(|rs| rs.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default(),
+        caller: r.caller.clone(),
+        recorded_at: r.recorded_at.clone(),
+        href: location(&r.application_id),
+    }
+}
+
+/// The reviewers' queue: recorded reviews in ledger order, filtered, paginated.
+#[utoipa::path(
+    get,
+    path = "/v1/reviews",
+    tag = "reviews",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of the queue", body = QueuePage),
+        (status = 400, description = "Bad filter", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if let Some(v) = &q.verdict
+        && v != "approve"
+        && v != "escalate"
+    {
+        return Err(ApiError::BadRequest(format!("`verdict` must be `approve` or `escalate`, found `{v}`")));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("`limit` must be between 1 and {MAX_LIMIT}")));
+    }
+    let after_seq = match &q.cursor {
+        Some(c) => {
+            Some(c.parse::<i64>().map_err(|_| ApiError::BadRequest("`cursor` is not one this service gave".into()))?)
+        }
+        None => None,
+    };
+    let since = q.since.as_deref().map(parse_since).transpose()?;
+    let query = ledger::Query { verdict: q.verdict, since, after_seq, limit: limit + 1 };
+    let st = Arc::clone(&state);
+    let mut records = tokio::task::spawn_blocking(move || st.ledger.list(&query)).await??;
+    let next = (records.len() > limit).then(|| {
+        records.truncate(limit);
+        records.last().map(|r| r.seq.to_string()).unwrap_or_default()
+    });
+    let page = QueuePage { items: records.iter().map(entry).collect(), next };
+    Ok(axum::Json(page).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_and_locates() {
+        assert_eq!(mask_id("37080219900101123X"), "3708************3X");
+        assert_eq!(mask_id("12345"), "*****");
+        assert_eq!(location("JN-2026/1 x"), "/v1/reviews/JN-2026%2F1%20x");
+    }
+}

@@ -1,0 +1,203 @@
+//! The service subcommands of the CLI (`serve`, `registry-serve`, `ledger`, `loadtest`):
+//! wiring only; the work is in `oscar::server`, `oscar::ledger` and `oscar::loadtest`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oscar::ledger::{Ledger, SqliteLedger};
+use oscar::registry::{JsonlRegistry, RemoteOptions};
+use oscar::server::auth::ApiKeys;
+use oscar::server::{AppState, Limits, RegistrySource, ReviewerConfig};
+
+use crate::ServeArgs;
+
+/// Errors of the service subcommands.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Start(#[from] oscar::server::StartError),
+    #[error(transparent)]
+    Config(#[from] oscar::server::ConfigError),
+    #[error(transparent)]
+    Keys(#[from] oscar::server::auth::KeysError),
+    #[error(transparent)]
+    Ledger(#[from] oscar::ledger::LedgerError),
+    #[error(transparent)]
+    Load(#[from] oscar::loadtest::LoadError),
+    #[error(transparent)]
+    Registry(#[from] oscar::registry::LoadError),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot serve on {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("cannot print JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("no review of application `{0}` in the ledger")]
+    NotFound(String),
+}
+
+fn tracing_init() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("oscar=info,warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ServiceError> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServiceError::Runtime)
+}
+
+fn api_keys(file: Option<&Path>) -> Result<ApiKeys, ServiceError> {
+    let mut keys = match file {
+        Some(f) => ApiKeys::from_file(f)?,
+        None => ApiKeys::default(),
+    };
+    if keys.is_empty()
+        && let Ok(inline) = std::env::var("OSCAR_API_KEYS")
+    {
+        keys = ApiKeys::parse("OSCAR_API_KEYS", &inline)?;
+    }
+    Ok(keys)
+}
+
+/// `oscar serve`.
+pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
+    tracing_init();
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let registry = match (args.registry, args.registry_url) {
+            (_, Some(url)) => RegistrySource::Url(
+                url,
+                RemoteOptions {
+                    call_timeout: Duration::from_millis(args.registry_timeout_ms),
+                    retries: args.registry_retries,
+                    ..RemoteOptions::default()
+                },
+            ),
+            (Some(dir), None) => RegistrySource::Dir(dir),
+            (None, None) => RegistrySource::Embedded,
+        };
+        let config = ReviewerConfig {
+            registry,
+            rules: args.rules,
+            routes: args.routes,
+            closures: args.closures,
+            model: args.model,
+        };
+        let keys = api_keys(args.api_keys.as_deref())?;
+        let limits = Limits {
+            body_bytes: args.body_limit,
+            request_timeout: Duration::from_millis(args.request_timeout_ms),
+            ..Limits::default()
+        };
+        let limits = Limits { concurrent_reviews: args.review_threads.unwrap_or(limits.concurrent_reviews), ..limits };
+        let ledger_path = args.ledger.clone();
+        let full_sync = args.ledger_full_sync;
+        let handle = tokio::runtime::Handle::current();
+        let state = tokio::task::spawn_blocking(move || -> Result<AppState, ServiceError> {
+            let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(&ledger_path, full_sync)?);
+            Ok(AppState::from_config(config, ledger, keys, limits, Some(&handle))?)
+        })
+        .await
+        .map_err(|e| ServiceError::Runtime(std::io::Error::other(e.to_string())))??;
+        tracing::info!(ledger = %args.ledger.display(), "reviewer and ledger ready");
+        oscar::server::serve(args.addr, Arc::new(state), oscar::server::shutdown_signal()).await?;
+        Ok(0)
+    })
+}
+
+/// `oscar registry-serve DIR`.
+pub fn registry_serve(dir: &Path, addr: SocketAddr, delay_ms: u64) -> Result<u8, ServiceError> {
+    tracing_init();
+    let registry = JsonlRegistry::load(dir)?;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| ServiceError::Io(addr.to_string(), e))?;
+        tracing::info!(%addr, "registry listening");
+        let app = oscar::server::registry::registry_app(Box::new(registry), Duration::from_millis(delay_ms));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(oscar::server::shutdown_signal())
+            .await
+            .map_err(|e| ServiceError::Io(addr.to_string(), e))?;
+        Ok(0)
+    })
+}
+
+/// `oscar ledger verify`.
+pub fn ledger_verify(path: &Path, json: bool) -> Result<u8, ServiceError> {
+    if !path.exists() {
+        return Err(ServiceError::Ledger(oscar::ledger::LedgerError::Corrupt {
+            seq: 0,
+            message: format!("{} does not exist", path.display()),
+        }));
+    }
+    let ledger = SqliteLedger::open(path, false)?;
+    let report = ledger.verify()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        match &report.first_broken {
+            None => println!("{}: {} record(s), chain intact", path.display(), report.records),
+            Some(b) => println!(
+                "{}: chain broken at record {} (application `{}`): {}",
+                path.display(),
+                b.seq,
+                b.application_id,
+                b.problem
+            ),
+        }
+    }
+    Ok(u8::from(report.first_broken.is_some()))
+}
+
+/// `oscar ledger replay ID`: the reviewer is built from the given data plus the
+/// restrictions recorded before the review.
+pub fn ledger_replay(path: &Path, id: &str, config: &ReviewerConfig, json: bool) -> Result<u8, ServiceError> {
+    let ledger = SqliteLedger::open(path, false)?;
+    let record = ledger.get(id)?.ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
+    let mut extra = Vec::new();
+    for s in ledger.restrictions()? {
+        if s.recorded_at <= record.recorded_at
+            && let Ok(r) = serde_json::from_str::<oscar::server::restrictions::Restriction>(&s.restriction)
+            && let Ok(c) = oscar::server::restrictions::validate(&r)
+        {
+            extra.push(c);
+        }
+    }
+    let built = config.build(&extra, None)?;
+    let report =
+        oscar::ledger::replay(&ledger, &built.reviewer, id)?.ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let now = report.verdict_now.as_deref().unwrap_or("invalid now");
+        if report.identical {
+            println!("{id}: identical to the recorded review ({})", report.recorded_verdict);
+        } else {
+            println!("{id}: DIFFERENT — recorded {}, now {now}", report.recorded_verdict);
+        }
+        for v in &report.versions {
+            println!("  {} differs: recorded {}, now {}", v.name, v.recorded, v.now);
+        }
+        for i in &report.items {
+            println!("  {}: recorded {}, now {}", i.id, i.recorded, i.now);
+        }
+        for e in &report.errors {
+            println!("  {e}");
+        }
+    }
+    Ok(u8::from(!report.identical))
+}
+
+/// `oscar loadtest`.
+pub fn loadtest(opts: oscar::loadtest::LoadOptions, json: bool) -> Result<u8, ServiceError> {
+    let rt = runtime()?;
+    let report = rt.block_on(oscar::loadtest::run(opts))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(0)
+}

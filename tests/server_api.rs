@@ -1,0 +1,360 @@
+//! Router tests: every endpoint through `app(state)` with `tower::ServiceExt::oneshot`, an
+//! in-memory ledger and the shipped data.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use oscar::ledger::{Ledger, SqliteLedger};
+use oscar::server::auth::ApiKeys;
+use oscar::server::{AppState, Limits, ReviewerConfig, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const SUBMIT_KEY: &str = "platform-key-0123456789";
+const READ_KEY: &str = "reviewer-key-0123456789";
+const OPS_KEY: &str = "ops-key-0123456789abcd";
+
+fn state_with(keys: &str, limits: Limits) -> (Arc<AppState>, Arc<dyn Ledger>) {
+    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::in_memory().unwrap());
+    let keys = ApiKeys::parse("test", keys).unwrap();
+    let state = AppState::from_config(ReviewerConfig::default(), Arc::clone(&ledger), keys, limits, None).unwrap();
+    (Arc::new(state), ledger)
+}
+
+fn open_state() -> (Arc<AppState>, Arc<dyn Ledger>) {
+    state_with("", Limits::default())
+}
+
+fn keyed_state() -> (Arc<AppState>, Arc<dyn Ledger>) {
+    state_with(
+        &format!("platform {SUBMIT_KEY} submit,read\nreviewer {READ_KEY} read\nops {OPS_KEY} *"),
+        Limits::default(),
+    )
+}
+
+fn example() -> Value {
+    serde_json::from_str(&std::fs::read_to_string("examples/helsinki-example.json").unwrap()).unwrap()
+}
+
+fn with_id(mut app: Value, id: &str) -> Value {
+    app["application_id"] = json!(id);
+    app
+}
+
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    location: Option<String>,
+    text: String,
+    headers: axum::http::HeaderMap,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+async fn call(state: &Arc<AppState>, method: &str, uri: &str, body: Option<String>, key: Option<&str>) -> Answer {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(k) = key {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
+    }
+    let req =
+        req.header(header::CONTENT_TYPE, "application/json").body(body.map_or_else(Body::empty, Body::from)).unwrap();
+    let resp = app(Arc::clone(state)).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let content_type = headers.get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let location = headers.get(header::LOCATION).map(|v| v.to_str().unwrap().to_string());
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Answer { status, content_type, location, text: String::from_utf8(bytes.to_vec()).unwrap(), headers }
+}
+
+async fn post(state: &Arc<AppState>, uri: &str, body: &Value, key: Option<&str>) -> Answer {
+    call(state, "POST", uri, Some(body.to_string()), key).await
+}
+
+#[tokio::test]
+async fn review_is_created_recorded_and_idempotent() {
+    let (state, ledger) = open_state();
+    let app = with_id(example(), "T-1");
+    let a = post(&state, "/v1/reviews", &app, None).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.location.as_deref(), Some("/v1/reviews/T-1"));
+    assert_eq!(a.content_type, "application/json");
+    assert!(a.headers.contains_key("x-request-id"));
+    let review = a.json();
+    assert_eq!(review["application_id"], "T-1");
+    assert_eq!(review["verdict"], "approve");
+    assert_eq!(review["items"].as_array().unwrap().len(), 21);
+
+    // Stored before the answer, with the caller.
+    let record = ledger.get("T-1").unwrap().unwrap();
+    assert_eq!(record.caller, "anonymous");
+    assert_eq!(serde_json::from_str::<Value>(&record.review).unwrap(), review);
+
+    // Same content again (keys in another order): the stored review, 200.
+    let reordered: Value = serde_json::from_str(&{
+        let mut m: Vec<(String, Value)> = app.as_object().unwrap().clone().into_iter().collect();
+        m.reverse();
+        let obj: serde_json::Map<String, Value> = m.into_iter().collect();
+        Value::Object(obj).to_string()
+    })
+    .unwrap();
+    let again = post(&state, "/v1/reviews", &reordered, None).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.json(), review);
+
+    // Same id, different content: 409 problem.
+    let mut changed = app.clone();
+    changed["schedule"]["trips"] = json!(2);
+    let conflict = post(&state, "/v1/reviews", &changed, None).await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT);
+    assert_eq!(conflict.content_type, "application/problem+json");
+    assert_eq!(conflict.json()["status"], 409);
+
+    let got = call(&state, "GET", "/v1/reviews/T-1", None, None).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.json(), review);
+    let missing = call(&state, "GET", "/v1/reviews/NOPE", None, None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.content_type, "application/problem+json");
+    assert_eq!(ledger.verify().unwrap().records, 1);
+}
+
+#[tokio::test]
+async fn bad_input_is_a_problem_document() {
+    let (state, ledger) = open_state();
+    let malformed = call(&state, "POST", "/v1/reviews", Some("{\"application_id\": ".into()), None).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(malformed.content_type, "application/problem+json");
+    assert_eq!(malformed.json()["type"], "/problems/bad-request");
+
+    let not_object = call(&state, "POST", "/v1/reviews", Some("[1, 2]".into()), None).await;
+    assert_eq!(not_object.status, StatusCode::BAD_REQUEST);
+
+    let mut app = with_id(example(), "T-bad");
+    app["loaded"]["height_m"] = json!(-4.3);
+    app["vehicle"]["axles"][1]["load_kg"] = json!("ten tonnes");
+    app["carrier"]["uscc"] = json!("91370800MA3C5Q8K45");
+    let invalid = post(&state, "/v1/reviews", &app, None).await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", invalid.text);
+    assert_eq!(invalid.content_type, "application/problem+json");
+    let problem = invalid.json();
+    let pointers: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["pointer"].as_str().unwrap()).collect();
+    assert!(pointers.contains(&"/vehicle/axles/1/load_kg"), "{pointers:?}");
+    assert!(problem["errors"].as_array().unwrap().iter().all(|e| e["message"].as_str().is_some_and(|m| !m.is_empty())));
+    // Nothing is recorded for invalid input.
+    assert_eq!(ledger.verify().unwrap().records, 0);
+
+    let wrong_method = call(&state, "DELETE", "/v1/reviews", None, None).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.content_type, "application/problem+json");
+
+    let unknown = call(&state, "GET", "/v2/nothing", None, None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.content_type, "application/problem+json");
+}
+
+#[tokio::test]
+async fn body_limit_gives_413() {
+    let (state, _) = state_with("", Limits { body_bytes: 1024, ..Limits::default() });
+    let a = post(&state, "/v1/reviews", &with_id(example(), "T-big"), None).await;
+    assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", a.text);
+    assert_eq!(a.content_type, "application/problem+json");
+}
+
+#[tokio::test]
+async fn timeout_is_a_503_problem() {
+    let (state, ledger) = state_with("", Limits { request_timeout: Duration::from_millis(100), ..Limits::default() });
+    // A client that sends half a body and stalls.
+    let chunks = futures_stall(b"{\"application_id\": \"T-slow\"".to_vec());
+    let req = Request::builder().method("POST").uri("/v1/reviews").body(Body::from_stream(chunks)).unwrap();
+    let resp = app(Arc::clone(&state)).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let problem: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(problem["type"], "/problems/timeout");
+    assert_eq!(ledger.verify().unwrap().records, 0);
+}
+
+/// A body stream that yields `first` and then never ends.
+fn futures_stall(first: Vec<u8>) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send {
+    struct Stall(Option<Vec<u8>>);
+    impl futures_core::Stream for Stall {
+        type Item = Result<Vec<u8>, std::io::Error>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            match self.0.take() {
+                Some(b) => std::task::Poll::Ready(Some(Ok(b))),
+                None => std::task::Poll::Pending,
+            }
+        }
+    }
+    Stall(Some(first))
+}
+
+#[tokio::test]
+async fn api_keys_401_403_and_caller_recorded() {
+    let (state, ledger) = keyed_state();
+    let app = with_id(example(), "T-auth");
+    let none = post(&state, "/v1/reviews", &app, None).await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(none.headers.get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
+    assert_eq!(none.content_type, "application/problem+json");
+    let wrong = post(&state, "/v1/reviews", &app, Some("not-a-key-at-all-xxxx")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let read_only = post(&state, "/v1/reviews", &app, Some(READ_KEY)).await;
+    assert_eq!(read_only.status, StatusCode::FORBIDDEN);
+    assert!(read_only.json()["detail"].as_str().unwrap().contains("submit"));
+    assert_eq!(ledger.verify().unwrap().records, 0);
+
+    let ok = post(&state, "/v1/reviews", &app, Some(SUBMIT_KEY)).await;
+    assert_eq!(ok.status, StatusCode::CREATED);
+    assert_eq!(ledger.get("T-auth").unwrap().unwrap().caller, "platform");
+    assert_eq!(call(&state, "GET", "/v1/reviews/T-auth", None, Some(READ_KEY)).await.status, StatusCode::OK);
+    assert_eq!(call(&state, "GET", "/v1/reviews/T-auth", None, None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&state, "GET", "/v1/reviews", None, Some(READ_KEY)).await.status, StatusCode::OK);
+
+    let restriction = json!({"id": "R-auth", "kind": "closure", "reason": "test",
+        "valid_from": "2026-12-01T00:00:00Z", "valid_until": "2026-12-02T00:00:00Z",
+        "geometry": {"type": "Point", "coordinates": [24.94, 60.17]}});
+    assert_eq!(post(&state, "/v1/restrictions", &restriction, Some(SUBMIT_KEY)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(post(&state, "/v1/restrictions", &restriction, Some(OPS_KEY)).await.status, StatusCode::CREATED);
+
+    // Operations endpoints are open.
+    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/v1/envelope"] {
+        assert_eq!(call(&state, "GET", path, None, None).await.status, StatusCode::OK, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn queue_filters_paginates_and_masks() {
+    let (state, _) = open_state();
+    let base = example();
+    for i in 0..5 {
+        let mut app = with_id(base.clone(), &format!("Q-{i}"));
+        if i % 2 == 1 {
+            // Divisible cargo: G1 fails, so it escalates.
+            app["cargo"]["indivisible"] = json!(false);
+        }
+        let a = post(&state, "/v1/reviews", &app, None).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    }
+    let all = call(&state, "GET", "/v1/reviews?limit=2", None, None).await.json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let next = all["next"].as_str().unwrap().to_string();
+    let page2 = call(&state, "GET", &format!("/v1/reviews?limit=2&cursor={next}"), None, None).await.json();
+    assert_eq!(page2["items"][0]["application_id"], "Q-2");
+
+    let escalated = call(&state, "GET", "/v1/reviews?verdict=escalate&limit=50", None, None).await;
+    assert_eq!(escalated.status, StatusCode::OK);
+    let page = escalated.json();
+    let ids: Vec<&str> =
+        page["items"].as_array().unwrap().iter().map(|e| e["application_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["Q-1", "Q-3"]);
+    assert!(page.get("next").is_none());
+    assert!(!page["items"][0]["reasons"].as_array().unwrap().is_empty());
+    // ID numbers are masked in the queue.
+    let agent_id = base["agent"]["id_number"].as_str().unwrap();
+    assert!(!escalated.text.contains(agent_id));
+    assert!(page["items"][0]["agent_id_number"].as_str().unwrap().contains("****"));
+
+    let since_future = call(&state, "GET", "/v1/reviews?since=2999-01-01", None, None).await.json();
+    assert!(since_future["items"].as_array().unwrap().is_empty());
+    assert_eq!(call(&state, "GET", "/v1/reviews?verdict=reject", None, None).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(call(&state, "GET", "/v1/reviews?limit=0", None, None).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(call(&state, "GET", "/v1/reviews?since=yesterday", None, None).await.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn restriction_lists_affected_approved_reviews_and_applies_to_new_ones() {
+    let (state, _) = open_state();
+    let app = with_id(example(), "R-1");
+    assert_eq!(post(&state, "/v1/reviews", &app, None).await.json()["verdict"], "approve");
+    // A second approved review whose schedule is outside the restriction's validity.
+    let mut later = with_id(example(), "R-2");
+    later["schedule"] = json!({"start": "2026-12-14", "end": "2026-12-18", "trips": 1});
+    assert_eq!(post(&state, "/v1/reviews", &later, None).await.json()["verdict"], "approve");
+
+    let on_route = app["route"]["geometry"]["coordinates"][1].clone();
+    let restriction = json!({"id": "W-1", "kind": "works", "reason": "resurfacing",
+        "valid_from": "2026-12-02T00:00:00+02:00", "valid_until": "2026-12-03T00:00:00+02:00",
+        "geometry": {"type": "Point", "coordinates": on_route}});
+    let created = post(&state, "/v1/restrictions", &restriction, None).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let body = created.json();
+    assert_eq!(body["checked"], 2);
+    let affected: Vec<&str> =
+        body["affected"].as_array().unwrap().iter().map(|a| a["application_id"].as_str().unwrap()).collect();
+    assert_eq!(affected, ["R-1"]);
+
+    // Far away: affects nothing.
+    let far = json!({"id": "W-far", "kind": "closure", "reason": "event",
+        "valid_from": "2026-12-01T00:00:00Z", "valid_until": "2026-12-31T00:00:00Z",
+        "geometry": {"type": "LineString", "coordinates": [[24.90, 60.20], [24.91, 60.20]]}});
+    let far = post(&state, "/v1/restrictions", &far, None).await.json();
+    assert!(far["affected"].as_array().unwrap().is_empty());
+
+    assert_eq!(post(&state, "/v1/restrictions", &restriction, None).await.status, StatusCode::CONFLICT);
+    let bad = json!({"id": "x y", "kind": "lowered", "reason": "", "valid_from": "2026-12-03T00:00:00Z",
+        "valid_until": "2026-12-02T00:00:00Z", "geometry": {"type": "Polygon", "coordinates": []}});
+    let bad = post(&state, "/v1/restrictions", &bad, None).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.json()["errors"].as_array().unwrap().len(), 5);
+
+    let listed = call(&state, "GET", "/v1/restrictions", None, None).await.json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    // A new review of the same route now meets the works during its schedule.
+    let again = post(&state, "/v1/reviews", &with_id(example(), "R-3"), None).await.json();
+    assert_eq!(again["verdict"], "escalate");
+    let r5 = again["items"].as_array().unwrap().iter().find(|i| i["id"] == "R5").unwrap();
+    assert_eq!(r5["status"], "fail");
+    assert!(r5["refs"].as_array().unwrap().iter().any(|r| r == "closure:temporary:W-1"));
+}
+
+#[tokio::test]
+async fn operations_endpoints() {
+    let (state, _) = open_state();
+    assert_eq!(call(&state, "GET", "/healthz", None, None).await.json()["status"], "ok");
+    assert_eq!(call(&state, "GET", "/readyz", None, None).await.json()["status"], "ready");
+    state.set_ready(false);
+    let not_ready = call(&state, "GET", "/readyz", None, None).await;
+    assert_eq!(not_ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    state.set_ready(true);
+
+    post(&state, "/v1/reviews", &with_id(example(), "M-1"), None).await;
+    let metrics = call(&state, "GET", "/metrics", None, None).await;
+    assert!(metrics.content_type.starts_with("text/plain"));
+    for line in [
+        "oscar_reviews_total{verdict=\"approve\"} 1",
+        "oscar_review_items_total{item=\"V5\",status=\"pass\"} 1",
+        "oscar_review_duration_seconds_count 1",
+        "oscar_registry_errors_total 0",
+    ] {
+        assert!(metrics.text.contains(line), "missing `{line}` in\n{}", metrics.text);
+    }
+
+    let doc = call(&state, "GET", "/openapi.json", None, None).await.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in
+        ["/v1/reviews", "/v1/reviews/{id}", "/v1/restrictions", "/v1/envelope", "/healthz", "/readyz", "/metrics"]
+    {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
+    }
+    assert!(doc["paths"]["/v1/reviews"]["post"]["responses"].get("422").is_some());
+
+    let envelope = call(&state, "GET", "/v1/envelope", None, None).await.json();
+    let cn = envelope.as_array().unwrap().iter().find(|e| e["jurisdiction"] == "CN").unwrap();
+    assert_eq!(cn["auto_approve_classes"], json!([1, 2]));
+}

@@ -1,0 +1,181 @@
+//! End-to-end tests against real servers on 127.0.0.1: the service over HTTP with reqwest,
+//! graceful shutdown, and the remote registry (`oscar registry-serve` as a child process)
+//! through outage, slowness and malformed answers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
+
+mod server_common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use oscar::ledger::{Ledger, SqliteLedger};
+use oscar::registry::RemoteOptions;
+use oscar::server::auth::ApiKeys;
+use oscar::server::{AppState, Limits, RegistrySource, ReviewerConfig};
+use serde_json::Value;
+use server_common::{Oscar, example};
+
+const KEY: &str = "e2e-key-0123456789abcdef";
+
+struct Served {
+    url: String,
+    ledger: Arc<dyn Ledger>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Serves `config` in this process on an ephemeral port.
+async fn serve(config: ReviewerConfig) -> Served {
+    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::in_memory().unwrap());
+    let keys = ApiKeys::parse("test", &format!("e2e {KEY} *")).unwrap();
+    let handle = tokio::runtime::Handle::current();
+    let l2 = Arc::clone(&ledger);
+    let state = tokio::task::spawn_blocking(move || {
+        AppState::from_config(config, l2, keys, Limits::default(), Some(&handle)).unwrap()
+    })
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        oscar::server::serve_on(listener, Arc::new(state), async move {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    Served { url, ledger, stop: Some(tx), task }
+}
+
+fn remote(url: &str, call_timeout_ms: u64, retries: u32) -> ReviewerConfig {
+    ReviewerConfig {
+        registry: RegistrySource::Url(
+            url.to_string(),
+            RemoteOptions {
+                call_timeout: Duration::from_millis(call_timeout_ms),
+                retries,
+                backoff: Duration::from_millis(10),
+                cache_ttl: Duration::ZERO,
+                cache_capacity: 100,
+            },
+        ),
+        ..ReviewerConfig::default()
+    }
+}
+
+async fn submit(url: &str, app: &Value) -> (u16, Value, Option<String>) {
+    let resp =
+        reqwest::Client::new().post(format!("{url}/v1/reviews")).bearer_auth(KEY).json(app).send().await.unwrap();
+    let status = resp.status().as_u16();
+    let location = resp.headers().get("location").map(|v| v.to_str().unwrap().to_string());
+    (status, resp.json().await.unwrap(), location)
+}
+
+fn status_of<'a>(review: &'a Value, item: &str) -> &'a str {
+    review["items"].as_array().unwrap().iter().find(|i| i["id"] == item).unwrap()["status"].as_str().unwrap()
+}
+
+/// The registry items that must not pass when the registry cannot answer.
+const REGISTRY_ITEMS: [&str; 4] = ["P1", "C1", "C2", "V1"];
+
+fn assert_unverified_by_registry(review: &Value, why: &str) {
+    assert_eq!(review["verdict"], "escalate");
+    for item in REGISTRY_ITEMS {
+        assert_eq!(status_of(review, item), "unverified", "{item} in {review}");
+    }
+    let reasons = review["reasons"].as_array().unwrap();
+    assert!(reasons.iter().any(|r| r.as_str().unwrap().contains(why)), "no reason mentions `{why}`: {reasons:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_to_end_over_http() {
+    let s = serve(ReviewerConfig::default()).await;
+    let (status, review, location) = submit(&s.url, &example("E2E-1")).await;
+    assert_eq!(status, 201);
+    assert_eq!(review["verdict"], "approve");
+    let location = location.unwrap();
+    let client = reqwest::Client::new();
+    let got = client.get(format!("{}{location}", s.url)).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(got.json::<Value>().await.unwrap(), review);
+    let (again, _, _) = submit(&s.url, &example("E2E-1")).await;
+    assert_eq!(again, 200);
+    let unauth = client.post(format!("{}/v1/reviews", s.url)).json(&example("E2E-2")).send().await.unwrap();
+    assert_eq!(unauth.status().as_u16(), 401);
+    assert_eq!(unauth.headers()["content-type"], "application/problem+json");
+    assert_eq!(s.ledger.verify().unwrap().records, 1);
+    s.stop.unwrap().send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), s.task).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_registry_answers_then_outage_escalates() {
+    let mut registry = Oscar::start(&["registry-serve", "registry-demo"], "/v1/version");
+    let s = serve(remote(&registry.url(), 500, 1)).await;
+    let (status, review, _) = submit(&s.url, &example("REM-1")).await;
+    assert_eq!(status, 201);
+    assert_eq!(review["verdict"], "approve", "{review}");
+    let local = oscar::registry::JsonlRegistry::embedded_demo().unwrap();
+    use oscar::registry::Registry as _;
+    assert_eq!(review["versions"]["registry"], format!("remote:{}", local.version()));
+
+    // The registry goes away: the same application (new id) cannot be verified.
+    registry.kill();
+    let started = Instant::now();
+    let (status, review, _) = submit(&s.url, &example("REM-2")).await;
+    assert_eq!(status, 201);
+    assert_unverified_by_registry(&review, "cannot be reached");
+    assert!(started.elapsed() < Duration::from_secs(5), "outage took {:?}", started.elapsed());
+    let metrics = reqwest::get(format!("{}/metrics", s.url)).await.unwrap().text().await.unwrap();
+    let errors: u64 =
+        metrics.lines().find_map(|l| l.strip_prefix("oscar_registry_errors_total ")).unwrap().parse().unwrap();
+    assert!(errors > 0, "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_registry_times_out_and_escalates() {
+    let _registry = Oscar::start(&["registry-serve", "registry-demo", "--delay-ms", "600"], "/v1/version");
+    let s = serve(remote(&_registry.url(), 100, 1)).await;
+    let started = Instant::now();
+    let (status, review, _) = submit(&s.url, &example("SLOW-1")).await;
+    assert_eq!(status, 201);
+    assert_unverified_by_registry(&review, "did not answer in time");
+    // Every lookup gave up after two tries of 100 ms, not after the registry's 600 ms.
+    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_registry_answers_are_unverified() {
+    use axum::routing::get;
+    // A registry that answers 200 with records of the wrong shape.
+    let bad = axum::Router::new()
+        .route("/v1/version", get(|| async { axum::Json(serde_json::json!({"version": "bad-1"})) }))
+        .route("/v1/{kind}/{key}", get(|| async { axum::Json(serde_json::json!({"uscc": 42, "surprise": true})) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let bad_task = tokio::spawn(async move { axum::serve(listener, bad).await.unwrap() });
+    let s = serve(remote(&url, 500, 2)).await;
+    let (status, review, _) = submit(&s.url, &example("BAD-1")).await;
+    assert_eq!(status, 201);
+    assert_unverified_by_registry(&review, "malformed record");
+    assert_eq!(review["versions"]["registry"], "remote:bad-1");
+    bad_task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_the_review_in_flight() {
+    // A slow (300 ms per lookup) but working registry keeps the review in flight.
+    let _registry = Oscar::start(&["registry-serve", "registry-demo", "--delay-ms", "300"], "/v1/version");
+    let s = serve(remote(&_registry.url(), 2000, 0)).await;
+    let url = s.url.clone();
+    let in_flight = tokio::spawn(async move { submit(&url, &example("GS-1")).await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    s.stop.unwrap().send(()).unwrap();
+    let (status, review, _) = tokio::time::timeout(Duration::from_secs(30), in_flight).await.unwrap().unwrap();
+    assert_eq!(status, 201);
+    assert_eq!(review["verdict"], "approve", "{review}");
+    tokio::time::timeout(Duration::from_secs(10), s.task).await.unwrap().unwrap();
+    assert!(s.ledger.get("GS-1").unwrap().is_some());
+}
