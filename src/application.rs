@@ -617,6 +617,27 @@ fn check_consistency(app: &Application, out: &mut Vec<FieldError>) {
     }
 }
 
+/// RFC 7396 JSON merge patch: objects merge recursively, `null` removes, anything else
+/// replaces. Derives applications from a base (the golden cases, the load generator's mix).
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    let serde_json::Value::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = serde_json::Value::Object(serde_json::Map::new());
+    }
+    if let serde_json::Value::Object(t) = target {
+        for (k, v) in p {
+            if v.is_null() {
+                t.remove(k);
+            } else {
+                merge_patch(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

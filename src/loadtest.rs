@@ -70,26 +70,6 @@ pub enum LoadError {
     Options(String),
 }
 
-/// RFC 7396 merge patch.
-fn merge(target: &mut Value, patch: &Value) {
-    let Value::Object(p) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(serde_json::Map::new());
-    }
-    if let Value::Object(t) = target {
-        for (k, v) in p {
-            if v.is_null() {
-                t.remove(k);
-            } else {
-                merge(t.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-    }
-}
-
 fn json_files(dir: &Path) -> Result<Vec<(String, Value)>, LoadError> {
     let read_err = |e: std::io::Error| LoadError::Read(dir.display().to_string(), e.to_string());
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -121,7 +101,7 @@ pub fn load_mix(examples: &Path, cases: &Path) -> Result<Vec<Value>, LoadError> 
             };
             if let Some(b) = bases.get(base) {
                 let mut app = b.clone();
-                merge(&mut app, patch);
+                crate::application::merge_patch(&mut app, patch);
                 mix.push(app);
             }
         }

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod service;
-use oscar::registry::{JsonlRegistry, Registry};
+use oscar::SetupError;
 use oscar::review::Verdict;
-use oscar::routes::{RouteData, RouteNetwork, closures_from_str, import_geojson, import_osm};
+use oscar::routes::{RouteNetwork, import_geojson, import_osm};
 use oscar::rulebook::LoadedRulebook;
-use oscar::{Reviewer, SetupError};
+use oscar::server::{RegistrySource, ReviewerConfig};
 
 /// Exit code: the application was approved.
 const EXIT_APPROVE: u8 = 0;
@@ -38,19 +38,9 @@ enum Command {
         /// Print the review as JSON.
         #[arg(long)]
         json: bool,
-        /// Registry directory with companies/people/vehicles/authorizations.jsonl
-        /// (default: the embedded demo registry).
-        #[arg(long)]
-        registry: Option<PathBuf>,
-        /// Rulebook TOML file; replaces the shipped rulebook of its jurisdiction.
-        #[arg(long)]
-        rules: Option<PathBuf>,
-        /// Road network directory made by `import-osm` (default: the embedded Helsinki network).
-        #[arg(long)]
-        routes: Option<PathBuf>,
-        /// Temporary closures (GeoJSON; default: the embedded `routes-data/closures.geojson`).
-        #[arg(long)]
-        closures: Option<PathBuf>,
+        /// Where the reference data come from.
+        #[command(flatten)]
+        data: DataArgs,
     },
     /// Import an OpenStreetMap PBF extract into a road-network directory.
     ImportOsm {
@@ -221,25 +211,46 @@ enum LedgerCommand {
         /// Ledger database file.
         #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
         ledger: PathBuf,
-        /// Registry directory (default: the embedded demo registry).
-        #[arg(long)]
-        registry: Option<PathBuf>,
-        /// Rulebook TOML file.
-        #[arg(long)]
-        rules: Option<PathBuf>,
-        /// Road network directory.
-        #[arg(long)]
-        routes: Option<PathBuf>,
-        /// Closures GeoJSON.
-        #[arg(long)]
-        closures: Option<PathBuf>,
-        /// Anomaly model directory (default: the shipped model).
-        #[arg(long)]
-        model: Option<PathBuf>,
+        /// Where the reference data come from.
+        #[command(flatten)]
+        data: DataArgs,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Where a review's reference data come from; each defaults to what ships in the binary.
+#[derive(clap::Args)]
+struct DataArgs {
+    /// Registry directory with companies/people/vehicles/authorizations.jsonl
+    /// (default: the embedded demo registry).
+    #[arg(long)]
+    registry: Option<PathBuf>,
+    /// Rulebook TOML file; replaces the shipped rulebook of its jurisdiction.
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Road network directory made by `import-osm` (default: the embedded Helsinki network).
+    #[arg(long)]
+    routes: Option<PathBuf>,
+    /// Temporary closures (GeoJSON; default: the embedded `routes-data/closures.geojson`).
+    #[arg(long)]
+    closures: Option<PathBuf>,
+    /// Anomaly model directory (default: the shipped model).
+    #[arg(long)]
+    model: Option<PathBuf>,
+}
+
+impl DataArgs {
+    fn config(self) -> ReviewerConfig {
+        ReviewerConfig {
+            registry: self.registry.map_or(RegistrySource::Embedded, RegistrySource::Dir),
+            rules: self.rules,
+            routes: self.routes,
+            closures: self.closures,
+            model: self.model,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -271,6 +282,8 @@ enum CliError {
     Model(#[from] oscar::anomaly::ModelError),
     #[error(transparent)]
     Service(#[from] service::ServiceError),
+    #[error(transparent)]
+    Config(#[from] oscar::server::ConfigError),
 }
 
 /// candle fans each small matrix product out over a thread pool sized by
@@ -294,41 +307,6 @@ fn exec_single_threaded() -> std::io::Result<()> {
     Ok(())
 }
 
-fn reviewer(
-    registry: Option<&Path>,
-    rules: Option<&Path>,
-    routes: Option<&Path>,
-    closures: Option<&Path>,
-) -> Result<Reviewer, CliError> {
-    let mut books = LoadedRulebook::embedded().map_err(SetupError::from)?;
-    if let Some(path) = rules {
-        books.push(LoadedRulebook::from_file(path).map_err(SetupError::from)?);
-    }
-    let registry: Box<dyn Registry> = match registry {
-        Some(dir) => Box::new(JsonlRegistry::load(dir).map_err(SetupError::from)?),
-        None => Box::new(JsonlRegistry::embedded_demo().map_err(SetupError::from)?),
-    };
-    let route_data = match (routes, closures) {
-        (None, None) => oscar::embedded_routes().map_err(SetupError::from)?,
-        (dir, file) => {
-            let network = match dir {
-                Some(dir) => RouteNetwork::load(dir).map_err(SetupError::from)?,
-                None => RouteNetwork::from_bytes(Path::new("(embedded network)"), oscar::EMBEDDED_NETWORK)
-                    .map_err(SetupError::from)?,
-            };
-            let text = match file {
-                Some(f) => std::fs::read_to_string(f).map_err(|e| CliError::Read(f.display().to_string(), e))?,
-                None => oscar::EMBEDDED_CLOSURES.to_string(),
-            };
-            let label = file.unwrap_or(Path::new("(embedded closures)"));
-            let list = closures_from_str(label, &text).map_err(SetupError::from)?;
-            RouteData::new(network, list, &text)
-        }
-    };
-    let model = oscar::anomaly::AnomalyModel::embedded().map_err(SetupError::from)?;
-    Ok(Reviewer::new(books, registry, Some(route_data)).with_model(model))
-}
-
 fn read_input(path: &Path) -> Result<String, CliError> {
     let label = path.display().to_string();
     if label == "-" {
@@ -340,8 +318,8 @@ fn read_input(path: &Path) -> Result<String, CliError> {
 
 fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
-        Command::Review { application, json, registry, rules, routes, closures } => {
-            let reviewer = reviewer(registry.as_deref(), rules.as_deref(), routes.as_deref(), closures.as_deref())?;
+        Command::Review { application, json, data } => {
+            let reviewer = data.config().build(&[], None)?.reviewer;
             let text = read_input(&application)?;
             match reviewer.review_json(&text) {
                 Ok(review) => {
@@ -430,17 +408,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Ledger { action: LedgerCommand::Verify { ledger, json } } => {
             Ok(service::ledger_verify(&ledger, json)?)
         }
-        Command::Ledger {
-            action: LedgerCommand::Replay { id, ledger, registry, rules, routes, closures, model, json },
-        } => {
-            let config = oscar::server::ReviewerConfig {
-                registry: registry.map_or(oscar::server::RegistrySource::Embedded, oscar::server::RegistrySource::Dir),
-                rules,
-                routes,
-                closures,
-                model,
-            };
-            Ok(service::ledger_replay(&ledger, &id, &config, json)?)
+        Command::Ledger { action: LedgerCommand::Replay { id, ledger, data, json } } => {
+            Ok(service::ledger_replay(&ledger, &id, &data.config(), json)?)
         }
         Command::Loadtest { url, concurrency, duration, json, api_key, examples, cases } => {
             let opts = oscar::loadtest::LoadOptions {

@@ -35,26 +35,6 @@ struct Expect {
     reason_contains: Option<String>,
 }
 
-/// RFC 7396: objects merge recursively, `null` removes, anything else replaces.
-fn merge(target: &mut Value, patch: &Value) {
-    let Value::Object(p) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(Default::default());
-    }
-    if let Value::Object(t) = target {
-        for (k, v) in p {
-            if v.is_null() {
-                t.remove(k);
-            } else {
-                merge(t.entry(k.clone()).or_insert(Value::Null), v);
-            }
-        }
-    }
-}
-
 fn load_cases() -> Vec<(String, Case)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
     let mut cases: Vec<(String, Case)> = std::fs::read_dir(&dir)
@@ -74,7 +54,7 @@ fn load_cases() -> Vec<(String, Case)> {
 fn application(case: &Case) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{}.json", case.base));
     let mut app: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    merge(&mut app, &case.patch);
+    oscar::application::merge_patch(&mut app, &case.patch);
     app.to_string()
 }
 
