@@ -33,7 +33,7 @@ fn bench(c: &mut Criterion) {
     let net = RouteNetwork::load(&helsinki_dir()).expect("shipped network");
     let graph = Graph::new(&net);
     let ways: Vec<WayView> = net.ways().collect();
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let ok = |w: &WayView| !w.tunnel && w.highway != "service";
     let walk = loop {
         if let Some(w) = graph.walk(&mut rng, 3000.0, &ok)
@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("match a route through central Helsinki");
     group.sample_size(20);
     for n in [100usize, 1_000, 10_000] {
-        let route = perturb(&walk.line, &mut Rng(n as u64), 5.0, 3.0, len / n as f64);
+        let route = perturb(&walk.line, &mut Rng::new(n as u64), 5.0, 3.0, len / n as f64);
         let expected = net.match_route(&route);
         assert!(!expected.ways.is_empty(), "{:?}", expected.problems);
         group.bench_with_input(BenchmarkId::new(format!("hmm {:.1} km", len / 1000.0), route.len()), &route, |b, r| {

@@ -49,7 +49,7 @@ fn in_order(truth: &[(i64, f64)], m: &RouteMatch) -> bool {
 fn perturbed_routes_match_the_ways_they_were_built_from() {
     let net = helsinki();
     let graph = Graph::new(&net);
-    let mut rng = Rng(20_261_120);
+    let mut rng = Rng::new(20_261_120);
     let ok = |w: &oscar::routes::WayView| !w.tunnel && w.highway != "service" && w.tags.is_empty();
     let mut scores = Vec::new();
     let mut out_of_order = Vec::new();
@@ -63,8 +63,8 @@ fn perturbed_routes_match_the_ways_they_were_built_from() {
             continue;
         }
         runs += 1;
-        let offset_m = rng.range(2.0, 10.0);
-        let step_m = rng.range(5.0, 20.0);
+        let offset_m = rng.uniform(2.0, 10.0);
+        let step_m = rng.uniform(5.0, 20.0);
         let route = perturb(&walk.line, &mut rng, offset_m, 3.0, step_m);
         let m = net.match_route(&route);
         let o = overlap(&walk.ways, &m);

@@ -143,3 +143,15 @@ impl From<tokio::task::JoinError> for ApiError {
         ApiError::Internal(format!("review task failed: {e}"))
     }
 }
+
+/// The request body, or the problem it is: 413 over the limit, 400 otherwise. Both handlers
+/// that take a body use this one mapping.
+pub fn body_bytes(
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+    limit_bytes: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(limit_bytes),
+        _ => ApiError::BadRequest(e.body_text()),
+    })
+}

@@ -253,10 +253,7 @@ pub async fn create(
     Extension(Caller(caller)): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(state.limits.body_bytes),
-        _ => ApiError::BadRequest(e.body_text()),
-    })?;
+    let body = super::error::body_bytes(body, state.limits.body_bytes)?;
     let value: Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
     let restriction: Restriction = serde_json::from_value(value).map_err(|e| {

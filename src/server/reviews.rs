@@ -78,12 +78,7 @@ pub async fn create(
     Extension(Caller(caller)): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|e| match e {
-        BytesRejection::FailedToBufferBody(_) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::TooLarge(state.limits.body_bytes)
-        }
-        other => ApiError::BadRequest(other.body_text()),
-    })?;
+    let body = super::error::body_bytes(body, state.limits.body_bytes)?;
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the body is not UTF-8 text".into()))?;
     let value: Value =
         serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;

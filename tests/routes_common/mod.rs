@@ -52,26 +52,9 @@ pub fn helsinki_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("routes-data/helsinki")
 }
 
-/// Deterministic pseudo-random numbers (SplitMix64) so that perturbed routes are fixed.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Uniform in `[lo, hi)`.
-    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-}
+/// Deterministic pseudo-random numbers, the crate's one seeded generator, so that perturbed
+/// routes are fixed.
+pub use oscar::rng::SplitMix64 as Rng;
 
 const M_PER_DEG_LAT: f64 = 111_195.0;
 
@@ -90,26 +73,26 @@ pub fn metres(a: [f64; 2], b: [f64; 2]) -> f64 {
 /// jitter), shifted by a constant offset, plus a slow sinusoidal drift and small noise.
 /// Original vertices are never kept.
 pub fn perturb(line: &[[f64; 2]], rng: &mut Rng, offset_m: f64, drift_m: f64, step_m: f64) -> Vec<[f64; 2]> {
-    let angle = rng.range(0.0, std::f64::consts::TAU);
+    let angle = rng.uniform(0.0, std::f64::consts::TAU);
     let (ox, oy) = (offset_m * angle.cos(), offset_m * angle.sin());
-    let phase = rng.range(0.0, std::f64::consts::TAU);
+    let phase = rng.uniform(0.0, std::f64::consts::TAU);
     let mut out = Vec::new();
     let mut walked = 0.0;
-    let mut next = rng.range(0.0, step_m * 0.5);
+    let mut next = rng.uniform(0.0, step_m * 0.5);
     for w in line.windows(2) {
         let len = metres(w[0], w[1]);
         while next < walked + len {
             let t = (next - walked) / len;
             let p = [w[0][0] + (w[1][0] - w[0][0]) * t, w[0][1] + (w[1][1] - w[0][1]) * t];
             let drift = drift_m * (next / 400.0 + phase).sin();
-            let q = offset(p, ox + drift + rng.range(-1.0, 1.0), oy + drift * 0.5 + rng.range(-1.0, 1.0));
+            let q = offset(p, ox + drift + rng.uniform(-1.0, 1.0), oy + drift * 0.5 + rng.uniform(-1.0, 1.0));
             out.push(q);
-            next += step_m * rng.range(0.6, 1.4);
+            next += step_m * rng.uniform(0.6, 1.4);
         }
         walked += len;
     }
     if let Some(&last) = line.last() {
-        out.push(offset(last, ox + rng.range(-1.0, 1.0), oy + rng.range(-1.0, 1.0)));
+        out.push(offset(last, ox + rng.uniform(-1.0, 1.0), oy + rng.uniform(-1.0, 1.0)));
     }
     out
 }
