@@ -20,7 +20,7 @@ const READ_KEY: &str = "reviewer-key-0123456789";
 const OPS_KEY: &str = "ops-key-0123456789abcd";
 
 fn state_with(keys: &str, limits: Limits) -> (Arc<AppState>, Arc<dyn Ledger>) {
-    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::in_memory().unwrap());
+    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::temporary().unwrap());
     let keys = ApiKeys::parse("test", keys).unwrap();
     let state = AppState::from_config(ReviewerConfig::default(), Arc::clone(&ledger), keys, limits, None).unwrap();
     (Arc::new(state), ledger)

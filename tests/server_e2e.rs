@@ -27,7 +27,7 @@ struct Served {
 
 /// Serves `config` in this process on an ephemeral port.
 async fn serve(config: ReviewerConfig) -> Served {
-    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::in_memory().unwrap());
+    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::temporary().unwrap());
     let keys = ApiKeys::parse("test", &format!("e2e {KEY} *")).unwrap();
     let handle = tokio::runtime::Handle::current();
     let l2 = Arc::clone(&ledger);

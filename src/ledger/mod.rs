@@ -36,6 +36,9 @@ pub enum LedgerError {
     /// A lock was poisoned by a panic elsewhere.
     #[error("ledger lock poisoned")]
     Poisoned,
+    /// The writer could not do or commit the work.
+    #[error("ledger writer: {0}")]
+    Writer(String),
 }
 
 /// A review to append.
@@ -182,25 +185,12 @@ pub fn record_hash(seq: i64, prev_hash: &str, r: &NewRecord) -> String {
 }
 
 /// Canonical JSON: object keys sorted at every level, no whitespace.
+///
+/// `serde_json` keeps objects in a `BTreeMap` unless its `preserve_order` feature is on
+/// (it is not; `canonical_json_sorts_keys_at_every_level` fails if a dependency turns it
+/// on), so plain serialisation is already canonical and needs no sorted copy.
 pub fn canonical_json(v: &Value) -> String {
-    fn sort(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                let mut out = serde_json::Map::new();
-                for k in keys {
-                    if let Some(x) = m.get(k) {
-                        out.insert(k.clone(), sort(x));
-                    }
-                }
-                Value::Object(out)
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sort).collect()),
-            other => other.clone(),
-        }
-    }
-    sort(v).to_string()
+    v.to_string()
 }
 
 /// `sha256:` of canonical JSON text.

@@ -65,7 +65,8 @@ pub struct AppState {
     ledger: Arc<dyn Ledger>,
     keys: ApiKeys,
     limits: Limits,
-    permits: Semaphore,
+    /// Reviews computing at once (the ledger write is outside: it waits, it does not compute).
+    permits: Arc<Semaphore>,
     metrics: Metrics,
     ready: AtomicBool,
 }
@@ -90,7 +91,7 @@ impl AppState {
             restrict_lock: tokio::sync::Mutex::new(()),
             ledger,
             keys,
-            permits: Semaphore::new(limits.concurrent_reviews.max(1)),
+            permits: Arc::new(Semaphore::new(limits.concurrent_reviews.max(1))),
             limits,
             metrics,
             ready: AtomicBool::new(true),

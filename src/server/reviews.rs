@@ -85,7 +85,10 @@ pub async fn create(
     if !value.is_object() {
         return Err(ApiError::BadRequest("the body must be a JSON object".into()));
     }
-    let _permit = state.permits.acquire().await.map_err(|_| ApiError::Internal("review pool closed".into()))?;
+    let permit = Arc::clone(&state.permits)
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::Internal("review pool closed".into()))?;
     let reviewer = state.reviewer()?;
     let st = Arc::clone(&state);
     let text = text.to_string();
@@ -107,6 +110,8 @@ pub async fn create(
             }
         };
         let review_json = serde_json::to_string(&review).map_err(|e| ApiError::Internal(e.to_string()))?;
+        // The ledger batches concurrent writes: let the next review compute meanwhile.
+        drop(permit);
         let appended = st.ledger.append(NewRecord {
             application_id: review.application_id.clone(),
             content_hash: content_hash.clone(),
