@@ -286,6 +286,11 @@ impl FieldError {
     fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
         FieldError { pointer: pointer.into(), message: message.into() }
     }
+
+    /// The jurisdiction has no rulebook loaded.
+    pub(crate) fn no_rulebook(jurisdiction: &str) -> Self {
+        FieldError::new("/jurisdiction", format!("no rulebook is loaded for `{jurisdiction}`"))
+    }
 }
 
 impl std::fmt::Display for FieldError {
@@ -309,6 +314,23 @@ pub fn parse(json: &str, formats_for: impl Fn(&str) -> Option<Formats>) -> Resul
             from_value(value)?
         }
     };
+    checked(app, formats_for)
+}
+
+/// [`parse`] for a document already parsed as JSON (the service keeps the value to hash
+/// its canonical form, so the text is not parsed twice).
+pub fn parse_value(
+    value: &serde_json::Value,
+    formats_for: impl Fn(&str) -> Option<Formats>,
+) -> Result<Application, Vec<FieldError>> {
+    let app = match Application::deserialize(value) {
+        Ok(app) => app,
+        Err(_) => from_value(value.clone())?,
+    };
+    checked(app, formats_for)
+}
+
+fn checked(app: Application, formats_for: impl Fn(&str) -> Option<Formats>) -> Result<Application, Vec<FieldError>> {
     let mut errors = validate(&app, formats_for);
     if errors.is_empty() {
         Ok(app)
@@ -444,9 +466,7 @@ pub fn validate(app: &Application, formats_for: impl Fn(&str) -> Option<Formats>
     }
     match formats_for(&app.jurisdiction) {
         Some(formats) => check_identifiers(app, &formats, &mut errors),
-        None => {
-            errors.push(FieldError::new("/jurisdiction", format!("no rulebook is loaded for `{}`", app.jurisdiction)))
-        }
+        None => errors.push(FieldError::no_rulebook(&app.jurisdiction)),
     }
     check_consistency(app, &mut errors);
     errors

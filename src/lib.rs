@@ -121,16 +121,29 @@ impl Reviewer {
 
     /// Parses, validates and reviews JSON text.
     pub fn review_json(&self, json: &str) -> Result<Review, Vec<FieldError>> {
-        self.review(&self.parse(json)?)
+        self.review_valid(&self.parse(json)?)
+    }
+
+    /// Validates and reviews an application already parsed as JSON.
+    pub fn review_value(&self, value: &serde_json::Value) -> Result<Review, Vec<FieldError>> {
+        self.review_valid(&application::parse_value(value, |j| self.formats_for(j))?)
     }
 
     /// Reviews an application; it is validated first, and invalid input is returned as
     /// field errors rather than reviewed.
     pub fn review(&self, app: &Application) -> Result<Review, Vec<FieldError>> {
         let problems = application::validate(app, |j| self.formats_for(j));
-        let book = match (problems.is_empty(), self.rulebook(&app.jurisdiction)) {
-            (true, Some(book)) => book,
-            _ => return Err(problems),
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        self.review_valid(app)
+    }
+
+    /// Reviews a validated application.
+    fn review_valid(&self, app: &Application) -> Result<Review, Vec<FieldError>> {
+        // Validation refuses a jurisdiction without a rulebook; this only guards the invariant.
+        let Some(book) = self.rulebook(&app.jurisdiction) else {
+            return Err(vec![FieldError::no_rulebook(&app.jurisdiction)]);
         };
         let rules = &book.rules;
         let refs = registry::fetch(app, self.registry.as_ref());

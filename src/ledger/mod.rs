@@ -142,11 +142,48 @@ pub struct Broken {
     pub problem: String,
 }
 
+/// The answer to a queued write, awaited by a task or waited for by a thread.
+pub struct Pending<T>(tokio::sync::oneshot::Receiver<Result<T, LedgerError>>);
+
+impl<T> Pending<T> {
+    /// The answer that `answer` will bring.
+    pub fn new(answer: tokio::sync::oneshot::Receiver<Result<T, LedgerError>>) -> Pending<T> {
+        Pending(answer)
+    }
+
+    /// An answer that is already known to be an error.
+    pub fn failed(e: LedgerError) -> Pending<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(Err(e));
+        Pending(rx)
+    }
+
+    /// Blocks the thread until the answer comes; not for use inside an async task.
+    pub fn wait(self) -> Result<T, LedgerError> {
+        self.0.blocking_recv().unwrap_or_else(dropped)
+    }
+}
+
+/// The writer went away without answering.
+fn dropped<T>(_: tokio::sync::oneshot::error::RecvError) -> Result<T, LedgerError> {
+    Err(LedgerError::Writer("the write was dropped unanswered".into()))
+}
+
+impl<T> std::future::Future for Pending<T> {
+    type Output = Result<T, LedgerError>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| r.unwrap_or_else(dropped))
+    }
+}
+
 /// Storage of reviews and restrictions. Implementations must make [`Ledger::append`]
 /// durable against a process crash before returning, and atomic with the idempotency check.
 pub trait Ledger: Send + Sync {
-    /// Appends a review unless its id is already stored (then says which case).
-    fn append(&self, record: NewRecord) -> Result<Appended, LedgerError>;
+    /// Appends a review unless its id is already stored (then says which case). Returns at
+    /// once; the answer comes when the record is durable (or refused), so a task can await
+    /// it without holding a thread.
+    fn append(&self, record: NewRecord) -> Pending<Appended>;
     /// The record of an application id.
     fn get(&self, application_id: &str) -> Result<Option<Record>, LedgerError>;
     /// A page of records in sequence order.

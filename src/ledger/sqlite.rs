@@ -8,10 +8,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use tokio::sync::oneshot;
 
 use super::{
-    Appended, ChainChecker, GENESIS, Ledger, LedgerError, NewRecord, Query, Record, StoredRestriction, VerifyReport,
-    record_hash,
+    Appended, ChainChecker, GENESIS, Ledger, LedgerError, NewRecord, Pending, Query, Record, StoredRestriction,
+    VerifyReport, record_hash,
 };
 
 const SCHEMA: &str = "
@@ -50,8 +51,21 @@ const COLUMNS: &str =
 /// The sequence number and hash of the last record.
 type Tip = (i64, String);
 
-/// How a writer job answers.
-type Reply<T> = mpsc::SyncSender<Result<T, LedgerError>>;
+/// Where a writer job's answer goes: a thread blocked on a channel, or a task awaiting.
+enum Reply<T> {
+    Thread(mpsc::SyncSender<Result<T, LedgerError>>),
+    Task(oneshot::Sender<Result<T, LedgerError>>),
+}
+
+impl<T> Reply<T> {
+    /// Sends the answer; a caller that stopped waiting is ignored.
+    fn send(self, answer: Result<T, LedgerError>) {
+        match self {
+            Reply::Thread(s) => drop(s.send(answer)),
+            Reply::Task(s) => drop(s.send(answer)),
+        }
+    }
+}
 
 /// Work for the writer thread.
 enum Job {
@@ -168,13 +182,21 @@ impl SqliteLedger {
         self.reader.lock().map_err(|_| LedgerError::Poisoned)
     }
 
+    /// Queues a job for the writer.
+    fn queue(&self, job: Job) -> Result<(), LedgerError> {
+        self.jobs.as_ref().and_then(|q| q.send(job).ok()).ok_or_else(writer_gone)
+    }
+
     /// Queues a job for the writer and waits for its answer.
     fn submit<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, LedgerError> {
         let (reply, answer) = mpsc::sync_channel(1);
-        let gone = || LedgerError::Writer("the ledger writer has stopped".into());
-        self.jobs.as_ref().ok_or_else(gone)?.send(job(reply)).map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?
+        self.queue(job(Reply::Thread(reply)))?;
+        answer.recv().map_err(|_| writer_gone())?
     }
+}
+
+fn writer_gone() -> LedgerError {
+    LedgerError::Writer("the ledger writer has stopped".into())
 }
 
 fn spawn_checkpointer(checkpointer: Connection, stop: Arc<AtomicBool>) {
@@ -260,16 +282,16 @@ fn fail(job: Job, e: &rusqlite::Error) -> Done {
     }
 }
 
-/// Sends a job's result, or the commit's failure. A caller that stopped waiting is ignored.
+/// Sends a job's result, or the commit's failure.
 fn answer(done: Done, commit_failed: Option<&String>) {
     let failed = |e: &String| LedgerError::Writer(format!("commit failed: {e}"));
     match (done, commit_failed) {
-        (Done::Append(r, reply), None) => drop(reply.send(r)),
-        (Done::Append(_, reply), Some(e)) => drop(reply.send(Err(failed(e)))),
-        (Done::Restriction(r, reply), None) => drop(reply.send(r)),
-        (Done::Restriction(_, reply), Some(e)) => drop(reply.send(Err(failed(e)))),
-        (Done::Ping(reply), None) => drop(reply.send(Ok(()))),
-        (Done::Ping(reply), Some(e)) => drop(reply.send(Err(failed(e)))),
+        (Done::Append(r, reply), None) => reply.send(r),
+        (Done::Append(_, reply), Some(e)) => reply.send(Err(failed(e))),
+        (Done::Restriction(r, reply), None) => reply.send(r),
+        (Done::Restriction(_, reply), Some(e)) => reply.send(Err(failed(e))),
+        (Done::Ping(reply), None) => reply.send(Ok(())),
+        (Done::Ping(reply), Some(e)) => reply.send(Err(failed(e))),
     }
 }
 
@@ -315,8 +337,12 @@ fn append(tx: &rusqlite::Transaction<'_>, tip: &mut Tip, r: NewRecord) -> Result
 }
 
 impl Ledger for SqliteLedger {
-    fn append(&self, r: NewRecord) -> Result<Appended, LedgerError> {
-        self.submit(|reply| Job::Append(r, reply))
+    fn append(&self, r: NewRecord) -> Pending<Appended> {
+        let (reply, answer) = oneshot::channel();
+        match self.queue(Job::Append(r, Reply::Task(reply))) {
+            Ok(()) => Pending::new(answer),
+            Err(e) => Pending::failed(e),
+        }
     }
 
     fn get(&self, application_id: &str) -> Result<Option<Record>, LedgerError> {
@@ -404,15 +430,15 @@ mod tests {
         {
             let l = SqliteLedger::open(&path, false).unwrap();
             for i in 0..5 {
-                assert!(matches!(l.append(new(&format!("A{i}"), "x")).unwrap(), Appended::New(_)));
+                assert!(matches!(l.append(new(&format!("A{i}"), "x")).wait().unwrap(), Appended::New(_)));
             }
-            assert!(matches!(l.append(new("A1", "x")).unwrap(), Appended::Existing(_)));
-            assert!(matches!(l.append(new("A1", "y")).unwrap(), Appended::Conflict(_)));
+            assert!(matches!(l.append(new("A1", "x")).wait().unwrap(), Appended::Existing(_)));
+            assert!(matches!(l.append(new("A1", "y")).wait().unwrap(), Appended::Conflict(_)));
             assert_eq!(l.verify().unwrap(), VerifyReport { records: 5, first_broken: None });
         }
         // Reopening continues the chain.
         let l = SqliteLedger::open(&path, false).unwrap();
-        assert!(matches!(l.append(new("A5", "x")).unwrap(), Appended::New(r) if r.seq == 6));
+        assert!(matches!(l.append(new("A5", "x")).wait().unwrap(), Appended::New(r) if r.seq == 6));
         assert!(l.verify().unwrap().first_broken.is_none());
         // Updates are refused by the triggers ...
         let conn = Connection::open(&path).unwrap();
@@ -436,7 +462,9 @@ mod tests {
                 let l = Arc::clone(&l);
                 std::thread::spawn(move || {
                     (0..50)
-                        .map(|i| matches!(l.append(new(&format!("C{}-{i}", t / 2), "x")).unwrap(), Appended::New(_)))
+                        .map(|i| {
+                            matches!(l.append(new(&format!("C{}-{i}", t / 2), "x")).wait().unwrap(), Appended::New(_))
+                        })
                         .filter(|&created| created)
                         .count()
                 })

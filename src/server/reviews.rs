@@ -91,44 +91,55 @@ pub async fn create(
         .map_err(|_| ApiError::Internal("review pool closed".into()))?;
     let reviewer = state.reviewer()?;
     let st = Arc::clone(&state);
-    let text = text.to_string();
-    // The review and the ledger write run on the blocking pool: both are CPU or disk bound.
-    let outcome = tokio::task::spawn_blocking(move || -> Result<Response, ApiError> {
-        let start = Instant::now();
+    let start = Instant::now();
+    // The review runs on the blocking pool (CPU bound, and a remote registry blocks); the
+    // ledger write is then awaited without holding a thread (the writer batches commits).
+    let reviewed = tokio::task::spawn_blocking(move || -> Result<Reviewed, ApiError> {
+        let _permit = permit;
         let application = ledger::canonical_json(&value);
         let content_hash = ledger::content_hash(&application);
         if let Some(id) = value.get("application_id").and_then(Value::as_str)
             && let Some(existing) = st.ledger.get(id)?
         {
-            return stored_answer(Appended::Existing(existing), &content_hash);
+            return Ok(Reviewed::Stored(Appended::Existing(existing), content_hash));
         }
-        let review = match reviewer.review_json(&text) {
-            Ok(r) => r,
-            Err(errors) => {
-                st.metrics.invalid();
-                return Err(ApiError::Invalid(errors));
-            }
-        };
+        let review = reviewer.review_value(&value).map_err(|errors| {
+            st.metrics.invalid();
+            ApiError::Invalid(errors)
+        })?;
         let review_json = serde_json::to_string(&review).map_err(|e| ApiError::Internal(e.to_string()))?;
-        // The ledger batches concurrent writes: let the next review compute meanwhile.
-        drop(permit);
-        let appended = st.ledger.append(NewRecord {
+        let record = NewRecord {
             application_id: review.application_id.clone(),
-            content_hash: content_hash.clone(),
+            content_hash,
             application,
             review: review_json,
             verdict: ledger::verdict_word(&review),
             caller,
             recorded_at: now_rfc3339(),
-        })?;
-        if matches!(appended, Appended::New(_)) {
-            st.metrics.review(&review, start.elapsed());
-            tracing::debug!(application_id = %review.application_id, verdict = ?review.verdict, "reviewed");
-        }
-        stored_answer(appended, &content_hash)
+        };
+        Ok(Reviewed::New(Box::new(review), record))
     })
     .await??;
-    Ok(outcome)
+    match reviewed {
+        Reviewed::Stored(existing, content_hash) => stored_answer(existing, &content_hash),
+        Reviewed::New(review, record) => {
+            let content_hash = record.content_hash.clone();
+            let appended = state.ledger.append(record).await?;
+            if matches!(appended, Appended::New(_)) {
+                state.metrics.review(&review, start.elapsed());
+                tracing::debug!(application_id = %review.application_id, verdict = ?review.verdict, "reviewed");
+            }
+            stored_answer(appended, &content_hash)
+        }
+    }
+}
+
+/// What the blocking part of [`create`] found.
+enum Reviewed {
+    /// The id is stored already (with the content hash of this submission).
+    Stored(Appended, String),
+    /// A new review and the record to append.
+    New(Box<crate::review::Review>, NewRecord),
 }
 
 fn stored_answer(appended: Appended, content_hash: &str) -> Result<Response, ApiError> {
