@@ -12,7 +12,7 @@ use crate::ids;
 use crate::rulebook::{Formats, IdScheme, PlateScheme};
 
 /// One permit application as a permit platform sends it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Application {
     /// The platform's reference, unique per application.
@@ -54,7 +54,7 @@ pub struct Application {
 }
 
 /// The carrier company.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Carrier {
     /// Registered name.
@@ -69,7 +69,7 @@ pub struct Carrier {
 }
 
 /// The agent who files the application.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Agent {
     /// Full name.
@@ -84,7 +84,7 @@ pub struct Agent {
 }
 
 /// A driver.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Person {
     /// Full name.
@@ -96,7 +96,7 @@ pub struct Person {
 }
 
 /// Escort vehicles and personnel.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Escort {
     /// Plates of the escort cars.
@@ -108,7 +108,7 @@ pub struct Escort {
 }
 
 /// The combination.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Vehicle {
     /// Units from front to back.
@@ -120,7 +120,7 @@ pub struct Vehicle {
 }
 
 /// What a unit is in the combination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitRole {
     /// Tractor of an articulated combination.
@@ -143,7 +143,7 @@ impl UnitRole {
 }
 
 /// One unit of the combination.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Unit {
     /// Registered plate; `null` when the unit has none yet and needs a temporary pass.
@@ -165,7 +165,7 @@ pub struct Unit {
 }
 
 /// One axle, or one axle line of a hydraulic modular trailer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Axle {
     /// Load on this axle when loaded.
@@ -183,7 +183,7 @@ pub struct Axle {
 }
 
 /// The cargo.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cargo {
     /// What it is, in the applicant's words.
@@ -209,7 +209,7 @@ pub struct Cargo {
 }
 
 /// Vehicle and cargo together.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Loaded {
     /// Overall length.
@@ -227,7 +227,7 @@ pub struct Loaded {
 }
 
 /// The declared route.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     /// Where the trip starts, in words.
@@ -248,7 +248,7 @@ pub struct Route {
 }
 
 /// A GeoJSON LineString.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineString {
     /// Must be `LineString`.
@@ -261,7 +261,7 @@ pub struct LineString {
 }
 
 /// When the trips take place.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// First travel day.

@@ -7,7 +7,7 @@ use crate::application::{Application, UnitRole};
 use crate::rulebook::{Combination, PermitClass, Rulebook};
 
 /// One limit the loaded vehicle exceeds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Exceedance {
     /// `height`, `width`, `length` or `gross_mass`.
     pub dimension: String,
@@ -20,7 +20,7 @@ pub struct Exceedance {
 }
 
 /// Statutory decision deadline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Deadline {
     /// Working days the authority has.
     pub working_days: u32,
@@ -31,7 +31,7 @@ pub struct Deadline {
 }
 
 /// What the application amounts to under the rulebook.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Determination {
     /// Whether any over-limit threshold is exceeded.
     pub over_limit: bool,

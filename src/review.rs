@@ -7,7 +7,7 @@ use crate::determination::Determination;
 use crate::rulebook::Envelope;
 
 /// How an item ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Proven compliant.
@@ -43,7 +43,7 @@ impl Status {
 }
 
 /// The five categories of the 21 items.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// P1-P4.
@@ -72,7 +72,7 @@ impl Category {
 }
 
 /// One comparison made by an item: what was observed against which limit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Check {
     /// What was compared, in plain words.
     pub what: String,
@@ -92,14 +92,14 @@ pub struct Check {
 }
 
 /// Evidence of one item: every comparison it made.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evidence {
     /// The comparisons, in the order they were made.
     pub checks: Vec<Check>,
 }
 
 /// The result of one of the 21 items.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ItemResult {
     /// Stable id, `P1` .. `G3`.
     pub id: String,
@@ -120,7 +120,7 @@ pub struct ItemResult {
 }
 
 /// Approve or escalate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every item passes and the case is inside the envelope.
@@ -130,7 +130,7 @@ pub enum Verdict {
 }
 
 /// The anomaly model's opinion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AnomalyBlock {
     /// Score; higher is more unusual.
     pub score: f64,
@@ -141,7 +141,7 @@ pub struct AnomalyBlock {
 }
 
 /// The versions of everything a review used, so it can be replayed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Versions {
     /// oscar itself.
     pub oscar: String,
@@ -156,7 +156,7 @@ pub struct Versions {
 }
 
 /// A complete review.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Review {
     /// From the application.
     pub application_id: String,

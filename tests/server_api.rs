@@ -353,6 +353,18 @@ async fn operations_endpoints() {
         assert!(doc["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
     }
     assert!(doc["paths"]["/v1/reviews"]["post"]["responses"].get("422").is_some());
+    // Bodies are typed: the form and the review are described field by field.
+    let body = &doc["paths"]["/v1/reviews"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body["$ref"], "#/components/schemas/Application");
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in
+        [("Application", "route"), ("Review", "items"), ("ItemResult", "evidence"), ("Axle", "load_kg")]
+    {
+        assert!(
+            schemas[schema]["properties"].get(field).is_some(),
+            "{schema}.{field} missing from the OpenAPI document"
+        );
+    }
 
     let envelope = call(&state, "GET", "/v1/envelope", None, None).await.json();
     let cn = envelope.as_array().unwrap().iter().find(|e| e["jurisdiction"] == "CN").unwrap();

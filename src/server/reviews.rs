@@ -17,7 +17,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use crate::application::Application;
 use crate::ledger::{self, Appended, NewRecord, Record};
+use crate::review::Review;
 
 /// Largest page of the queue.
 pub const MAX_LIMIT: usize = 200;
@@ -59,11 +61,11 @@ pub fn location(application_id: &str) -> String {
     post,
     path = "/v1/reviews",
     tag = "reviews",
-    request_body(content = Object, description = "The unified application form (see SPEC.md)", content_type = "application/json"),
+    request_body(content = Application, description = "The unified application form (see SPEC.md)", content_type = "application/json"),
     responses(
-        (status = 201, description = "Reviewed and recorded; `Location` names the review", body = Object,
+        (status = 201, description = "Reviewed and recorded; `Location` names the review", body = Review,
             headers(("Location" = String, description = "/v1/reviews/{id}"))),
-        (status = 200, description = "Already reviewed with the same content: the stored review", body = Object),
+        (status = 200, description = "Already reviewed with the same content: the stored review", body = Review),
         (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or unknown API key", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "Key lacks `submit`", body = super::error::Problem, content_type = "application/problem+json"),
@@ -139,7 +141,7 @@ enum Reviewed {
     /// The id is stored already (with the content hash of this submission).
     Stored(Appended, String),
     /// A new review and the record to append.
-    New(Box<crate::review::Review>, NewRecord),
+    New(Box<Review>, NewRecord),
 }
 
 fn stored_answer(appended: Appended, content_hash: &str) -> Result<Response, ApiError> {
@@ -162,7 +164,7 @@ fn stored_answer(appended: Appended, content_hash: &str) -> Result<Response, Api
     tag = "reviews",
     params(("id" = String, Path, description = "application_id")),
     responses(
-        (status = 200, description = "The review as recorded", body = Object),
+        (status = 200, description = "The review as recorded", body = Review),
         (status = 404, description = "No review with this id", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
