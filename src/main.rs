@@ -165,6 +165,13 @@ struct ServeArgs {
     /// Registry retries after the first try.
     #[arg(long, env = "OSCAR_REGISTRY_RETRIES", default_value_t = 2)]
     registry_retries: u32,
+    /// Registry lookups in a row that find it down before oscar stops asking for a pause
+    /// (those lookups are unverified at once); 0 never stops.
+    #[arg(long, env = "OSCAR_REGISTRY_BREAKER_FAILURES", default_value_t = 5)]
+    registry_breaker_failures: u32,
+    /// Length of that pause, milliseconds.
+    #[arg(long, env = "OSCAR_REGISTRY_BREAKER_PAUSE_MS", default_value_t = 5000)]
+    registry_breaker_pause_ms: u64,
     /// Rulebook TOML file; replaces the shipped rulebook of its jurisdiction.
     #[arg(long, env = "OSCAR_RULES")]
     rules: Option<PathBuf>,

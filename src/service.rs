@@ -72,6 +72,8 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
                 RemoteOptions {
                     call_timeout: Duration::from_millis(args.registry_timeout_ms),
                     retries: args.registry_retries,
+                    breaker_failures: args.registry_breaker_failures,
+                    breaker_pause: Duration::from_millis(args.registry_breaker_pause_ms),
                     ..RemoteOptions::default()
                 },
             ),

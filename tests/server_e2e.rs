@@ -59,6 +59,7 @@ fn remote(url: &str, call_timeout_ms: u64, retries: u32) -> ReviewerConfig {
                 backoff: Duration::from_millis(10),
                 cache_ttl: Duration::ZERO,
                 cache_capacity: 100,
+                ..RemoteOptions::default()
             },
         ),
         ..ReviewerConfig::default()
@@ -162,6 +163,65 @@ async fn malformed_registry_answers_are_unverified() {
     assert_unverified_by_registry(&review, "malformed record");
     assert_eq!(review["versions"]["registry"], "remote:bad-1");
     bad_task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_breaker_stops_asking_a_failing_registry_then_tries_again() {
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use oscar::registry::{Lookup, Registry as _, RemoteRegistry};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    // A registry that fails with 503 while `down`, and counts the calls it gets.
+    let down = Arc::new(AtomicBool::new(true));
+    let calls = Arc::new(AtomicU64::new(0));
+    let (d, c) = (Arc::clone(&down), Arc::clone(&calls));
+    let flaky = axum::Router::new().route(
+        "/v1/{kind}/{key}",
+        get(move |Path((_kind, _key)): Path<(String, String)>| async move {
+            c.fetch_add(1, Ordering::SeqCst);
+            if d.load(Ordering::SeqCst) { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::NOT_FOUND }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let flaky_task = tokio::spawn(async move { axum::serve(listener, flaky).await.unwrap() });
+    let options = RemoteOptions {
+        retries: 0,
+        cache_ttl: Duration::ZERO,
+        breaker_failures: 3,
+        breaker_pause: Duration::from_millis(300),
+        ..RemoteOptions::default()
+    };
+    let registry = Arc::new(RemoteRegistry::new(&url, options, tokio::runtime::Handle::current()).unwrap());
+    // The registry trait blocks: call it from a blocking thread.
+    let lookup = |registry: &Arc<RemoteRegistry>| {
+        let r = Arc::clone(registry);
+        tokio::task::spawn_blocking(move || r.authorization("AUTH-1"))
+    };
+    for _ in 0..3 {
+        let answer = lookup(&registry).await.unwrap();
+        assert!(matches!(&answer, Lookup::Unavailable(m) if m.contains("HTTP 503")), "{answer:?}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    // Three in a row: the next lookup is refused without a call, naming the last problem.
+    let refused = lookup(&registry).await.unwrap();
+    assert!(
+        matches!(&refused, Lookup::Unavailable(m) if m.contains("3 lookups in a row failed (last: the registry answered HTTP 503")),
+        "{refused:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(registry.error_counter().load(Ordering::SeqCst), 4);
+    // Back up (it knows no such authorization): after the pause the client asks again, and
+    // the answer closes the breaker.
+    down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for expected_calls in [4, 5] {
+        let answer = lookup(&registry).await.unwrap();
+        assert!(matches!(answer, Lookup::Missing), "{answer:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), expected_calls);
+    }
+    flaky_task.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

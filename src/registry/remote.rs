@@ -3,9 +3,11 @@
 //! `GET {base}/v1/{companies|people|vehicles|vehicles-by-vin|authorizations}/{key}` answers
 //! `200` with the record or `404` when there is none; `GET {base}/v1/version` answers
 //! `{"version": "..."}`. Each call has its own timeout and is retried a bounded number of
-//! times with exponential backoff; answers are cached for a short time. An outage, a slow
-//! answer or a malformed one becomes [`Lookup::Unavailable`], so the items that needed the
-//! record are unverified and the application escalates: a registry problem never passes.
+//! times with exponential backoff; answers are cached for a short time; after several
+//! lookups in a row find the registry down, the client stops asking for a pause (circuit
+//! breaker). An outage, a slow answer or a malformed one becomes [`Lookup::Unavailable`],
+//! so the items that needed the record are unverified and the application escalates: a
+//! registry problem never passes.
 //!
 //! The [`Registry`] trait is synchronous; calls are driven on a Tokio runtime through its
 //! [`Handle`], so they must come from a thread that is not itself running async code
@@ -35,6 +37,11 @@ pub struct RemoteOptions {
     pub cache_ttl: Duration,
     /// Most cached answers; the cache is emptied when full.
     pub cache_capacity: usize,
+    /// Lookups in a row that end unavailable before the client stops asking for a while
+    /// (0: never stops).
+    pub breaker_failures: u32,
+    /// How long the client stops asking; then one lookup tries again.
+    pub breaker_pause: Duration,
 }
 
 impl Default for RemoteOptions {
@@ -45,6 +52,8 @@ impl Default for RemoteOptions {
             backoff: Duration::from_millis(20),
             cache_ttl: Duration::from_secs(30),
             cache_capacity: 10_000,
+            breaker_failures: 5,
+            breaker_pause: Duration::from_secs(5),
         }
     }
 }
@@ -79,6 +88,23 @@ pub enum RemoteError {
 /// Cached answers by (kind, key), with the time they were fetched.
 type Cache = HashMap<(&'static str, String), (Instant, Cached)>;
 
+/// Lookups failing in a row, and until when the client stops asking (a circuit breaker):
+/// while the registry is down every review would otherwise wait for timeouts and retries
+/// on each of its lookups, holding a review slot that whole time.
+#[derive(Debug, Default)]
+struct Breaker {
+    failures: u32,
+    last_problem: String,
+    paused_until: Option<Instant>,
+}
+
+/// Why a call gave no answer, and whether the registry looks down (unreachable, slow or
+/// failing) rather than answering badly.
+struct Failure {
+    problem: String,
+    down: bool,
+}
+
 /// A registry client over HTTP.
 pub struct RemoteRegistry {
     base: reqwest::Url,
@@ -86,6 +112,7 @@ pub struct RemoteRegistry {
     handle: Handle,
     options: RemoteOptions,
     cache: Mutex<Cache>,
+    breaker: Mutex<Breaker>,
     errors: Arc<AtomicU64>,
 }
 
@@ -102,7 +129,15 @@ impl RemoteRegistry {
             .connect_timeout(options.call_timeout)
             .build()
             .map_err(|e| RemoteError::Client(e.to_string()))?;
-        Ok(RemoteRegistry { base, client, handle, options, cache: Mutex::new(HashMap::new()), errors: Arc::default() })
+        Ok(RemoteRegistry {
+            base,
+            client,
+            handle,
+            options,
+            cache: Mutex::new(HashMap::new()),
+            breaker: Mutex::default(),
+            errors: Arc::default(),
+        })
     }
 
     /// Lookups that ended unavailable since start (shared, for metrics).
@@ -123,7 +158,7 @@ impl RemoteRegistry {
     }
 
     /// One GET with retries: `Ok(Some(T))` found, `Ok(None)` not found, `Err` unavailable.
-    async fn get<T: DeserializeOwned>(&self, url: reqwest::Url) -> Result<Option<T>, String> {
+    async fn get<T: DeserializeOwned>(&self, url: reqwest::Url) -> Result<Option<T>, Failure> {
         let mut delay = self.options.backoff;
         let mut last = String::new();
         for attempt in 0..=self.options.retries {
@@ -136,9 +171,10 @@ impl RemoteRegistry {
                 Ok(resp) if resp.status().is_success() => match resp.bytes().await {
                     // A malformed answer is not retried: the same server would say the same.
                     Ok(body) => {
-                        return serde_json::from_slice::<T>(&body)
-                            .map(Some)
-                            .map_err(|e| format!("the registry answered with a malformed record ({e})"));
+                        return serde_json::from_slice::<T>(&body).map(Some).map_err(|e| Failure {
+                            problem: format!("the registry answered with a malformed record ({e})"),
+                            down: false,
+                        });
                     }
                     Err(e) => last = describe(&e),
                 },
@@ -146,7 +182,7 @@ impl RemoteRegistry {
                 Err(e) => last = describe(&e),
             }
         }
-        Err(format!("{last} after {} tries", self.options.retries + 1))
+        Err(Failure { problem: format!("{last} after {} tries", self.options.retries + 1), down: true })
     }
 
     fn cached(&self, kind: &'static str, key: &str) -> Option<Cached> {
@@ -164,18 +200,53 @@ impl RemoteRegistry {
         }
     }
 
+    /// One GET through the breaker: refused at once while it is open, and counted. An
+    /// unavailable answer is counted in the error metric.
+    fn call<T: DeserializeOwned>(&self, url: reqwest::Url) -> Result<Option<T>, String> {
+        if let Some(refusal) = self.paused() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            return Err(refusal);
+        }
+        let answer = self.handle.block_on(self.get::<T>(url));
+        if let Ok(mut b) = self.breaker.lock() {
+            match &answer {
+                // A malformed answer came back quickly: nothing to wait for, no reason to pause.
+                Ok(_) | Err(Failure { down: false, .. }) => *b = Breaker::default(),
+                Err(Failure { problem, down: true }) => {
+                    b.failures = b.failures.saturating_add(1);
+                    b.last_problem.clone_from(problem);
+                    if self.options.breaker_failures > 0 && b.failures >= self.options.breaker_failures {
+                        b.paused_until = Some(Instant::now() + self.options.breaker_pause);
+                    }
+                }
+            }
+        }
+        answer.map_err(|f| {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            f.problem
+        })
+    }
+
+    /// Why the client does not ask now, while the breaker is open.
+    fn paused(&self) -> Option<String> {
+        let b = self.breaker.lock().ok()?;
+        let left = b.paused_until?.checked_duration_since(Instant::now())?;
+        Some(format!(
+            "{} lookups in a row failed (last: {}); not asked again for {} ms",
+            b.failures,
+            b.last_problem,
+            left.as_millis()
+        ))
+    }
+
     fn lookup<T: DeserializeOwned>(&self, kind: &'static str, key: &str) -> Lookup<T> {
         let Some(url) = self.url(kind, Some(key)) else {
             return Lookup::Unavailable("the registry URL cannot carry a key".into());
         };
-        let answer = self.handle.block_on(self.get::<T>(url));
-        match answer {
+        match self.call::<T>(url) {
             Ok(Some(r)) => Lookup::Found(r),
             Ok(None) => Lookup::Missing,
-            Err(e) => {
-                self.errors.fetch_add(1, Ordering::Relaxed);
-                Lookup::Unavailable(format!("registry `{}` unavailable: {e}", self.base))
-            }
+            Err(e) => Lookup::Unavailable(format!("registry `{}` unavailable: {e}", self.base)),
         }
     }
 }
@@ -223,20 +294,13 @@ impl Registry for RemoteRegistry {
         if let Some(Cached::Version(v)) = self.cached("version", "") {
             return v;
         }
-        let answer = match self.url("version", None) {
-            Some(url) => self.handle.block_on(self.get::<VersionAnswer>(url)),
-            None => Err(String::new()),
-        };
-        match answer {
-            Ok(Some(v)) => {
+        match self.url("version", None).map(|url| self.call::<VersionAnswer>(url)) {
+            Some(Ok(Some(v))) => {
                 let v = format!("remote:{}", v.version);
                 self.remember("version", "", Cached::Version(v.clone()));
                 v
             }
-            _ => {
-                self.errors.fetch_add(1, Ordering::Relaxed);
-                format!("remote:{} (version unavailable)", self.base)
-            }
+            _ => format!("remote:{} (version unavailable)", self.base),
         }
     }
 }
