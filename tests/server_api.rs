@@ -324,6 +324,79 @@ async fn restriction_lists_affected_approved_reviews_and_applies_to_new_ones() {
 }
 
 #[tokio::test]
+async fn lowered_limits_affect_only_the_vehicles_above_them() {
+    let (state, _) = open_state();
+    // The example: 53.5 t gross, 4.3 m high, approved.
+    let app = with_id(example(), "L-1");
+    assert_eq!(post(&state, "/v1/reviews", &app, None).await.json()["verdict"], "approve");
+    let on_route = app["route"]["geometry"]["coordinates"][2].clone();
+    let lowered = |id: &str, limits: Value| {
+        json!({"id": id, "kind": "lowered_limit", "reason": "bridge repairs",
+            "valid_from": "2026-12-01T00:00:00+02:00", "valid_until": "2026-12-10T00:00:00+02:00",
+            "geometry": {"type": "Point", "coordinates": on_route.clone()}, "limits": limits})
+    };
+    // 60 t and 5 m: the vehicle is within both, nothing to re-check.
+    let above = post(
+        &state,
+        "/v1/restrictions",
+        &lowered("LL-high", json!({"max_weight_kg": 60000, "max_height_m": 5.0})),
+        None,
+    )
+    .await;
+    assert_eq!(above.status, StatusCode::CREATED, "{}", above.text);
+    assert!(above.json()["affected"].as_array().unwrap().is_empty());
+    // 40 t: the approved review must be re-checked.
+    let below =
+        post(&state, "/v1/restrictions", &lowered("LL-40t", json!({"max_weight_kg": 40000})), None).await.json();
+    let affected: Vec<&str> =
+        below["affected"].as_array().unwrap().iter().map(|a| a["application_id"].as_str().unwrap()).collect();
+    assert_eq!(affected, ["L-1"]);
+
+    // A new review meets both: R5 passes the first and fails the second, with the numbers.
+    let again = post(&state, "/v1/reviews", &with_id(example(), "L-2"), None).await.json();
+    assert_eq!(again["verdict"], "escalate");
+    let r5 = again["items"].as_array().unwrap().iter().find(|i| i["id"] == "R5").unwrap();
+    assert_eq!(r5["status"], "fail");
+    let checks = r5["evidence"]["checks"].as_array().unwrap();
+    let failing: Vec<(&str, &Value, &Value)> = checks
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .map(|c| (c["what"].as_str().unwrap(), &c["observed"], &c["limit"]))
+        .collect();
+    assert_eq!(failing.len(), 1, "{checks:?}");
+    assert!(failing[0].0.starts_with("gross mass under `temporary:LL-40t`"), "{failing:?}");
+    assert_eq!((failing[0].1.as_f64(), failing[0].2.as_f64()), (Some(53500.0), Some(40000.0)));
+    assert!(
+        checks.iter().any(|c| c["what"]
+            .as_str()
+            .unwrap()
+            .starts_with("loaded height + margin under `temporary:LL-high`")
+            && c["status"] == "pass")
+    );
+
+    // Malformed lowered limits are refused field by field.
+    for (bad, pointer) in [
+        (
+            json!({"id": "X1", "kind": "lowered_limit", "reason": "r", "valid_from": "2026-12-01T00:00:00Z",
+            "valid_until": "2026-12-02T00:00:00Z", "geometry": {"type": "Point", "coordinates": [24.93, 60.16]}}),
+            "/limits",
+        ),
+        (lowered("X2", json!({"max_width_m": -3})), "/limits/max_width_m"),
+        (lowered("X3", json!({})), "/limits"),
+    ] {
+        let answer = post(&state, "/v1/restrictions", &bad, None).await;
+        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.text);
+        assert_eq!(answer.json()["errors"][0]["pointer"], pointer, "{}", answer.text);
+    }
+    let mut closure_with_limits = lowered("X4", json!({"max_weight_kg": 1000}));
+    closure_with_limits["kind"] = json!("closure");
+    assert_eq!(
+        post(&state, "/v1/restrictions", &closure_with_limits, None).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+#[tokio::test]
 async fn operations_endpoints() {
     let (state, _) = open_state();
     assert_eq!(call(&state, "GET", "/healthz", None, None).await.json()["status"], "ok");

@@ -10,6 +10,8 @@ mod people;
 mod route;
 mod vehicle;
 
+pub use route::lowered_comparisons;
+
 use chrono::NaiveDate;
 use serde_json::Value;
 

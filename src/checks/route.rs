@@ -6,7 +6,8 @@
 use chrono::Datelike;
 
 use super::{Context, Findings};
-use crate::routes::{NetworkFindings, RestrictionHit, RestrictionKind};
+use crate::application::Application;
+use crate::routes::{LoweredLimits, NetworkFindings, RestrictionHit, RestrictionKind};
 
 const NO_NETWORK: &str = "no road network is loaded, so restrictions along the route cannot be checked";
 
@@ -234,7 +235,8 @@ pub fn r4_access(ctx: &Context) -> Findings {
     f
 }
 
-/// R5: schedule inside the allowed travel days; no closure on the route active during it.
+/// R5: schedule inside the allowed travel days; no closure on the route active during it,
+/// and the vehicle within every lowered limit active during it.
 pub fn r5_time_windows(ctx: &Context) -> Findings {
     let tw = &ctx.rules.time_windows;
     let mut f = Findings::new(format!("{}; temporary closures", tw.basis));
@@ -263,25 +265,64 @@ pub fn r5_time_windows(ctx: &Context) -> Findings {
     );
     f.at("/schedule");
     let Some(net) = matched(ctx, &mut f) else { return f };
+    let margin = ctx.rules.route.height_margin.si();
     for c in &net.closures {
         f.refer(format!("closure:{}", c.id));
         let active = c.valid_from.date_naive() <= s.end && c.valid_until.date_naive() >= s.start;
-        f.fact(
-            &format!("closure `{}`", c.id),
-            format!("{} .. {}", c.valid_from, c.valid_until),
-            !active,
-            format!(
-                "closure `{}` ({}) at [{:.5}, {:.5}], km {:.2}, valid {} to {}: {}",
-                c.id,
-                c.reason,
-                c.lon,
-                c.lat,
-                c.km,
-                c.valid_from,
-                c.valid_until,
-                if active { "active during the schedule" } else { "not active during the schedule" }
+        let place = format!("[{:.5}, {:.5}], km {:.2}", c.lon, c.lat, c.km);
+        match (&c.limits, active) {
+            (Some(limits), true) => {
+                for (what, observed, limit, unit) in lowered_comparisons(ctx.app, margin, limits) {
+                    f.at_most(
+                        &format!(
+                            "{what} under `{}` ({}) at {place}, valid {} to {}",
+                            c.id, c.reason, c.valid_from, c.valid_until
+                        ),
+                        observed,
+                        limit,
+                        unit,
+                    );
+                }
+            }
+            _ => f.fact(
+                &format!("closure `{}`", c.id),
+                format!("{} .. {}", c.valid_from, c.valid_until),
+                !active,
+                format!(
+                    "{} `{}` ({}) at {place}, valid {} to {}: {}",
+                    if c.limits.is_some() { "lowered limits" } else { "closure" },
+                    c.id,
+                    c.reason,
+                    c.valid_from,
+                    c.valid_until,
+                    if active { "active during the schedule" } else { "not active during the schedule" }
+                ),
             ),
-        );
+        }
     }
     f
+}
+
+/// The loaded vehicle against each lowered limit that is set: what, observed, limit, unit.
+/// Height carries the rulebook's clearance margin, as for a posted clearance (R2).
+pub fn lowered_comparisons(
+    app: &Application,
+    height_margin_m: f64,
+    limits: &LoweredLimits,
+) -> Vec<(&'static str, f64, f64, &'static str)> {
+    let l = &app.loaded;
+    let heaviest = app.vehicle.axles.iter().map(|a| a.load_kg).fold(0.0, f64::max);
+    let observed = [
+        ("loaded height + margin", l.height_m + height_margin_m, "m"),
+        ("loaded width", l.width_m, "m"),
+        ("loaded length", l.length_m, "m"),
+        ("gross mass", l.gross_mass_kg, "kg"),
+        ("heaviest axle", heaviest, "kg"),
+    ];
+    limits
+        .named()
+        .into_iter()
+        .zip(observed)
+        .filter_map(|((_, limit), (what, value, unit))| limit.map(|limit| (what, value, limit, unit)))
+        .collect()
 }

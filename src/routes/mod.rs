@@ -19,7 +19,7 @@ mod network;
 mod project;
 pub mod values;
 
-pub use closures::{Closure, ClosureHit, closures_from_str, closures_on_route, load_closures};
+pub use closures::{Closure, ClosureHit, LoweredLimits, closures_from_str, closures_on_route, load_closures};
 pub use findings::{Gap, NetworkFindings, RouteData, RouteFindings, analyse_geometry, distance_m, path_length_m};
 pub use geojson::import_geojson;
 pub use import::{DRIVABLE_HIGHWAYS, ImportReport, UnparsedValue, import_osm};

@@ -1,4 +1,5 @@
-//! `/v1/restrictions`: temporary restrictions (closures, works) added at run time.
+//! `/v1/restrictions`: temporary restrictions (closures, works, lowered limits) added at run
+//! time.
 //!
 //! A new restriction is stored in the ledger, joins the closures of every later review (the
 //! reviewer is rebuilt, so the routes version changes), and the answer lists the approved
@@ -23,8 +24,9 @@ use super::error::ApiError;
 use super::reviews::{location, now_rfc3339};
 use crate::Reviewer;
 use crate::application::FieldError;
+use crate::checks::lowered_comparisons;
 use crate::ledger::Ledger;
-use crate::routes::{Closure, closures_on_route};
+use crate::routes::{Closure, LoweredLimits, closures_on_route};
 
 /// Approved reviews are re-checked in pages of this size.
 const PAGE: usize = 500;
@@ -35,7 +37,8 @@ const PAGE: usize = 500;
 pub struct Restriction {
     /// Unique id, letters, digits and `- _ .`.
     pub id: String,
-    /// `closure` or `works`; both close the road to the transport while valid.
+    /// `closure` (the road is closed to the transport while valid), `lowered_limit` (the
+    /// road stays open under `limits`) or `works` (closed, or open under `limits` if given).
     pub kind: String,
     /// Why, in plain words.
     pub reason: String,
@@ -48,6 +51,9 @@ pub struct Restriction {
     /// GeoJSON `Point` or `LineString`, `[lon, lat]` WGS84.
     #[schema(value_type = Object)]
     pub geometry: Value,
+    /// The limits in force while valid (`lowered_limit`, or `works` that leave the road open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LoweredLimits>,
 }
 
 /// An approved review that a restriction affects.
@@ -108,8 +114,21 @@ pub fn validate(r: &Restriction) -> Result<Closure, Vec<FieldError>> {
     if r.id.is_empty() || r.id.len() > 64 || !r.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
         err("/id", "must be 1 to 64 letters, digits or `- _ .`".into());
     }
-    if r.kind != "closure" && r.kind != "works" {
-        err("/kind", format!("must be `closure` or `works`, found `{}`", r.kind));
+    match (r.kind.as_str(), &r.limits) {
+        ("closure", Some(_)) => err("/limits", "a closure closes the road; use `lowered_limit` to set limits".into()),
+        ("lowered_limit", None) => err("/limits", "a lowered limit needs `limits`".into()),
+        ("closure" | "works" | "lowered_limit", _) => {}
+        (other, _) => err("/kind", format!("must be `closure`, `works` or `lowered_limit`, found `{other}`")),
+    }
+    if let Some(limits) = &r.limits {
+        if limits.is_empty() {
+            err("/limits", format!("set at least one of {}", limits.named().map(|(n, _)| format!("`{n}`")).join(", ")));
+        }
+        for (name, value) in limits.named() {
+            if value.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+                err(&format!("/limits/{name}"), "must be a positive number".into());
+            }
+        }
     }
     if r.reason.trim().is_empty() {
         err("/reason", "must not be empty".into());
@@ -151,6 +170,7 @@ pub fn validate(r: &Restriction) -> Result<Closure, Vec<FieldError>> {
             valid_from: r.valid_from,
             valid_until: r.valid_until,
             geometry,
+            limits: r.limits,
         })
     } else {
         Err(errors)
@@ -170,7 +190,8 @@ pub fn stored_closures(ledger: &dyn Ledger) -> Result<Vec<Closure>, super::Start
         .collect()
 }
 
-/// The approved reviews whose matched route meets `closure` during their schedule.
+/// The approved reviews whose matched route meets `closure` during their schedule (for
+/// lowered limits: and whose vehicle exceeds one of them).
 pub fn affected(
     ledger: &dyn Ledger,
     reviewer: &Reviewer,
@@ -202,6 +223,13 @@ pub fn affected(
                 || rmin[1] - margin > cmax[1]
             {
                 continue;
+            }
+            // Lowered limits affect only the vehicles they are below.
+            if let (Some(limits), Some(book)) = (&closure.limits, reviewer.rulebook(&app.jurisdiction)) {
+                let margin = book.rules.route.height_margin.si();
+                if lowered_comparisons(&app, margin, limits).iter().all(|(_, observed, limit, _)| observed <= limit) {
+                    continue;
+                }
             }
             let matched = routes.network.match_route(coords);
             if let Some(hit) = closures_on_route(&matched, std::slice::from_ref(closure)).first() {
