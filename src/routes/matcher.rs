@@ -2,23 +2,26 @@
 //!
 //! The declared route is thinned to samples at least [`MIN_STEP_M`] apart (points are
 //! inserted on stretches longer than [`SAMPLE_STEP_M`]). Each sample gets candidate
-//! positions on nearby road segments from the `rstar` index: the closest segment of each
-//! way, the [`MAX_CANDIDATES`] nearest within [`SEARCH_RADIUS_M`]. Emission: Gaussian in
-//! the distance from sample to candidate, weighted by the length of route the sample
-//! stands for (so the evidence does not depend on the thinning). Transition: exponential
-//! in the difference between the network distance of two candidates (bounded Dijkstra
-//! on the directed graph, one-way streets respected) and the straight distance between
-//! the two samples, plus a one-off cost for entering a service road. Viterbi picks the
-//! most likely sequence; roads that are parallel, merely crossed at an intersection or
-//! at another level (no shared node) lose because reaching them costs a detour.
+//! positions on nearby road segments from the network's segment grid: the closest
+//! segment of each way, the [`MAX_CANDIDATES`] nearest within [`SEARCH_RADIUS_M`].
+//! Emission: Gaussian in the distance from sample to candidate, weighted by the length
+//! of route the sample stands for (so the evidence does not depend on the thinning).
+//! Transition: exponential in the difference between the network distance of two
+//! candidates (bounded Dijkstra on the directed graph, one-way streets respected) and
+//! the straight distance between the two samples, plus a one-off cost for entering a
+//! service road. Viterbi picks the most likely sequence; roads that are parallel, merely
+//! crossed at an intersection or at another level (no shared node) lose because reaching
+//! them costs a detour.
 //! Samples without candidates, or transitions with no path, break the chain and are
 //! reported.
 //!
-//! Speed: candidates below the beam of their layer are not expanded; moves along one
-//! way are scored without a search; one Dijkstra per previous candidate settles all next
-//! candidates at once and only as far as a path could still improve a candidate's score
-//! (a tight detour bound first, the wide one only where nothing connects); the Dijkstra
-//! arrays live in a thread-local scratch reused between calls.
+//! Speed: candidates come from a uniform grid with cells about the search radius (a few
+//! array lookups, where an R-tree descent costs several times more); candidates below
+//! the beam of their layer are not expanded; moves along one way are scored without a
+//! search; one Dijkstra per previous candidate settles all next candidates at once and
+//! only as far as a path could still improve a candidate's score (a tight detour bound
+//! first, the wide one only where nothing connects); the Dijkstra arrays live in a
+//! thread-local scratch reused between calls.
 
 use crate::routes::network::{HitTemplate, RouteNetwork};
 use crate::routes::project::{dist, lerp, project_on_segment_2};
@@ -277,7 +280,7 @@ impl RouteNetwork {
     }
 
     /// Candidates around `p` into `out`: the closest segment of each way within
-    /// [`SEARCH_RADIUS_M`], nearest first, at most [`MAX_CANDIDATES`]. The index is
+    /// [`SEARCH_RADIUS_M`], nearest first, at most [`MAX_CANDIDATES`]. The grid is
     /// queried within [`NEAR_RADIUS_M`] first (query cost grows with the area): where
     /// that finds a road within `NEAR_RADIUS_M - FAR_MARGIN_M`, roads beyond
     /// `NEAR_RADIUS_M` are at least [`FAR_MARGIN_M`] further than it and cannot compete
@@ -291,19 +294,15 @@ impl RouteNetwork {
         out.truncate(MAX_CANDIDATES);
     }
 
-    /// Every way within `radius` of `p` with its closest segment, nearest first. Uses the
-    /// index's internal iteration (no iterator state is allocated per query).
+    /// Every way within `radius` of `p` with its closest segment, nearest first.
     fn candidates_all(&self, p: [f64; 2], radius: f64, out: &mut Vec<Candidate>) {
         out.clear();
-        let env = rstar::AABB::from_corners([p[0] - radius, p[1] - radius], [p[0] + radius, p[1] + radius]);
         let r2 = radius * radius;
-        let _ = self.tree.locate_in_envelope_intersecting_int(&env, |item| {
-            let (way, seg) = item.data;
-            let (frac, d2) = project_on_segment_2(p, item.geom().from, item.geom().to);
+        self.grid.for_each_near(p, radius, |s| {
+            let (frac, d2) = project_on_segment_2(p, s.a, s.b);
             if d2 <= r2 {
-                push_closest(out, Candidate { way, seg, frac, dist: d2 });
+                push_closest(out, Candidate { way: s.id.0, seg: s.id.1, frac, dist: d2 });
             }
-            std::ops::ControlFlow::<()>::Continue(())
         });
         finish_candidates(out);
     }
@@ -934,10 +933,12 @@ fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece> {
     out
 }
 
-/// Keeps the closest segment of each way; `c.dist` is a squared distance here.
+/// Keeps the closest segment of each way; `c.dist` is a squared distance here. Of two
+/// segments at exactly the same distance (both ends of a shared node) the first of the
+/// way wins, so that the result does not depend on the order the index visits them in.
 fn push_closest(out: &mut Vec<Candidate>, c: Candidate) {
     match out.iter_mut().find(|o| o.way == c.way) {
-        Some(o) if o.dist <= c.dist => {}
+        Some(o) if (o.dist, o.seg) <= (c.dist, c.seg) => {}
         Some(o) => *o = c,
         None => out.push(c),
     }
