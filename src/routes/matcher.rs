@@ -387,6 +387,9 @@ impl RouteNetwork {
             }
         }
         let flat = &flat[..nflat];
+        // One bit per entry node (by its low bits): most settled nodes are no entry, and
+        // this test spares the scan of `flat` for them.
+        let mask = flat.iter().fold(0u64, |m, &(node, _, _)| m | 1 << (node % 64));
         // Distance beyond which no pending target can improve.
         let need = |out: &[f64]| flat.iter().map(|&(_, _, j)| out[j].min(limits[j])).fold(f64::NEG_INFINITY, f64::max);
         let mut open_to = need(out);
@@ -397,14 +400,12 @@ impl RouteNetwork {
                 if d > s.get(n) {
                     continue;
                 }
-                let mut changed = false;
-                for &(node, extra, j) in flat {
-                    if node == n && d + extra < out[j] {
-                        out[j] = d + extra;
-                        changed = true;
+                if mask >> (n % 64) & 1 == 1 {
+                    for &(node, extra, j) in flat {
+                        if node == n && d + extra < out[j] {
+                            out[j] = d + extra;
+                        }
                     }
-                }
-                if changed {
                     open_to = need(out);
                 }
                 if d >= open_to || d > bound {
@@ -421,9 +422,8 @@ impl RouteNetwork {
             }
         }
         for (b, limit) in out.iter_mut().zip(limits) {
-            if *b > bound || *b > *limit {
-                *b = f64::INFINITY;
-            }
+            // A select, not a branch: which targets were reached is unpredictable.
+            *b = if *b > bound.min(*limit) { f64::INFINITY } else { *b };
         }
     }
 
