@@ -221,6 +221,8 @@ impl Scratch {
         if self.stamp[n as usize] == self.run { self.dist[n as usize] } else { f64::INFINITY }
     }
 
+    // Inlined: called for every edge scanned, and the call costs as much as the test.
+    #[inline(always)]
     fn relax(&mut self, n: u32, d: f64, parent: u32) {
         if d < self.get(n) {
             self.stamp[n as usize] = self.run;
