@@ -76,8 +76,19 @@ struct Lattice {
 }
 
 impl Lattice {
-    fn new() -> Lattice {
-        Lattice { sample: Vec::new(), start: vec![0], cands: Vec::new(), scores: Vec::new(), back: Vec::new() }
+    /// Sized for `layers` layers of full candidate lists: growing five vectors step by
+    /// step cost dozens of reallocations per match.
+    fn new(layers: usize) -> Lattice {
+        let n = layers * MAX_CANDIDATES;
+        let mut start = Vec::with_capacity(layers + 1);
+        start.push(0);
+        Lattice {
+            sample: Vec::with_capacity(layers),
+            start,
+            cands: Vec::with_capacity(n),
+            scores: Vec::with_capacity(n),
+            back: Vec::with_capacity(n),
+        }
     }
 
     /// The last layer: sample index, candidates, scores.
@@ -560,7 +571,7 @@ impl RouteNetwork {
 
         // Viterbi over chains of samples that have candidates and connect.
         let mut chains: Vec<Vec<(usize, Candidate)>> = Vec::new();
-        let mut lattice = Lattice::new();
+        let mut lattice = Lattice::new(samples.len());
         let mut cands: Vec<Candidate> = Vec::with_capacity(16);
         let mut emissions: Vec<f64> = Vec::new();
         let mut scores: Vec<f64> = Vec::new();
@@ -784,7 +795,7 @@ impl RouteNetwork {
     /// Builds ways, segments and restriction hits from the matched pieces.
     fn report(&self, chains: &[Vec<Piece>]) -> RouteMatch {
         let mut ways: Vec<TravelledWay> = Vec::new();
-        let mut segments = Vec::new();
+        let mut segments = Vec::with_capacity(chains.iter().map(Vec::len).sum());
         let mut hits = Vec::new();
         let mut km = 0.0;
         let mut prev_end: Option<[f64; 2]> = None;
