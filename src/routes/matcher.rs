@@ -2,23 +2,26 @@
 //!
 //! The declared route is thinned to samples at least [`MIN_STEP_M`] apart (points are
 //! inserted on stretches longer than [`SAMPLE_STEP_M`]). Each sample gets candidate
-//! positions on nearby road segments from the `rstar` index: the closest segment of each
-//! way, the [`MAX_CANDIDATES`] nearest within [`SEARCH_RADIUS_M`]. Emission: Gaussian in
-//! the distance from sample to candidate, weighted by the length of route the sample
-//! stands for (so the evidence does not depend on the thinning). Transition: exponential
-//! in the difference between the network distance of two candidates (bounded Dijkstra
-//! on the directed graph, one-way streets respected) and the straight distance between
-//! the two samples, plus a one-off cost for entering a service road. Viterbi picks the
-//! most likely sequence; roads that are parallel, merely crossed at an intersection or
-//! at another level (no shared node) lose because reaching them costs a detour.
+//! positions on nearby road segments from the network's segment grid: the closest
+//! segment of each way, the [`MAX_CANDIDATES`] nearest within [`SEARCH_RADIUS_M`].
+//! Emission: Gaussian in the distance from sample to candidate, weighted by the length
+//! of route the sample stands for (so the evidence does not depend on the thinning).
+//! Transition: exponential in the difference between the network distance of two
+//! candidates (bounded Dijkstra on the directed graph, one-way streets respected) and
+//! the straight distance between the two samples, plus a one-off cost for entering a
+//! service road. Viterbi picks the most likely sequence; roads that are parallel, merely
+//! crossed at an intersection or at another level (no shared node) lose because reaching
+//! them costs a detour.
 //! Samples without candidates, or transitions with no path, break the chain and are
 //! reported.
 //!
-//! Speed: candidates below the beam of their layer are not expanded; moves along one
-//! way are scored without a search; one Dijkstra per previous candidate settles all next
-//! candidates at once and only as far as a path could still improve a candidate's score
-//! (a tight detour bound first, the wide one only where nothing connects); the Dijkstra
-//! arrays live in a thread-local scratch reused between calls.
+//! Speed: candidates come from a uniform grid with cells about the search radius (a few
+//! array lookups, where an R-tree descent costs several times more); candidates below
+//! the beam of their layer are not expanded; moves along one way are scored without a
+//! search; one Dijkstra per previous candidate settles all next candidates at once and
+//! only as far as a path could still improve a candidate's score (a tight detour bound
+//! first, the wide one only where nothing connects); the Dijkstra arrays live in a
+//! thread-local scratch reused between calls.
 
 use crate::routes::network::{HitTemplate, RouteNetwork};
 use crate::routes::project::{dist, lerp, project_on_segment_2};
@@ -73,8 +76,19 @@ struct Lattice {
 }
 
 impl Lattice {
-    fn new() -> Lattice {
-        Lattice { sample: Vec::new(), start: vec![0], cands: Vec::new(), scores: Vec::new(), back: Vec::new() }
+    /// Sized for `layers` layers of full candidate lists: growing five vectors step by
+    /// step cost dozens of reallocations per match.
+    fn new(layers: usize) -> Lattice {
+        let n = layers * MAX_CANDIDATES;
+        let mut start = Vec::with_capacity(layers + 1);
+        start.push(0);
+        Lattice {
+            sample: Vec::with_capacity(layers),
+            start,
+            cands: Vec::with_capacity(n),
+            scores: Vec::with_capacity(n),
+            back: Vec::with_capacity(n),
+        }
     }
 
     /// The last layer: sample index, candidates, scores.
@@ -218,6 +232,8 @@ impl Scratch {
         if self.stamp[n as usize] == self.run { self.dist[n as usize] } else { f64::INFINITY }
     }
 
+    // Inlined: called for every edge scanned, and the call costs as much as the test.
+    #[inline(always)]
     fn relax(&mut self, n: u32, d: f64, parent: u32) {
         if d < self.get(n) {
             self.stamp[n as usize] = self.run;
@@ -277,7 +293,7 @@ impl RouteNetwork {
     }
 
     /// Candidates around `p` into `out`: the closest segment of each way within
-    /// [`SEARCH_RADIUS_M`], nearest first, at most [`MAX_CANDIDATES`]. The index is
+    /// [`SEARCH_RADIUS_M`], nearest first, at most [`MAX_CANDIDATES`]. The grid is
     /// queried within [`NEAR_RADIUS_M`] first (query cost grows with the area): where
     /// that finds a road within `NEAR_RADIUS_M - FAR_MARGIN_M`, roads beyond
     /// `NEAR_RADIUS_M` are at least [`FAR_MARGIN_M`] further than it and cannot compete
@@ -291,19 +307,15 @@ impl RouteNetwork {
         out.truncate(MAX_CANDIDATES);
     }
 
-    /// Every way within `radius` of `p` with its closest segment, nearest first. Uses the
-    /// index's internal iteration (no iterator state is allocated per query).
+    /// Every way within `radius` of `p` with its closest segment, nearest first.
     fn candidates_all(&self, p: [f64; 2], radius: f64, out: &mut Vec<Candidate>) {
         out.clear();
-        let env = rstar::AABB::from_corners([p[0] - radius, p[1] - radius], [p[0] + radius, p[1] + radius]);
         let r2 = radius * radius;
-        let _ = self.tree.locate_in_envelope_intersecting_int(&env, |item| {
-            let (way, seg) = item.data;
-            let (frac, d2) = project_on_segment_2(p, item.geom().from, item.geom().to);
+        self.grid.for_each_near(p, radius, |s| {
+            let (frac, d2) = project_on_segment_2(p, s.a, s.b);
             if d2 <= r2 {
-                push_closest(out, Candidate { way, seg, frac, dist: d2 });
+                push_closest(out, Candidate { way: s.id.0, seg: s.id.1, frac, dist: d2 });
             }
-            std::ops::ControlFlow::<()>::Continue(())
         });
         finish_candidates(out);
     }
@@ -388,6 +400,9 @@ impl RouteNetwork {
             }
         }
         let flat = &flat[..nflat];
+        // One bit per entry node (by its low bits): most settled nodes are no entry, and
+        // this test spares the scan of `flat` for them.
+        let mask = flat.iter().fold(0u64, |m, &(node, _, _)| m | 1 << (node % 64));
         // Distance beyond which no pending target can improve.
         let need = |out: &[f64]| flat.iter().map(|&(_, _, j)| out[j].min(limits[j])).fold(f64::NEG_INFINITY, f64::max);
         let mut open_to = need(out);
@@ -398,14 +413,12 @@ impl RouteNetwork {
                 if d > s.get(n) {
                     continue;
                 }
-                let mut changed = false;
-                for &(node, extra, j) in flat {
-                    if node == n && d + extra < out[j] {
-                        out[j] = d + extra;
-                        changed = true;
+                if mask >> (n % 64) & 1 == 1 {
+                    for &(node, extra, j) in flat {
+                        if node == n && d + extra < out[j] {
+                            out[j] = d + extra;
+                        }
                     }
-                }
-                if changed {
                     open_to = need(out);
                 }
                 if d >= open_to || d > bound {
@@ -422,9 +435,8 @@ impl RouteNetwork {
             }
         }
         for (b, limit) in out.iter_mut().zip(limits) {
-            if *b > bound || *b > *limit {
-                *b = f64::INFINITY;
-            }
+            // A select, not a branch: which targets were reached is unpredictable.
+            *b = if *b > bound.min(*limit) { f64::INFINITY } else { *b };
         }
     }
 
@@ -559,7 +571,7 @@ impl RouteNetwork {
 
         // Viterbi over chains of samples that have candidates and connect.
         let mut chains: Vec<Vec<(usize, Candidate)>> = Vec::new();
-        let mut lattice = Lattice::new();
+        let mut lattice = Lattice::new(samples.len());
         let mut cands: Vec<Candidate> = Vec::with_capacity(16);
         let mut emissions: Vec<f64> = Vec::new();
         let mut scores: Vec<f64> = Vec::new();
@@ -783,7 +795,7 @@ impl RouteNetwork {
     /// Builds ways, segments and restriction hits from the matched pieces.
     fn report(&self, chains: &[Vec<Piece>]) -> RouteMatch {
         let mut ways: Vec<TravelledWay> = Vec::new();
-        let mut segments = Vec::new();
+        let mut segments = Vec::with_capacity(chains.iter().map(Vec::len).sum());
         let mut hits = Vec::new();
         let mut km = 0.0;
         let mut prev_end: Option<[f64; 2]> = None;
@@ -934,10 +946,12 @@ fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece> {
     out
 }
 
-/// Keeps the closest segment of each way; `c.dist` is a squared distance here.
+/// Keeps the closest segment of each way; `c.dist` is a squared distance here. Of two
+/// segments at exactly the same distance (both ends of a shared node) the first of the
+/// way wins, so that the result does not depend on the order the index visits them in.
 fn push_closest(out: &mut Vec<Candidate>, c: Candidate) {
     match out.iter_mut().find(|o| o.way == c.way) {
-        Some(o) if o.dist <= c.dist => {}
+        Some(o) if (o.dist, o.seg) <= (c.dist, c.seg) => {}
         Some(o) => *o = c,
         None => out.push(c),
     }

@@ -2,7 +2,7 @@
 //!
 //! Data flows one way: an OpenStreetMap extract (plus optional GeoJSON restrictions) is
 //! imported once into a compact, versioned file ([`import_osm`], [`import_geojson`]);
-//! [`RouteNetwork::load`] validates it and builds an `rstar` index and the routing graph;
+//! [`RouteNetwork::load`] validates it and builds the spatial indexes and the routing graph;
 //! [`RouteNetwork::match_route`] matches a declared route (drawn on another map) onto the
 //! network with an HMM / Viterbi matcher and reports the ways travelled and every
 //! restriction the vehicle actually meets. Comparing limits with the vehicle is the
@@ -13,6 +13,7 @@
 mod closures;
 mod findings;
 mod geojson;
+mod grid;
 mod import;
 mod matcher;
 mod network;

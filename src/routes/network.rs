@@ -7,6 +7,7 @@
 
 use crate::routes::RestrictionKind;
 use crate::routes::RoutesError;
+use crate::routes::grid::{GridSeg, SegGrid};
 use crate::routes::project::{Projection, dist, segment_intersection};
 use crate::routes::values::ParsedValue;
 use rstar::RTree;
@@ -285,6 +286,8 @@ pub struct RouteNetwork {
     /// Segments, with their envelopes cached (queries test envelopes far more often
     /// than segments).
     pub(crate) tree: RTree<CachedEnvelope<GeomWithData<Line<[f64; 2]>, SegRef>>>,
+    /// The same segments in a uniform grid, for the matcher's many small queries.
+    pub(crate) grid: SegGrid,
     /// Covered area in projected metres: min x, min y, max x, max y.
     pub(crate) bbox: [f64; 4],
     pub(crate) way_hits: Vec<Vec<HitTemplate>>,
@@ -565,6 +568,9 @@ impl RouteNetwork {
             first[i + 1] += first[i];
         }
         let edges = directed.into_iter().map(|(_, e)| e).collect();
+        let grid_segs: Vec<GridSeg> =
+            segs.iter().map(|s| GridSeg { a: s.geom().from, b: s.geom().to, id: s.data }).collect();
+        let grid = SegGrid::new(&grid_segs, bbox);
         let tree = RTree::bulk_load(segs);
 
         let way_hits = stored.ways.iter().map(way_templates).collect();
@@ -586,6 +592,7 @@ impl RouteNetwork {
             first,
             edges,
             tree,
+            grid,
             bbox,
             way_hits,
             node_hits,
