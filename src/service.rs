@@ -160,7 +160,7 @@ pub fn ledger_replay(path: &Path, id: &str, config: &ReviewerConfig, json: bool)
     let record = ledger.get(id)?.ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
     let mut extra = Vec::new();
     for s in ledger.restrictions()? {
-        if s.recorded_at <= record.recorded_at
+        if s.recorded_at <= record.entry.recorded_at
             && let Ok(r) = serde_json::from_str::<oscar::server::restrictions::Restriction>(&s.restriction)
             && let Ok(c) = oscar::server::restrictions::validate(&r)
         {

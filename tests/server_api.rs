@@ -96,8 +96,8 @@ async fn review_is_created_recorded_and_idempotent() {
 
     // Stored before the answer, with the caller.
     let record = ledger.get("T-1").unwrap().unwrap();
-    assert_eq!(record.caller, "anonymous");
-    assert_eq!(serde_json::from_str::<Value>(&record.review).unwrap(), review);
+    assert_eq!(record.entry.caller, "anonymous");
+    assert_eq!(serde_json::from_str::<Value>(&record.entry.review).unwrap(), review);
 
     // Same content again (keys in another order): the stored review, 200.
     let reordered: Value = serde_json::from_str(&{
@@ -220,7 +220,7 @@ async fn api_keys_401_403_and_caller_recorded() {
 
     let ok = post(&state, "/v1/reviews", &app, Some(SUBMIT_KEY)).await;
     assert_eq!(ok.status, StatusCode::CREATED);
-    assert_eq!(ledger.get("T-auth").unwrap().unwrap().caller, "platform");
+    assert_eq!(ledger.get("T-auth").unwrap().unwrap().entry.caller, "platform");
     assert_eq!(call(&state, "GET", "/v1/reviews/T-auth", None, Some(READ_KEY)).await.status, StatusCode::OK);
     assert_eq!(call(&state, "GET", "/v1/reviews/T-auth", None, None).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(call(&state, "GET", "/v1/reviews", None, Some(READ_KEY)).await.status, StatusCode::OK);

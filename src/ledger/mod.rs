@@ -41,8 +41,8 @@ pub enum LedgerError {
     Writer(String),
 }
 
-/// A review to append.
-#[derive(Debug, Clone)]
+/// A review to append: the fields of a record that its hash covers, besides its position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewRecord {
     /// The application's id.
     pub application_id: String,
@@ -65,20 +65,9 @@ pub struct NewRecord {
 pub struct Record {
     /// Position in the chain, from 1.
     pub seq: i64,
-    /// The application's id.
-    pub application_id: String,
-    /// `sha256:` of the canonical application JSON.
-    pub content_hash: String,
-    /// The application, canonical JSON.
-    pub application: String,
-    /// The review, JSON.
-    pub review: String,
-    /// `approve` or `escalate`.
-    pub verdict: String,
-    /// Who submitted it.
-    pub caller: String,
-    /// When it was recorded, RFC 3339 UTC.
-    pub recorded_at: String,
+    /// What was appended.
+    #[serde(flatten)]
+    pub entry: NewRecord,
     /// Hash of the previous record ([`GENESIS`] for the first).
     pub prev_hash: String,
     /// Hash of this record ([`record_hash`]).
@@ -235,21 +224,6 @@ pub fn content_hash(canonical: &str) -> String {
     format!("sha256:{:x}", Sha256::digest(canonical.as_bytes()))
 }
 
-impl Record {
-    /// The fields that the hash covers.
-    pub fn as_new(&self) -> NewRecord {
-        NewRecord {
-            application_id: self.application_id.clone(),
-            content_hash: self.content_hash.clone(),
-            application: self.application.clone(),
-            review: self.review.clone(),
-            verdict: self.verdict.clone(),
-            caller: self.caller.clone(),
-            recorded_at: self.recorded_at.clone(),
-        }
-    }
-}
-
 /// Walks a chain record by record, from the genesis; shared by every implementation's
 /// [`Ledger::verify`].
 #[derive(Debug)]
@@ -268,18 +242,19 @@ impl ChainChecker {
     /// Checks the next record; returns the problem if it breaks the chain.
     pub fn push(&mut self, r: &Record) -> Option<Broken> {
         self.count += 1;
-        let broken = |problem: String| Some(Broken { seq: r.seq, application_id: r.application_id.clone(), problem });
+        let broken =
+            |problem: String| Some(Broken { seq: r.seq, application_id: r.entry.application_id.clone(), problem });
         if r.seq != self.count {
             return broken(format!("sequence number {} where {} was expected", r.seq, self.count));
         }
         if r.prev_hash != self.prev {
             return broken(format!("prev_hash is `{}`, the previous record's hash is `{}`", r.prev_hash, self.prev));
         }
-        let expected = record_hash(r.seq, &r.prev_hash, &r.as_new());
+        let expected = record_hash(r.seq, &r.prev_hash, &r.entry);
         if r.hash != expected {
             return broken(format!("hash is `{}`, its content hashes to `{expected}`", r.hash));
         }
-        if content_hash(&r.application) != r.content_hash {
+        if content_hash(&r.entry.application) != r.entry.content_hash {
             return broken("content_hash does not match the stored application".into());
         }
         self.prev = r.hash.clone();

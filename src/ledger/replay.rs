@@ -72,18 +72,18 @@ pub fn replay(
     let Some(record) = ledger.get(application_id)? else {
         return Ok(None);
     };
-    let recorded: Review = serde_json::from_str(&record.review)
+    let recorded: Review = serde_json::from_str(&record.entry.review)
         .map_err(|e| LedgerError::Corrupt { seq: record.seq, message: format!("stored review: {e}") })?;
     let mut report = ReplayReport {
-        application_id: record.application_id.clone(),
+        application_id: record.entry.application_id.clone(),
         identical: false,
-        recorded_verdict: record.verdict.clone(),
+        recorded_verdict: record.entry.verdict.clone(),
         verdict_now: None,
         versions: Vec::new(),
         items: Vec::new(),
         errors: Vec::new(),
     };
-    match reviewer.review_json(&record.application) {
+    match reviewer.review_json(&record.entry.application) {
         Ok(now) => {
             report.identical = now == recorded;
             report.verdict_now = Some(verdict_word(&now));

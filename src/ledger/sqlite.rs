@@ -123,13 +123,15 @@ const WRITER_CHECKPOINT_PAGES: i64 = 64;
 fn record(row: &Row<'_>) -> rusqlite::Result<Record> {
     Ok(Record {
         seq: row.get(0)?,
-        application_id: row.get(1)?,
-        content_hash: row.get(2)?,
-        application: row.get(3)?,
-        review: row.get(4)?,
-        verdict: row.get(5)?,
-        caller: row.get(6)?,
-        recorded_at: row.get(7)?,
+        entry: NewRecord {
+            application_id: row.get(1)?,
+            content_hash: row.get(2)?,
+            application: row.get(3)?,
+            review: row.get(4)?,
+            verdict: row.get(5)?,
+            caller: row.get(6)?,
+            recorded_at: row.get(7)?,
+        },
         prev_hash: row.get(8)?,
         hash: row.get(9)?,
     })
@@ -281,7 +283,7 @@ fn answer(done: Done, commit_failed: Option<&String>) {
 /// the same batch.
 fn append(tx: &rusqlite::Transaction<'_>, tip: &mut Tip, r: NewRecord) -> Result<Appended, LedgerError> {
     if let Some(existing) = get(tx, &r.application_id)? {
-        return Ok(if existing.content_hash == r.content_hash {
+        return Ok(if existing.entry.content_hash == r.content_hash {
             Appended::Existing(existing)
         } else {
             Appended::Conflict(existing)
@@ -304,18 +306,7 @@ fn append(tx: &rusqlite::Transaction<'_>, tip: &mut Tip, r: NewRecord) -> Result
             hash
         ])?;
     *tip = (seq, hash.clone());
-    Ok(Appended::New(Record {
-        seq,
-        application_id: r.application_id,
-        content_hash: r.content_hash,
-        application: r.application,
-        review: r.review,
-        verdict: r.verdict,
-        caller: r.caller,
-        recorded_at: r.recorded_at,
-        prev_hash,
-        hash,
-    }))
+    Ok(Appended::New(Record { seq, entry: r, prev_hash, hash }))
 }
 
 impl Ledger for SqliteLedger {

@@ -210,7 +210,7 @@ pub fn affected(
         after = last.seq;
         for record in &page {
             checked += 1;
-            let Ok(app) = reviewer.parse(&record.application) else { continue };
+            let Ok(app) = reviewer.parse(&record.entry.application) else { continue };
             let s = &app.schedule;
             if closure.valid_from.date_naive() > s.end || closure.valid_until.date_naive() < s.start {
                 continue;
@@ -234,8 +234,8 @@ pub fn affected(
             let matched = routes.network.match_route(coords);
             if let Some(hit) = closures_on_route(&matched, std::slice::from_ref(closure)).first() {
                 out.push(Affected {
-                    application_id: record.application_id.clone(),
-                    href: location(&record.application_id),
+                    application_id: record.entry.application_id.clone(),
+                    href: location(&record.entry.application_id),
                     schedule_start: s.start,
                     schedule_end: s.end,
                     km: hit.km,

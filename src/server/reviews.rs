@@ -146,13 +146,15 @@ enum Reviewed {
 
 fn stored_answer(appended: Appended, content_hash: &str) -> Result<Response, ApiError> {
     match appended {
-        Appended::New(r) => Ok(json_response(StatusCode::CREATED, r.review, Some(&location(&r.application_id)))),
-        Appended::Existing(r) | Appended::Conflict(r) if r.content_hash == content_hash => {
-            Ok(json_response(StatusCode::OK, r.review, Some(&location(&r.application_id))))
+        Appended::New(r) => {
+            Ok(json_response(StatusCode::CREATED, r.entry.review, Some(&location(&r.entry.application_id))))
+        }
+        Appended::Existing(r) | Appended::Conflict(r) if r.entry.content_hash == content_hash => {
+            Ok(json_response(StatusCode::OK, r.entry.review, Some(&location(&r.entry.application_id))))
         }
         Appended::Existing(r) | Appended::Conflict(r) => Err(ApiError::Conflict(format!(
             "application `{}` was already reviewed with different content; use a new application_id",
-            r.application_id
+            r.entry.application_id
         ))),
     }
 }
@@ -174,7 +176,7 @@ pub async fn get_one(State(state): State<Arc<AppState>>, Path(id): Path<String>)
     let lookup = id.clone();
     let record = tokio::task::spawn_blocking(move || st.ledger.get(&lookup)).await??;
     match record {
-        Some(r) => Ok(json_response(StatusCode::OK, r.review, None)),
+        Some(r) => Ok(json_response(StatusCode::OK, r.entry.review, None)),
         None => Err(ApiError::NotFound(format!("no review of application `{id}`"))),
     }
 }
@@ -256,13 +258,13 @@ fn parse_since(s: &str) -> Result<String, ApiError> {
 }
 
 fn entry(r: &Record) -> QueueEntry {
-    let app: Value = serde_json::from_str(&r.application).unwrap_or(Value::Null);
-    let review: Value = serde_json::from_str(&r.review).unwrap_or(Value::Null);
+    let app: Value = serde_json::from_str(&r.entry.application).unwrap_or(Value::Null);
+    let review: Value = serde_json::from_str(&r.entry.review).unwrap_or(Value::Null);
     let text = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
     QueueEntry {
         seq: r.seq,
-        application_id: r.application_id.clone(),
-        verdict: r.verdict.clone(),
+        application_id: r.entry.application_id.clone(),
+        verdict: r.entry.verdict.clone(),
         permit_class: review.get("permit_class").and_then(Value::as_u64).and_then(|c| u8::try_from(c).ok()),
         jurisdiction: text(&review, "/jurisdiction"),
         carrier: text(&app, "/carrier/name"),
@@ -277,9 +279,9 @@ fn entry(r: &Record) -> QueueEntry {
             .and_then(Value::as_array)
             .map(|rs| rs.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default(),
-        caller: r.caller.clone(),
-        recorded_at: r.recorded_at.clone(),
-        href: location(&r.application_id),
+        caller: r.entry.caller.clone(),
+        recorded_at: r.entry.recorded_at.clone(),
+        href: location(&r.entry.application_id),
     }
 }
 
