@@ -312,17 +312,14 @@ pub fn lowered_comparisons(
 ) -> Vec<(&'static str, f64, f64, &'static str)> {
     let l = &app.loaded;
     let heaviest = app.vehicle.axles.iter().map(|a| a.load_kg).fold(0.0, f64::max);
-    let observed = [
-        ("loaded height + margin", l.height_m + height_margin_m, "m"),
-        ("loaded width", l.width_m, "m"),
-        ("loaded length", l.length_m, "m"),
-        ("gross mass", l.gross_mass_kg, "kg"),
-        ("heaviest axle", heaviest, "kg"),
-    ];
-    limits
-        .named()
-        .into_iter()
-        .zip(observed)
-        .filter_map(|((_, limit), (what, value, unit))| limit.map(|limit| (what, value, limit, unit)))
-        .collect()
+    [
+        (limits.max_height_m, "loaded height + margin", l.height_m + height_margin_m, "m"),
+        (limits.max_width_m, "loaded width", l.width_m, "m"),
+        (limits.max_length_m, "loaded length", l.length_m, "m"),
+        (limits.max_weight_kg, "gross mass", l.gross_mass_kg, "kg"),
+        (limits.max_axle_load_kg, "heaviest axle", heaviest, "kg"),
+    ]
+    .into_iter()
+    .filter_map(|(limit, what, observed, unit)| limit.map(|limit| (what, observed, limit, unit)))
+    .collect()
 }

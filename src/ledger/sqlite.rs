@@ -65,6 +65,11 @@ impl<T> Reply<T> {
             Reply::Task(s) => drop(s.send(answer)),
         }
     }
+
+    /// Answers that the job was not done, and why.
+    fn refuse(self, why: &str) {
+        self.send(Err(LedgerError::Writer(why.to_string())));
+    }
 }
 
 /// Work for the writer thread.
@@ -220,21 +225,24 @@ fn write_loop(mut conn: Connection, mut tip: Tip, queue: &mpsc::Receiver<Job>) {
         {
             batch.push(job);
         }
-        let before = tip.clone();
         // IMMEDIATE takes the write lock up front, so a checkpoint holding it makes the
         // writer wait (busy timeout) instead of failing on a stale read snapshot.
-        let (done, committed) = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => {
-                let done: Vec<Done> = batch.into_iter().map(|job| run_job(&tx, &mut tip, job)).collect();
-                (done, tx.commit().map_err(|e| e.to_string()))
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => {
+                let why = format!("cannot begin a transaction: {e}");
+                batch.into_iter().for_each(|job| job.refuse(&why));
+                continue;
             }
-            Err(e) => (batch.into_iter().map(|job| fail(job, &e)).collect(), Err(e.to_string())),
         };
-        if committed.is_err() {
+        let before = tip.clone();
+        let done: Vec<Done> = batch.into_iter().map(|job| run_job(&tx, &mut tip, job)).collect();
+        let failed = tx.commit().err().map(|e| format!("commit failed: {e}"));
+        if failed.is_some() {
             tip = before;
         }
         for d in done {
-            answer(d, committed.as_ref().err());
+            d.answer(failed.as_deref());
         }
     }
 }
@@ -256,26 +264,28 @@ fn run_job(tx: &rusqlite::Transaction<'_>, tip: &mut Tip, job: Job) -> Done {
     }
 }
 
-/// The answer to a job whose transaction could not even start.
-fn fail(job: Job, e: &rusqlite::Error) -> Done {
-    let err = || LedgerError::Writer(format!("cannot begin a transaction: {e}"));
-    match job {
-        Job::Append(_, reply) => Done::Append(Err(err()), reply),
-        Job::Restriction { reply, .. } => Done::Restriction(Err(err()), reply),
-        Job::Ping(reply) => Done::Ping(reply),
+impl Job {
+    /// Answers with `why` without doing the job.
+    fn refuse(self, why: &str) {
+        match self {
+            Job::Append(_, reply) => reply.refuse(why),
+            Job::Restriction { reply, .. } => reply.refuse(why),
+            Job::Ping(reply) => reply.refuse(why),
+        }
     }
 }
 
-/// Sends a job's result, or the commit's failure.
-fn answer(done: Done, commit_failed: Option<&String>) {
-    let failed = |e: &String| LedgerError::Writer(format!("commit failed: {e}"));
-    match (done, commit_failed) {
-        (Done::Append(r, reply), None) => reply.send(r),
-        (Done::Append(_, reply), Some(e)) => reply.send(Err(failed(e))),
-        (Done::Restriction(r, reply), None) => reply.send(r),
-        (Done::Restriction(_, reply), Some(e)) => reply.send(Err(failed(e))),
-        (Done::Ping(reply), None) => reply.send(Ok(())),
-        (Done::Ping(reply), Some(e)) => reply.send(Err(failed(e))),
+impl Done {
+    /// Sends the job's result, or `failed` when its transaction did not commit.
+    fn answer(self, failed: Option<&str>) {
+        match (self, failed) {
+            (Done::Append(r, reply), None) => reply.send(r),
+            (Done::Append(_, reply), Some(why)) => reply.refuse(why),
+            (Done::Restriction(r, reply), None) => reply.send(r),
+            (Done::Restriction(_, reply), Some(why)) => reply.refuse(why),
+            (Done::Ping(reply), None) => reply.send(Ok(())),
+            (Done::Ping(reply), Some(why)) => reply.refuse(why),
+        }
     }
 }
 

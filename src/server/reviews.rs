@@ -103,7 +103,7 @@ pub async fn create(
         if let Some(id) = value.get("application_id").and_then(Value::as_str)
             && let Some(existing) = st.ledger.get(id)?
         {
-            return Ok(Reviewed::Stored(Appended::Existing(existing), content_hash));
+            return Ok(Reviewed::Stored(existing, content_hash));
         }
         let review = reviewer.review_value(&value).map_err(|errors| {
             st.metrics.invalid();
@@ -123,7 +123,7 @@ pub async fn create(
     })
     .await??;
     match reviewed {
-        Reviewed::Stored(existing, content_hash) => stored_answer(existing, &content_hash),
+        Reviewed::Stored(existing, content_hash) => stored_answer(Appended::Existing(existing), &content_hash),
         Reviewed::New(review, record) => {
             let content_hash = record.content_hash.clone();
             let appended = state.ledger.append(record).await?;
@@ -139,7 +139,7 @@ pub async fn create(
 /// What the blocking part of [`create`] found.
 enum Reviewed {
     /// The id is stored already (with the content hash of this submission).
-    Stored(Appended, String),
+    Stored(Record, String),
     /// A new review and the record to append.
     New(Box<Review>, NewRecord),
 }
