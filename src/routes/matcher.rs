@@ -677,16 +677,14 @@ impl RouteNetwork {
                 }
             }
             if scores.iter().all(|s| s.is_infinite()) {
-                problems.push(MatchProblem {
-                    kind: MatchProblemKind::Gap,
-                    lon: smp.lonlat[0],
-                    lat: smp.lonlat[1],
-                    km: smp.km,
-                    message: format!(
+                problems.push(problem_at(
+                    MatchProblemKind::Gap,
+                    smp,
+                    format!(
                         "the route cannot be followed on the road network near km {:.2} (no connected road in the drawn direction)",
                         smp.km
                     ),
-                });
+                ));
                 lattice.finish(&mut chains);
                 let start = self.chain_start(&cands, &emissions);
                 lattice.push(i, &cands, &start, &[]);
@@ -738,18 +736,16 @@ impl RouteNetwork {
         m.confidence = (coverage * closeness * ratio).clamp(0.0, 1.0);
         if m.confidence < LOW_CONFIDENCE {
             let at = worst.map_or(&samples[0], |(_, i)| &samples[i]);
-            m.problems.push(MatchProblem {
-                kind: MatchProblemKind::LowConfidence,
-                lon: at.lonlat[0],
-                lat: at.lonlat[1],
-                km: at.km,
-                message: format!(
+            m.problems.push(problem_at(
+                MatchProblemKind::LowConfidence,
+                at,
+                format!(
                     "the route matches the road network with confidence {:.2} only ({:.0}% of its length matched, {:.0}% of points within {NEAR_M} m of the matched road); the worst point is here",
                     m.confidence,
                     coverage * 100.0,
                     closeness * 100.0
                 ),
-            });
+            ));
         }
         m.problems.sort_by(|a, b| a.km.total_cmp(&b.km));
         m
@@ -900,6 +896,11 @@ fn problem(kind: MatchProblemKind, s: &Sample) -> MatchProblem {
         }
         _ => format!("no drivable road within {SEARCH_RADIUS_M} m of the route at km {:.2}", s.km),
     };
+    problem_at(kind, s, message)
+}
+
+/// A problem located at sample `s`.
+fn problem_at(kind: MatchProblemKind, s: &Sample, message: String) -> MatchProblem {
     MatchProblem { kind, lon: s.lonlat[0], lat: s.lonlat[1], km: s.km, message }
 }
 
