@@ -11,7 +11,7 @@ use oscar::Reviewer;
 use oscar::anomaly::anomalies::{ANOMALY_KINDS, anomalous_samples};
 use oscar::anomaly::eval::{EvalOptions, evaluate};
 use oscar::anomaly::generator::normal_samples;
-use oscar::anomaly::model::sha256_hex;
+use oscar::anomaly::model::{Autoencoder, Network, sha256_hex};
 use oscar::anomaly::{AnomalyModel, Features, ModelError, features};
 use oscar::application::Application;
 use oscar::registry::{JsonlRegistry, Lookup, References, fetch};
@@ -116,6 +116,34 @@ fn loading_refuses_wrong_tensor_shapes() {
     assert!(matches!(err, ModelError::Shape { .. }), "{err}");
     assert!(err.to_string().contains("enc2.weight"), "{err}");
     assert!(err.to_string().contains("[7, 32]"), "{err}");
+}
+
+/// The service scores with plain loops over the weights; training uses candle. Both must
+/// compute the same network (up to f32 summation order).
+#[test]
+fn inference_reconstructs_what_candle_computes() {
+    let models = Path::new(ROOT).join("models");
+    let tensors = candle_core::safetensors::load(models.join("anomaly.safetensors"), &Device::Cpu).unwrap();
+    let net = Autoencoder::from_tensors(&tensors).unwrap();
+    let model = model();
+    let feats: Vec<Features> = normal_samples(7, 64).iter().map(|s| features(&s.app, &s.refs)).collect();
+    let z = model.standardise(&feats);
+    let x = Tensor::from_vec(z.clone(), (feats.len(), oscar::anomaly::N_FEATURES), &Device::Cpu).unwrap();
+    let by_candle = net.forward(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let plain = Network::of(&net).unwrap().reconstruct(&z);
+    assert_eq!(plain.len(), by_candle.len());
+    let worst = plain.iter().zip(&by_candle).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "largest difference {worst}");
+    assert!(by_candle.iter().any(|v| v.abs() > 0.1), "the network computes something");
+}
+
+#[test]
+fn the_model_version_follows_the_description() {
+    let dir = edited("threshold", |j| j["threshold"] = (j["threshold"].as_f64().unwrap() * 2.0).into());
+    let edited = AnomalyModel::load(&dir).unwrap();
+    assert_ne!(edited.version(), model().version(), "a new threshold is a new model");
+    let text = std::fs::read(Path::new(ROOT).join("models").join("anomaly.json")).unwrap();
+    assert_eq!(model().version(), format!("sha256:{}", sha256_hex(&text)));
 }
 
 #[test]

@@ -222,6 +222,62 @@ impl Autoencoder {
     }
 }
 
+/// The autoencoder's weights copied out of candle, for inference. candle's per-operation
+/// overhead (a tensor for every step) cost about 20 µs a review on this tiny network; these
+/// loops take about 1 µs. Training keeps candle, which it needs for the gradients.
+#[derive(Debug, Clone)]
+pub struct Network {
+    layers: Vec<Dense>,
+}
+
+/// One linear layer: `weight` is out × in, row-major.
+#[derive(Debug, Clone)]
+struct Dense {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Network {
+    /// The current weights of a candle network.
+    pub fn of(net: &Autoencoder) -> Result<Network, ModelError> {
+        let layers = net
+            .layers
+            .iter()
+            .map(|l| {
+                let weight = l.weight().flatten_all()?.to_vec1::<f32>()?;
+                let bias = match l.bias() {
+                    Some(b) => b.to_vec1::<f32>()?,
+                    None => vec![0.0; l.weight().dim(0)?],
+                };
+                Ok(Dense { weight, bias })
+            })
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        Ok(Network { layers })
+    }
+
+    /// Reconstructs standardised rows (row-major, [`N_FEATURES`] a row).
+    pub fn reconstruct(&self, z: &[f32]) -> Vec<f32> {
+        let last = self.layers.len().saturating_sub(1);
+        let mut out = Vec::with_capacity(z.len());
+        let (mut h, mut next) = (Vec::with_capacity(HIDDEN), Vec::with_capacity(HIDDEN));
+        for row in z.chunks_exact(N_FEATURES) {
+            h.clear();
+            h.extend_from_slice(row);
+            for (i, layer) in self.layers.iter().enumerate() {
+                next.clear();
+                let inputs = h.len();
+                next.extend(layer.weight.chunks_exact(inputs).zip(&layer.bias).map(|(w, b)| {
+                    let y = w.iter().zip(&h).map(|(w, x)| w * x).sum::<f32>() + b;
+                    if i < last { y.tanh() } else { y }
+                }));
+                std::mem::swap(&mut h, &mut next);
+            }
+            out.extend_from_slice(&h);
+        }
+        out
+    }
+}
+
 /// sha256 of bytes as `hex`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
@@ -235,7 +291,7 @@ const EMBEDDED_CONFIG: &str = include_str!("../../models/anomaly.json");
 /// A loaded, checked anomaly model.
 #[derive(Debug, Clone)]
 pub struct AnomalyModel {
-    net: Autoencoder,
+    net: Network,
     config: ModelConfig,
     version: String,
 }
@@ -277,11 +333,15 @@ impl AnomalyModel {
             return Err(ModelError::Hash { expected: config.safetensors_sha256.clone(), found: hash });
         }
         let tensors = candle_core::safetensors::load_buffer(weights, &Device::Cpu)?;
-        let net = Autoencoder::from_tensors(&tensors)?;
-        Ok(AnomalyModel { net, config, version: format!("sha256:{hash}") })
+        let net = Network::of(&Autoencoder::from_tensors(&tensors)?)?;
+        // The description pins the weights by their hash, so its own hash names both: a
+        // changed threshold or scale is a new version too.
+        let version = format!("sha256:{}", sha256_hex(config_json.as_bytes()));
+        Ok(AnomalyModel { net, config, version })
     }
 
-    /// `sha256:<hex>` of the weights, recorded in every review.
+    /// `sha256:<hex>` of `anomaly.json` (which holds the weights' hash), recorded in every
+    /// review.
     pub fn version(&self) -> &str {
         &self.version
     }
@@ -321,8 +381,7 @@ impl AnomalyModel {
     /// Per-feature standardised residuals: (reconstruction − input) / residual scale.
     fn residuals(&self, batch: &[Features]) -> Result<Vec<[f64; N_FEATURES]>, ModelError> {
         let z = self.standardise(batch);
-        let x = Tensor::from_vec(z.clone(), (batch.len(), N_FEATURES), &Device::Cpu)?;
-        let out = self.net.forward(&x)?.flatten_all()?.to_vec1::<f32>()?;
+        let out = self.net.reconstruct(&z);
         let mut rows = Vec::with_capacity(batch.len());
         for (b, f) in batch.iter().enumerate() {
             let mut r = [0.0; N_FEATURES];

@@ -16,7 +16,7 @@ use super::generator::{SplitMix64, normal_samples};
 pub use super::model::TrainOptions;
 use super::model::{
     Architecture, Autoencoder, Baseline, FORMAT_VERSION, FeatureSpec, HIDDEN, LATENT, LAYERS, ModelConfig, ModelError,
-    TrainingInfo, score_of, sha256_hex, standardise,
+    Network, TrainingInfo, score_of, sha256_hex, standardise,
 };
 
 /// Seed of the shipped model.
@@ -161,23 +161,22 @@ pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
         }
     }
     let tensors = tensors_of(&vars);
-    let net = Autoencoder::from_tensors(&tensors)?;
-    let errors = |feats: &[Features]| -> Result<Vec<Vec<f64>>, ModelError> {
+    // Calibrated with the inference code the service scores with.
+    let net = Network::of(&Autoencoder::from_tensors(&tensors)?)?;
+    let errors = |feats: &[Features]| -> Vec<Vec<f64>> {
         let z = standardise(feats, &mean, &std);
-        let xt = Tensor::from_vec(z.clone(), (feats.len(), N_FEATURES), &dev)?;
-        let out = net.forward(&xt)?.flatten_all()?.to_vec1::<f32>()?;
-        Ok(out
+        net.reconstruct(&z)
             .chunks(N_FEATURES)
             .zip(z.chunks(N_FEATURES))
             .map(|(o, z)| o.iter().zip(z).map(|(a, b)| f64::from(a - b)).collect())
-            .collect())
+            .collect()
     };
     let mse = |e: &[Vec<f64>]| e.iter().flatten().map(|x| x * x).sum::<f64>() / (e.len() * N_FEATURES).max(1) as f64;
-    let train_err = errors(&train_f)?;
+    let train_err = errors(&train_f);
     let residual_scale: Vec<f64> = (0..N_FEATURES)
         .map(|j| (train_err.iter().map(|e| e[j] * e[j]).sum::<f64>() / n.max(1) as f64).sqrt().max(RESIDUAL_FLOOR))
         .collect();
-    let cal_err = errors(&cal_f)?;
+    let cal_err = errors(&cal_f);
     let cal_scores: Vec<f64> = cal_err
         .iter()
         .zip(&cal_f)
