@@ -300,10 +300,9 @@ enum CliError {
 
 /// candle fans each small matrix product out over a thread pool sized by
 /// `RAYON_NUM_THREADS`, read on every product: training is bit-reproducible only with one
-/// thread, and small inference batches are 25x slower on the pool; setting the variable
-/// inside a running process is unsafe. So oscar replaces itself once, at start, with a copy
-/// that has it set (same process id, so signals still reach a server). Parallelism comes
-/// from concurrent requests instead.
+/// thread, and setting the variable inside a running process is unsafe. So oscar replaces
+/// itself once, at start, with a copy that has it set (same process id, so signals still
+/// reach a server).
 #[cfg(unix)]
 fn exec_single_threaded() -> std::io::Result<()> {
     use std::os::unix::process::CommandExt;

@@ -4,7 +4,7 @@
 //! unit slip.
 //!
 //! [`features`] turns an application and its registry records into documented physical
-//! ratios; [`AnomalyModel`] (a small candle autoencoder) scores them by standardised
+//! ratios; [`AnomalyModel`] (a small autoencoder) scores them by standardised
 //! reconstruction error and explains the score in an [`AnomalyBlock`]. The score never
 //! approves anything: `decide()` escalates at or above the calibrated threshold.
 //!
@@ -12,9 +12,9 @@
 //! planted anomalies ([`anomalies`]) are for evaluation only. `oscar train` and
 //! `oscar eval-model` wrap [`train`] and [`eval`].
 //!
-//! Inference cost: candle splits every matrix product over its thread pool unless
-//! `RAYON_NUM_THREADS=1`; for this model a pool makes small batches many times slower, so
-//! run the service with `RAYON_NUM_THREADS=1` and get parallelism from concurrent requests.
+//! Training uses candle, whose matrix products must run single-threaded
+//! (`RAYON_NUM_THREADS=1`) to add in a fixed order; scoring runs plain loops over the
+//! weights ([`model::Network`]), so the service has no thread pool to configure.
 //!
 //! [`AnomalyBlock`]: crate::review::AnomalyBlock
 

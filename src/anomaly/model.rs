@@ -1,4 +1,4 @@
-//! The anomaly model: a small candle autoencoder (F → 32 → 8 → 32 → F, tanh) over
+//! The anomaly model: a small autoencoder (F → 32 → 8 → 32 → F, tanh; trained with candle) over
 //! standardised features, scored by its standardised reconstruction error.
 //!
 //! `anomaly.safetensors` holds the weights; `anomaly.json` ([`ModelConfig`]) holds the
@@ -267,7 +267,7 @@ impl Network {
                 next.clear();
                 let inputs = h.len();
                 next.extend(layer.weight.chunks_exact(inputs).zip(&layer.bias).map(|(w, b)| {
-                    let y = w.iter().zip(&h).map(|(w, x)| w * x).sum::<f32>() + b;
+                    let y = dot(w, &h) + b;
                     if i < last { y.tanh() } else { y }
                 }));
                 std::mem::swap(&mut h, &mut next);
@@ -276,6 +276,20 @@ impl Network {
         }
         out
     }
+}
+
+/// A dot product in eight partial sums: one running sum waits for each addition before the
+/// next, eight independent ones fill SIMD lanes.
+fn dot(w: &[f32], x: &[f32]) -> f32 {
+    let (w8, x8) = (w.chunks_exact(8), x.chunks_exact(8));
+    let tail: f32 = w8.remainder().iter().zip(x8.remainder()).map(|(a, b)| a * b).sum();
+    let mut acc = [0.0f32; 8];
+    for (a, b) in w8.zip(x8) {
+        for k in 0..8 {
+            acc[k] += a[k] * b[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 /// sha256 of bytes as `hex`.
