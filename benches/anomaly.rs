@@ -1,13 +1,8 @@
-//! Cost of the anomaly model inside a review: feature extraction, and candle inference at
-//! batch 1, 32 and 256.
-//!
-//! candle sizes its matmul thread pool from `RAYON_NUM_THREADS` on every product, and the
-//! variable cannot be changed safely inside the process, so compare the pools by running the
-//! bench twice:
+//! Cost of the anomaly model inside a review: feature extraction, and inference (plain loops
+//! over the weights) at batch 1, 32 and 256.
 //!
 //! ```text
-//! RAYON_NUM_THREADS=1 cargo bench --bench anomaly   # single-threaded (recommended)
-//! cargo bench --bench anomaly                        # candle's default pool
+//! cargo bench --bench anomaly
 //! ```
 
 use std::hint::black_box;
@@ -15,13 +10,6 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use oscar::anomaly::generator::{Sample, normal_samples};
 use oscar::anomaly::{AnomalyModel, Features, features};
-
-fn pool() -> String {
-    match std::env::var("RAYON_NUM_THREADS") {
-        Ok(n) => format!("RAYON_NUM_THREADS={n}"),
-        Err(_) => "default pool".into(),
-    }
-}
 
 fn bench(c: &mut Criterion) {
     let Ok(model) = AnomalyModel::embedded() else {
@@ -31,9 +19,8 @@ fn bench(c: &mut Criterion) {
     let samples: Vec<Sample> = normal_samples(99, 256);
     let feats: Vec<Features> = samples.iter().map(|s| features(&s.app, &s.refs)).collect();
     let threshold = model.config().threshold;
-    let pool = pool();
 
-    let mut g = c.benchmark_group(format!("anomaly ({pool})"));
+    let mut g = c.benchmark_group("anomaly");
     g.bench_function("features of one generated tractor + trailer application", |b| {
         let s = &samples[0];
         b.iter(|| {
