@@ -224,7 +224,8 @@ impl Autoencoder {
 
 /// The autoencoder's weights copied out of candle, for inference. candle's per-operation
 /// overhead (a tensor for every step) cost about 15 µs a review on this tiny network; these
-/// loops take about 3 µs (`benches/anomaly.rs`). Training keeps candle, which it needs for the gradients.
+/// loops take about 3 µs (`benches/anomaly.rs`). Training keeps candle, which it needs for
+/// the gradients.
 #[derive(Debug, Clone)]
 pub struct Network {
     layers: Vec<Dense>,

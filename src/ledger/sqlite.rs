@@ -110,12 +110,17 @@ impl Drop for SqliteLedger {
         }
         if let Some(path) = &self.temporary {
             for suffix in ["", "-wal", "-shm"] {
-                let mut p = path.clone().into_os_string();
-                p.push(suffix);
-                let _ = std::fs::remove_file(p);
+                let _ = std::fs::remove_file(with_suffix(path, suffix));
             }
         }
     }
+}
+
+/// SQLite's file beside the database: `-wal`, `-shm`.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
 }
 
 /// WAL pages (4 KiB) after which the writer copies the WAL into the database file and
@@ -456,11 +461,7 @@ mod tests {
     #[test]
     fn the_writer_checkpoints_so_the_wal_stays_small() {
         let l = SqliteLedger::temporary().unwrap();
-        let wal = {
-            let mut p = l.temporary.clone().unwrap().into_os_string();
-            p.push("-wal");
-            PathBuf::from(p)
-        };
+        let wal = with_suffix(l.temporary.as_deref().unwrap(), "-wal");
         // 300 reviews of 20 KB: about 6 MB through the WAL.
         let review = format!("{{\"text\":\"{}\"}}", "x".repeat(20_000));
         for i in 0..300 {
@@ -474,7 +475,6 @@ mod tests {
 
     #[test]
     fn concurrent_appends_form_one_chain_and_one_record_per_id() {
-        use std::sync::Arc;
         let l = Arc::new(SqliteLedger::temporary().unwrap());
         // 8 threads x 50 appends; every id is submitted twice (by two threads) at once, so
         // duplicates meet inside one batch as well as across batches.
