@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::metrics::Tally;
 use crate::application::Application;
 use crate::ledger::{self, Appended, NewRecord, Record};
 use crate::review::Review;
@@ -81,12 +82,6 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = super::error::body_bytes(body, state.limits.body_bytes)?;
-    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the body is not UTF-8 text".into()))?;
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(ApiError::BadRequest("the body must be a JSON object".into()));
-    }
     let permit = Arc::clone(&state.permits)
         .acquire_owned()
         .await
@@ -96,8 +91,11 @@ pub async fn create(
     let start = Instant::now();
     // The review runs on the blocking pool (CPU bound, and a remote registry blocks); the
     // ledger write is then awaited without holding a thread (the writer batches commits).
+    // The body is parsed and the review dropped on that thread too: what one thread
+    // allocates is cheapest to free there (see `Tally`).
     let reviewed = tokio::task::spawn_blocking(move || -> Result<Reviewed, ApiError> {
         let _permit = permit;
+        let value = parse_object(&body)?;
         let application = ledger::canonical_json(&value);
         let content_hash = ledger::content_hash(&application);
         if let Some(id) = value.get("application_id").and_then(Value::as_str)
@@ -119,29 +117,40 @@ pub async fn create(
             caller,
             recorded_at: now_rfc3339(),
         };
-        Ok(Reviewed::New(Box::new(review), record))
+        Ok(Reviewed::New(Tally::of(&review), record))
     })
     .await??;
     match reviewed {
         Reviewed::Stored(existing, content_hash) => stored_answer(Appended::Existing(existing), &content_hash),
-        Reviewed::New(review, record) => {
+        Reviewed::New(tally, record) => {
             let content_hash = record.content_hash.clone();
             let appended = state.ledger.append(record).await?;
-            if matches!(appended, Appended::New(_)) {
-                state.metrics.review(&review, start.elapsed());
-                tracing::debug!(application_id = %review.application_id, verdict = ?review.verdict, "reviewed");
+            if let Appended::New(r) = &appended {
+                state.metrics.review(&tally, start.elapsed());
+                tracing::debug!(application_id = %r.entry.application_id, verdict = %r.entry.verdict, "reviewed");
             }
             stored_answer(appended, &content_hash)
         }
     }
 }
 
+/// The body as a JSON object.
+fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
+    let text = std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("the body is not UTF-8 text".into()))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::BadRequest("the body must be a JSON object".into()));
+    }
+    Ok(value)
+}
+
 /// What the blocking part of [`create`] found.
 enum Reviewed {
     /// The id is stored already (with the content hash of this submission).
     Stored(Record, String),
-    /// A new review and the record to append.
-    New(Box<Review>, NewRecord),
+    /// What the metrics count of a new review, and the record to append.
+    New(Tally, NewRecord),
 }
 
 fn stored_answer(appended: Appended, content_hash: &str) -> Result<Response, ApiError> {
