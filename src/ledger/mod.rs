@@ -190,24 +190,48 @@ pub trait Ledger: Send + Sync {
     fn ping(&self) -> Result<(), LedgerError>;
 }
 
-/// `sha256:` of a record's fields, length-prefixed so no two field lists collide.
-pub fn record_hash(seq: i64, prev_hash: &str, r: &NewRecord) -> String {
-    let mut h = Sha256::new();
-    h.update(seq.to_le_bytes());
-    for field in [
-        prev_hash,
-        &r.application_id,
-        &r.content_hash,
-        &r.application,
-        &r.review,
-        &r.verdict,
-        &r.caller,
-        &r.recorded_at,
-    ] {
-        h.update((field.len() as u64).to_le_bytes());
-        h.update(field.as_bytes());
+/// How the records of a ledger are hashed; one ledger keeps one scheme for all its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashScheme {
+    /// The first scheme: the text of every field, the application and the review included.
+    Fields,
+    /// The application by its content hash and the review by its [`review_digest`], both
+    /// computed before the record reaches the ledger's writer: the writer, the one serial
+    /// stage, then hashes ~300 bytes a record instead of ~20 KB (a quarter of its CPU).
+    Digests,
+}
+
+impl HashScheme {
+    /// `sha256:` of a record at `seq` after `prev_hash`, its fields length-prefixed so no
+    /// two field lists collide. `review_digest` is [`review_digest`] of `r.review`; only
+    /// [`HashScheme::Digests`] reads it.
+    pub fn record_hash(self, seq: i64, prev_hash: &str, r: &NewRecord, review_digest: &str) -> String {
+        let mut h = Sha256::new();
+        let (application, review) = match self {
+            HashScheme::Fields => (Some(r.application.as_str()), r.review.as_str()),
+            HashScheme::Digests => {
+                h.update(b"oscar-ledger-digests");
+                (None, review_digest)
+            }
+        };
+        h.update(seq.to_le_bytes());
+        let fields = [prev_hash, &r.application_id, &r.content_hash].into_iter().chain(application).chain([
+            review,
+            &r.verdict,
+            &r.caller,
+            &r.recorded_at,
+        ]);
+        for field in fields {
+            h.update((field.len() as u64).to_le_bytes());
+            h.update(field.as_bytes());
+        }
+        format!("sha256:{:x}", h.finalize())
     }
-    format!("sha256:{:x}", h.finalize())
+}
+
+/// `sha256:` of a review's JSON text.
+pub fn review_digest(review: &str) -> String {
+    content_hash(review)
 }
 
 /// Canonical JSON: object keys sorted at every level, no whitespace.
@@ -230,17 +254,17 @@ pub fn content_hash(canonical: &str) -> String {
 /// [`Ledger::verify`].
 #[derive(Debug)]
 pub struct ChainChecker {
+    scheme: HashScheme,
     prev: String,
     count: i64,
 }
 
-impl Default for ChainChecker {
-    fn default() -> Self {
-        ChainChecker { prev: GENESIS.to_string(), count: 0 }
-    }
-}
-
 impl ChainChecker {
+    /// Starts at the genesis of a ledger hashed with `scheme`.
+    pub fn new(scheme: HashScheme) -> ChainChecker {
+        ChainChecker { scheme, prev: GENESIS.to_string(), count: 0 }
+    }
+
     /// Checks the next record; returns the problem if it breaks the chain.
     pub fn push(&mut self, r: &Record) -> Option<Broken> {
         self.count += 1;
@@ -252,7 +276,11 @@ impl ChainChecker {
         if r.prev_hash != self.prev {
             return broken(format!("prev_hash is `{}`, the previous record's hash is `{}`", r.prev_hash, self.prev));
         }
-        let expected = record_hash(r.seq, &r.prev_hash, &r.entry);
+        let digest = match self.scheme {
+            HashScheme::Fields => String::new(),
+            HashScheme::Digests => review_digest(&r.entry.review),
+        };
+        let expected = self.scheme.record_hash(r.seq, &r.prev_hash, &r.entry, &digest);
         if r.hash != expected {
             return broken(format!("hash is `{}`, its content hashes to `{expected}`", r.hash));
         }

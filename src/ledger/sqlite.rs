@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
 use super::{
-    Appended, ChainChecker, GENESIS, Ledger, LedgerError, NewRecord, Pending, Query, Record, StoredRestriction,
-    VerifyReport, record_hash,
+    Appended, ChainChecker, GENESIS, HashScheme, Ledger, LedgerError, NewRecord, Pending, Query, Record,
+    StoredRestriction, VerifyReport, review_digest,
 };
 
 const SCHEMA: &str = "
@@ -76,15 +76,17 @@ impl<T> Reply<T> {
 
 /// Work for the writer thread.
 enum Job {
-    /// A record and its review as stored ([`compress`]).
-    Append(NewRecord, Vec<u8>, Reply<Appended>),
-    Restriction {
-        restriction: String,
-        caller: String,
-        recorded_at: String,
-        reply: Reply<i64>,
-    },
+    Append(NewRecord, Prepared, Reply<Appended>),
+    Restriction { restriction: String, caller: String, recorded_at: String, reply: Reply<i64> },
     Ping(Reply<()>),
+}
+
+/// What the caller's thread computes for an append, so that the writer need not.
+struct Prepared {
+    /// The review as stored ([`compress`]).
+    stored: Vec<u8>,
+    /// [`review_digest`] of the review.
+    digest: String,
 }
 
 /// Most jobs committed in one transaction.
@@ -102,6 +104,7 @@ pub struct SqliteLedger {
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     reader: Mutex<Connection>,
+    scheme: HashScheme,
     /// Removed on drop ([`SqliteLedger::temporary`]).
     temporary: Option<PathBuf>,
 }
@@ -202,6 +205,7 @@ impl SqliteLedger {
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", if full_sync { "FULL" } else { "NORMAL" })?;
         conn.execute_batch(SCHEMA)?;
+        let scheme = hash_scheme(&conn)?;
         let tip: Tip = conn
             .query_row("SELECT seq, hash FROM reviews ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?
@@ -217,9 +221,9 @@ impl SqliteLedger {
         let (jobs, queue) = mpsc::channel();
         let writer = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || write_loop(conn, tip, &queue, &wal_pages))
+            .spawn(move || write_loop(conn, scheme, tip, &queue, &wal_pages))
             .map_err(|e| LedgerError::Writer(format!("cannot start the writer thread: {e}")))?;
-        Ok(SqliteLedger { jobs: Some(jobs), writer: Some(writer), reader, temporary: None })
+        Ok(SqliteLedger { jobs: Some(jobs), writer: Some(writer), reader, scheme, temporary: None })
     }
 
     /// A ledger in a fresh file under the system's temporary directory, removed when the
@@ -268,7 +272,34 @@ enum Done {
 
 /// The writer thread: takes what is queued (up to [`MAX_BATCH`]), does it in one
 /// transaction, commits, answers. Ends when every sender is gone and the queue is empty.
-fn write_loop(mut conn: Connection, mut tip: Tip, queue: &mpsc::Receiver<Job>, wal_pages: &AtomicI32) {
+/// `PRAGMA user_version` of a ledger whose records are hashed with [`HashScheme::Digests`];
+/// files from before it (0) keep [`HashScheme::Fields`].
+const DIGESTS_VERSION: i64 = 2;
+
+/// The file's hash scheme; a ledger without records takes the current one.
+fn hash_scheme(conn: &Connection) -> Result<HashScheme, LedgerError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == DIGESTS_VERSION {
+        return Ok(HashScheme::Digests);
+    }
+    let empty = conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM reviews)", [], |r| r.get::<_, bool>(0))?;
+    match (version, empty) {
+        (0, true) => {
+            conn.pragma_update(None, "user_version", DIGESTS_VERSION)?;
+            Ok(HashScheme::Digests)
+        }
+        (0, false) => Ok(HashScheme::Fields),
+        _ => Err(LedgerError::Corrupt { seq: 0, message: format!("unknown ledger version {version}") }),
+    }
+}
+
+fn write_loop(
+    mut conn: Connection,
+    scheme: HashScheme,
+    mut tip: Tip,
+    queue: &mpsc::Receiver<Job>,
+    wal_pages: &AtomicI32,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH
@@ -287,7 +318,7 @@ fn write_loop(mut conn: Connection, mut tip: Tip, queue: &mpsc::Receiver<Job>, w
             }
         };
         let before = tip.clone();
-        let done: Vec<Done> = batch.into_iter().map(|job| run_job(&tx, &mut tip, job)).collect();
+        let done: Vec<Done> = batch.into_iter().map(|job| run_job(&tx, scheme, &mut tip, job)).collect();
         let failed = tx.commit().err().map(|e| format!("commit failed: {e}"));
         if failed.is_some() {
             tip = before;
@@ -305,9 +336,9 @@ fn write_loop(mut conn: Connection, mut tip: Tip, queue: &mpsc::Receiver<Job>, w
     }
 }
 
-fn run_job(tx: &rusqlite::Transaction<'_>, tip: &mut Tip, job: Job) -> Done {
+fn run_job(tx: &rusqlite::Transaction<'_>, scheme: HashScheme, tip: &mut Tip, job: Job) -> Done {
     match job {
-        Job::Append(r, stored, reply) => Done::Append(append(tx, tip, r, &stored), reply),
+        Job::Append(r, prepared, reply) => Done::Append(append(tx, scheme, tip, r, &prepared), reply),
         Job::Restriction { restriction, caller, recorded_at, reply } => {
             let stored = tx
                 .execute(
@@ -349,7 +380,13 @@ impl Done {
 
 /// Appends one review inside the writer's transaction; the id check sees the records of
 /// the same batch.
-fn append(tx: &rusqlite::Transaction<'_>, tip: &mut Tip, r: NewRecord, stored: &[u8]) -> Result<Appended, LedgerError> {
+fn append(
+    tx: &rusqlite::Transaction<'_>,
+    scheme: HashScheme,
+    tip: &mut Tip,
+    r: NewRecord,
+    prepared: &Prepared,
+) -> Result<Appended, LedgerError> {
     if let Some(existing) = get(tx, &r.application_id)? {
         return Ok(if existing.entry.content_hash == r.content_hash {
             Appended::Existing(existing)
@@ -359,14 +396,14 @@ fn append(tx: &rusqlite::Transaction<'_>, tip: &mut Tip, r: NewRecord, stored: &
     }
     let seq = tip.0 + 1;
     let prev_hash = tip.1.clone();
-    let hash = record_hash(seq, &prev_hash, &r);
+    let hash = scheme.record_hash(seq, &prev_hash, &r, &prepared.digest);
     tx.prepare_cached(&format!("INSERT INTO reviews ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))?
         .execute(params![
             seq,
             r.application_id,
             r.content_hash,
             r.application,
-            stored,
+            prepared.stored,
             r.verdict,
             r.caller,
             r.recorded_at,
@@ -380,9 +417,9 @@ fn append(tx: &rusqlite::Transaction<'_>, tip: &mut Tip, r: NewRecord, stored: &
 impl Ledger for SqliteLedger {
     fn append(&self, r: NewRecord) -> Pending<Appended> {
         let (reply, answer) = oneshot::channel();
-        // Compressed here, on the caller's thread: the writer is the one serial stage.
-        let stored = compress(&r.review);
-        match self.queue(Job::Append(r, stored, Reply::Task(reply))) {
+        // On the caller's thread: the writer is the one serial stage.
+        let prepared = Prepared { stored: compress(&r.review), digest: review_digest(&r.review) };
+        match self.queue(Job::Append(r, prepared, Reply::Task(reply))) {
             Ok(()) => Pending::new(answer),
             Err(e) => Pending::failed(e),
         }
@@ -414,7 +451,7 @@ impl Ledger for SqliteLedger {
         let mut conn = self.reader()?;
         // One read transaction: the chain is checked as of one instant while appends go on.
         let tx = conn.transaction()?;
-        let mut checker = ChainChecker::default();
+        let mut checker = ChainChecker::new(self.scheme);
         let mut stmt = tx.prepare(&format!("SELECT {COLUMNS} FROM reviews ORDER BY seq"))?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
@@ -486,9 +523,13 @@ mod tests {
         // Updates are refused by the triggers ...
         let conn = Connection::open(&path).unwrap();
         assert!(conn.execute("UPDATE reviews SET verdict = 'escalate' WHERE seq = 3", []).is_err());
-        // ... and a forced edit is found.
-        conn.execute_batch("DROP TRIGGER reviews_no_update; UPDATE reviews SET verdict = 'escalate' WHERE seq = 3;")
+        // ... and a forced edit is found: of the review (covered by its digest) ...
+        conn.execute_batch("DROP TRIGGER reviews_no_update; UPDATE reviews SET review = '{\"x\":1}' WHERE seq = 4;")
             .unwrap();
+        let broken = l.verify().unwrap().first_broken.unwrap();
+        assert_eq!((broken.seq, broken.application_id.as_str()), (4, "A3"));
+        // ... or of another field.
+        conn.execute("UPDATE reviews SET verdict = 'escalate' WHERE seq = 3", []).unwrap();
         let report = l.verify().unwrap();
         let broken = report.first_broken.unwrap();
         assert_eq!((broken.seq, broken.application_id.as_str()), (3, "A2"));
@@ -543,7 +584,7 @@ mod tests {
         assert!(len * 4 < review.len() as i64, "{len} bytes stored for {} of JSON", review.len());
         // A record written before compression: the review as TEXT.
         let old = NewRecord { review: review.clone(), ..new("Z2", "y") };
-        let hash = record_hash(2, &first.hash, &old);
+        let hash = HashScheme::Digests.record_hash(2, &first.hash, &old, &review_digest(&old.review));
         conn.execute(
             &format!("INSERT INTO reviews ({COLUMNS}) VALUES (2, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
             params![
@@ -565,6 +606,45 @@ mod tests {
         }
         assert!(matches!(l.append(new("Z3", "z")).wait().unwrap(), Appended::New(r) if r.seq == 3));
         assert_eq!(l.verify().unwrap(), VerifyReport { records: 3, first_broken: None });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_ledger_hashed_field_by_field_keeps_its_scheme() {
+        let dir = std::env::temp_dir().join(format!("oscar-ledger-fields-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("l.sqlite");
+        // A file as written before the digests scheme: user_version 0, hashes over every field.
+        let first = new("F1", "x");
+        let hash = HashScheme::Fields.record_hash(1, GENESIS, &first, "");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute(
+            &format!("INSERT INTO reviews ({COLUMNS}) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+            params![
+                first.application_id,
+                first.content_hash,
+                first.application,
+                first.review,
+                first.verdict,
+                first.caller,
+                first.recorded_at,
+                GENESIS,
+                hash
+            ],
+        )
+        .unwrap();
+        let l = SqliteLedger::open(&path, false).unwrap();
+        assert_eq!(l.scheme, HashScheme::Fields);
+        let Appended::New(second) = l.append(new("F2", "y")).wait().unwrap() else { panic!("not appended") };
+        assert_eq!(second.hash, HashScheme::Fields.record_hash(2, &hash, &second.entry, ""));
+        assert_eq!(l.verify().unwrap(), VerifyReport { records: 2, first_broken: None });
+        // The schemes differ, so a record is checked by its file's scheme only.
+        let digest = review_digest(&second.entry.review);
+        assert_ne!(second.hash, HashScheme::Digests.record_hash(2, &hash, &second.entry, &digest));
+        let fresh = SqliteLedger::temporary().unwrap();
+        assert_eq!(fresh.scheme, HashScheme::Digests);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
