@@ -300,6 +300,8 @@ fn write_loop(
     queue: &mpsc::Receiver<Job>,
     wal_pages: &AtomicI32,
 ) {
+    // The WAL's size at the last checkpoint.
+    let mut checkpointed_at = 0;
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH
@@ -326,12 +328,19 @@ fn write_loop(
         for d in done {
             d.answer(failed.as_deref());
         }
-        if wal_pages.load(Ordering::Relaxed) >= WRITER_CHECKPOINT_PAGES {
+        // Counted from the last checkpoint, not from the WAL's start: when a reader kept
+        // SQLite from starting the WAL over, its size stays above the mark, and checkpointing
+        // after every commit then synced a few pages at a time.
+        let pages = wal_pages.load(Ordering::Relaxed);
+        if pages < checkpointed_at {
+            checkpointed_at = 0;
+        }
+        if pages - checkpointed_at >= WRITER_CHECKPOINT_PAGES {
             // Passive: a reader on an old snapshot only delays part of the copy.
             if let Err(e) = conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE) {
                 tracing::warn!(error = %e, "ledger checkpoint failed");
             }
-            wal_pages.store(0, Ordering::Relaxed);
+            checkpointed_at = pages;
         }
     }
 }

@@ -93,16 +93,16 @@ pub async fn create(
     // ledger write is then awaited without holding a thread (the writer batches commits).
     // The body is parsed and the review dropped on that thread too: what one thread
     // allocates is cheapest to free there (see `Tally`).
-    let reviewed = tokio::task::spawn_blocking(move || -> Result<Reviewed, ApiError> {
+    //
+    // A stored id is found by the ledger's append (the same content answers the stored
+    // review), not looked up first: under load those lookups kept read transactions open on
+    // the WAL so often that SQLite could seldom start it over, and every commit then paid a
+    // checkpoint. A resubmission is reviewed again for nothing, which is rare.
+    let (tally, record) = tokio::task::spawn_blocking(move || -> Result<(Tally, NewRecord), ApiError> {
         let _permit = permit;
         let value = parse_object(&body)?;
         let application = ledger::canonical_json(&value);
         let content_hash = ledger::content_hash(&application);
-        if let Some(id) = value.get("application_id").and_then(Value::as_str)
-            && let Some(existing) = st.ledger.get(id)?
-        {
-            return Ok(Reviewed::Stored(existing, content_hash));
-        }
         let review = reviewer.review_value(&value).map_err(|errors| {
             st.metrics.invalid();
             ApiError::Invalid(errors)
@@ -117,21 +117,16 @@ pub async fn create(
             caller,
             recorded_at: now_rfc3339(),
         };
-        Ok(Reviewed::New(Tally::of(&review), record))
+        Ok((Tally::of(&review), record))
     })
     .await??;
-    match reviewed {
-        Reviewed::Stored(existing, content_hash) => stored_answer(Appended::Existing(existing), &content_hash),
-        Reviewed::New(tally, record) => {
-            let content_hash = record.content_hash.clone();
-            let appended = state.ledger.append(record).await?;
-            if let Appended::New(r) = &appended {
-                state.metrics.review(&tally, start.elapsed());
-                tracing::debug!(application_id = %r.entry.application_id, verdict = %r.entry.verdict, "reviewed");
-            }
-            stored_answer(appended, &content_hash)
-        }
+    let content_hash = record.content_hash.clone();
+    let appended = state.ledger.append(record).await?;
+    if let Appended::New(r) = &appended {
+        state.metrics.review(&tally, start.elapsed());
+        tracing::debug!(application_id = %r.entry.application_id, verdict = %r.entry.verdict, "reviewed");
     }
+    stored_answer(appended, &content_hash)
 }
 
 /// The body as a JSON object.
@@ -143,14 +138,6 @@ fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
         return Err(ApiError::BadRequest("the body must be a JSON object".into()));
     }
     Ok(value)
-}
-
-/// What the blocking part of [`create`] found.
-enum Reviewed {
-    /// The id is stored already (with the content hash of this submission).
-    Stored(Record, String),
-    /// What the metrics count of a new review, and the record to append.
-    New(Tally, NewRecord),
 }
 
 fn stored_answer(appended: Appended, content_hash: &str) -> Result<Response, ApiError> {
