@@ -36,6 +36,9 @@ pub enum LedgerError {
     /// A lock was poisoned by a panic elsewhere.
     #[error("ledger lock poisoned")]
     Poisoned,
+    /// The file's `user_version` is not one this build knows (written by a newer oscar?).
+    #[error("ledger file version {0} is unknown to this oscar")]
+    Version(i64),
     /// The writer could not do or commit the work.
     #[error("ledger writer: {0}")]
     Writer(String),

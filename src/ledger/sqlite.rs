@@ -133,12 +133,13 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// WAL pages (4 KiB) after which the writer copies the WAL into the database file and
-/// starts it over. Each such checkpoint syncs what it copies, and the commits queued
-/// meanwhile wait: small and frequent keeps each wait short. Measured with
-/// `oscar loadtest --concurrency 64` on this machine: 1,000 pages (SQLite's default)
-/// p99 36-44 ms; 256 pages 30-34 ms; 64 pages 24-26 ms, at the same throughput; a
-/// background checkpointing thread made no difference at 64.
+/// WAL pages (4 KiB) written since the last checkpoint after which the writer copies the
+/// WAL into the database file (SQLite then starts the WAL over). Each such checkpoint syncs
+/// what it copies, and the commits queued meanwhile wait: small and frequent keeps each
+/// wait short. Measured with `oscar loadtest --concurrency 64` on this machine: 1,000 pages
+/// (SQLite's default) p99 36-44 ms; 256 pages 30-34 ms; 64 pages 24-26 ms, at the same
+/// throughput; a background checkpointing thread made no difference at 64. Later, with
+/// compressed reviews: 16, 256 and 1,024 pages no better than 64 (1,024 worse).
 ///
 /// The writer checkpoints itself, after answering the batch whose commit filled the WAL:
 /// SQLite's automatic checkpoint runs inside the commit, so that batch's callers waited for
@@ -270,8 +271,6 @@ enum Done {
     Ping(Reply<()>),
 }
 
-/// The writer thread: takes what is queued (up to [`MAX_BATCH`]), does it in one
-/// transaction, commits, answers. Ends when every sender is gone and the queue is empty.
 /// `PRAGMA user_version` of a ledger whose records are hashed with [`HashScheme::Digests`];
 /// files from before it (0) keep [`HashScheme::Fields`].
 const DIGESTS_VERSION: i64 = 2;
@@ -289,10 +288,12 @@ fn hash_scheme(conn: &Connection) -> Result<HashScheme, LedgerError> {
             Ok(HashScheme::Digests)
         }
         (0, false) => Ok(HashScheme::Fields),
-        _ => Err(LedgerError::Corrupt { seq: 0, message: format!("unknown ledger version {version}") }),
+        _ => Err(LedgerError::Version(version)),
     }
 }
 
+/// The writer thread: takes what is queued (up to [`MAX_BATCH`]), does it in one
+/// transaction, commits, answers. Ends when every sender is gone and the queue is empty.
 fn write_loop(
     mut conn: Connection,
     scheme: HashScheme,
@@ -654,6 +655,9 @@ mod tests {
         assert_ne!(second.hash, HashScheme::Digests.record_hash(2, &hash, &second.entry, &digest));
         let fresh = SqliteLedger::temporary().unwrap();
         assert_eq!(fresh.scheme, HashScheme::Digests);
+        // A version this build does not know is refused, not guessed.
+        conn.pragma_update(None, "user_version", 9).unwrap();
+        assert!(matches!(SqliteLedger::open(&path, false), Err(LedgerError::Version(9))));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
