@@ -166,8 +166,15 @@ impl FromSql for StoredReview {
         match value {
             ValueRef::Text(_) => String::column_result(value).map(StoredReview),
             ValueRef::Blob(b) => {
-                let json = lz4_flex::decompress_size_prepended(b).map_err(|e| FromSqlError::Other(Box::new(e)))?;
-                String::from_utf8(json).map(StoredReview).map_err(|e| FromSqlError::Other(Box::new(e)))
+                let other = |e: Box<dyn std::error::Error + Send + Sync>| FromSqlError::Other(e);
+                let (size, block) = lz4_flex::block::uncompressed_size(b).map_err(|e| other(Box::new(e)))?;
+                // An LZ4 block expands at most ~255 times: a larger size prefix is damage, and
+                // believing it would allocate up to 4 GiB.
+                if size > block.len().saturating_mul(255) {
+                    return Err(other(format!("stored review claims {size} bytes from {}", block.len()).into()));
+                }
+                let json = lz4_flex::block::decompress(block, size).map_err(|e| other(Box::new(e)))?;
+                String::from_utf8(json).map(StoredReview).map_err(|e| other(Box::new(e)))
             }
             _ => Err(FromSqlError::InvalidType),
         }
@@ -614,6 +621,9 @@ mod tests {
         for id in ["Z1", "Z2"] {
             assert_eq!(l.get(id).unwrap().unwrap().entry.review, review);
         }
+        // A damaged size prefix is an error, not a 4 GiB allocation.
+        let damaged = conn.query_row("SELECT x'ffffffff00'", [], |r| r.get::<_, StoredReview>(0)).err().unwrap();
+        assert!(damaged.to_string().contains("claims 4294967295 bytes from 1"), "{damaged}");
         assert!(matches!(l.append(new("Z3", "z")).wait().unwrap(), Appended::New(r) if r.seq == 3));
         assert_eq!(l.verify().unwrap(), VerifyReport { records: 3, first_broken: None });
         let _ = std::fs::remove_dir_all(&dir);
