@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use super::{
     Appended, ChainChecker, GENESIS, HashScheme, Ledger, LedgerError, NewRecord, Pending, Query, Record,
-    StoredRestriction, VerifyReport, review_digest,
+    StoredRestriction, VerifyReport,
 };
 
 const SCHEMA: &str = "
@@ -85,7 +85,7 @@ enum Job {
 struct Prepared {
     /// The review as stored ([`compress`]).
     stored: Vec<u8>,
-    /// [`review_digest`] of the review.
+    /// [`HashScheme::review_digest`] of the review.
     digest: String,
 }
 
@@ -435,7 +435,7 @@ impl Ledger for SqliteLedger {
     fn append(&self, r: NewRecord) -> Pending<Appended> {
         let (reply, answer) = oneshot::channel();
         // On the caller's thread: the writer is the one serial stage.
-        let prepared = Prepared { stored: compress(&r.review), digest: review_digest(&r.review) };
+        let prepared = Prepared { stored: compress(&r.review), digest: self.scheme.review_digest(&r.review) };
         match self.queue(Job::Append(r, prepared, Reply::Task(reply))) {
             Ok(()) => Pending::new(answer),
             Err(e) => Pending::failed(e),
@@ -518,12 +518,38 @@ mod tests {
         }
     }
 
-    #[test]
-    fn appends_chain_and_detect_tampering() {
-        let dir = std::env::temp_dir().join(format!("oscar-ledger-unit-{}", std::process::id()));
+    /// A fresh directory for one test, and the ledger path in it.
+    fn fresh_dir(tag: &str) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("oscar-ledger-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("l.sqlite");
+        (dir, path)
+    }
+
+    /// Inserts a record as an earlier version wrote it: the review as plain TEXT.
+    fn insert_plain(conn: &Connection, seq: i64, r: &NewRecord, prev_hash: &str, hash: &str) {
+        conn.execute(
+            &format!("INSERT INTO reviews ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            params![
+                seq,
+                r.application_id,
+                r.content_hash,
+                r.application,
+                r.review,
+                r.verdict,
+                r.caller,
+                r.recorded_at,
+                prev_hash,
+                hash
+            ],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn appends_chain_and_detect_tampering() {
+        let (dir, path) = fresh_dir("unit");
         {
             let l = SqliteLedger::open(&path, false).unwrap();
             for i in 0..5 {
@@ -577,10 +603,7 @@ mod tests {
 
     #[test]
     fn reviews_are_stored_compressed_and_plain_json_records_still_read() {
-        let dir = std::env::temp_dir().join(format!("oscar-ledger-lz4-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("l.sqlite");
+        let (dir, path) = fresh_dir("lz4");
         let items: Vec<_> = (0..100).map(|i| serde_json::json!({ "id": format!("P{i}"), "status": "pass" })).collect();
         let review = serde_json::json!({ "items": items }).to_string();
         let first = {
@@ -601,22 +624,9 @@ mod tests {
         assert!(len * 4 < review.len() as i64, "{len} bytes stored for {} of JSON", review.len());
         // A record written before compression: the review as TEXT.
         let old = NewRecord { review: review.clone(), ..new("Z2", "y") };
-        let hash = HashScheme::Digests.record_hash(2, &first.hash, &old, &review_digest(&old.review));
-        conn.execute(
-            &format!("INSERT INTO reviews ({COLUMNS}) VALUES (2, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-            params![
-                old.application_id,
-                old.content_hash,
-                old.application,
-                old.review,
-                old.verdict,
-                old.caller,
-                old.recorded_at,
-                first.hash,
-                hash
-            ],
-        )
-        .unwrap();
+        let hash =
+            HashScheme::Digests.record_hash(2, &first.hash, &old, &HashScheme::Digests.review_digest(&old.review));
+        insert_plain(&conn, 2, &old, &first.hash, &hash);
         let l = SqliteLedger::open(&path, false).unwrap();
         for id in ["Z1", "Z2"] {
             assert_eq!(l.get(id).unwrap().unwrap().entry.review, review);
@@ -631,37 +641,20 @@ mod tests {
 
     #[test]
     fn a_ledger_hashed_field_by_field_keeps_its_scheme() {
-        let dir = std::env::temp_dir().join(format!("oscar-ledger-fields-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("l.sqlite");
+        let (dir, path) = fresh_dir("fields");
         // A file as written before the digests scheme: user_version 0, hashes over every field.
         let first = new("F1", "x");
         let hash = HashScheme::Fields.record_hash(1, GENESIS, &first, "");
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch(SCHEMA).unwrap();
-        conn.execute(
-            &format!("INSERT INTO reviews ({COLUMNS}) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-            params![
-                first.application_id,
-                first.content_hash,
-                first.application,
-                first.review,
-                first.verdict,
-                first.caller,
-                first.recorded_at,
-                GENESIS,
-                hash
-            ],
-        )
-        .unwrap();
+        insert_plain(&conn, 1, &first, GENESIS, &hash);
         let l = SqliteLedger::open(&path, false).unwrap();
         assert_eq!(l.scheme, HashScheme::Fields);
         let Appended::New(second) = l.append(new("F2", "y")).wait().unwrap() else { panic!("not appended") };
         assert_eq!(second.hash, HashScheme::Fields.record_hash(2, &hash, &second.entry, ""));
         assert_eq!(l.verify().unwrap(), VerifyReport { records: 2, first_broken: None });
         // The schemes differ, so a record is checked by its file's scheme only.
-        let digest = review_digest(&second.entry.review);
+        let digest = HashScheme::Digests.review_digest(&second.entry.review);
         assert_ne!(second.hash, HashScheme::Digests.record_hash(2, &hash, &second.entry, &digest));
         let fresh = SqliteLedger::temporary().unwrap();
         assert_eq!(fresh.scheme, HashScheme::Digests);
