@@ -30,6 +30,8 @@ pub enum ServiceError {
     Registry(#[from] oscar::registry::LoadError),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("ledger {0} does not exist")]
+    NoLedger(String),
     #[error("cannot serve on {0}: {1}")]
     Io(String, std::io::Error),
     #[error("cannot print JSON: {0}")]
@@ -129,10 +131,7 @@ pub fn registry_serve(dir: &Path, addr: SocketAddr, delay_ms: u64) -> Result<u8,
 /// `oscar ledger verify`.
 pub fn ledger_verify(path: &Path, json: bool) -> Result<u8, ServiceError> {
     if !path.exists() {
-        return Err(ServiceError::Ledger(oscar::ledger::LedgerError::Corrupt {
-            seq: 0,
-            message: format!("{} does not exist", path.display()),
-        }));
+        return Err(ServiceError::NoLedger(path.display().to_string()));
     }
     let ledger = SqliteLedger::open(path, false)?;
     let report = ledger.verify()?;

@@ -36,6 +36,12 @@ pub enum LedgerError {
     /// A lock was poisoned by a panic elsewhere.
     #[error("ledger lock poisoned")]
     Poisoned,
+    /// The file lacks something its version requires.
+    #[error("ledger file damaged: {0}")]
+    Damaged(String),
+    /// A value could not be compressed for storing.
+    #[error("ledger codec: {0}")]
+    Codec(String),
     /// The file's `user_version` is not one this build knows (written by a newer oscar?).
     #[error("ledger file version {0} is unknown to this oscar")]
     Version(i64),
@@ -293,6 +299,12 @@ impl ChainChecker {
         }
         self.prev = r.hash.clone();
         None
+    }
+
+    /// Counts the next record as broken because it could not be read.
+    pub fn unreadable(&mut self, seq: i64, application_id: String, why: &dyn std::fmt::Display) -> Broken {
+        self.count += 1;
+        Broken { seq, application_id, problem: format!("cannot be read: {why}") }
     }
 
     /// Records checked so far.
