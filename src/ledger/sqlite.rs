@@ -1,6 +1,7 @@
 //! The default ledger: one SQLite file (bundled SQLite, WAL journal), append-only tables
 //! guarded by triggers, one writer thread so the chain is written in order.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -11,6 +12,7 @@ use rusqlite::types::{ToSql, Type, ValueRef};
 use rusqlite::wal::CheckpointMode;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::oneshot;
+use zstd::zstd_safe;
 
 use super::{
     Appended, ChainChecker, GENESIS, HashScheme, Ledger, LedgerError, NewRecord, Pending, Query, Record,
@@ -223,10 +225,10 @@ impl Codec {
     fn compress(&self, text: &str) -> Result<Vec<u8>, CodecError> {
         Ok(match self {
             Codec::Plain => lz4_flex::compress_prepend_size(text.as_bytes()),
-            // A context costs less to make than to share (measured: the same µs a record).
-            Codec::Dictionary(d) => {
-                zstd::bulk::Compressor::with_prepared_dictionary(&d.encoder)?.compress(text.as_bytes())?
-            }
+            Codec::Dictionary(d) => with_context(&COMPRESSOR, |cctx| {
+                let mut out = Vec::with_capacity(zstd_safe::compress_bound(text.len()));
+                cctx.compress_using_cdict(&mut out, text.as_bytes(), d.encoder.as_cdict()).map(|_| out)
+            })?,
         })
     }
 
@@ -260,11 +262,14 @@ impl Codec {
                 lz4_flex::block::decompress(block, size)?
             }
             Codec::Dictionary(d) => {
-                let size = zstd::zstd_safe::get_frame_content_size(stored)
+                let size = zstd_safe::get_frame_content_size(stored)
                     .map_err(|_| "not a zstd frame")?
                     .ok_or("the zstd frame does not give its size")?;
                 check_claim(size, MAX_STORED_TEXT)?;
-                zstd::bulk::Decompressor::with_prepared_dictionary(&d.decoder)?.decompress(stored, size as usize)?
+                with_context(&DECOMPRESSOR, |dctx| {
+                    let mut out = Vec::with_capacity(size as usize);
+                    dctx.decompress_using_ddict(&mut out, stored, d.decoder.as_ddict()).map(|_| out)
+                })?
             }
         };
         Ok(String::from_utf8(text)?)
@@ -286,6 +291,24 @@ impl Codec {
             hash: row.get(9)?,
         })
     }
+}
+
+thread_local! {
+    // One context a thread, made once: making one per call cost ~1.6 % of the server's CPU
+    // under load, mostly zstd's `cpuid` probe, which a virtual machine traps.
+    static COMPRESSOR: RefCell<Option<zstd_safe::CCtx<'static>>> = RefCell::new(zstd_safe::CCtx::try_create());
+    static DECOMPRESSOR: RefCell<Option<zstd_safe::DCtx<'static>>> = RefCell::new(zstd_safe::DCtx::try_create());
+}
+
+/// Runs `work` with this thread's zstd context; zstd's error codes named.
+fn with_context<C: 'static>(
+    context: &'static std::thread::LocalKey<RefCell<Option<C>>>,
+    work: impl FnOnce(&mut C) -> Result<Vec<u8>, usize>,
+) -> Result<Vec<u8>, CodecError> {
+    context.with_borrow_mut(|c| {
+        let c = c.as_mut().ok_or("zstd could not make a context")?;
+        work(c).map_err(|code| zstd_safe::get_error_name(code).into())
+    })
 }
 
 /// Refuses a stored value's claimed size above `most`.
