@@ -679,8 +679,9 @@ mod tests {
         (dir, path)
     }
 
-    /// Inserts a record as an earlier version wrote it: the review as plain TEXT.
-    fn insert_plain(conn: &Connection, seq: i64, r: &NewRecord, prev_hash: &str, hash: &str) {
+    /// Inserts a record as an earlier version wrote it: the application as TEXT, the review
+    /// as `review` (TEXT, or an LZ4 BLOB).
+    fn insert_old(conn: &Connection, seq: i64, r: &NewRecord, review: &dyn ToSql, prev_hash: &str, hash: &str) {
         conn.execute(
             &format!("INSERT INTO reviews ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
             params![
@@ -688,7 +689,7 @@ mod tests {
                 r.application_id,
                 r.content_hash,
                 r.application,
-                r.review,
+                review,
                 r.verdict,
                 r.caller,
                 r.recorded_at,
@@ -789,7 +790,7 @@ mod tests {
         assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), DICTIONARY_VERSION);
         let [(app_type, _), (review_type, review_len)] = stored(&conn, 1);
         assert_eq!((app_type.as_str(), review_type.as_str()), ("blob", "blob"));
-        let alone = lz4_flex::compress_prepend_size(review.as_bytes()).len() as i64;
+        let alone = Codec::Plain.compress(&review).unwrap().len() as i64;
         assert!(review_len * 5 < review.len() as i64, "{review_len} bytes stored for {} of JSON", review.len());
         assert!(review_len * 2 < alone, "{review_len} bytes against the dictionary, {alone} without");
         // It reads back as written, and the file keeps its dictionary when this build's changes.
@@ -821,16 +822,11 @@ mod tests {
         create_tables(&conn).unwrap();
         conn.pragma_update(None, "user_version", DIGESTS_VERSION).unwrap();
         let mut prev = GENESIS.to_string();
-        for (seq, compressed) in [(1, true), (2, false)] {
+        let lz4 = Codec::Plain.compress(&review).unwrap();
+        for (seq, stored) in [(1, &lz4 as &dyn ToSql), (2, &review)] {
             let r = NewRecord { review: review.clone(), ..new(&format!("Z{seq}"), "x") };
             let hash = HashScheme::Digests.record_hash(seq, &prev, &r, &HashScheme::Digests.review_digest(&r.review));
-            insert_plain(&conn, seq, &r, &prev, &hash);
-            if compressed {
-                conn.execute_batch("DROP TRIGGER reviews_no_update").unwrap();
-                let lz4 = lz4_flex::compress_prepend_size(review.as_bytes());
-                conn.execute("UPDATE reviews SET review = ?1 WHERE seq = ?2", params![lz4, seq]).unwrap();
-                conn.execute_batch(&append_only("reviews")).unwrap();
-            }
+            insert_old(&conn, seq, &r, stored, &prev, &hash);
             prev = hash;
         }
         let l = SqliteLedger::open(&path, false).unwrap();
@@ -870,7 +866,7 @@ mod tests {
         let hash = HashScheme::Fields.record_hash(1, GENESIS, &first, "");
         let conn = Connection::open(&path).unwrap();
         create_tables(&conn).unwrap();
-        insert_plain(&conn, 1, &first, GENESIS, &hash);
+        insert_old(&conn, 1, &first, &first.review, GENESIS, &hash);
         let l = SqliteLedger::open(&path, false).unwrap();
         assert_eq!(l.format.scheme, HashScheme::Fields);
         let Appended::New(second) = l.append(new("F2", "y")).wait().unwrap() else { panic!("not appended") };
