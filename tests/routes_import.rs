@@ -10,20 +10,22 @@ use osmpbf::{Element, ElementReader};
 use routes_common::{helsinki_dir, osm_extracts, temp_dir};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-// The drivable classes are the importer's definition; what is checked independently is
-// the counting over the raw PBF.
+// The road classes and limit keys are the importer's definition; what is checked
+// independently is the counting over the raw PBF.
 const DRIVABLE: [&str; 15] = oscar::routes::DRIVABLE_HIGHWAYS;
-const LIMIT_KEYS: [&str; 8] = [
-    "maxheight",
-    "maxheight:physical",
-    "maxweight",
-    "maxweight:hgv",
-    "maxaxleload",
-    "maxwidth",
-    "maxwidth:physical",
-    "maxlength",
-];
-const ACCESS_KEYS: [&str; 3] = ["hgv", "access", "motor_vehicle"];
+const BUS_ONLY: [&str; 2] = oscar::routes::access::BUS_ONLY_HIGHWAYS;
+const LIMIT_KEYS: [&str; 10] = oscar::routes::LIMIT_KEYS;
+
+/// A limit key as the importer reads it on ways: plain or for one direction.
+fn is_limit_key(k: &str, on_way: bool) -> bool {
+    let base = if on_way { k.trim_end_matches(":forward").trim_end_matches(":backward") } else { k };
+    LIMIT_KEYS.contains(&base)
+}
+
+/// A key of the access hierarchy, plain, directional or conditional.
+fn is_access_key(k: &str) -> bool {
+    oscar::routes::access::HIERARCHY.contains(&k.split(':').next().unwrap_or_default())
+}
 
 /// Independent counts: (distinct drivable ways, key -> (on ways, on nodes)).
 fn independent_count(path: &std::path::Path) -> (usize, BTreeMap<String, (usize, usize)>) {
@@ -39,7 +41,8 @@ fn independent_count(path: &std::path::Path) -> (usize, BTreeMap<String, (usize,
                 Element::Way(w) => {
                     let tags: Vec<(String, String)> = w.tags().map(|(k, v)| (k.into(), v.into())).collect();
                     let get = |k: &str| tags.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
-                    if get("highway").is_some_and(|h| DRIVABLE.contains(&h)) && get("area") != Some("yes") {
+                    let road = |h: &str| DRIVABLE.contains(&h) || BUS_ONLY.contains(&h);
+                    if get("highway").is_some_and(road) && get("area") != Some("yes") {
                         ways.push((w.refs().collect(), tags.clone()));
                     }
                     return;
@@ -52,11 +55,6 @@ fn independent_count(path: &std::path::Path) -> (usize, BTreeMap<String, (usize,
             }
         })
         .expect("read");
-    let counts_key = |k: &str, v: &str| {
-        LIMIT_KEYS.contains(&k)
-            || k == "hgv:conditional"
-            || (ACCESS_KEYS.contains(&k) && !["yes", "designated", "permissive", "official"].contains(&v))
-    };
     let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut on_road: HashSet<i64> = HashSet::new();
     let mut n_ways = 0;
@@ -66,15 +64,19 @@ fn independent_count(path: &std::path::Path) -> (usize, BTreeMap<String, (usize,
         }
         n_ways += 1;
         on_road.extend(refs.iter().copied().filter(|r| present.contains(r)));
-        for (k, v) in tags {
-            if counts_key(k, v) {
+        for (k, _) in tags {
+            if is_limit_key(k, true) || is_access_key(k) {
                 out.entry(k.clone()).or_default().0 += 1;
             }
         }
+        let get = |key: &str| tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        if get("highway").is_some_and(|h| BUS_ONLY.contains(&h)) && !tags.iter().any(|(k, _)| is_access_key(k)) {
+            out.entry("highway".to_string()).or_default().0 += 1;
+        }
     }
     for id in &on_road {
-        for (k, v) in node_tags.get(id).into_iter().flatten() {
-            if counts_key(k, v) {
+        for (k, _) in node_tags.get(id).into_iter().flatten() {
+            if is_limit_key(k, false) || is_access_key(k) {
                 out.entry(k.clone()).or_default().1 += 1;
             }
         }
@@ -100,13 +102,20 @@ fn every_extract_imports_with_independently_checked_counts() {
         assert!(info.nodes > info.ways && info.road_km > 1.0, "{name}: {info}");
         for (key, (on_ways, on_nodes)) in &counts {
             let got = info.restrictions.get(key).copied().unwrap_or_default();
-            assert_eq!((got.on_ways, got.on_nodes), (*on_ways, *on_nodes), "{name}: {key}");
+            if is_limit_key(key, true) || key == "highway" {
+                // Every limit is kept, and every bus-only road without access tags is barred.
+                assert_eq!((got.on_ways, got.on_nodes), (*on_ways, *on_nodes), "{name}: {key}");
+            } else {
+                // An access key is kept where it decides and restricts: never more often
+                // than it is written.
+                assert!(got.on_ways <= *on_ways && got.on_nodes <= *on_nodes, "{name}: {key}: {got:?}");
+            }
         }
         let unparsed_total: usize = info.restrictions.values().map(|c| c.unparsed).sum();
         let reported = report.unparsed.iter().filter(|u| u.key != "layer").count();
         assert_eq!(unparsed_total, reported, "{name}: every unparsed value is reported");
         for (key, c) in &info.restrictions {
-            if LIMIT_KEYS.contains(&key.as_str()) {
+            if is_limit_key(key, true) {
                 assert_eq!(c.limits + c.words + c.unparsed, c.on_ways + c.on_nodes, "{name}: {key}");
             } else if key != "barrier" {
                 assert!(counts.contains_key(key), "{name}: {key} counted only by the importer");

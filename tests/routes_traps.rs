@@ -33,9 +33,13 @@ fn drivable(w: &WayView) -> Vec<[f64; 2]> {
     c
 }
 
+/// Whether the match meets the way: travels it, reports a restriction of it, or names it
+/// as a road the route may have used instead.
 fn meets(m: &RouteMatch, way_id: i64) -> bool {
     let src = format!("osm:way/{way_id}");
-    m.ways.iter().any(|w| w.way_id == way_id) || m.hits.iter().any(|h| h.source == src)
+    m.ways.iter().any(|w| w.way_id == way_id)
+        || m.hits.iter().any(|h| h.source == src)
+        || m.possible.iter().any(|p| p.via_way_id == way_id || p.hit.source == src)
 }
 
 fn has_limit(w: &WayView, keys: &[&str]) -> bool {
@@ -156,12 +160,13 @@ fn crossing_a_height_limited_street_at_an_intersection() {
                         let m = net.match_route(&drawn);
                         assert!(
                             !meets(&m, r.way_id),
-                            "route along ways {} and {} crossing the end of way {} (maxheight) met it: {:?} {:?}",
+                            "route along ways {} and {} crossing the end of way {} (maxheight) met it: {:?} {:?} {:?}",
                             g.ways[*ai].way_id,
                             g.ways[*bi].way_id,
                             r.way_id,
                             m.ways,
-                            m.hits
+                            m.hits,
+                            m.possible
                         );
                     }
                 }

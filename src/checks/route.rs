@@ -7,6 +7,7 @@ use chrono::Datelike;
 
 use super::{Context, Findings};
 use crate::application::Application;
+use crate::routes::access::{AccessClass, classify_tag};
 use crate::routes::{LoweredLimits, NetworkFindings, RestrictionHit, RestrictionKind};
 
 const NO_NETWORK: &str = "no road network is loaded, so restrictions along the route cannot be checked";
@@ -93,30 +94,185 @@ fn place(h: &RestrictionHit) -> String {
     format!("`{}={}` on {} at [{:.5}, {:.5}], km {:.2}", h.tag, h.raw, h.source, h.lon, h.lat, h.km)
 }
 
-/// Compares a numeric limit with the vehicle; an unparsed limit is unverified.
-fn limit_check(f: &mut Findings, h: &RestrictionHit, what: &str, observed: f64, unit: &str) {
-    f.refer(h.source.clone());
-    match h.limit {
-        Some(limit) => f.at_most(&format!("{what} at {}", place(h)), observed, limit, unit),
-        None => f.unverified(what, format!("the {what} limit {} could not be read", place(h))),
+/// What one restriction means for the loaded vehicle.
+enum Outcome {
+    /// A numeric limit: passes when `observed <= limit`.
+    Limit { what: &'static str, observed: f64, limit: f64, unit: &'static str },
+    /// A limit whose value could not be read.
+    Unreadable { what: &'static str },
+    /// A structure of unknown clearance or rating, passed within the legal dimension.
+    WithinLegal { what: &'static str, observed: f64, legal: f64, unit: &'static str, message: String },
+    /// The vehicle may not pass.
+    Barred { raw: String, message: String },
+    /// Could not be proven either way: (what, message).
+    Unknown { what: &'static str, message: String },
+}
+
+impl Outcome {
+    /// Whether the vehicle provably may pass.
+    fn passes(&self) -> bool {
+        match self {
+            Outcome::Limit { observed, limit, .. } => observed <= limit,
+            Outcome::WithinLegal { .. } => true,
+            Outcome::Unreadable { .. } | Outcome::Barred { .. } | Outcome::Unknown { .. } => false,
+        }
+    }
+
+    /// Records the outcome of a restriction the matched route meets.
+    fn record(self, f: &mut Findings, h: &RestrictionHit) {
+        f.refer(h.source.clone());
+        match self {
+            Outcome::Limit { what, observed, limit, unit } => {
+                f.at_most(&format!("{what} at {}", place(h)), observed, limit, unit)
+            }
+            Outcome::Unreadable { what } => {
+                f.unverified(what, format!("the {what} limit {} could not be read", place(h)))
+            }
+            Outcome::WithinLegal { what, observed, legal, unit, message } => {
+                f.compare(&format!("{what} at {}", place(h)), observed, legal, Some(unit), true, message)
+            }
+            Outcome::Barred { raw, message } => f.fact("access", raw.as_str(), false, message),
+            Outcome::Unknown { what, message } => f.unverified(what, message),
+        }
+    }
+
+    /// What keeps the vehicle from passing, in words, for a reading the route may use.
+    fn describe(&self, h: &RestrictionHit) -> String {
+        match self {
+            Outcome::Limit { what, observed, limit, unit } => {
+                format!("{what} `{observed}` {unit} exceeds the limit `{limit}` {unit} ({})", place(h))
+            }
+            Outcome::Unreadable { what } => format!("the {what} limit {} could not be read", place(h)),
+            Outcome::WithinLegal { message, .. }
+            | Outcome::Barred { message, .. }
+            | Outcome::Unknown { message, .. } => message.clone(),
+        }
     }
 }
 
-fn hits(net: &NetworkFindings, kinds: &[RestrictionKind]) -> usize {
-    net.matched.hits.iter().filter(|h| kinds.contains(&h.kind)).count()
+/// Which restriction kinds an item judges.
+const HEIGHT: &[RestrictionKind] = &[RestrictionKind::MaxHeight, RestrictionKind::ClearanceUnknown];
+const WEIGHT: &[RestrictionKind] =
+    &[RestrictionKind::MaxWeight, RestrictionKind::MaxAxleLoad, RestrictionKind::RatingUnknown];
+const SIZE_AND_ACCESS: &[RestrictionKind] =
+    &[RestrictionKind::MaxWidth, RestrictionKind::MaxLength, RestrictionKind::Access];
+
+/// What restriction `h` means for the loaded vehicle of `ctx`.
+fn assess(ctx: &Context, h: &RestrictionHit) -> Outcome {
+    let l = &ctx.app.loaded;
+    let limit = |what, observed, unit| match h.limit {
+        Some(limit) => Outcome::Limit { what, observed, limit, unit },
+        None => Outcome::Unreadable { what },
+    };
+    match h.kind {
+        RestrictionKind::MaxHeight => {
+            limit("loaded height + margin", l.height_m + ctx.rules.route.height_margin.si(), "m")
+        }
+        RestrictionKind::MaxWeight => limit("gross mass", l.gross_mass_kg, "kg"),
+        RestrictionKind::MaxAxleLoad => limit("heaviest axle", heaviest_axle(ctx.app), "kg"),
+        RestrictionKind::MaxWidth => limit("loaded width", l.width_m, "m"),
+        RestrictionKind::MaxLength => limit("loaded length", l.length_m, "m"),
+        RestrictionKind::ClearanceUnknown => {
+            let legal = ctx.rules.overlimit.max_height.si();
+            if l.height_m <= legal {
+                Outcome::WithinLegal {
+                    what: "unknown clearance",
+                    observed: l.height_m,
+                    legal,
+                    unit: "m",
+                    message: format!("a structure of unknown clearance ({}) is passed at the legal height", place(h)),
+                }
+            } else {
+                Outcome::Unknown {
+                    what: "unknown clearance",
+                    message: format!(
+                        "a structure of unknown clearance ({}) is passed `{}` m high, above the legal `{legal}` m",
+                        place(h),
+                        l.height_m
+                    ),
+                }
+            }
+        }
+        RestrictionKind::RatingUnknown => {
+            let legal = ctx.det.legal_gross_kg;
+            if l.gross_mass_kg <= legal {
+                Outcome::WithinLegal {
+                    what: "unrated bridge",
+                    observed: l.gross_mass_kg,
+                    legal,
+                    unit: "kg",
+                    message: format!("an unrated bridge ({}) is crossed within the legal mass", place(h)),
+                }
+            } else {
+                Outcome::Unknown {
+                    what: "unrated bridge",
+                    message: format!(
+                        "a bridge without a weight rating ({}) is crossed at `{}` kg, above the legal `{legal}` kg",
+                        place(h),
+                        l.gross_mass_kg
+                    ),
+                }
+            }
+        }
+        // Destination / delivery / private / time-conditional access may be legitimate
+        // for this trip, and a value oscar cannot read may be anything: a person decides.
+        RestrictionKind::Access => match classify_tag(&h.tag, &h.raw) {
+            AccessClass::Barred => {
+                Outcome::Barred { raw: h.raw.clone(), message: format!("heavy vehicles are barred: {}", place(h)) }
+            }
+            AccessClass::Person => Outcome::Unknown {
+                what: "conditional access",
+                message: format!("heavy-vehicle access is conditional: {}", place(h)),
+            },
+            // A stored restriction never grants; if one did, it is not proven to.
+            AccessClass::Unreadable | AccessClass::Granted => Outcome::Unknown {
+                what: "unreadable access",
+                message: format!("heavy-vehicle access cannot be read, so a person decides: {}", place(h)),
+            },
+        },
+    }
 }
 
-fn none_met(f: &mut Findings, net: &NetworkFindings, what: &str) {
-    f.fact(
-        what,
-        0,
-        true,
-        format!(
-            "no {what} along the {:.1} km matched route ({} ways)",
-            net.matched.length_m / 1000.0,
-            net.matched.ways.len()
-        ),
-    );
+fn heaviest_axle(app: &Application) -> f64 {
+    app.vehicle.axles.iter().map(|a| a.load_kg).fold(0.0, f64::max)
+}
+
+/// Judges every restriction of `kinds` the matched route meets, and every one on a road
+/// the route may have used instead: those the vehicle would not provably pass are
+/// unverified, naming both readings.
+fn judge(ctx: &Context, f: &mut Findings, kinds: &[RestrictionKind], what: &str) {
+    let Some(net) = matched(ctx, f) else { return };
+    let m = &net.matched;
+    for h in m.hits.iter().filter(|h| kinds.contains(&h.kind)) {
+        assess(ctx, h).record(f, h);
+    }
+    for p in m.possible.iter().filter(|p| kinds.contains(&p.hit.kind)) {
+        let outcome = assess(ctx, &p.hit);
+        if outcome.passes() {
+            continue;
+        }
+        f.refer(p.hit.source.clone());
+        let instead: Vec<String> = p.instead_of.iter().map(|id| format!("osm:way/{id}")).collect();
+        f.unverified(
+            "another reading of the route",
+            format!(
+                "between km {:.2} and {:.2} the drawn route may use osm:way/{} instead of the matched {}, and there {}; a person decides which reading is right",
+                p.from_km,
+                p.to_km,
+                p.via_way_id,
+                if instead.is_empty() { "path".to_string() } else { instead.join(", ") },
+                outcome.describe(&p.hit)
+            ),
+        );
+    }
+    if !m.hits.iter().any(|h| kinds.contains(&h.kind)) {
+        f.fact(
+            what,
+            0,
+            true,
+            format!("no {what} along the {:.1} km matched route ({} ways)", m.length_m / 1000.0, m.ways.len()),
+        );
+    }
 }
 
 /// R2: loaded height plus margin under every clearance met; unknown clearances overhead
@@ -127,37 +283,7 @@ pub fn r2_clearance(ctx: &Context) -> Findings {
         "posted and physical clearances (OSM maxheight) with a `{margin}` margin ({}); {}",
         ctx.rules.route.basis, ctx.rules.overlimit.basis
     ));
-    let Some(net) = matched(ctx, &mut f) else { return f };
-    let needed = ctx.app.loaded.height_m + margin.si();
-    let legal = ctx.rules.overlimit.max_height.si();
-    for h in &net.matched.hits {
-        match h.kind {
-            RestrictionKind::MaxHeight => limit_check(&mut f, h, "loaded height + margin", needed, "m"),
-            RestrictionKind::ClearanceUnknown => {
-                f.refer(h.source.clone());
-                let height = ctx.app.loaded.height_m;
-                if height <= legal {
-                    f.compare(
-                        &format!("unknown clearance at {}", place(h)),
-                        height,
-                        legal,
-                        Some("m"),
-                        true,
-                        format!("a structure of unknown clearance ({}) is passed at the legal height", place(h)),
-                    );
-                } else {
-                    f.unverified(
-                        "unknown clearance",
-                        format!("a structure of unknown clearance ({}) is passed `{height}` m high, above the legal `{legal}` m", place(h)),
-                    );
-                }
-            }
-            _ => {}
-        }
-    }
-    if hits(net, &[RestrictionKind::MaxHeight, RestrictionKind::ClearanceUnknown]) == 0 {
-        none_met(&mut f, net, "height restriction");
-    }
+    judge(ctx, &mut f, HEIGHT, "height restriction");
     f
 }
 
@@ -165,73 +291,20 @@ pub fn r2_clearance(ctx: &Context) -> Findings {
 /// unverified above the legal mass.
 pub fn r3_load_capacity(ctx: &Context) -> Findings {
     let mut f = Findings::new(
-        "posted weight and axle-load limits (OSM maxweight, maxaxleload); bridges without a rating".to_string(),
+        "posted weight and axle-load limits (OSM maxweight, maxweightrating, maxaxleload); bridges without a rating"
+            .to_string(),
     );
-    let Some(net) = matched(ctx, &mut f) else { return f };
-    let gross = ctx.app.loaded.gross_mass_kg;
-    let heaviest = ctx.app.vehicle.axles.iter().map(|a| a.load_kg).fold(0.0, f64::max);
-    let legal = ctx.det.legal_gross_kg;
-    for h in &net.matched.hits {
-        match h.kind {
-            RestrictionKind::MaxWeight => limit_check(&mut f, h, "gross mass", gross, "kg"),
-            RestrictionKind::MaxAxleLoad => limit_check(&mut f, h, "heaviest axle", heaviest, "kg"),
-            RestrictionKind::RatingUnknown => {
-                f.refer(h.source.clone());
-                if gross <= legal {
-                    f.compare(
-                        &format!("unrated bridge at {}", place(h)),
-                        gross,
-                        legal,
-                        Some("kg"),
-                        true,
-                        format!("an unrated bridge ({}) is crossed within the legal mass", place(h)),
-                    );
-                } else {
-                    f.unverified(
-                        "unrated bridge",
-                        format!("a bridge without a weight rating ({}) is crossed at `{gross}` kg, above the legal `{legal}` kg", place(h)),
-                    );
-                }
-            }
-            _ => {}
-        }
-    }
-    if hits(net, &[RestrictionKind::MaxWeight, RestrictionKind::MaxAxleLoad, RestrictionKind::RatingUnknown]) == 0 {
-        none_met(&mut f, net, "weight restriction");
-    }
+    judge(ctx, &mut f, WEIGHT, "weight restriction");
     f
 }
 
-/// R4: width and length limits and heavy-vehicle access bans met.
+/// R4: width and length limits and heavy-vehicle access met.
 pub fn r4_access(ctx: &Context) -> Findings {
     let mut f = Findings::new(
-        "posted width and length limits and goods-vehicle bans (OSM maxwidth, maxlength, hgv, access, barrier)"
+        "posted width and length limits and heavy-goods-vehicle access (OSM maxwidth, maxlength, and the access hierarchy access, vehicle, motor_vehicle, goods, hgv; barriers)"
             .to_string(),
     );
-    let Some(net) = matched(ctx, &mut f) else { return f };
-    let l = &ctx.app.loaded;
-    for h in &net.matched.hits {
-        match h.kind {
-            RestrictionKind::MaxWidth => limit_check(&mut f, h, "loaded width", l.width_m, "m"),
-            RestrictionKind::MaxLength => limit_check(&mut f, h, "loaded length", l.length_m, "m"),
-            RestrictionKind::Access => {
-                f.refer(h.source.clone());
-                // Destination / delivery / time-conditional access may be legitimate for this
-                // trip; a person decides. Anything else bars heavy vehicles.
-                let judged = ["destination", "delivery", "customers", "agricultural"].contains(&h.raw.as_str())
-                    || h.tag.contains("conditional");
-                if judged {
-                    f.unverified("conditional access", format!("heavy-vehicle access is conditional: {}", place(h)));
-                } else {
-                    f.fact("access", h.raw.as_str(), false, format!("heavy vehicles are barred: {}", place(h)));
-                }
-            }
-            _ => {}
-        }
-    }
-    if hits(net, &[RestrictionKind::MaxWidth, RestrictionKind::MaxLength, RestrictionKind::Access]) == 0 {
-        none_met(&mut f, net, "width, length or access restriction");
-    }
+    judge(ctx, &mut f, SIZE_AND_ACCESS, "width, length or access restriction");
     f
 }
 
@@ -311,7 +384,7 @@ pub fn lowered_comparisons(
     limits: &LoweredLimits,
 ) -> Vec<(&'static str, f64, f64, &'static str)> {
     let l = &app.loaded;
-    let heaviest = app.vehicle.axles.iter().map(|a| a.load_kg).fold(0.0, f64::max);
+    let heaviest = heaviest_axle(app);
     [
         (limits.max_height_m, "loaded height + margin", l.height_m + height_margin_m, "m"),
         (limits.max_width_m, "loaded width", l.width_m, "m"),

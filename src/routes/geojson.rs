@@ -10,7 +10,6 @@
 use crate::routes::import::ImportReport;
 use crate::routes::network::{self, Attachment, ExtraRestriction, RouteNetwork};
 use crate::routes::project::{project_on_segment, runs_along};
-use crate::routes::values::access_restricts;
 use crate::routes::{RestrictionKind, RoutesError};
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -106,7 +105,7 @@ fn restrictions_of(f: &Feature, problems: &mut Vec<String>) -> Vec<(RestrictionK
     }
     if let Some(v) = f.properties.get("access") {
         match v.as_str() {
-            Some(s) if access_restricts(s) => {
+            Some(s) if !crate::routes::access::classify(s).grants() => {
                 out.push((RestrictionKind::Access, "access".to_string(), s.to_string(), None))
             }
             Some(_) => {}

@@ -5,10 +5,11 @@
 
 use crate::routes::RestrictionKind;
 use crate::routes::RoutesError;
+use crate::routes::access::{self, BUS_ONLY_HIGHWAYS, Direction, HIERARCHY};
 use crate::routes::network::{
     self, KeyCount, NodeRestriction, Stored, StoredNode, StoredWay, Structure, TagRestriction,
 };
-use crate::routes::values::{ParsedValue, access_restricts, parse_layer, parse_length_m, parse_mass_kg};
+use crate::routes::values::{ParsedValue, parse_layer, parse_length_m, parse_mass_kg};
 use osmpbf::{Element, ElementReader};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -37,32 +38,37 @@ pub const DRIVABLE_HIGHWAYS: [&str; 15] = [
     "road",
 ];
 
-/// How a restriction key's value is read.
+/// How a limit key's value is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ValueKind {
     Length,
     Mass,
-    /// Access words: only values that restrict heavy vehicles are kept.
-    Access,
-    /// `*:conditional`: kept verbatim, always reported.
-    Conditional,
 }
 
-/// Restriction keys read on drivable ways and their nodes.
-const RESTRICTION_KEYS: [(&str, RestrictionKind, ValueKind); 12] = [
-    ("maxheight", RestrictionKind::MaxHeight, ValueKind::Length),
-    ("maxheight:physical", RestrictionKind::MaxHeight, ValueKind::Length),
-    ("maxweight", RestrictionKind::MaxWeight, ValueKind::Mass),
-    ("maxweight:hgv", RestrictionKind::MaxWeight, ValueKind::Mass),
-    ("maxaxleload", RestrictionKind::MaxAxleLoad, ValueKind::Mass),
-    ("maxwidth", RestrictionKind::MaxWidth, ValueKind::Length),
-    ("maxwidth:physical", RestrictionKind::MaxWidth, ValueKind::Length),
-    ("maxlength", RestrictionKind::MaxLength, ValueKind::Length),
-    ("hgv", RestrictionKind::Access, ValueKind::Access),
-    ("hgv:conditional", RestrictionKind::Access, ValueKind::Conditional),
-    ("access", RestrictionKind::Access, ValueKind::Access),
-    ("motor_vehicle", RestrictionKind::Access, ValueKind::Access),
+/// Limit keys read on network ways and their nodes, each also as `KEY:forward` and
+/// `KEY:backward` on ways. Access keys follow OSM's hierarchy ([`access`]).
+pub const LIMIT_KEYS: [&str; 10] = [
+    "maxheight",
+    "maxheight:physical",
+    "maxweight",
+    "maxweight:hgv",
+    "maxweightrating",
+    "maxweightrating:hgv",
+    "maxaxleload",
+    "maxwidth",
+    "maxwidth:physical",
+    "maxlength",
 ];
+
+fn limit_kind(key: &str) -> (RestrictionKind, ValueKind) {
+    match key.split(':').next() {
+        Some("maxheight") => (RestrictionKind::MaxHeight, ValueKind::Length),
+        Some("maxweight" | "maxweightrating") => (RestrictionKind::MaxWeight, ValueKind::Mass),
+        Some("maxaxleload") => (RestrictionKind::MaxAxleLoad, ValueKind::Mass),
+        Some("maxwidth") => (RestrictionKind::MaxWidth, ValueKind::Length),
+        _ => (RestrictionKind::MaxLength, ValueKind::Length),
+    }
+}
 
 /// `barrier=*` values that do not stop a vehicle on the carriageway.
 const PASSABLE_BARRIERS: [&str; 6] = ["no", "toll_booth", "border_control", "cattle_grid", "entrance", "kerb"];
@@ -131,22 +137,52 @@ fn tag<'a>(tags: &[(&'a str, &'a str)], key: &str) -> Option<&'a str> {
     tags.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
-/// Parses the restriction tags of one element. `None` values for access words that
-/// do not restrict.
-fn restrictions(tags: &[(&str, &str)], source: &str, unparsed: &mut Vec<UnparsedValue>) -> Vec<TagRestriction> {
+/// Parses the restriction tags of one element: limits (directional ones where `ways` is
+/// true) and heavy-vehicle access, per direction on ways, for either direction on nodes.
+fn restrictions(
+    tags: &[(&str, &str)],
+    source: &str,
+    way: bool,
+    unparsed: &mut Vec<UnparsedValue>,
+) -> Vec<TagRestriction> {
     let mut out = Vec::new();
-    for (key, kind, vk) in RESTRICTION_KEYS {
-        let Some(raw) = tag(tags, key) else { continue };
-        let value = match vk {
-            ValueKind::Length => Some(parse_length_m(raw)),
-            ValueKind::Mass => Some(parse_mass_kg(raw)),
-            ValueKind::Access if !access_restricts(raw) => continue,
-            ValueKind::Access | ValueKind::Conditional => None,
-        };
-        if value == Some(ParsedValue::Unparsed) {
-            unparsed.push(UnparsedValue { source: source.to_string(), key: key.to_string(), raw: raw.to_string() });
+    let directions: &[Option<Direction>] =
+        if way { &[None, Some(Direction::Forward), Some(Direction::Backward)] } else { &[None] };
+    for base in LIMIT_KEYS {
+        let (kind, vk) = limit_kind(base);
+        for &direction in directions {
+            let key = match direction {
+                None => base.to_string(),
+                Some(d) => format!("{base}:{d}"),
+            };
+            let Some(raw) = tag(tags, &key) else { continue };
+            let value = match vk {
+                ValueKind::Length => parse_length_m(raw),
+                ValueKind::Mass => parse_mass_kg(raw),
+            };
+            if value == ParsedValue::Unparsed {
+                unparsed.push(UnparsedValue { source: source.to_string(), key: key.clone(), raw: raw.to_string() });
+            }
+            out.push(TagRestriction { kind, key, raw: raw.to_string(), value: Some(value), direction });
         }
-        out.push(TagRestriction { kind, key: key.to_string(), raw: raw.to_string(), value });
+    }
+    let access_rule = |d: Option<Direction>| {
+        access::hgv_access(tags, d).map(|a| TagRestriction {
+            kind: RestrictionKind::Access,
+            key: a.key,
+            raw: a.raw,
+            value: None,
+            direction: d,
+        })
+    };
+    if way {
+        let (forward, backward) = (access_rule(Some(Direction::Forward)), access_rule(Some(Direction::Backward)));
+        match (forward, backward) {
+            (Some(f), Some(b)) if f.key == b.key && f.raw == b.raw => out.push(TagRestriction { direction: None, ..f }),
+            (f, b) => out.extend(f.into_iter().chain(b)),
+        }
+    } else {
+        out.extend(access_rule(None));
     }
     out
 }
@@ -157,9 +193,14 @@ fn barrier(tags: &[(&str, &str)], height_known: bool) -> Option<TagRestriction> 
     if PASSABLE_BARRIERS.contains(&raw) {
         return None;
     }
-    // An open gate: access explicitly granted to heavy vehicles or to everyone.
-    let granted = |k| tag(tags, k).is_some_and(|v| !access_restricts(v));
-    if granted("hgv") || (tag(tags, "hgv").is_none() && (granted("access") || granted("motor_vehicle"))) {
+    // An open gate: the most specific access key present grants heavy vehicles passage
+    // (`goods` is for light goods vehicles and cannot open it).
+    let granted = HIERARCHY
+        .iter()
+        .filter(|m| **m != "goods")
+        .find_map(|m| tag(tags, m))
+        .is_some_and(|v| access::classify(v).grants());
+    if granted {
         return None;
     }
     let kind = if raw == "height_restrictor" {
@@ -170,7 +211,7 @@ fn barrier(tags: &[(&str, &str)], height_known: bool) -> Option<TagRestriction> 
     } else {
         RestrictionKind::Access
     };
-    Some(TagRestriction { kind, key: "barrier".to_string(), raw: raw.to_string(), value: None })
+    Some(TagRestriction { kind, key: "barrier".to_string(), raw: raw.to_string(), value: None, direction: None })
 }
 
 /// A drivable way as read in pass 1, before node positions are known.
@@ -179,9 +220,11 @@ struct RawWay {
     refs: Vec<i64>,
 }
 
-/// Is this a drivable road?
-pub(crate) fn is_drivable(tags: &[(&str, &str)]) -> bool {
-    tag(tags, "highway").is_some_and(|h| DRIVABLE_HIGHWAYS.contains(&h)) && tag(tags, "area") != Some("yes")
+/// Is this a road of the network: drivable, or for buses only (kept so that a route
+/// drawn along it is matched onto it and fails)?
+pub(crate) fn is_road(tags: &[(&str, &str)]) -> bool {
+    tag(tags, "highway").is_some_and(|h| DRIVABLE_HIGHWAYS.contains(&h) || BUS_ONLY_HIGHWAYS.contains(&h))
+        && tag(tags, "area") != Some("yes")
 }
 
 fn oneway(tags: &[(&str, &str)], highway: &str) -> i8 {
@@ -239,7 +282,7 @@ pub fn import_osm(pbf: &Path, out: &Path) -> Result<ImportReport, RoutesError> {
             let tags: Vec<(&str, &str)> = w.tags().collect();
             let source = format!("osm:way/{}", w.id());
             let bridge = tag(&tags, "bridge").filter(|v| *v != "no");
-            if is_drivable(&tags) {
+            if is_road(&tags) {
                 let highway = tag(&tags, "highway").unwrap_or_default().to_string();
                 let tunnel = match (tag(&tags, "tunnel"), tag(&tags, "covered")) {
                     (Some(t), _) if t != "no" => Some(format!("tunnel={t}")),
@@ -263,7 +306,7 @@ pub fn import_osm(pbf: &Path, out: &Path) -> Result<ImportReport, RoutesError> {
                         bridge: bridge.map(|b| format!("bridge={b}")),
                         tunnel,
                         nodes: Vec::new(),
-                        restrictions: restrictions(&tags, &source, &mut unparsed),
+                        restrictions: restrictions(&tags, &source, true, &mut unparsed),
                     },
                     refs: w.refs().collect(),
                 });
@@ -313,7 +356,7 @@ pub fn import_osm(pbf: &Path, out: &Path) -> Result<ImportReport, RoutesError> {
         }
         let source = format!("osm:node/{id}");
         let mut local = Vec::new();
-        let mut rs = restrictions(tags, &source, &mut local);
+        let mut rs = restrictions(tags, &source, false, &mut local);
         let height_known =
             rs.iter().any(|r| r.kind == RestrictionKind::MaxHeight && matches!(r.value, Some(ParsedValue::Limit(_))));
         rs.extend(barrier(tags, height_known));

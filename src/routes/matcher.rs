@@ -23,6 +23,8 @@
 //! first, the wide one only where nothing connects); the Dijkstra arrays live in a
 //! thread-local scratch reused between calls.
 
+use crate::routes::access::Direction;
+use crate::routes::alternatives::PathIndex;
 use crate::routes::network::{HitTemplate, RouteNetwork};
 use crate::routes::project::{dist, lerp, project_on_segment_2};
 use crate::routes::{MatchProblem, MatchProblemKind, MatchedSegment, RestrictionHit, RouteMatch, TravelledWay};
@@ -158,10 +160,10 @@ pub(crate) struct Piece {
 }
 
 /// A sample of the declared route.
-struct Sample {
-    xy: [f64; 2],
-    lonlat: [f64; 2],
-    km: f64,
+pub(crate) struct Sample {
+    pub xy: [f64; 2],
+    pub lonlat: [f64; 2],
+    pub km: f64,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -245,14 +247,14 @@ impl Scratch {
 }
 
 impl RouteNetwork {
-    fn seg_nodes(&self, way: u32, seg: u32) -> (u32, u32) {
+    pub(crate) fn seg_nodes(&self, way: u32, seg: u32) -> (u32, u32) {
         // INVARIANT: validated at load: every (way, seg) from the index or the graph
         // exists and its node indices are in range.
         let nodes = &self.stored.ways[way as usize].nodes;
         (nodes[seg as usize], nodes[seg as usize + 1])
     }
 
-    fn seg_len(&self, way: u32, seg: u32) -> f64 {
+    pub(crate) fn seg_len(&self, way: u32, seg: u32) -> f64 {
         let c = &self.cum[way as usize];
         c[seg as usize + 1] - c[seg as usize]
     }
@@ -723,7 +725,8 @@ impl RouteNetwork {
             }
             all.push(cancel_uturns(self, pieces));
         }
-        let mut m = self.report(&all);
+        let (mut m, path) = self.report(&all);
+        m.possible = self.possible_hits(&samples, &path, &m.ways, &m.hits);
         m.problems = problems;
         m.declared_length_m = declared_m;
         let coverage = if declared_m > 0.0 { (matched_declared_m / declared_m).min(1.0) } else { 0.0 };
@@ -788,8 +791,10 @@ impl RouteNetwork {
         out
     }
 
-    /// Builds ways, segments and restriction hits from the matched pieces.
-    fn report(&self, chains: &[Vec<Piece>]) -> RouteMatch {
+    /// Builds ways, segments and restriction hits from the matched pieces, and the index
+    /// of the path's nodes and segments.
+    fn report(&self, chains: &[Vec<Piece>]) -> (RouteMatch, PathIndex) {
+        let mut path = PathIndex::default();
         let mut ways: Vec<TravelledWay> = Vec::new();
         let mut segments = Vec::with_capacity(chains.iter().map(Vec::len).sum());
         let mut hits = Vec::new();
@@ -827,7 +832,10 @@ impl RouteNetwork {
                 let new_way = prev.is_none_or(|q| q.way != p.way);
                 if new_way {
                     let ll = self.proj.to_lonlat(a);
-                    hits.extend(self.way_hits[p.way as usize].iter().map(|t| hit(t, ll, km)));
+                    let dir = if p.f1 >= p.f0 { Direction::Forward } else { Direction::Backward };
+                    hits.extend(
+                        self.way_hits[p.way as usize].iter().filter(|t| t.applies(dir)).map(|t| hit(t, ll, km)),
+                    );
                     match ways.last_mut() {
                         Some(last) if last.way_id == w.id && prev.is_some() => {}
                         _ => ways.push(TravelledWay {
@@ -851,6 +859,21 @@ impl RouteNetwork {
                         }
                     }
                 }
+                let (u, v) = self.seg_nodes(p.way, p.seg);
+                for (f, at) in [(p.f0, km), (p.f1, km + len / 1000.0)] {
+                    let node = if f <= 0.0 {
+                        Some(u)
+                    } else if f >= 1.0 {
+                        Some(v)
+                    } else {
+                        None
+                    };
+                    if let Some(n) = node {
+                        path.nodes.entry(n).or_insert(at);
+                        path.points.push((at, self.xy[n as usize]));
+                    }
+                }
+                path.segs.insert((p.way, p.seg));
                 segments.push(MatchedSegment {
                     way_id: w.id,
                     from: self.proj.to_lonlat(a),
@@ -872,7 +895,7 @@ impl RouteNetwork {
         m.ways = ways;
         m.hits = hits;
         m.segments = segments;
-        m
+        (m, path)
     }
 }
 
@@ -912,6 +935,7 @@ fn empty_match(problems: Vec<MatchProblem>, declared_length_m: f64) -> RouteMatc
         problems,
         ways: Vec::new(),
         hits: Vec::new(),
+        possible: Vec::new(),
         segments: Vec::new(),
     }
 }

@@ -10,6 +10,8 @@
 //!
 //! Units: metres, kilograms, kilometres along the route; coordinates `[lon, lat]` WGS84.
 
+pub mod access;
+mod alternatives;
 mod closures;
 mod findings;
 mod geojson;
@@ -20,10 +22,11 @@ mod network;
 mod project;
 pub mod values;
 
+pub use alternatives::UNCERTAINTY_M;
 pub use closures::{Closure, ClosureHit, LoweredLimits, closures_from_str, closures_on_route, load_closures};
 pub use findings::{Gap, NetworkFindings, RouteData, RouteFindings, analyse_geometry, distance_m, path_length_m};
 pub use geojson::import_geojson;
-pub use import::{DRIVABLE_HIGHWAYS, ImportReport, UnparsedValue, import_osm};
+pub use import::{DRIVABLE_HIGHWAYS, ImportReport, LIMIT_KEYS, UnparsedValue, import_osm};
 pub use network::{KeyCount, NetworkInfo, RouteNetwork, WayView};
 
 use serde::{Deserialize, Serialize};
@@ -120,6 +123,24 @@ pub struct RestrictionHit {
     pub km: f64,
 }
 
+/// A restriction on a road the route may have used instead of the matched path: the
+/// drawing lies within the matching uncertainty of both, and a path through the
+/// restricted road joins the matched path before and after it at about the same length.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PossibleHit {
+    /// The restriction; `km` is where the other reading leaves the matched path.
+    pub hit: RestrictionHit,
+    /// OSM way id of the restricted road the route may use.
+    pub via_way_id: i64,
+    /// OSM way ids of the matched path between where the other reading leaves and
+    /// rejoins it.
+    pub instead_of: Vec<i64>,
+    /// Kilometres along the matched route where the other reading leaves it.
+    pub from_km: f64,
+    /// Kilometres along the matched route where the other reading rejoins it.
+    pub to_km: f64,
+}
+
 /// One way travelled, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TravelledWay {
@@ -202,6 +223,10 @@ pub struct RouteMatch {
     pub ways: Vec<TravelledWay>,
     /// Every restriction the vehicle meets, ordered by km.
     pub hits: Vec<RestrictionHit>,
+    /// Restrictions on roads the route may have used instead (see [`PossibleHit`]),
+    /// ordered by km: a reviewer decides which reading is right.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub possible: Vec<PossibleHit>,
     /// The matched path, piece by piece.
     pub segments: Vec<MatchedSegment>,
 }

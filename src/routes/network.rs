@@ -7,6 +7,7 @@
 
 use crate::routes::RestrictionKind;
 use crate::routes::RoutesError;
+use crate::routes::access::Direction;
 use crate::routes::grid::{GridSeg, SegGrid};
 use crate::routes::project::{Projection, dist, segment_intersection};
 use crate::routes::values::ParsedValue;
@@ -22,7 +23,7 @@ use std::path::Path;
 pub(crate) const FILE_NAME: &str = "network.bin";
 const MAGIC: &[u8; 8] = b"OSCARNET";
 /// Bumped whenever [`Stored`] or the meaning of a field changes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
 
 /// The whole stored network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +85,8 @@ pub(crate) struct TagRestriction {
     pub raw: String,
     /// Parsed value for limits; `None` for access values and barriers.
     pub value: Option<ParsedValue>,
+    /// The direction of travel along the way it applies to; `None`: both (and on nodes).
+    pub direction: Option<Direction>,
 }
 
 /// A restriction on a node.
@@ -254,6 +257,15 @@ pub(crate) struct HitTemplate {
     pub tag: String,
     pub raw: String,
     pub source: String,
+    /// Applies only when travelling the way in this direction; `None`: always.
+    pub direction: Option<Direction>,
+}
+
+impl HitTemplate {
+    /// Whether the restriction applies to travel in `dir`.
+    pub(crate) fn applies(&self, dir: Direction) -> bool {
+        self.direction.is_none_or(|d| d == dir)
+    }
 }
 
 /// A directed edge of the routing graph: one way segment in one direction.
@@ -283,6 +295,13 @@ pub struct RouteNetwork {
     /// CSR adjacency: edges of node `i` are `edges[first[i]..first[i + 1]]`.
     pub(crate) first: Vec<u32>,
     pub(crate) edges: Vec<Edge>,
+    /// The same graph reversed: edges into node `i` are `redges[rfirst[i]..rfirst[i + 1]]`,
+    /// each with `to` naming the node it comes from.
+    pub(crate) rfirst: Vec<u32>,
+    pub(crate) redges: Vec<Edge>,
+    /// Segments of ways that carry a restriction (on the way, a node or a structure
+    /// above), for the search of other readings of a route.
+    pub(crate) restricted: RTree<GeomWithData<Line<[f64; 2]>, SegRef>>,
     /// Segments, with their envelopes cached (queries test envelopes far more often
     /// than segments).
     pub(crate) tree: RTree<CachedEnvelope<GeomWithData<Line<[f64; 2]>, SegRef>>>,
@@ -298,6 +317,20 @@ pub struct RouteNetwork {
     pub(crate) node_flags: Vec<bool>,
     /// Per way, whether any of its segments has an entry in `seg_hits`.
     pub(crate) way_flags: Vec<bool>,
+}
+
+/// Compressed adjacency of `(from, edge)` pairs over `nodes` nodes: the edges of node `i`
+/// are `edges[first[i]..first[i + 1]]`.
+fn csr(mut directed: Vec<(u32, Edge)>, nodes: usize) -> (Vec<u32>, Vec<Edge>) {
+    directed.sort_by_key(|(from, _)| *from);
+    let mut first = vec![0u32; nodes + 1];
+    for (from, _) in &directed {
+        first[*from as usize + 1] += 1;
+    }
+    for i in 0..nodes {
+        first[i + 1] += first[i];
+    }
+    (first, directed.into_iter().map(|(_, e)| e).collect())
 }
 
 /// A read-only view of one drivable way.
@@ -454,7 +487,14 @@ fn template(r: &TagRestriction, source: &str, bridge: bool) -> Option<HitTemplat
         }
         (kind, _) => (kind, None),
     };
-    Some(HitTemplate { kind, limit, tag: r.key.clone(), raw: r.raw.clone(), source: source.to_string() })
+    Some(HitTemplate {
+        kind,
+        limit,
+        tag: r.key.clone(),
+        raw: r.raw.clone(),
+        source: source.to_string(),
+        direction: r.direction,
+    })
 }
 
 fn way_templates(w: &StoredWay) -> Vec<HitTemplate> {
@@ -486,7 +526,14 @@ fn way_templates(w: &StoredWay) -> Vec<HitTemplate> {
 /// A template from a `key=value` string such as `bridge=yes`.
 fn tag_template(kind: RestrictionKind, tag_value: &str, source: &str) -> HitTemplate {
     let (tag, raw) = tag_value.split_once('=').unwrap_or((tag_value, ""));
-    HitTemplate { kind, limit: None, tag: tag.to_string(), raw: raw.to_string(), source: source.to_string() }
+    HitTemplate {
+        kind,
+        limit: None,
+        tag: tag.to_string(),
+        raw: raw.to_string(),
+        source: source.to_string(),
+        direction: None,
+    }
 }
 
 /// An overhead structure segment for the bridge-above search.
@@ -559,15 +606,9 @@ impl RouteNetwork {
             }
             cum.push(c);
         }
-        directed.sort_by_key(|(from, _)| *from);
-        let mut first = vec![0u32; xy.len() + 1];
-        for (from, _) in &directed {
-            first[*from as usize + 1] += 1;
-        }
-        for i in 0..xy.len() {
-            first[i + 1] += first[i];
-        }
-        let edges = directed.into_iter().map(|(_, e)| e).collect();
+        let reversed: Vec<(u32, Edge)> = directed.iter().map(|&(from, e)| (e.to, Edge { to: from, ..e })).collect();
+        let (first, edges) = csr(directed, xy.len());
+        let (rfirst, redges) = csr(reversed, xy.len());
         let grid_segs: Vec<GridSeg> =
             segs.iter().map(|s| GridSeg { a: s.geom().from, b: s.geom().to, id: s.data }).collect();
         let grid = SegGrid::new(&grid_segs, bbox);
@@ -591,6 +632,9 @@ impl RouteNetwork {
             cum,
             first,
             edges,
+            rfirst,
+            redges,
+            restricted: RTree::new(),
             tree,
             grid,
             bbox,
@@ -609,6 +653,7 @@ impl RouteNetwork {
                     tag: e.key.clone(),
                     raw: e.raw.clone(),
                     source: format!("geojson:{}", e.id),
+                    direction: None,
                 };
                 // A line restriction applies where the route enters it on the segment.
                 net.seg_hits.entry((a.way, a.seg)).or_default().push((a.from.min(a.to), t));
@@ -622,7 +667,26 @@ impl RouteNetwork {
         for &(w, _) in net.seg_hits.keys() {
             net.way_flags[w as usize] = true;
         }
+        net.restricted = net.restricted_segments();
         net
+    }
+
+    /// Index of the segments of every way that carries a restriction: on the way itself,
+    /// on one of its nodes, or on a structure above one of its segments.
+    fn restricted_segments(&self) -> RTree<GeomWithData<Line<[f64; 2]>, SegRef>> {
+        let mut out = Vec::new();
+        for (wi, w) in self.stored.ways.iter().enumerate() {
+            let bears = !self.way_hits[wi].is_empty()
+                || self.way_flags[wi]
+                || w.nodes.iter().any(|&n| self.node_flags[n as usize]);
+            if bears {
+                for (si, pair) in w.nodes.windows(2).enumerate() {
+                    let line = Line::new(self.xy[pair[0] as usize], self.xy[pair[1] as usize]);
+                    out.push(GeomWithData::new(line, (wi as u32, si as u32)));
+                }
+            }
+        }
+        RTree::bulk_load(out)
     }
 
     /// Segments with a bridge (drivable or not) crossing above them at a higher layer
@@ -699,6 +763,7 @@ impl RouteNetwork {
                             tag: "bridge above".to_string(),
                             raw: format!("{} layer={}", o.tags, o.layer),
                             source: o.source.clone(),
+                            direction: None,
                         },
                     ));
                 }

@@ -162,14 +162,6 @@ pub fn parse_layer(raw: &str) -> Option<i8> {
     raw.trim().parse::<i8>().ok()
 }
 
-/// Whether an access value (`hgv=*`, `access=*`, `motor_vehicle=*`) restricts a
-/// heavy vehicle. `yes`, `designated`, `permissive` and `official` do not; any other
-/// value (`no`, `private`, `destination`, `delivery`, `agricultural`, unknown words)
-/// does, and is reported for a reviewer to judge.
-pub fn access_restricts(raw: &str) -> bool {
-    !matches!(raw.trim(), "yes" | "designated" | "permissive" | "official")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,12 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn access_and_layer() {
-        assert!(access_restricts("no"));
-        assert!(access_restricts("destination"));
-        assert!(access_restricts("private"));
-        assert!(!access_restricts("yes"));
-        assert!(!access_restricts("designated"));
+    fn layer() {
         assert_eq!(parse_layer("-1"), Some(-1));
         assert_eq!(parse_layer("1;2"), None);
     }
