@@ -21,6 +21,7 @@ pub mod registry;
 pub mod report;
 pub mod review;
 pub mod rng;
+pub mod route_eval;
 pub mod routes;
 pub mod rulebook;
 pub mod server;

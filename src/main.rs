@@ -103,6 +103,26 @@ enum Command {
         #[arg(long)]
         dump: Option<PathBuf>,
     },
+    /// Evaluate the route items R2-R4 on real roads: routes built from graph edges of the
+    /// shipped network and every extract in a directory, redrawn as another map would,
+    /// against the truth from the ways travelled.
+    EvalRoutes {
+        /// Directory of `.osm.pbf` extracts to evaluate besides the shipped network.
+        #[arg(long, default_value = "../shared/data/osm")]
+        osm_dir: PathBuf,
+        /// Routes per network through a restricted way, segment or node.
+        #[arg(long, default_value_t = oscar::route_eval::EvalOptions::default().restricted)]
+        restricted: usize,
+        /// Random routes per network.
+        #[arg(long, default_value_t = oscar::route_eval::EvalOptions::default().random)]
+        random: usize,
+        /// Seed of the walks and drawings.
+        #[arg(long, default_value_t = oscar::route_eval::EvalOptions::default().seed)]
+        seed: u64,
+        /// Write every route (drawn, truth, oscar) as JSON Lines to this file.
+        #[arg(long)]
+        dump: Option<PathBuf>,
+    },
     /// Serve the HTTP API (reviews, queue, restrictions, envelope, health, metrics, OpenAPI).
     Serve(Box<ServeArgs>),
     /// Serve a JSON Lines registry directory over HTTP (for `serve --registry-url`).
@@ -296,6 +316,8 @@ enum CliError {
     Service(#[from] service::ServiceError),
     #[error(transparent)]
     Config(#[from] oscar::server::ConfigError),
+    #[error(transparent)]
+    Eval(#[from] oscar::route_eval::EvalError),
 }
 
 /// candle fans each small matrix product out over a thread pool sized by
@@ -411,6 +433,19 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             print!("{}", oscar::anomaly::eval::render(&report, &model));
             if let Some(path) = dump {
                 println!("\nwrote the evaluation feature vectors to {}", path.display());
+            }
+            Ok(EXIT_APPROVE)
+        }
+        Command::EvalRoutes { osm_dir, restricted, random, seed, dump } => {
+            let opts = oscar::route_eval::EvalOptions { restricted, random, seed };
+            let dir = osm_dir.is_dir().then_some(osm_dir.as_path());
+            if dir.is_none() {
+                eprintln!("no extract directory at {}: evaluating the shipped network only", osm_dir.display());
+            }
+            let results = oscar::route_eval::run(dir, opts, dump.as_deref())?;
+            print!("{}", oscar::route_eval::render(&results));
+            if let Some(path) = dump {
+                println!("\nwrote {} routes to {}", results.len(), path.display());
             }
             Ok(EXIT_APPROVE)
         }

@@ -15,7 +15,7 @@
 //! over or a road under the route fails (2) unless ramps join them right there.
 
 use crate::routes::access::Direction;
-use crate::routes::matcher::Sample;
+use crate::routes::matcher::{Piece, Sample};
 use crate::routes::network::{HitTemplate, RouteNetwork, SegRef};
 use crate::routes::project::{dist, lerp, project_on_segment};
 use crate::routes::{PossibleHit, RestrictionHit, TravelledWay};
@@ -49,6 +49,8 @@ pub(crate) struct PathIndex {
     pub points: Vec<(f64, [f64; 2])>,
     /// Segments travelled.
     pub segs: HashSet<SegRef>,
+    /// The first and the last piece of the path.
+    pub ends: [Option<Piece>; 2],
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -71,6 +73,7 @@ impl RouteNetwork {
     /// restrictions on them that the matched path does not already meet.
     pub(crate) fn possible_hits(
         &self,
+        coords: &[[f64; 2]],
         samples: &[Sample],
         path: &PathIndex,
         ways: &[TravelledWay],
@@ -81,6 +84,9 @@ impl RouteNetwork {
             return out;
         }
         let mut seen: HashSet<SegRef> = HashSet::new();
+        // Distances are taken to the drawing as drawn: the samples skip vertices.
+        let mut drawn: Vec<[f64; 2]> = Vec::new();
+        let ends = [samples[0].xy, samples[samples.len() - 1].xy];
         let reach = UNCERTAINTY_M + crate::routes::matcher::SAMPLE_STEP_M / 2.0;
         for (i, s) in samples.iter().enumerate() {
             let env = rstar::AABB::from_corners([s.xy[0] - reach, s.xy[1] - reach], [s.xy[0] + reach, s.xy[1] + reach]);
@@ -89,8 +95,11 @@ impl RouteNetwork {
                 if path.segs.contains(&seg) || !seen.insert(seg) {
                     continue;
                 }
-                let near = |p: [f64; 2]| drawing_distance(samples, i, p) <= UNCERTAINTY_M;
-                let away = |p: [f64; 2]| drawing_distance(samples, i, p);
+                if drawn.is_empty() {
+                    drawn = coords.iter().map(|&c| self.proj.to_xy(c)).collect();
+                }
+                let drawing = Drawing::new(&drawn[drawing_window(samples, i)], ends);
+                let near = |p: [f64; 2]| drawing.away(p) <= UNCERTAINTY_M;
                 let (u, v) = self.seg_nodes(seg.0, seg.1);
                 let mid = lerp(self.xy[u as usize], self.xy[v as usize], 0.5);
                 if !(near(self.xy[u as usize]) || near(mid) || near(self.xy[v as usize])) {
@@ -102,21 +111,59 @@ impl RouteNetwork {
                     if !allowed {
                         continue;
                     }
-                    if let Some(p) = self.through(seg, dir, from, to, path, &away, ways, met)
-                        && !out.iter().any(|o| o.hit.source == p.hit.source && o.hit.tag == p.hit.tag)
-                    {
-                        out.push(p);
+                    for p in self.through(seg, dir, from, to, &drawing, path, ways, met) {
+                        if !out.iter().any(|o| o.hit.source == p.hit.source && o.hit.tag == p.hit.tag) {
+                            out.push(p);
+                        }
                     }
                 }
             }
         }
+        self.beyond_ends(coords, path, met, &mut out);
         out.sort_by(|a, b| a.hit.km.total_cmp(&b.hit.km));
         out
     }
 
-    /// The first restriction on segment `seg` travelled in `dir` (from node `from` to `to`)
-    /// that a path joining the matched path before and after it would meet, if such a
-    /// path explains the drawing almost as well as the matched one.
+    /// Restrictions on the first and last matched segments just outside the matched
+    /// path (a bridge above, a GeoJSON point) within [`UNCERTAINTY_M`] of where the
+    /// drawing starts or ends: the route may start or end beyond them.
+    fn beyond_ends(&self, coords: &[[f64; 2]], path: &PathIndex, met: &[RestrictionHit], out: &mut Vec<PossibleHit>) {
+        let total_km = path.points.last().map_or(0.0, |p| p.0);
+        let (Some(&first), Some(&last)) = (coords.first(), coords.last()) else { return };
+        for (piece, end, km, start) in [(path.ends[0], first, 0.0, true), (path.ends[1], last, total_km, false)] {
+            let Some(p) = piece else { continue };
+            let Some(list) = self.seg_hits.get(&(p.way, p.seg)) else { continue };
+            let end = self.proj.to_xy(end);
+            let forward = p.f1 >= p.f0;
+            for (f, t) in list {
+                // Outside the travelled part, on the side of this end.
+                let outside = match (start, forward) {
+                    (true, true) => *f < p.f0,
+                    (true, false) => *f > p.f0,
+                    (false, true) => *f > p.f1,
+                    (false, false) => *f < p.f1,
+                };
+                let at = self.point_xy(p.way, p.seg, *f);
+                let fresh =
+                    !met.iter().chain(out.iter().map(|o| &o.hit)).any(|h| h.source == t.source && h.tag == t.tag);
+                if outside && fresh && dist(at, end) <= UNCERTAINTY_M {
+                    out.push(PossibleHit {
+                        hit: t.at(self.proj.to_lonlat(at), km),
+                        via_way_id: self.stored.ways[p.way as usize].id,
+                        instead_of: Vec::new(),
+                        from_km: km,
+                        to_km: km,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The restrictions on segment `seg` travelled in `dir` (from node `from` to `to`)
+    /// that the matched path does not meet, if a path through the segment explains the
+    /// drawing almost as well as the matched one: it joins the matched path (or starts or
+    /// ends where the drawing does) before and after the segment, about as long and
+    /// straying from the drawing little more than the matched path does there.
     #[allow(clippy::too_many_arguments)]
     fn through(
         &self,
@@ -124,33 +171,45 @@ impl RouteNetwork {
         dir: Direction,
         from: u32,
         to: u32,
+        drawing: &Drawing,
         path: &PathIndex,
-        away: &dyn Fn([f64; 2]) -> f64,
         ways: &[TravelledWay],
         met: &[RestrictionHit],
-    ) -> Option<PossibleHit> {
+    ) -> Vec<PossibleHit> {
         let hits = self.piece_hits(seg, dir, from, to, path);
-        let fresh: Vec<&HitTemplate> = hits
-            .iter()
-            .map(|(t, _)| *t)
-            .filter(|t| !met.iter().any(|h| h.source == t.source && h.tag == t.tag))
-            .collect();
+        let fresh: Vec<&(&HitTemplate, [f64; 2])> =
+            hits.iter().filter(|(t, _)| !met.iter().any(|h| h.source == t.source && h.tag == t.tag)).collect();
         if fresh.is_empty() {
-            return None;
+            return Vec::new();
         }
+        let away = |p: [f64; 2]| drawing.away(p);
         let near = |p: [f64; 2]| away(p) <= UNCERTAINTY_M;
-        let before = self.reach_path(from, false, path, &near);
-        let after = self.reach_path(to, true, path, &near);
+        let before = self.reach_path(from, false, drawing.ends[0], path, &near);
+        let after = self.reach_path(to, true, drawing.ends[1], path, &near);
         let len = self.seg_len(seg.0, seg.1);
+        let total_km = path.points.last().map_or(0.0, |p| p.0);
         let mut best: Option<(f64, f64, f64)> = None;
         for (n, dn, back) in &before {
             for (m, dm, ahead) in &after {
-                let (kn, km) = (path.nodes[n], path.nodes[m]);
+                // A reading that starts or ends where the drawing does covers the matched
+                // path from its start or to its end; its length is not compared.
+                let kn = n.map_or(0.0, |n| path.nodes[&n]);
+                let km = m.map_or(total_km, |m| path.nodes[&m]);
                 let matched = (km - kn) * 1000.0;
-                if matched <= 1.0 {
+                if n.is_some() && m.is_some() && matched <= 1.0 {
                     continue;
                 }
-                let miss = (dn + len + dm - matched).abs();
+                // Compared with the matched path and with the drawing between the two
+                // points: where the drawing goes round a loop the matched path cuts, the
+                // loop explains it better.
+                let miss = match (n, m) {
+                    (Some(n), Some(m)) => {
+                        let other = dn + len + dm;
+                        let drawn = drawing.along(self.xy[*m as usize]) - drawing.along(self.xy[*n as usize]);
+                        (other - matched).abs().min((other - drawn).abs())
+                    }
+                    _ => 0.0,
+                };
                 if miss > LENGTH_SLACK_M.max(LENGTH_SLACK_SHARE * matched) || best.is_some_and(|b| miss >= b.0) {
                     continue;
                 }
@@ -176,32 +235,24 @@ impl RouteNetwork {
                 }
             }
         }
-        let (_, from_km, to_km) = best?;
-        let t = fresh[0];
-        let at = hits.iter().find(|(h, _)| std::ptr::eq(*h, t)).map_or(self.xy[from as usize], |(_, p)| *p);
-        let ll = self.proj.to_lonlat(at);
+        let Some((_, from_km, to_km)) = best else { return Vec::new() };
         let mut instead_of: Vec<i64> = Vec::new();
         for w in ways.iter().filter(|w| w.to_km > from_km && w.from_km < to_km) {
             if !instead_of.contains(&w.way_id) {
                 instead_of.push(w.way_id);
             }
         }
-        Some(PossibleHit {
-            hit: RestrictionHit {
-                kind: t.kind,
-                limit: t.limit,
-                tag: t.tag.clone(),
-                raw: t.raw.clone(),
-                source: t.source.clone(),
-                lon: ll[0],
-                lat: ll[1],
-                km: from_km,
-            },
-            via_way_id: self.stored.ways[seg.0 as usize].id,
-            instead_of,
-            from_km,
-            to_km,
-        })
+        let via_way_id = self.stored.ways[seg.0 as usize].id;
+        fresh
+            .into_iter()
+            .map(|(t, at)| PossibleHit {
+                hit: t.at(self.proj.to_lonlat(*at), from_km),
+                via_way_id,
+                instead_of: instead_of.clone(),
+                from_km,
+                to_km,
+            })
+            .collect()
     }
 
     /// Restrictions met travelling segment `seg` in `dir`, with where: the way's own (for
@@ -230,17 +281,19 @@ impl RouteNetwork {
         out
     }
 
-    /// Nodes of the matched path reachable from `start` (`forward`) or leading to it
-    /// (backward) within [`MAX_LINK_M`] along roads near the drawing: each with the
-    /// distance and the nodes between (nearest to `start` first, the path node last);
-    /// the search stops at the first path node of each branch.
+    /// Where a path from `start` (`forward`) or to it (backward) joins the matched path
+    /// within [`MAX_LINK_M`] along roads near the drawing: `Some(node)` of the path, or
+    /// `None` at a node within [`UNCERTAINTY_M`] of `end` (where the drawing ends, or
+    /// starts), each with the distance and the nodes between (nearest to `start` first,
+    /// the joint last). The search stops at the first path node of each branch.
     fn reach_path(
         &self,
         start: u32,
         forward: bool,
+        end: [f64; 2],
         path: &PathIndex,
         near: &dyn Fn([f64; 2]) -> bool,
-    ) -> Vec<(u32, f64, Vec<u32>)> {
+    ) -> Vec<(Option<u32>, f64, Vec<u32>)> {
         let mut out = Vec::new();
         // Node -> (distance, the node it was reached from).
         let mut seen: HashMap<u32, (f64, u32)> = HashMap::new();
@@ -248,22 +301,28 @@ impl RouteNetwork {
         seen.insert(start, (0.0, start));
         heap.push(Item(0.0, start));
         let (first, edges) = if forward { (&self.first, &self.edges) } else { (&self.rfirst, &self.redges) };
+        let chain = |seen: &HashMap<u32, (f64, u32)>, n: u32| {
+            let mut nodes = Vec::new();
+            let mut at = n;
+            while at != start {
+                nodes.push(at);
+                at = seen[&at].1;
+            }
+            nodes.reverse();
+            nodes
+        };
+        let mut found_end = false;
         while let Some(Item(d, n)) = heap.pop() {
             if seen.get(&n).is_some_and(|&(best, _)| d > best) {
                 continue;
             }
             if path.nodes.contains_key(&n) {
-                let mut chain = vec![n];
-                let mut at = n;
-                while at != start {
-                    at = seen[&at].1;
-                    if at != start {
-                        chain.push(at);
-                    }
-                }
-                chain.reverse();
-                out.push((n, d, chain));
+                out.push((Some(n), d, chain(&seen, n)));
                 continue;
+            }
+            if !found_end && dist(self.xy[n as usize], end) <= UNCERTAINTY_M {
+                found_end = true;
+                out.push((None, d, chain(&seen, n)));
             }
             // INVARIANT: `first` / `rfirst` have one entry per node plus one.
             for e in &edges[first[n as usize] as usize..first[n as usize + 1] as usize] {
@@ -282,14 +341,62 @@ impl RouteNetwork {
     }
 }
 
-/// Distance from `p` to the drawing near sample `i` (the samples within [`MAX_LINK_M`]
-/// plus the search reach on either side), metres.
-fn drawing_distance(samples: &[Sample], i: usize, p: [f64; 2]) -> f64 {
+/// The declared vertices around sample `i`: those within [`MAX_LINK_M`] plus the search
+/// reach of it on either side.
+fn drawing_window(samples: &[Sample], i: usize) -> std::ops::Range<usize> {
     let span = ((MAX_LINK_M + UNCERTAINTY_M) / crate::routes::matcher::MIN_STEP_M).ceil() as usize + 1;
-    let lo = i.saturating_sub(span);
-    let hi = (i + span).min(samples.len() - 1);
-    if lo == hi {
-        return dist(samples[lo].xy, p);
+    let lo = samples[i.saturating_sub(span)].vertex.saturating_sub(1);
+    let hi = samples[(i + span).min(samples.len() - 1)].vertex;
+    lo..hi + 1
+}
+
+/// The part of the drawing (projected declared vertices) a search works near, and where
+/// the whole drawing starts and ends.
+struct Drawing<'a> {
+    line: &'a [[f64; 2]],
+    /// Length of `line` up to each vertex, metres.
+    cum: Vec<f64>,
+    ends: [[f64; 2]; 2],
+}
+
+impl Drawing<'_> {
+    fn new(line: &[[f64; 2]], ends: [[f64; 2]; 2]) -> Drawing<'_> {
+        let mut cum = Vec::with_capacity(line.len());
+        let mut acc = 0.0;
+        for (k, p) in line.iter().enumerate() {
+            if k > 0 {
+                acc += dist(line[k - 1], *p);
+            }
+            cum.push(acc);
+        }
+        Drawing { line, cum, ends }
     }
-    samples[lo..=hi].windows(2).map(|w| project_on_segment(p, w[0].xy, w[1].xy).1).fold(f64::INFINITY, f64::min)
+
+    /// Distance from `p` to the drawing and how far along it `p` projects, metres.
+    fn project(&self, p: [f64; 2]) -> (f64, f64) {
+        match self.line {
+            [] => (f64::INFINITY, 0.0),
+            [only] => (dist(*only, p), 0.0),
+            _ => {
+                let mut best = (f64::INFINITY, 0.0);
+                for (k, w) in self.line.windows(2).enumerate() {
+                    let (frac, d) = project_on_segment(p, w[0], w[1]);
+                    if d < best.0 {
+                        best = (d, self.cum[k] + frac * (self.cum[k + 1] - self.cum[k]));
+                    }
+                }
+                best
+            }
+        }
+    }
+
+    /// Distance from `p` to the drawing, metres.
+    fn away(&self, p: [f64; 2]) -> f64 {
+        self.project(p).0
+    }
+
+    /// How far along the drawing `p` projects, metres.
+    fn along(&self, p: [f64; 2]) -> f64 {
+        self.project(p).1
+    }
 }

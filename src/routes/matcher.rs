@@ -25,9 +25,9 @@
 
 use crate::routes::access::Direction;
 use crate::routes::alternatives::PathIndex;
-use crate::routes::network::{HitTemplate, RouteNetwork};
+use crate::routes::network::RouteNetwork;
 use crate::routes::project::{dist, lerp, project_on_segment_2};
-use crate::routes::{MatchProblem, MatchProblemKind, MatchedSegment, RestrictionHit, RouteMatch, TravelledWay};
+use crate::routes::{MatchProblem, MatchProblemKind, MatchedSegment, RouteMatch, TravelledWay};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -164,6 +164,8 @@ pub(crate) struct Sample {
     pub xy: [f64; 2],
     pub lonlat: [f64; 2],
     pub km: f64,
+    /// Index of the declared vertex at or after the sample.
+    pub vertex: usize,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -726,7 +728,7 @@ impl RouteNetwork {
             all.push(cancel_uturns(self, pieces));
         }
         let (mut m, path) = self.report(&all);
-        m.possible = self.possible_hits(&samples, &path, &m.ways, &m.hits);
+        m.possible = self.possible_hits(coords, &samples, &path, &m.ways, &m.hits);
         m.problems = problems;
         m.declared_length_m = declared_m;
         let coverage = if declared_m > 0.0 { (matched_declared_m / declared_m).min(1.0) } else { 0.0 };
@@ -765,7 +767,7 @@ impl RouteNetwork {
         for (i, &c) in coords.iter().enumerate() {
             let p = self.proj.to_xy(c);
             let Some(prev) = out.last() else {
-                out.push(Sample { xy: p, lonlat: c, km: 0.0 });
+                out.push(Sample { xy: p, lonlat: c, km: 0.0, vertex: i });
                 continue;
             };
             let (dx, dy) = (p[0] - prev.xy[0], p[1] - prev.xy[1]);
@@ -784,9 +786,9 @@ impl RouteNetwork {
             for k in 1..n {
                 let t = k as f64 / n as f64;
                 let xy = lerp(from, p, t);
-                out.push(Sample { xy, lonlat: self.proj.to_lonlat(xy), km: from_km + (km - from_km) * t });
+                out.push(Sample { xy, lonlat: self.proj.to_lonlat(xy), km: from_km + (km - from_km) * t, vertex: i });
             }
-            out.push(Sample { xy: p, lonlat: c, km });
+            out.push(Sample { xy: p, lonlat: c, km, vertex: i });
         }
         out
     }
@@ -826,16 +828,14 @@ impl RouteNetwork {
                         && let Some(ts) = self.node_hits.get(&n)
                     {
                         let ll = self.lonlat(n);
-                        hits.extend(ts.iter().map(|t| hit(t, ll, km)));
+                        hits.extend(ts.iter().map(|t| t.at(ll, km)));
                     }
                 }
                 let new_way = prev.is_none_or(|q| q.way != p.way);
                 if new_way {
                     let ll = self.proj.to_lonlat(a);
                     let dir = if p.f1 >= p.f0 { Direction::Forward } else { Direction::Backward };
-                    hits.extend(
-                        self.way_hits[p.way as usize].iter().filter(|t| t.applies(dir)).map(|t| hit(t, ll, km)),
-                    );
+                    hits.extend(self.way_hits[p.way as usize].iter().filter(|t| t.applies(dir)).map(|t| t.at(ll, km)));
                     match ways.last_mut() {
                         Some(last) if last.way_id == w.id && prev.is_some() => {}
                         _ => ways.push(TravelledWay {
@@ -855,7 +855,7 @@ impl RouteNetwork {
                         if (lo..=hi).contains(f) && hi > lo {
                             let at = km + self.seg_len(p.way, p.seg) * (f - p.f0).abs() / 1000.0;
                             let ll = self.proj.to_lonlat(self.point_xy(p.way, p.seg, *f));
-                            hits.push(hit(t, ll, at));
+                            hits.push(t.at(ll, at));
                         }
                     }
                 }
@@ -889,6 +889,23 @@ impl RouteNetwork {
                 prev_end = Some(b);
             }
         }
+        // The path starts and ends inside a segment: the node behind its start and the
+        // node beyond its end are where another reading can join it at its ends.
+        let first = chains.iter().find_map(|c| c.first());
+        let last = chains.iter().rev().find_map(|c| c.last());
+        path.ends = [first.copied(), last.copied()];
+        for (piece, at, behind) in [(first, 0.0, true), (last, km, false)] {
+            if let Some(p) = piece {
+                let (u, v) = self.seg_nodes(p.way, p.seg);
+                let forward = p.f1 >= p.f0;
+                let n = if forward == behind { u } else { v };
+                if let std::collections::hash_map::Entry::Vacant(e) = path.nodes.entry(n) {
+                    e.insert(at);
+                    let point = (at, self.xy[n as usize]);
+                    if behind { path.points.insert(0, point) } else { path.points.push(point) }
+                }
+            }
+        }
         hits.sort_by(|a, b| a.km.total_cmp(&b.km));
         let mut m = empty_match(Vec::new(), 0.0);
         m.length_m = segments.iter().map(|s| (s.to_km - s.from_km) * 1000.0).sum();
@@ -896,19 +913,6 @@ impl RouteNetwork {
         m.hits = hits;
         m.segments = segments;
         (m, path)
-    }
-}
-
-fn hit(t: &HitTemplate, ll: [f64; 2], km: f64) -> RestrictionHit {
-    RestrictionHit {
-        kind: t.kind,
-        limit: t.limit,
-        tag: t.tag.clone(),
-        raw: t.raw.clone(),
-        source: t.source.clone(),
-        lon: ll[0],
-        lat: ll[1],
-        km,
     }
 }
 
@@ -928,16 +932,7 @@ fn problem_at(kind: MatchProblemKind, s: &Sample, message: String) -> MatchProbl
 }
 
 fn empty_match(problems: Vec<MatchProblem>, declared_length_m: f64) -> RouteMatch {
-    RouteMatch {
-        length_m: 0.0,
-        declared_length_m,
-        confidence: 0.0,
-        problems,
-        ways: Vec::new(),
-        hits: Vec::new(),
-        possible: Vec::new(),
-        segments: Vec::new(),
-    }
+    RouteMatch { declared_length_m, problems, ..RouteMatch::default() }
 }
 
 /// Removes short back-and-forth movements on one segment (a candidate on a side road

@@ -205,7 +205,7 @@ pub struct MatchProblem {
 }
 
 /// The result of matching a declared route onto the network.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RouteMatch {
     /// Length of the matched path, metres.
     pub length_m: f64,

@@ -5,12 +5,12 @@
 //! The version string is the SHA-256 of the whole file, so any change of data or format
 //! changes `versions.routes`.
 
-use crate::routes::RestrictionKind;
 use crate::routes::RoutesError;
 use crate::routes::access::Direction;
 use crate::routes::grid::{GridSeg, SegGrid};
 use crate::routes::project::{Projection, dist, segment_intersection};
 use crate::routes::values::ParsedValue;
+use crate::routes::{RestrictionHit, RestrictionKind};
 use rstar::RTree;
 use rstar::primitives::{CachedEnvelope, GeomWithData, Line};
 use serde::{Deserialize, Serialize};
@@ -265,6 +265,20 @@ impl HitTemplate {
     /// Whether the restriction applies to travel in `dir`.
     pub(crate) fn applies(&self, dir: Direction) -> bool {
         self.direction.is_none_or(|d| d == dir)
+    }
+
+    /// The restriction as met at `ll` (`[lon, lat]`), `km` along the route.
+    pub(crate) fn at(&self, ll: [f64; 2], km: f64) -> RestrictionHit {
+        RestrictionHit {
+            kind: self.kind,
+            limit: self.limit,
+            tag: self.tag.clone(),
+            raw: self.raw.clone(),
+            source: self.source.clone(),
+            lon: ll[0],
+            lat: ll[1],
+            km,
+        }
     }
 }
 
@@ -849,6 +863,33 @@ impl RouteNetwork {
         }
         out.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)).then(a.2[0].total_cmp(&b.2[0])));
         out
+    }
+
+    /// Restrictions of the way at `way` (its index in [`Self::ways`]) that apply to travel
+    /// in `dir`, located at its first node. For evaluations that know the ways travelled.
+    pub fn way_restrictions(&self, way: usize, dir: Direction) -> Vec<RestrictionHit> {
+        let Some(w) = self.stored.ways.get(way) else { return Vec::new() };
+        let ll = self.lonlat(w.nodes[0]);
+        self.way_hits[way].iter().filter(|t| t.applies(dir)).map(|t| t.at(ll, 0.0)).collect()
+    }
+
+    /// Restrictions on segment `seg` of the way at `way` (structures above, GeoJSON
+    /// restrictions attached to it), located where they apply.
+    pub fn segment_restrictions(&self, way: usize, seg: usize) -> Vec<RestrictionHit> {
+        let key = (way as u32, seg as u32);
+        self.seg_hits
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .map(|(f, t)| t.at(self.proj.to_lonlat(self.point_xy(key.0, key.1, *f)), 0.0))
+            .collect()
+    }
+
+    /// Restrictions on the node at position `pos` of the way at `way`.
+    pub fn node_restrictions(&self, way: usize, pos: usize) -> Vec<RestrictionHit> {
+        let Some(&n) = self.stored.ways.get(way).and_then(|w| w.nodes.get(pos)) else { return Vec::new() };
+        let ll = self.lonlat(n);
+        self.node_hits.get(&n).into_iter().flatten().map(|t| t.at(ll, 0.0)).collect()
     }
 
     /// Position of node `i`, `[lon, lat]`.
