@@ -38,15 +38,29 @@ pub fn metres(a: [f64; 2], b: [f64; 2]) -> f64 {
 }
 
 /// Redraws a polyline the way another map would: resampled every `step_m` (with
-/// jitter), shifted by a constant offset, plus a slow sinusoidal drift and small noise.
-/// Original vertices are never kept.
+/// jitter) from a random point within the first half step, shifted by a constant offset,
+/// plus a slow sinusoidal drift and small noise, and its last point. Original vertices are
+/// never kept.
 pub fn perturb(line: &[[f64; 2]], rng: &mut SplitMix64, offset_m: f64, drift_m: f64, step_m: f64) -> Vec<[f64; 2]> {
+    redraw_from(line, rng, offset_m, drift_m, step_m, false)
+}
+
+/// [`perturb`], starting at the line's first point (as a permit's route starts at its
+/// origin) when `from_start`.
+fn redraw_from(
+    line: &[[f64; 2]],
+    rng: &mut SplitMix64,
+    offset_m: f64,
+    drift_m: f64,
+    step_m: f64,
+    from_start: bool,
+) -> Vec<[f64; 2]> {
     let angle = rng.uniform(0.0, std::f64::consts::TAU);
     let (ox, oy) = (offset_m * angle.cos(), offset_m * angle.sin());
     let phase = rng.uniform(0.0, std::f64::consts::TAU);
     let mut out = Vec::new();
     let mut walked = 0.0;
-    let mut next = rng.uniform(0.0, step_m * 0.5);
+    let mut next = if from_start { 0.0 } else { rng.uniform(0.0, step_m * 0.5) };
     for w in line.windows(2) {
         let len = metres(w[0], w[1]);
         while next < walked + len {
@@ -175,6 +189,10 @@ impl RouteGraph {
         Walk { case, line, edges }
     }
 
+    fn length(&self, walk: &Walk) -> f64 {
+        walk.edges.iter().map(|&i| self.edges[i].len).sum()
+    }
+
     fn coord(&self, e: &GraphEdge, end: bool) -> [f64; 2] {
         let w = &self.ways[e.way];
         let forward_end = (e.dir == Direction::Forward) == end;
@@ -254,6 +272,9 @@ fn case_of(h: &RestrictionHit) -> &'static str {
         RestrictionKind::MaxWidth | RestrictionKind::MaxLength => "size",
     }
 }
+
+/// Shortest route evaluated, metres.
+const MIN_ROUTE_M: f64 = 80.0;
 
 /// The items evaluated.
 pub const ITEMS: [&str; 3] = ["R2", "R3", "R4"];
@@ -413,9 +434,16 @@ pub fn evaluate_network(name: &str, net: &RouteNetwork, bench: &Bench, opts: Eva
     let mut walks = Vec::new();
     for k in 0..opts.restricted {
         let Some((case, list)) = cases.get(k % cases.len().max(1)) else { break };
-        let through = *rng.pick(list);
-        let (before, after) = (rng.uniform(60.0, 400.0), rng.uniform(60.0, 600.0));
-        walks.push(g.walk_through(&mut rng, case, through, before, after));
+        // A route of a few metres (a dead end on both sides) is no route: try another.
+        for _ in 0..20 {
+            let through = *rng.pick(list);
+            let (before, after) = (rng.uniform(60.0, 400.0), rng.uniform(60.0, 600.0));
+            let walk = g.walk_through(&mut rng, case, through, before, after);
+            if g.length(&walk) >= MIN_ROUTE_M {
+                walks.push(walk);
+                break;
+            }
+        }
     }
     let mut tries = 0;
     while walks.len() < opts.restricted + opts.random && tries < 20 * opts.random.max(1) {
@@ -423,7 +451,7 @@ pub fn evaluate_network(name: &str, net: &RouteNetwork, bench: &Bench, opts: Eva
         let start = rng.below(g.edges.len() as u64) as usize;
         let length = rng.uniform(300.0, 1500.0);
         let w = g.walk_through(&mut rng, "random", start, 0.0, length);
-        if w.edges.iter().map(|&i| g.edges[i].len).sum::<f64>() >= 200.0 {
+        if g.length(&w) >= 200.0 {
             walks.push(w);
         }
     }
@@ -462,7 +490,7 @@ pub fn evaluate_network(name: &str, net: &RouteNetwork, bench: &Bench, opts: Eva
 fn redraw(line: &[[f64; 2]], rng: &mut SplitMix64) -> Vec<[f64; 2]> {
     let offset_m = rng.uniform(2.0, 8.0);
     let step = if rng.chance(0.2) { rng.uniform(3.0, 5.0) } else { rng.uniform(5.0, 40.0) };
-    let mut drawn = perturb(line, rng, offset_m, 3.0, step);
+    let mut drawn = redraw_from(line, rng, offset_m, 3.0, step, true);
     if rng.chance(0.1) && drawn.len() > 4 {
         // A vertex drawn a few metres back along the line, as a careless click does.
         let mut out = Vec::with_capacity(drawn.len() + drawn.len() / 8);
@@ -512,7 +540,7 @@ impl Counts {
 /// The table of an evaluation.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
-    /// Per (extract, item).
+    /// Per (extract, item), and per (extract, `all`) for items R2–R4 together.
     pub by_item: BTreeMap<(String, &'static str), Counts>,
     /// Per case, items R2–R4 together.
     pub by_case: BTreeMap<&'static str, Counts>,
@@ -527,6 +555,7 @@ pub fn summarise(results: &[RouteResult]) -> Summary {
         for item in ITEMS {
             s.by_item.entry((r.extract.clone(), item)).or_default().add(r, &[item]);
         }
+        s.by_item.entry((r.extract.clone(), "all")).or_default().add(r, &ITEMS);
         s.by_case.entry(r.case).or_default().add(r, &ITEMS);
         s.total.add(r, &ITEMS);
     }

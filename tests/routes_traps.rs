@@ -202,11 +202,12 @@ fn driving_a_road_parallel_to_a_weight_limited_one() {
                 let m = net.match_route(&drawn);
                 assert!(
                     !meets(&m, w.way_id),
-                    "route along way {} met the parallel weight-limited way {}: {:?} {:?}",
+                    "route along way {} met the parallel weight-limited way {}: {:?} {:?} {:?}",
                     p.way_id,
                     w.way_id,
                     m.ways,
-                    m.hits
+                    m.hits,
+                    m.possible
                 );
             }
         }

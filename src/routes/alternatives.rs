@@ -2,17 +2,20 @@
 //! matched path.
 //!
 //! A drawing is offset from OSM by metres, so where a restricted piece of road runs
-//! within that uncertainty of the route and joins the matched path at both ends (a slip
-//! lane, a bus-only link, a lay-by), the drawing cannot tell the two apart, however the
-//! matcher chose. Such a piece is reported as a possible hit, never silently dropped:
-//! the checks make it `unverified` where the vehicle would not be allowed on it.
+//! within that uncertainty of the route and joins the matched path on both sides (a slip
+//! lane, a bus-only link, a lay-by, the first or last metres of the route), the drawing
+//! cannot tell the two apart, however the matcher chose. Such a piece is reported as a
+//! possible hit, never silently dropped: the checks make it `unverified` where the vehicle
+//! would not be allowed on it.
 //!
 //! A piece qualifies when (1) it lies within [`UNCERTAINTY_M`] of the drawing, (2) from it
-//! the network leads back to the matched path and on to a later point of it, staying
-//! within that distance of the drawing, and (3) the path through it is about as long as
-//! the matched path between those points. A street crossed at an intersection fails (2)
-//! (it leaves the drawing), a parallel street with no link nearby fails (2), a bridge
-//! over or a road under the route fails (2) unless ramps join them right there.
+//! the network leads back to the matched path (or to where the drawing starts) and on to
+//! a later point of it (or to where the drawing ends), staying within that distance of the
+//! drawing, (3) that path is about as long as the matched path or the drawing between
+//! those points, and (4) it strays from the drawing little more than the matched path does
+//! there. A street crossed at an intersection fails (2) or (4) (it leaves the drawing), a
+//! parallel street with no link nearby fails (2), a bridge over or a road under the route
+//! fails (2) unless ramps join them right there.
 
 use crate::routes::access::Direction;
 use crate::routes::matcher::{Piece, Sample};
@@ -25,13 +28,18 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 /// How far from the drawing a road may lie and still be the one drawn, metres: the
 /// offset of another map's drawing (up to about 10 m) plus drift and noise.
 pub const UNCERTAINTY_M: f64 = 20.0;
+/// A reading starts or ends where the drawing does only within this distance of the
+/// drawing's start or end, metres: the offset of another map's drawing.
+const END_M: f64 = 12.0;
+/// ...and at most this much further from it than the matched path's start or end.
+const END_SLACK_M: f64 = 3.0;
 /// How far along the network the search goes from a restricted piece back to the path
 /// before it and on to the path after it, metres.
 const MAX_LINK_M: f64 = 300.0;
 /// A path through the piece "explains the drawing almost as well" when its length is
 /// within this many metres of the matched path between the same points (or within
 /// [`LENGTH_SLACK_SHARE`] of it, whichever is larger)...
-const LENGTH_SLACK_M: f64 = 10.0;
+const LENGTH_SLACK_M: f64 = 8.0;
 /// ...(the share)...
 const LENGTH_SLACK_SHARE: f64 = 0.2;
 /// ...and it strays from the drawing at most this much further than the matched path
@@ -87,6 +95,13 @@ impl RouteNetwork {
         // Distances are taken to the drawing as drawn: the samples skip vertices.
         let mut drawn: Vec<[f64; 2]> = Vec::new();
         let ends = [samples[0].xy, samples[samples.len() - 1].xy];
+        // A reading may start (end) where the drawing does only if it lies about as near
+        // the drawn start (end) as the matched path's start (end).
+        let radius = [
+            path.ends[0].map_or(0.0, |p| dist(ends[0], self.point_xy(p.way, p.seg, p.f0))),
+            path.ends[1].map_or(0.0, |p| dist(ends[1], self.point_xy(p.way, p.seg, p.f1))),
+        ]
+        .map(|d| (d + END_SLACK_M).min(END_M));
         let reach = UNCERTAINTY_M + crate::routes::matcher::SAMPLE_STEP_M / 2.0;
         for (i, s) in samples.iter().enumerate() {
             let env = rstar::AABB::from_corners([s.xy[0] - reach, s.xy[1] - reach], [s.xy[0] + reach, s.xy[1] + reach]);
@@ -98,7 +113,7 @@ impl RouteNetwork {
                 if drawn.is_empty() {
                     drawn = coords.iter().map(|&c| self.proj.to_xy(c)).collect();
                 }
-                let drawing = Drawing::new(&drawn[drawing_window(samples, i)], ends);
+                let drawing = Drawing::new(&drawn[drawing_window(samples, i)], ends, radius);
                 let near = |p: [f64; 2]| drawing.away(p) <= UNCERTAINTY_M;
                 let (u, v) = self.seg_nodes(seg.0, seg.1);
                 let mid = lerp(self.xy[u as usize], self.xy[v as usize], 0.5);
@@ -125,28 +140,35 @@ impl RouteNetwork {
     }
 
     /// Restrictions on the first and last matched segments just outside the matched
-    /// path (a bridge above, a GeoJSON point) within [`UNCERTAINTY_M`] of where the
-    /// drawing starts or ends: the route may start or end beyond them.
+    /// path (a bridge above, a GeoJSON point, the node at the segment's outer end) within
+    /// [`UNCERTAINTY_M`] of where the drawing starts or ends: the route may start or end
+    /// beyond them.
     fn beyond_ends(&self, coords: &[[f64; 2]], path: &PathIndex, met: &[RestrictionHit], out: &mut Vec<PossibleHit>) {
         let total_km = path.points.last().map_or(0.0, |p| p.0);
         let (Some(&first), Some(&last)) = (coords.first(), coords.last()) else { return };
         for (piece, end, km, start) in [(path.ends[0], first, 0.0, true), (path.ends[1], last, total_km, false)] {
             let Some(p) = piece else { continue };
-            let Some(list) = self.seg_hits.get(&(p.way, p.seg)) else { continue };
             let end = self.proj.to_xy(end);
             let forward = p.f1 >= p.f0;
-            for (f, t) in list {
-                // Outside the travelled part, on the side of this end.
-                let outside = match (start, forward) {
-                    (true, true) => *f < p.f0,
-                    (true, false) => *f > p.f0,
-                    (false, true) => *f > p.f1,
-                    (false, false) => *f < p.f1,
-                };
-                let at = self.point_xy(p.way, p.seg, *f);
+            // Where the path leaves the segment at this end, and whether the outside lies
+            // towards the segment's first node.
+            let (edge, below) = if start { (p.f0, forward) } else { (p.f1, !forward) };
+            let (u, v) = self.seg_nodes(p.way, p.seg);
+            let (outer_frac, outer) = if below { (0.0, u) } else { (1.0, v) };
+            let mut found: Vec<(&HitTemplate, [f64; 2])> = Vec::new();
+            for (f, t) in self.seg_hits.get(&(p.way, p.seg)).into_iter().flatten() {
+                if (below && *f < edge) || (!below && *f > edge) {
+                    found.push((t, self.point_xy(p.way, p.seg, *f)));
+                }
+            }
+            if edge != outer_frac {
+                let at = self.xy[outer as usize];
+                found.extend(self.node_hits.get(&outer).into_iter().flatten().map(|t| (t, at)));
+            }
+            for (t, at) in found {
                 let fresh =
                     !met.iter().chain(out.iter().map(|o| &o.hit)).any(|h| h.source == t.source && h.tag == t.tag);
-                if outside && fresh && dist(at, end) <= UNCERTAINTY_M {
+                if fresh && dist(at, end) <= UNCERTAINTY_M {
                     out.push(PossibleHit {
                         hit: t.at(self.proj.to_lonlat(at), km),
                         via_way_id: self.stored.ways[p.way as usize].id,
@@ -184,54 +206,69 @@ impl RouteNetwork {
         }
         let away = |p: [f64; 2]| drawing.away(p);
         let near = |p: [f64; 2]| away(p) <= UNCERTAINTY_M;
-        let before = self.reach_path(from, false, drawing.ends[0], path, &near);
-        let after = self.reach_path(to, true, drawing.ends[1], path, &near);
+        let mut before = self.reach_path(from, false, (drawing.ends[0], drawing.radius[0]), path, &near);
+        let mut after = self.reach_path(to, true, (drawing.ends[1], drawing.radius[1]), path, &near);
+        // The drawing may start or end on the segment itself: the reading then covers
+        // only the part of it beyond the end's projection.
         let len = self.seg_len(seg.0, seg.1);
+        let (a, b) = (self.xy[from as usize], self.xy[to as usize]);
+        for (k, end) in drawing.ends.into_iter().enumerate() {
+            let list = if k == 0 { &mut before } else { &mut after };
+            let (t, d) = project_on_segment(end, a, b);
+            if d <= drawing.radius[k] && !list.iter().any(|j| j.0.is_none()) {
+                let skipped = if k == 0 { t * len } else { (1.0 - t) * len };
+                list.push((None, -skipped, Vec::new(), 0.0));
+            }
+        }
         let total_km = path.points.last().map_or(0.0, |p| p.0);
         let mut best: Option<(f64, f64, f64)> = None;
-        for (n, dn, back) in &before {
-            for (m, dm, ahead) in &after {
+        for (n, dn, back, en) in &before {
+            for (m, dm, ahead, em) in &after {
                 // A reading that starts or ends where the drawing does covers the matched
-                // path from its start or to its end; its length is not compared.
+                // path from its start or to its end.
                 let kn = n.map_or(0.0, |n| path.nodes[&n]);
                 let km = m.map_or(total_km, |m| path.nodes[&m]);
                 let matched = (km - kn) * 1000.0;
-                if n.is_some() && m.is_some() && matched <= 1.0 {
+                // Compared with the matched path and with the drawing between the two
+                // points: where the drawing goes round a loop the matched path cuts (or
+                // rejoins it behind), the loop explains the drawing better. A reading that
+                // ends near (not at) an end of the drawing may differ by that distance.
+                let other = dn + len + dm;
+                let at = |j: &Option<u32>, end: [f64; 2]| drawing.along(j.map_or(end, |j| self.xy[j as usize]));
+                let drawn = at(m, drawing.ends[1]) - at(n, drawing.ends[0]);
+                let gap = |reference: f64| if reference > 1.0 { (other - reference).abs() } else { f64::INFINITY };
+                let vs_matched = if n.is_some() && m.is_some() { gap(matched) } else { f64::INFINITY };
+                let miss = (vs_matched.min(gap(drawn)) - en - em).max(0.0);
+                if miss > LENGTH_SLACK_M.max(LENGTH_SLACK_SHARE * matched.max(drawn)) {
                     continue;
                 }
-                // Compared with the matched path and with the drawing between the two
-                // points: where the drawing goes round a loop the matched path cuts, the
-                // loop explains it better.
-                let miss = match (n, m) {
-                    (Some(n), Some(m)) => {
-                        let other = dn + len + dm;
-                        let drawn = drawing.along(self.xy[*m as usize]) - drawing.along(self.xy[*n as usize]);
-                        (other - matched).abs().min((other - drawn).abs())
-                    }
-                    _ => 0.0,
-                };
-                if miss > LENGTH_SLACK_M.max(LENGTH_SLACK_SHARE * matched) || best.is_some_and(|b| miss >= b.0) {
+                if best.is_some_and(|b| miss >= b.0) {
                     continue;
                 }
                 // How far each reading strays from the drawing: the matched path's nodes
-                // between the two points, and the other reading's nodes and midpoints.
+                // between the two points, and the other reading's nodes and midpoints
+                // (from where the drawing starts, to where it ends, at the route's ends).
+                let (lo, hi) = (kn.min(km), kn.max(km));
                 let matched_stray = path
                     .points
                     .iter()
-                    .filter(|(k, _)| (kn..=km).contains(k))
+                    .filter(|(k, _)| (lo..=hi).contains(k))
                     .map(|(_, p)| away(*p))
                     .fold(0.0, f64::max);
                 let nodes: Vec<u32> = back.iter().rev().chain([&from, &to]).chain(ahead).copied().collect();
-                let other_stray = nodes
+                let points: Vec<[f64; 2]> = nodes
                     .windows(2)
                     .flat_map(|w| {
                         let (a, b) = (self.xy[w[0] as usize], self.xy[w[1] as usize]);
                         [a, lerp(a, b, 0.5), b]
                     })
-                    .map(away)
-                    .fold(0.0, f64::max);
+                    .collect();
+                let skip_start = if n.is_none() { 2 } else { 0 };
+                let skip_end = if m.is_none() { 2 } else { 0 };
+                let inner = points.get(skip_start..points.len().saturating_sub(skip_end)).unwrap_or_default();
+                let other_stray = inner.iter().map(|p| away(*p)).fold(0.0, f64::max);
                 if other_stray <= matched_stray + STRAY_SLACK_M {
-                    best = Some((miss, kn, km));
+                    best = Some((miss, lo, hi));
                 }
             }
         }
@@ -283,17 +320,18 @@ impl RouteNetwork {
 
     /// Where a path from `start` (`forward`) or to it (backward) joins the matched path
     /// within [`MAX_LINK_M`] along roads near the drawing: `Some(node)` of the path, or
-    /// `None` at a node within [`UNCERTAINTY_M`] of `end` (where the drawing ends, or
-    /// starts), each with the distance and the nodes between (nearest to `start` first,
-    /// the joint last). The search stops at the first path node of each branch.
+    /// `None` at the first node within `radius` of `end` (where the drawing ends, or
+    /// starts), each with the distance, the nodes between (nearest to `start` first, the
+    /// joint last) and, for `None`, how far the node lies from `end`. The search stops at
+    /// the first path node of each branch.
     fn reach_path(
         &self,
         start: u32,
         forward: bool,
-        end: [f64; 2],
+        (end, radius): ([f64; 2], f64),
         path: &PathIndex,
         near: &dyn Fn([f64; 2]) -> bool,
-    ) -> Vec<(Option<u32>, f64, Vec<u32>)> {
+    ) -> Vec<(Option<u32>, f64, Vec<u32>, f64)> {
         let mut out = Vec::new();
         // Node -> (distance, the node it was reached from).
         let mut seen: HashMap<u32, (f64, u32)> = HashMap::new();
@@ -317,12 +355,13 @@ impl RouteNetwork {
                 continue;
             }
             if path.nodes.contains_key(&n) {
-                out.push((Some(n), d, chain(&seen, n)));
+                out.push((Some(n), d, chain(&seen, n), 0.0));
                 continue;
             }
-            if !found_end && dist(self.xy[n as usize], end) <= UNCERTAINTY_M {
+            let to_end = dist(self.xy[n as usize], end);
+            if !found_end && to_end <= radius {
                 found_end = true;
-                out.push((None, d, chain(&seen, n)));
+                out.push((None, d, chain(&seen, n), to_end));
             }
             // INVARIANT: `first` / `rfirst` have one entry per node plus one.
             for e in &edges[first[n as usize] as usize..first[n as usize + 1] as usize] {
@@ -357,10 +396,13 @@ struct Drawing<'a> {
     /// Length of `line` up to each vertex, metres.
     cum: Vec<f64>,
     ends: [[f64; 2]; 2],
+    /// How near its start (end) a reading must start (end) to start (end) where the
+    /// drawing does, metres.
+    radius: [f64; 2],
 }
 
 impl Drawing<'_> {
-    fn new(line: &[[f64; 2]], ends: [[f64; 2]; 2]) -> Drawing<'_> {
+    fn new(line: &[[f64; 2]], ends: [[f64; 2]; 2], radius: [f64; 2]) -> Drawing<'_> {
         let mut cum = Vec::with_capacity(line.len());
         let mut acc = 0.0;
         for (k, p) in line.iter().enumerate() {
@@ -369,7 +411,7 @@ impl Drawing<'_> {
             }
             cum.push(acc);
         }
-        Drawing { line, cum, ends }
+        Drawing { line, cum, ends, radius }
     }
 
     /// Distance from `p` to the drawing and how far along it `p` projects, metres.

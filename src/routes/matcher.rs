@@ -63,6 +63,9 @@ const MAX_ARTEFACT_UTURN_M: f64 = 30.0;
 const BEAM: f64 = 8.0;
 /// Detour (log-probability, in units of [`BETA_M`]) searched first between two samples.
 const TIGHT_DETOUR: f64 = 6.0;
+/// Matched and declared lengths this close agree fully, metres: about one drawing step
+/// cut at each end or corner.
+const LENGTH_TOLERANCE_M: f64 = 25.0;
 /// Below this the match is reported as low confidence.
 const LOW_CONFIDENCE: f64 = 0.8;
 
@@ -733,8 +736,10 @@ impl RouteNetwork {
         m.declared_length_m = declared_m;
         let coverage = if declared_m > 0.0 { (matched_declared_m / declared_m).min(1.0) } else { 0.0 };
         let closeness = if total > 0 { near as f64 / total as f64 } else { 0.0 };
+        // A drawing cuts corners and starts and ends a little off the road: lengths
+        // within LENGTH_TOLERANCE_M of each other agree.
         let ratio = if m.length_m > 0.0 && matched_declared_m > 0.0 {
-            m.length_m.min(matched_declared_m) / m.length_m.max(matched_declared_m)
+            ((m.length_m.min(matched_declared_m) + LENGTH_TOLERANCE_M) / m.length_m.max(matched_declared_m)).min(1.0)
         } else {
             0.0
         };
@@ -935,20 +940,27 @@ fn empty_match(problems: Vec<MatchProblem>, declared_length_m: f64) -> RouteMatc
     RouteMatch { declared_length_m, problems, ..RouteMatch::default() }
 }
 
-/// Removes short back-and-forth movements on one segment (a candidate on a side road
-/// at an intersection, noise on a one-way road): they are matching artefacts, and
-/// keeping them would report the side road's restrictions.
+/// Removes short back-and-forth movements (a candidate on a side road at an
+/// intersection, noise on a one-way road): they are matching artefacts, and keeping them
+/// would report the side road's restrictions. At most [`MAX_ARTEFACT_UTURN_M`] are undone
+/// in a row, so a real turn back (or a return along a road beside the outward one,
+/// matched onto the outward one) is kept, however short its segments.
 fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece> {
     let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
+    // Metres undone since the last piece kept as it came.
+    let mut undone = 0.0;
     'next: for mut cur in pieces {
         while let Some(top) = out.last().copied() {
             if top.way != cur.way || top.seg != cur.seg {
                 break;
             }
             let reverses = (top.f1 - top.f0) * (cur.f1 - cur.f0) < 0.0;
-            let back = (cur.f1 - cur.f0).abs().min((top.f1 - top.f0).abs());
-            if reverses && net.seg_len(cur.way, cur.seg) * back > MAX_ARTEFACT_UTURN_M {
+            let back = net.seg_len(cur.way, cur.seg) * (cur.f1 - cur.f0).abs().min((top.f1 - top.f0).abs());
+            if reverses && undone + back > MAX_ARTEFACT_UTURN_M {
                 break;
+            }
+            if reverses {
+                undone += back;
             }
             // Consecutive pieces on one segment are continuous: merge them.
             out.pop();
@@ -958,6 +970,9 @@ fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece> {
                 // it may meet its own reversal with the next piece.
                 continue 'next;
             }
+        }
+        if out.last().is_none_or(|top| top.way != cur.way || top.seg != cur.seg) {
+            undone = 0.0;
         }
         if (cur.f1 - cur.f0).abs() >= 1e-9 {
             out.push(cur);

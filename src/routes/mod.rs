@@ -214,7 +214,8 @@ pub struct RouteMatch {
     /// Match confidence in `0..=1`: the share of the declared route's length that was
     /// matched (not off-network, outside coverage or across a gap), times the share of
     /// matched sample points lying within 25 m of the matched road, times the ratio of
-    /// the shorter to the longer of matched and declared length over the matched parts.
+    /// the shorter (plus 25 m, what a drawing cuts at corners and ends) to the longer of
+    /// matched and declared length over the matched parts.
     /// 1 means every sample lies close to one connected path of about the same length.
     pub confidence: f64,
     /// Where matching failed or was doubtful; empty for a clean match.

@@ -56,46 +56,10 @@ pub fn helsinki_dir() -> PathBuf {
 /// routes are fixed.
 pub use oscar::rng::SplitMix64 as Rng;
 
-const M_PER_DEG_LAT: f64 = 111_195.0;
-
-/// Metres east / north to degrees at latitude `lat`.
-pub fn offset(p: [f64; 2], east_m: f64, north_m: f64) -> [f64; 2] {
-    [p[0] + east_m / (M_PER_DEG_LAT * p[1].to_radians().cos()), p[1] + north_m / M_PER_DEG_LAT]
-}
-
-/// Approximate distance in metres between two `[lon, lat]` points.
-pub fn metres(a: [f64; 2], b: [f64; 2]) -> f64 {
-    let k = (a[1].to_radians()).cos();
-    ((a[0] - b[0]) * k * M_PER_DEG_LAT).hypot((a[1] - b[1]) * M_PER_DEG_LAT)
-}
-
-/// Redraws a polyline the way another map would: resampled every `step_m` (with
-/// jitter), shifted by a constant offset, plus a slow sinusoidal drift and small noise.
-/// Original vertices are never kept.
-pub fn perturb(line: &[[f64; 2]], rng: &mut Rng, offset_m: f64, drift_m: f64, step_m: f64) -> Vec<[f64; 2]> {
-    let angle = rng.uniform(0.0, std::f64::consts::TAU);
-    let (ox, oy) = (offset_m * angle.cos(), offset_m * angle.sin());
-    let phase = rng.uniform(0.0, std::f64::consts::TAU);
-    let mut out = Vec::new();
-    let mut walked = 0.0;
-    let mut next = rng.uniform(0.0, step_m * 0.5);
-    for w in line.windows(2) {
-        let len = metres(w[0], w[1]);
-        while next < walked + len {
-            let t = (next - walked) / len;
-            let p = [w[0][0] + (w[1][0] - w[0][0]) * t, w[0][1] + (w[1][1] - w[0][1]) * t];
-            let drift = drift_m * (next / 400.0 + phase).sin();
-            let q = offset(p, ox + drift + rng.uniform(-1.0, 1.0), oy + drift * 0.5 + rng.uniform(-1.0, 1.0));
-            out.push(q);
-            next += step_m * rng.uniform(0.6, 1.4);
-        }
-        walked += len;
-    }
-    if let Some(&last) = line.last() {
-        out.push(offset(last, ox + rng.uniform(-1.0, 1.0), oy + rng.uniform(-1.0, 1.0)));
-    }
-    out
-}
+/// The evaluation's helpers: metres between points and redrawing a line as
+/// another map would (not every test uses both).
+#[allow(unused_imports)]
+pub use oscar::route_eval::{metres, perturb};
 
 use oscar::routes::{RouteNetwork, WayView};
 use std::collections::HashMap;
