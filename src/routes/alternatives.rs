@@ -29,9 +29,10 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 /// offset of another map's drawing (up to about 10 m) plus drift and noise.
 pub const UNCERTAINTY_M: f64 = 20.0;
 /// A reading starts or ends where the drawing does only within this distance of the
-/// drawing's start or end, metres: the offset of another map's drawing.
+/// drawing's start or end, metres: the offset of another map's drawing...
 const END_M: f64 = 12.0;
-/// ...and at most this much further from it than the matched path's start or end.
+/// ...and, unless it ends in a dead end, at most this much further from it than the
+/// matched path's start or end.
 const END_SLACK_M: f64 = 3.0;
 /// How far along the network the search goes from a restricted piece back to the path
 /// before it and on to the path after it, metres.
@@ -358,8 +359,10 @@ impl RouteNetwork {
                 out.push((Some(n), d, chain(&seen, n), 0.0));
                 continue;
             }
+            // A dead end near where the drawing ends is a place a route may end at (a
+            // yard, a driveway), wherever the matched path ends.
             let to_end = dist(self.xy[n as usize], end);
-            if !found_end && to_end <= radius {
+            if !found_end && (to_end <= radius || (to_end <= END_M && self.dead_end(n))) {
                 found_end = true;
                 out.push((None, d, chain(&seen, n), to_end));
             }
@@ -387,6 +390,19 @@ fn drawing_window(samples: &[Sample], i: usize) -> std::ops::Range<usize> {
     let lo = samples[i.saturating_sub(span)].vertex.saturating_sub(1);
     let hi = samples[(i + span).min(samples.len() - 1)].vertex;
     lo..hi + 1
+}
+
+impl RouteNetwork {
+    /// Whether node `n` has a single neighbour on the network.
+    fn dead_end(&self, n: u32) -> bool {
+        let i = n as usize;
+        let mut next = self.edges[self.first[i] as usize..self.first[i + 1] as usize]
+            .iter()
+            .chain(&self.redges[self.rfirst[i] as usize..self.rfirst[i + 1] as usize])
+            .map(|e| e.to);
+        let Some(one) = next.next() else { return true };
+        next.all(|m| m == one)
+    }
 }
 
 /// The part of the drawing (projected declared vertices) a search works near, and where
