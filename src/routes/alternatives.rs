@@ -93,8 +93,9 @@ impl RouteNetwork {
             return out;
         }
         let mut seen: HashSet<SegRef> = HashSet::new();
-        // Distances are taken to the drawing as drawn: the samples skip vertices.
-        let mut drawn: Vec<[f64; 2]> = Vec::new();
+        // Distances are taken to the drawing as drawn (the samples skip vertices), built
+        // only once a restricted piece is near.
+        let mut drawing: Option<Drawing> = None;
         let ends = [samples[0].xy, samples[samples.len() - 1].xy];
         // A reading may start (end) where the drawing does only if it lies about as near
         // the drawn start (end) as the matched path's start (end).
@@ -104,17 +105,17 @@ impl RouteNetwork {
         ]
         .map(|d| (d + END_SLACK_M).min(END_M));
         let reach = UNCERTAINTY_M + crate::routes::matcher::SAMPLE_STEP_M / 2.0;
-        for (i, s) in samples.iter().enumerate() {
+        for s in samples {
             let env = rstar::AABB::from_corners([s.xy[0] - reach, s.xy[1] - reach], [s.xy[0] + reach, s.xy[1] + reach]);
             for item in self.restricted.locate_in_envelope_intersecting(&env) {
                 let seg = item.data;
                 if path.segs.contains(&seg) || !seen.insert(seg) {
                     continue;
                 }
-                if drawn.is_empty() {
-                    drawn = coords.iter().map(|&c| self.proj.to_xy(c)).collect();
-                }
-                let drawing = Drawing::new(&drawn[drawing_window(samples, i)], ends, radius);
+                let drawing = drawing.get_or_insert_with(|| {
+                    let line: Vec<[f64; 2]> = coords.iter().map(|&c| self.proj.to_xy(c)).collect();
+                    Drawing::new(&line, ends, radius)
+                });
                 let near = |p: [f64; 2]| drawing.away(p) <= UNCERTAINTY_M;
                 let (u, v) = self.seg_nodes(seg.0, seg.1);
                 let mid = lerp(self.xy[u as usize], self.xy[v as usize], 0.5);
@@ -127,7 +128,7 @@ impl RouteNetwork {
                     if !allowed {
                         continue;
                     }
-                    for p in self.through(seg, dir, from, to, &drawing, path, ways, met) {
+                    for p in self.through(seg, dir, from, to, drawing, path, ways, met) {
                         if !out.iter().any(|o| o.hit.source == p.hit.source && o.hit.tag == p.hit.tag) {
                             out.push(p);
                         }
@@ -383,15 +384,6 @@ impl RouteNetwork {
     }
 }
 
-/// The declared vertices around sample `i`: those within [`MAX_LINK_M`] plus the search
-/// reach of it on either side.
-fn drawing_window(samples: &[Sample], i: usize) -> std::ops::Range<usize> {
-    let span = ((MAX_LINK_M + UNCERTAINTY_M) / crate::routes::matcher::MIN_STEP_M).ceil() as usize + 1;
-    let lo = samples[i.saturating_sub(span)].vertex.saturating_sub(1);
-    let hi = samples[(i + span).min(samples.len() - 1)].vertex;
-    lo..hi + 1
-}
-
 impl RouteNetwork {
     /// Whether node `n` has a single neighbour on the network.
     fn dead_end(&self, n: u32) -> bool {
@@ -405,55 +397,83 @@ impl RouteNetwork {
     }
 }
 
-/// The part of the drawing (projected declared vertices) a search works near, and where
-/// the whole drawing starts and ends.
-struct Drawing<'a> {
-    line: &'a [[f64; 2]],
+/// The drawing (projected declared vertices, thinned to [`DRAWING_STEP_M`]) with a grid of
+/// its segments, so that distance queries cost a few lookups however dense it is, and
+/// where the drawing starts and ends.
+struct Drawing {
+    line: Vec<[f64; 2]>,
     /// Length of `line` up to each vertex, metres.
     cum: Vec<f64>,
+    /// Cell -> indices of the segments (`line[k]`–`line[k + 1]`) passing through it.
+    cells: HashMap<(i64, i64), Vec<u32>>,
     ends: [[f64; 2]; 2],
     /// How near its start (end) a reading must start (end) to start (end) where the
     /// drawing does, metres.
     radius: [f64; 2],
 }
 
-impl Drawing<'_> {
-    fn new(line: &[[f64; 2]], ends: [[f64; 2]; 2], radius: [f64; 2]) -> Drawing<'_> {
+/// Vertices of the drawing closer than this to the previous one are skipped, metres.
+const DRAWING_STEP_M: f64 = 5.0;
+
+fn cell(p: [f64; 2]) -> (i64, i64) {
+    ((p[0] / UNCERTAINTY_M).floor() as i64, (p[1] / UNCERTAINTY_M).floor() as i64)
+}
+
+impl Drawing {
+    fn new(points: &[[f64; 2]], ends: [[f64; 2]; 2], radius: [f64; 2]) -> Drawing {
+        let mut line: Vec<[f64; 2]> = Vec::with_capacity(points.len());
+        for (k, &p) in points.iter().enumerate() {
+            if line.last().is_none_or(|&q| dist(q, p) >= DRAWING_STEP_M || k + 1 == points.len()) {
+                line.push(p);
+            }
+        }
         let mut cum = Vec::with_capacity(line.len());
+        let mut cells: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
         let mut acc = 0.0;
-        for (k, p) in line.iter().enumerate() {
+        for k in 0..line.len() {
             if k > 0 {
-                acc += dist(line[k - 1], *p);
+                acc += dist(line[k - 1], line[k]);
+                let (a, b) = (cell(line[k - 1]), cell(line[k]));
+                for x in a.0.min(b.0)..=a.0.max(b.0) {
+                    for y in a.1.min(b.1)..=a.1.max(b.1) {
+                        cells.entry((x, y)).or_default().push(k as u32 - 1);
+                    }
+                }
             }
             cum.push(acc);
         }
-        Drawing { line, cum, ends, radius }
+        Drawing { line, cum, cells, ends, radius }
     }
 
-    /// Distance from `p` to the drawing and how far along it `p` projects, metres.
+    /// Distance from `p` to the drawing and how far along it `p` projects, metres; the
+    /// distance is exact within [`UNCERTAINTY_M`] and infinite beyond.
     fn project(&self, p: [f64; 2]) -> (f64, f64) {
-        match self.line {
-            [] => (f64::INFINITY, 0.0),
-            [only] => (dist(*only, p), 0.0),
-            _ => {
-                let mut best = (f64::INFINITY, 0.0);
-                for (k, w) in self.line.windows(2).enumerate() {
-                    let (frac, d) = project_on_segment(p, w[0], w[1]);
+        if let [only] = self.line.as_slice() {
+            return (dist(*only, p), 0.0);
+        }
+        let (cx, cy) = cell(p);
+        let mut best = (f64::INFINITY, 0.0);
+        for x in cx - 1..=cx + 1 {
+            for y in cy - 1..=cy + 1 {
+                for &k in self.cells.get(&(x, y)).into_iter().flatten() {
+                    let k = k as usize;
+                    let (frac, d) = project_on_segment(p, self.line[k], self.line[k + 1]);
                     if d < best.0 {
                         best = (d, self.cum[k] + frac * (self.cum[k + 1] - self.cum[k]));
                     }
                 }
-                best
             }
         }
+        if best.0 > UNCERTAINTY_M { (f64::INFINITY, best.1) } else { best }
     }
 
-    /// Distance from `p` to the drawing, metres.
+    /// Distance from `p` to the drawing, metres (infinite beyond [`UNCERTAINTY_M`]).
     fn away(&self, p: [f64; 2]) -> f64 {
         self.project(p).0
     }
 
-    /// How far along the drawing `p` projects, metres.
+    /// How far along the drawing `p` projects, metres (0 for a point further than
+    /// [`UNCERTAINTY_M`] from it).
     fn along(&self, p: [f64; 2]) -> f64 {
         self.project(p).1
     }

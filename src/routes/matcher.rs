@@ -167,8 +167,6 @@ pub(crate) struct Sample {
     pub xy: [f64; 2],
     pub lonlat: [f64; 2],
     pub km: f64,
-    /// Index of the declared vertex at or after the sample.
-    pub vertex: usize,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -772,7 +770,7 @@ impl RouteNetwork {
         for (i, &c) in coords.iter().enumerate() {
             let p = self.proj.to_xy(c);
             let Some(prev) = out.last() else {
-                out.push(Sample { xy: p, lonlat: c, km: 0.0, vertex: i });
+                out.push(Sample { xy: p, lonlat: c, km: 0.0 });
                 continue;
             };
             let (dx, dy) = (p[0] - prev.xy[0], p[1] - prev.xy[1]);
@@ -791,9 +789,9 @@ impl RouteNetwork {
             for k in 1..n {
                 let t = k as f64 / n as f64;
                 let xy = lerp(from, p, t);
-                out.push(Sample { xy, lonlat: self.proj.to_lonlat(xy), km: from_km + (km - from_km) * t, vertex: i });
+                out.push(Sample { xy, lonlat: self.proj.to_lonlat(xy), km: from_km + (km - from_km) * t });
             }
-            out.push(Sample { xy: p, lonlat: c, km, vertex: i });
+            out.push(Sample { xy: p, lonlat: c, km });
         }
         out
     }
