@@ -18,11 +18,10 @@
 //! fails (2) unless ramps join them right there.
 
 use crate::routes::access::Direction;
-use crate::routes::matcher::{Piece, Sample};
+use crate::routes::matcher::{HeapItem, Piece, Sample};
 use crate::routes::network::{HitTemplate, RouteNetwork, SegRef};
 use crate::routes::project::{dist, lerp, project_on_segment};
 use crate::routes::{PossibleHit, RestrictionHit, TravelledWay};
-use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
 /// How far from the drawing a road may lie and still be the one drawn, metres: the
@@ -62,19 +61,34 @@ pub(crate) struct PathIndex {
     pub ends: [Option<Piece>; 2],
 }
 
-#[derive(Clone, Copy, PartialEq)]
-struct Item(f64, u32);
-impl Eq for Item {}
-impl PartialOrd for Item {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
+/// Where a search from a restricted piece joins the matched path, or the drawing's end.
+#[derive(Debug, Clone)]
+struct Joint {
+    /// The node of the matched path, or `None` where the drawing starts (ends) near it.
+    node: Option<u32>,
+    /// Metres along the network from the piece (negative: the part of the piece the
+    /// reading skips because the drawing starts or ends on it).
+    dist: f64,
+    /// The nodes between, nearest to the piece first, the joint last.
+    chain: Vec<u32>,
+    /// For `None`: how far the joint lies from the drawing's end, metres.
+    off: f64,
 }
-impl Ord for Item {
-    // Reversed: BinaryHeap is a max-heap and the search needs the nearest node.
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.0.total_cmp(&self.0).then(other.1.cmp(&self.1))
-    }
+
+/// What the searches of one match share: the drawing, the matched path, what it already
+/// meets, and the searches done so far (neighbouring pieces start from the same nodes).
+struct Search<'a> {
+    drawing: Drawing,
+    path: &'a PathIndex,
+    ways: &'a [TravelledWay],
+    met: &'a [RestrictionHit],
+    /// (start node, forward) -> the joints [`RouteNetwork::reach_path`] found from it.
+    joints: HashMap<(u32, bool), Vec<Joint>>,
+}
+
+/// Whether `t` is among `hits` already (same source and tag).
+fn among<'h>(mut hits: impl Iterator<Item = &'h RestrictionHit>, t: &HitTemplate) -> bool {
+    hits.any(|h| h.source == t.source && h.tag == t.tag)
 }
 
 impl RouteNetwork {
@@ -93,9 +107,8 @@ impl RouteNetwork {
             return out;
         }
         let mut seen: HashSet<SegRef> = HashSet::new();
-        // Distances are taken to the drawing as drawn (the samples skip vertices), built
-        // only once a restricted piece is near.
-        let mut drawing: Option<Drawing> = None;
+        // Built only once a restricted piece is near.
+        let mut search: Option<Search> = None;
         let ends = [samples[0].xy, samples[samples.len() - 1].xy];
         // A reading may start (end) where the drawing does only if it lies about as near
         // the drawn start (end) as the matched path's start (end).
@@ -112,11 +125,12 @@ impl RouteNetwork {
                 if path.segs.contains(&seg) || !seen.insert(seg) {
                     continue;
                 }
-                let drawing = drawing.get_or_insert_with(|| {
+                // Distances are taken to the drawing as drawn: the samples skip vertices.
+                let search = search.get_or_insert_with(|| {
                     let line: Vec<[f64; 2]> = coords.iter().map(|&c| self.proj.to_xy(c)).collect();
-                    Drawing::new(&line, ends, radius)
+                    Search { drawing: Drawing::new(&line, ends, radius), path, ways, met, joints: HashMap::new() }
                 });
-                let near = |p: [f64; 2]| drawing.away(p) <= UNCERTAINTY_M;
+                let near = |p: [f64; 2]| search.drawing.away(p) <= UNCERTAINTY_M;
                 let (u, v) = self.seg_nodes(seg.0, seg.1);
                 let mid = lerp(self.xy[u as usize], self.xy[v as usize], 0.5);
                 if !(near(self.xy[u as usize]) || near(mid) || near(self.xy[v as usize])) {
@@ -128,7 +142,7 @@ impl RouteNetwork {
                     if !allowed {
                         continue;
                     }
-                    for p in self.through(seg, dir, from, to, drawing, path, ways, met) {
+                    for p in self.through(search, seg, dir, from, to) {
                         if !out.iter().any(|o| o.hit.source == p.hit.source && o.hit.tag == p.hit.tag) {
                             out.push(p);
                         }
@@ -168,9 +182,7 @@ impl RouteNetwork {
                 found.extend(self.node_hits.get(&outer).into_iter().flatten().map(|t| (t, at)));
             }
             for (t, at) in found {
-                let fresh =
-                    !met.iter().chain(out.iter().map(|o| &o.hit)).any(|h| h.source == t.source && h.tag == t.tag);
-                if fresh && dist(at, end) <= UNCERTAINTY_M {
+                if !among(met.iter().chain(out.iter().map(|o| &o.hit)), t) && dist(at, end) <= UNCERTAINTY_M {
                     out.push(PossibleHit {
                         hit: t.at(self.proj.to_lonlat(at), km),
                         via_way_id: self.stored.ways[p.way as usize].id,
@@ -188,28 +200,16 @@ impl RouteNetwork {
     /// drawing almost as well as the matched one: it joins the matched path (or starts or
     /// ends where the drawing does) before and after the segment, about as long and
     /// straying from the drawing little more than the matched path does there.
-    #[allow(clippy::too_many_arguments)]
-    fn through(
-        &self,
-        seg: SegRef,
-        dir: Direction,
-        from: u32,
-        to: u32,
-        drawing: &Drawing,
-        path: &PathIndex,
-        ways: &[TravelledWay],
-        met: &[RestrictionHit],
-    ) -> Vec<PossibleHit> {
+    fn through(&self, search: &mut Search, seg: SegRef, dir: Direction, from: u32, to: u32) -> Vec<PossibleHit> {
+        let path = search.path;
         let hits = self.piece_hits(seg, dir, from, to, path);
-        let fresh: Vec<&(&HitTemplate, [f64; 2])> =
-            hits.iter().filter(|(t, _)| !met.iter().any(|h| h.source == t.source && h.tag == t.tag)).collect();
+        let fresh: Vec<&(&HitTemplate, [f64; 2])> = hits.iter().filter(|(t, _)| !among(search.met.iter(), t)).collect();
         if fresh.is_empty() {
             return Vec::new();
         }
-        let away = |p: [f64; 2]| drawing.away(p);
-        let near = |p: [f64; 2]| away(p) <= UNCERTAINTY_M;
-        let mut before = self.reach_path(from, false, (drawing.ends[0], drawing.radius[0]), path, &near);
-        let mut after = self.reach_path(to, true, (drawing.ends[1], drawing.radius[1]), path, &near);
+        let mut before = self.joints(search, from, false);
+        let mut after = self.joints(search, to, true);
+        let drawing = &search.drawing;
         // The drawing may start or end on the segment itself: the reading then covers
         // only the part of it beyond the end's projection.
         let len = self.seg_len(seg.0, seg.1);
@@ -217,15 +217,17 @@ impl RouteNetwork {
         for (k, end) in drawing.ends.into_iter().enumerate() {
             let list = if k == 0 { &mut before } else { &mut after };
             let (t, d) = project_on_segment(end, a, b);
-            if d <= drawing.radius[k] && !list.iter().any(|j| j.0.is_none()) {
+            if d <= drawing.radius[k] && !list.iter().any(|j| j.node.is_none()) {
                 let skipped = if k == 0 { t * len } else { (1.0 - t) * len };
-                list.push((None, -skipped, Vec::new(), 0.0));
+                list.push(Joint { node: None, dist: -skipped, chain: Vec::new(), off: 0.0 });
             }
         }
+        let away = |p: [f64; 2]| drawing.away(p);
         let total_km = path.points.last().map_or(0.0, |p| p.0);
         let mut best: Option<(f64, f64, f64)> = None;
-        for (n, dn, back, en) in &before {
-            for (m, dm, ahead, em) in &after {
+        for jn in &before {
+            for jm in &after {
+                let (n, m) = (jn.node, jm.node);
                 // A reading that starts or ends where the drawing does covers the matched
                 // path from its start or to its end.
                 let kn = n.map_or(0.0, |n| path.nodes[&n]);
@@ -235,12 +237,12 @@ impl RouteNetwork {
                 // points: where the drawing goes round a loop the matched path cuts (or
                 // rejoins it behind), the loop explains the drawing better. A reading that
                 // ends near (not at) an end of the drawing may differ by that distance.
-                let other = dn + len + dm;
-                let at = |j: &Option<u32>, end: [f64; 2]| drawing.along(j.map_or(end, |j| self.xy[j as usize]));
+                let other = jn.dist + len + jm.dist;
+                let at = |j: Option<u32>, end: [f64; 2]| drawing.along(j.map_or(end, |j| self.xy[j as usize]));
                 let drawn = at(m, drawing.ends[1]) - at(n, drawing.ends[0]);
                 let gap = |reference: f64| if reference > 1.0 { (other - reference).abs() } else { f64::INFINITY };
                 let vs_matched = if n.is_some() && m.is_some() { gap(matched) } else { f64::INFINITY };
-                let miss = (vs_matched.min(gap(drawn)) - en - em).max(0.0);
+                let miss = (vs_matched.min(gap(drawn)) - jn.off - jm.off).max(0.0);
                 if miss > LENGTH_SLACK_M.max(LENGTH_SLACK_SHARE * matched.max(drawn)) {
                     continue;
                 }
@@ -257,7 +259,7 @@ impl RouteNetwork {
                     .filter(|(k, _)| (lo..=hi).contains(k))
                     .map(|(_, p)| away(*p))
                     .fold(0.0, f64::max);
-                let nodes: Vec<u32> = back.iter().rev().chain([&from, &to]).chain(ahead).copied().collect();
+                let nodes: Vec<u32> = jn.chain.iter().rev().chain([&from, &to]).chain(&jm.chain).copied().collect();
                 let points: Vec<[f64; 2]> = nodes
                     .windows(2)
                     .flat_map(|w| {
@@ -276,7 +278,7 @@ impl RouteNetwork {
         }
         let Some((_, from_km, to_km)) = best else { return Vec::new() };
         let mut instead_of: Vec<i64> = Vec::new();
-        for w in ways.iter().filter(|w| w.to_km > from_km && w.from_km < to_km) {
+        for w in search.ways.iter().filter(|w| w.to_km > from_km && w.from_km < to_km) {
             if !instead_of.contains(&w.way_id) {
                 instead_of.push(w.way_id);
             }
@@ -320,26 +322,30 @@ impl RouteNetwork {
         out
     }
 
+    /// The joints of [`Self::reach_path`] from `start`, searched once per match.
+    fn joints(&self, search: &mut Search, start: u32, forward: bool) -> Vec<Joint> {
+        if let Some(found) = search.joints.get(&(start, forward)) {
+            return found.clone();
+        }
+        let found = self.reach_path(start, forward, &search.drawing, search.path);
+        search.joints.insert((start, forward), found.clone());
+        found
+    }
+
     /// Where a path from `start` (`forward`) or to it (backward) joins the matched path
-    /// within [`MAX_LINK_M`] along roads near the drawing: `Some(node)` of the path, or
-    /// `None` at the first node within `radius` of `end` (where the drawing ends, or
-    /// starts), each with the distance, the nodes between (nearest to `start` first, the
-    /// joint last) and, for `None`, how far the node lies from `end`. The search stops at
-    /// the first path node of each branch.
-    fn reach_path(
-        &self,
-        start: u32,
-        forward: bool,
-        (end, radius): ([f64; 2], f64),
-        path: &PathIndex,
-        near: &dyn Fn([f64; 2]) -> bool,
-    ) -> Vec<(Option<u32>, f64, Vec<u32>, f64)> {
+    /// within [`MAX_LINK_M`] along roads within [`UNCERTAINTY_M`] of the drawing: a node
+    /// of the path, or the first node near where the drawing ends (starts) — within the
+    /// drawing's end radius, or within [`END_M`] for a dead end. The search stops at the
+    /// first path node of each branch.
+    fn reach_path(&self, start: u32, forward: bool, drawing: &Drawing, path: &PathIndex) -> Vec<Joint> {
+        let (end, radius) =
+            if forward { (drawing.ends[1], drawing.radius[1]) } else { (drawing.ends[0], drawing.radius[0]) };
         let mut out = Vec::new();
         // Node -> (distance, the node it was reached from).
         let mut seen: HashMap<u32, (f64, u32)> = HashMap::new();
         let mut heap = BinaryHeap::new();
         seen.insert(start, (0.0, start));
-        heap.push(Item(0.0, start));
+        heap.push(HeapItem(0.0, start));
         let (first, edges) = if forward { (&self.first, &self.edges) } else { (&self.rfirst, &self.redges) };
         let chain = |seen: &HashMap<u32, (f64, u32)>, n: u32| {
             let mut nodes = Vec::new();
@@ -352,12 +358,12 @@ impl RouteNetwork {
             nodes
         };
         let mut found_end = false;
-        while let Some(Item(d, n)) = heap.pop() {
+        while let Some(HeapItem(d, n)) = heap.pop() {
             if seen.get(&n).is_some_and(|&(best, _)| d > best) {
                 continue;
             }
             if path.nodes.contains_key(&n) {
-                out.push((Some(n), d, chain(&seen, n), 0.0));
+                out.push(Joint { node: Some(n), dist: d, chain: chain(&seen, n), off: 0.0 });
                 continue;
             }
             // A dead end near where the drawing ends is a place a route may end at (a
@@ -365,7 +371,7 @@ impl RouteNetwork {
             let to_end = dist(self.xy[n as usize], end);
             if !found_end && (to_end <= radius || (to_end <= END_M && self.dead_end(n))) {
                 found_end = true;
-                out.push((None, d, chain(&seen, n), to_end));
+                out.push(Joint { node: None, dist: d, chain: chain(&seen, n), off: to_end });
             }
             // INVARIANT: `first` / `rfirst` have one entry per node plus one.
             for e in &edges[first[n as usize] as usize..first[n as usize + 1] as usize] {
@@ -373,18 +379,16 @@ impl RouteNetwork {
                 if nd > MAX_LINK_M || seen.get(&e.to).is_some_and(|&(best, _)| best <= nd) {
                     continue;
                 }
-                if !path.nodes.contains_key(&e.to) && !near(self.xy[e.to as usize]) {
+                if !path.nodes.contains_key(&e.to) && drawing.away(self.xy[e.to as usize]) > UNCERTAINTY_M {
                     continue;
                 }
                 seen.insert(e.to, (nd, n));
-                heap.push(Item(nd, e.to));
+                heap.push(HeapItem(nd, e.to));
             }
         }
         out
     }
-}
 
-impl RouteNetwork {
     /// Whether node `n` has a single neighbour on the network.
     fn dead_end(&self, n: u32) -> bool {
         let i = n as usize;

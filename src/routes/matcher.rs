@@ -170,7 +170,7 @@ pub(crate) struct Sample {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-struct HeapItem(f64, u32);
+pub(crate) struct HeapItem(pub f64, pub u32);
 impl Eq for HeapItem {}
 impl PartialOrd for HeapItem {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
@@ -255,6 +255,18 @@ impl RouteNetwork {
         // exists and its node indices are in range.
         let nodes = &self.stored.ways[way as usize].nodes;
         (nodes[seg as usize], nodes[seg as usize + 1])
+    }
+
+    /// The node at fraction `f` of piece `p`'s segment, if `f` is one of its ends.
+    fn node_at(&self, p: &Piece, f: f64) -> Option<u32> {
+        let (u, v) = self.seg_nodes(p.way, p.seg);
+        if f <= 0.0 {
+            Some(u)
+        } else if f >= 1.0 {
+            Some(v)
+        } else {
+            None
+        }
     }
 
     pub(crate) fn seg_len(&self, way: u32, seg: u32) -> f64 {
@@ -817,22 +829,13 @@ impl RouteNetwork {
                 let a = self.point_xy(p.way, p.seg, p.f0);
                 let b = self.point_xy(p.way, p.seg, p.f1);
                 // Node passed between two pieces.
-                if let Some(q) = prev {
-                    let (u, v) = self.seg_nodes(q.way, q.seg);
-                    let node = if q.f1 >= 1.0 {
-                        Some(v)
-                    } else if q.f1 <= 0.0 {
-                        Some(u)
-                    } else {
-                        None
-                    };
-                    if let Some(n) = node
-                        && self.node_flags[n as usize]
-                        && let Some(ts) = self.node_hits.get(&n)
-                    {
-                        let ll = self.lonlat(n);
-                        hits.extend(ts.iter().map(|t| t.at(ll, km)));
-                    }
+                if let Some(q) = prev
+                    && let Some(n) = self.node_at(&q, q.f1)
+                    && self.node_flags[n as usize]
+                    && let Some(ts) = self.node_hits.get(&n)
+                {
+                    let ll = self.lonlat(n);
+                    hits.extend(ts.iter().map(|t| t.at(ll, km)));
                 }
                 let new_way = prev.is_none_or(|q| q.way != p.way);
                 if new_way {
@@ -862,16 +865,8 @@ impl RouteNetwork {
                         }
                     }
                 }
-                let (u, v) = self.seg_nodes(p.way, p.seg);
                 for (f, at) in [(p.f0, km), (p.f1, km + len / 1000.0)] {
-                    let node = if f <= 0.0 {
-                        Some(u)
-                    } else if f >= 1.0 {
-                        Some(v)
-                    } else {
-                        None
-                    };
-                    if let Some(n) = node {
+                    if let Some(n) = self.node_at(p, f) {
                         path.nodes.entry(n).or_insert(at);
                         path.points.push((at, self.xy[n as usize]));
                     }
