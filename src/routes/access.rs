@@ -10,6 +10,7 @@
 //! `hgv` decides before `goods`, and a `goods` value only counts where it restricts:
 //! `goods=yes` under `motor_vehicle=no` grants nothing to a heavy vehicle.
 
+use crate::routes::import::tag;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -118,10 +119,6 @@ pub struct AccessDecision {
     pub class: AccessClass,
 }
 
-fn tag<'a>(tags: &[(&'a str, &'a str)], key: &str) -> Option<&'a str> {
-    tags.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
-}
-
 /// The value of `mode` for travel in `dir` (`None`: either direction, as on a node,
 /// where the restrictive one of the two directional values counts): the directional key
 /// first, then the plain one.
@@ -187,6 +184,13 @@ pub fn hgv_access(tags: &[(&str, &str)], dir: Option<Direction>) -> Option<Acces
         return Some(AccessDecision { key, raw, class: AccessClass::Person });
     }
     base.filter(|b| !b.class.grants())
+}
+
+/// Whether a barrier on a node with these tags lets a heavy goods vehicle through: the
+/// most specific plain access key present admits it (`goods` is for light goods vehicles
+/// and cannot open it).
+pub fn opens_barrier(tags: &[(&str, &str)]) -> bool {
+    HIERARCHY.iter().filter(|m| **m != "goods").find_map(|m| tag(tags, m)).is_some_and(|v| classify(v).grants())
 }
 
 #[cfg(test)]
@@ -311,6 +315,15 @@ mod tests {
     fn lifted_ban_names_the_ban() {
         let d = hgv_access(&[("hgv", "no"), ("hgv:conditional", "yes @ (22:00-06:00)")], Some(Direction::Forward));
         assert_eq!(d.map(|d| d.raw), Some("yes @ (22:00-06:00) (otherwise hgv=no)".to_string()));
+    }
+
+    #[test]
+    fn barriers_open_only_to_admitted_heavy_vehicles() {
+        assert!(opens_barrier(&[("barrier", "gate"), ("access", "yes")]));
+        assert!(opens_barrier(&[("barrier", "lift_gate"), ("motor_vehicle", "designated")]));
+        assert!(!opens_barrier(&[("barrier", "gate"), ("access", "yes"), ("hgv", "no")]));
+        assert!(!opens_barrier(&[("barrier", "gate"), ("goods", "yes")]));
+        assert!(!opens_barrier(&[("barrier", "bollard")]));
     }
 
     #[test]

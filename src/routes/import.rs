@@ -5,7 +5,7 @@
 
 use crate::routes::RestrictionKind;
 use crate::routes::RoutesError;
-use crate::routes::access::{self, BUS_ONLY_HIGHWAYS, Direction, HIERARCHY};
+use crate::routes::access::{self, BUS_ONLY_HIGHWAYS, Direction};
 use crate::routes::network::{
     self, KeyCount, NodeRestriction, Stored, StoredNode, StoredWay, Structure, TagRestriction,
 };
@@ -133,7 +133,8 @@ impl fmt::Display for ImportReport {
     }
 }
 
-fn tag<'a>(tags: &[(&'a str, &'a str)], key: &str) -> Option<&'a str> {
+/// The value of `key` among an element's tags.
+pub(crate) fn tag<'a>(tags: &[(&'a str, &'a str)], key: &str) -> Option<&'a str> {
     tags.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
@@ -193,14 +194,7 @@ fn barrier(tags: &[(&str, &str)], height_known: bool) -> Option<TagRestriction> 
     if PASSABLE_BARRIERS.contains(&raw) {
         return None;
     }
-    // An open gate: the most specific access key present grants heavy vehicles passage
-    // (`goods` is for light goods vehicles and cannot open it).
-    let granted = HIERARCHY
-        .iter()
-        .filter(|m| **m != "goods")
-        .find_map(|m| tag(tags, m))
-        .is_some_and(|v| access::classify(v).grants());
-    if granted {
+    if access::opens_barrier(tags) {
         return None;
     }
     let kind = if raw == "height_restrictor" {
