@@ -92,6 +92,13 @@ struct GraphEdge {
     len: f64,
 }
 
+impl GraphEdge {
+    /// Position, within its way, of the node the edge leaves (`end` false) or reaches.
+    fn pos(&self, end: bool) -> usize {
+        if (self.dir == Direction::Forward) == end { self.seg + 1 } else { self.seg }
+    }
+}
+
 /// The network's ways as a directed graph of OSM nodes, for building routes whose
 /// travelled ways are known.
 pub struct RouteGraph {
@@ -194,9 +201,7 @@ impl RouteGraph {
     }
 
     fn coord(&self, e: &GraphEdge, end: bool) -> [f64; 2] {
-        let w = &self.ways[e.way];
-        let forward_end = (e.dir == Direction::Forward) == end;
-        w.coords[if forward_end { e.seg + 1 } else { e.seg }]
+        self.ways[e.way].coords[e.pos(end)]
     }
 
     fn line(&self, edges: &[usize]) -> Vec<[f64; 2]> {
@@ -215,8 +220,7 @@ impl RouteGraph {
             let e = self.edges[i];
             let km = m.length_m / 1000.0;
             if prev.is_some() {
-                let pos = if e.dir == Direction::Forward { e.seg } else { e.seg + 1 };
-                m.hits.extend(net.node_restrictions(e.way, pos));
+                m.hits.extend(net.node_restrictions(e.way, e.pos(false)));
             }
             if prev.is_none_or(|p| p.way != e.way) {
                 let w = &self.ways[e.way];
@@ -246,8 +250,7 @@ impl RouteGraph {
         for (i, e) in self.edges.iter().enumerate() {
             let own = net.way_restrictions(e.way, e.dir);
             let above = net.segment_restrictions(e.way, e.seg);
-            let node_pos = if e.dir == Direction::Forward { e.seg + 1 } else { e.seg };
-            let node = net.node_restrictions(e.way, node_pos);
+            let node = net.node_restrictions(e.way, e.pos(true));
             for h in own.iter().chain(&above) {
                 out.entry(case_of(h)).or_default().push(i);
             }

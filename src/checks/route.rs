@@ -174,45 +174,31 @@ fn assess(ctx: &Context, h: &RestrictionHit) -> Outcome {
         RestrictionKind::MaxLength => limit("loaded length", l.length_m, "m"),
         RestrictionKind::ClearanceUnknown => {
             let legal = ctx.rules.overlimit.max_height.si();
-            if l.height_m <= legal {
-                Outcome::WithinLegal {
-                    what: "unknown clearance",
-                    observed: l.height_m,
-                    legal,
-                    unit: "m",
-                    message: format!("a structure of unknown clearance ({}) is passed at the legal height", place(h)),
-                }
-            } else {
-                Outcome::Unknown {
-                    what: "unknown clearance",
-                    message: format!(
+            unknown_structure("unknown clearance", l.height_m, legal, "m", |within| {
+                if within {
+                    format!("a structure of unknown clearance ({}) is passed at the legal height", place(h))
+                } else {
+                    format!(
                         "a structure of unknown clearance ({}) is passed `{}` m high, above the legal `{legal}` m",
                         place(h),
                         l.height_m
-                    ),
+                    )
                 }
-            }
+            })
         }
         RestrictionKind::RatingUnknown => {
             let legal = ctx.det.legal_gross_kg;
-            if l.gross_mass_kg <= legal {
-                Outcome::WithinLegal {
-                    what: "unrated bridge",
-                    observed: l.gross_mass_kg,
-                    legal,
-                    unit: "kg",
-                    message: format!("an unrated bridge ({}) is crossed within the legal mass", place(h)),
-                }
-            } else {
-                Outcome::Unknown {
-                    what: "unrated bridge",
-                    message: format!(
+            unknown_structure("unrated bridge", l.gross_mass_kg, legal, "kg", |within| {
+                if within {
+                    format!("an unrated bridge ({}) is crossed within the legal mass", place(h))
+                } else {
+                    format!(
                         "a bridge without a weight rating ({}) is crossed at `{}` kg, above the legal `{legal}` kg",
                         place(h),
                         l.gross_mass_kg
-                    ),
+                    )
                 }
-            }
+            })
         }
         // Destination / delivery / private / time-conditional access may be legitimate
         // for this trip, and a value oscar cannot read may be anything: a person decides.
@@ -230,6 +216,23 @@ fn assess(ctx: &Context, h: &RestrictionHit) -> Outcome {
                 message: format!("heavy-vehicle access cannot be read, so a person decides: {}", place(h)),
             },
         },
+    }
+}
+
+/// A structure whose clearance or rating is unknown: passed within the legal dimension
+/// (a public road carries a vehicle of legal size), else unverified; `message(within)`
+/// says which.
+fn unknown_structure(
+    what: &'static str,
+    observed: f64,
+    legal: f64,
+    unit: &'static str,
+    message: impl FnOnce(bool) -> String,
+) -> Outcome {
+    if observed <= legal {
+        Outcome::WithinLegal { what, observed, legal, unit, message: message(true) }
+    } else {
+        Outcome::Unknown { what, message: message(false) }
     }
 }
 
