@@ -22,6 +22,7 @@ use crate::routes::matcher::{HeapItem, Piece, Sample};
 use crate::routes::network::{HitTemplate, RouteNetwork, SegRef};
 use crate::routes::project::{dist, lerp, project_on_segment};
 use crate::routes::{PossibleHit, RestrictionHit, TravelledWay};
+use std::cell::RefCell;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
 /// How far from the drawing a road may lie and still be the one drawn, metres: the
@@ -53,7 +54,7 @@ const STRAY_SLACK_M: f64 = 8.0;
 pub(crate) struct PathIndex {
     /// Node index -> km along the matched route where the path first passes it.
     pub nodes: HashMap<u32, f64>,
-    /// Positions of the path's nodes in travel order, with their km.
+    /// Positions of the path's nodes in travel order (so by km), with their km.
     pub points: Vec<(f64, [f64; 2])>,
     /// Segments travelled.
     pub segs: HashSet<SegRef>,
@@ -80,10 +81,22 @@ struct Joint {
 struct Search<'a> {
     drawing: Drawing,
     path: &'a PathIndex,
+    /// How far each of the path's points (in `path.points` order) lies from the drawing;
+    /// NaN until first needed.
+    path_away: Vec<f64>,
     ways: &'a [TravelledWay],
     met: &'a [RestrictionHit],
     /// (start node, forward) -> the joints [`RouteNetwork::reach_path`] found from it.
     joints: HashMap<(u32, bool), Vec<Joint>>,
+    /// Node -> its distance from the drawing: pieces and searches meet the same nodes.
+    node_away: RefCell<HashMap<u32, f64>>,
+}
+
+impl Search<'_> {
+    /// How far node `n` (at `xy`) lies from the drawing, computed once per match.
+    fn node_away(&self, n: u32, xy: [f64; 2]) -> f64 {
+        *self.node_away.borrow_mut().entry(n).or_insert_with(|| self.drawing.away(xy))
+    }
 }
 
 /// Whether `t` is among `hits` already (same source and tag).
@@ -128,12 +141,22 @@ impl RouteNetwork {
                 // Distances are taken to the drawing as drawn: the samples skip vertices.
                 let search = search.get_or_insert_with(|| {
                     let line: Vec<[f64; 2]> = coords.iter().map(|&c| self.proj.to_xy(c)).collect();
-                    Search { drawing: Drawing::new(&line, ends, radius), path, ways, met, joints: HashMap::new() }
+                    let drawing = Drawing::new(&line, ends, radius);
+                    let path_away = vec![f64::NAN; path.points.len()];
+                    Search {
+                        drawing,
+                        path,
+                        path_away,
+                        ways,
+                        met,
+                        joints: HashMap::new(),
+                        node_away: RefCell::default(),
+                    }
                 });
-                let near = |p: [f64; 2]| search.drawing.away(p) <= UNCERTAINTY_M;
+                let near_node = |n: u32| search.node_away(n, self.xy[n as usize]) <= UNCERTAINTY_M;
                 let (u, v) = self.seg_nodes(seg.0, seg.1);
                 let mid = lerp(self.xy[u as usize], self.xy[v as usize], 0.5);
-                if !(near(self.xy[u as usize]) || near(mid) || near(self.xy[v as usize])) {
+                if !(near_node(u) || search.drawing.away(mid) <= UNCERTAINTY_M || near_node(v)) {
                     continue;
                 }
                 let ow = self.stored.ways[seg.0 as usize].oneway;
@@ -209,7 +232,7 @@ impl RouteNetwork {
         }
         let mut before = self.joints(search, from, false);
         let mut after = self.joints(search, to, true);
-        let drawing = &search.drawing;
+        let Search { drawing, path_away, .. } = search;
         // The drawing may start or end on the segment itself: the reading then covers
         // only the part of it beyond the end's projection.
         let len = self.seg_len(seg.0, seg.1);
@@ -253,12 +276,15 @@ impl RouteNetwork {
                 // between the two points, and the other reading's nodes and midpoints
                 // (from where the drawing starts, to where it ends, at the route's ends).
                 let (lo, hi) = (kn.min(km), kn.max(km));
-                let matched_stray = path
-                    .points
-                    .iter()
-                    .filter(|(k, _)| (lo..=hi).contains(k))
-                    .map(|(_, p)| away(*p))
-                    .fold(0.0, f64::max);
+                let first = path.points.partition_point(|(k, _)| *k < lo);
+                let last = path.points.partition_point(|(k, _)| *k <= hi);
+                let mut matched_stray: f64 = 0.0;
+                for (d, (_, p)) in path_away[first..last].iter_mut().zip(&path.points[first..last]) {
+                    if d.is_nan() {
+                        *d = away(*p);
+                    }
+                    matched_stray = matched_stray.max(*d);
+                }
                 let nodes: Vec<u32> = jn.chain.iter().rev().chain([&from, &to]).chain(&jm.chain).copied().collect();
                 let points: Vec<[f64; 2]> = nodes
                     .windows(2)
@@ -327,7 +353,7 @@ impl RouteNetwork {
         if let Some(found) = search.joints.get(&(start, forward)) {
             return found.clone();
         }
-        let found = self.reach_path(start, forward, &search.drawing, search.path);
+        let found = self.reach_path(start, forward, search);
         search.joints.insert((start, forward), found.clone());
         found
     }
@@ -337,7 +363,8 @@ impl RouteNetwork {
     /// of the path, or the first node near where the drawing ends (starts) — within the
     /// drawing's end radius, or within [`END_M`] for a dead end. The search stops at the
     /// first path node of each branch.
-    fn reach_path(&self, start: u32, forward: bool, drawing: &Drawing, path: &PathIndex) -> Vec<Joint> {
+    fn reach_path(&self, start: u32, forward: bool, search: &Search) -> Vec<Joint> {
+        let (drawing, path) = (&search.drawing, search.path);
         let (end, radius) =
             if forward { (drawing.ends[1], drawing.radius[1]) } else { (drawing.ends[0], drawing.radius[0]) };
         let mut out = Vec::new();
@@ -379,7 +406,7 @@ impl RouteNetwork {
                 if nd > MAX_LINK_M || seen.get(&e.to).is_some_and(|&(best, _)| best <= nd) {
                     continue;
                 }
-                if !path.nodes.contains_key(&e.to) && drawing.away(self.xy[e.to as usize]) > UNCERTAINTY_M {
+                if !path.nodes.contains_key(&e.to) && search.node_away(e.to, self.xy[e.to as usize]) > UNCERTAINTY_M {
                     continue;
                 }
                 seen.insert(e.to, (nd, n));
