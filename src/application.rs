@@ -684,3 +684,37 @@ mod tests {
         assert!(err.message.contains("expected a number"), "{}", err.message);
     }
 }
+
+/// When the service received an application, and how far the platform's `submitted_at` may
+/// be from it. Validity is judged against `submitted_at`, so a backdated one would approve
+/// an authorization that has already expired; the service refuses one that is further from
+/// its own clock than `max_skew`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// The service's clock when the request arrived.
+    pub at: DateTime<chrono::Utc>,
+    /// Largest accepted distance between `submitted_at` and `at`, either way.
+    pub max_skew: chrono::TimeDelta,
+}
+
+impl Receipt {
+    /// The problem with `value`'s `submitted_at`, if it is readable and too far from the
+    /// receipt; an unreadable one is reported by parsing.
+    pub fn check(&self, value: &serde_json::Value) -> Option<FieldError> {
+        let submitted = value.get("submitted_at")?.as_str()?;
+        let submitted = DateTime::parse_from_rfc3339(submitted).ok()?;
+        let skew = submitted.signed_duration_since(self.at);
+        (skew.abs() > self.max_skew).then(|| {
+            let received = self.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let (side, by) = if skew < chrono::TimeDelta::zero() { ("before", -skew) } else { ("after", skew) };
+            FieldError::new(
+                "/submitted_at",
+                format!(
+                    "`{submitted}` is {} s {side} the service received the application (`{received}`); at most {} s is accepted",
+                    by.num_seconds(),
+                    self.max_skew.num_seconds()
+                ),
+            )
+        })
+    }
+}

@@ -130,6 +130,24 @@ impl Reviewer {
         self.review_valid(&application::parse_value(value, |j| self.formats_for(j))?)
     }
 
+    /// Like [`Reviewer::review_value`] for an application the service has just received:
+    /// a `submitted_at` too far from the receipt is one more field error.
+    pub fn review_received(
+        &self,
+        value: &serde_json::Value,
+        receipt: &application::Receipt,
+    ) -> Result<Review, Vec<FieldError>> {
+        let parsed = application::parse_value(value, |j| self.formats_for(j));
+        match (parsed, receipt.check(value)) {
+            (Ok(app), None) => self.review_valid(&app),
+            (Ok(_), Some(late)) => Err(vec![late]),
+            (Err(mut errors), late) => {
+                errors.extend(late);
+                Err(errors)
+            }
+        }
+    }
+
     /// Reviews an application; it is validated first, and invalid input is returned as
     /// field errors rather than reviewed.
     pub fn review(&self, app: &Application) -> Result<Review, Vec<FieldError>> {

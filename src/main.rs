@@ -222,6 +222,14 @@ struct ServeArgs {
     /// Reviews running at once (default: the number of cores).
     #[arg(long, env = "OSCAR_REVIEW_THREADS")]
     review_threads: Option<usize>,
+    /// Largest accepted distance, seconds, between an application's `submitted_at` and the
+    /// time the service received it (validity is judged against `submitted_at`).
+    #[arg(long, env = "OSCAR_MAX_CLOCK_SKEW_S", default_value_t = 300)]
+    max_clock_skew_s: u32,
+    /// Judge by `submitted_at` alone, whatever the service's clock says: only for
+    /// re-reviewing recorded applications (load tests, migrations), never for live intake.
+    #[arg(long, env = "OSCAR_TRUST_SUBMITTED_AT", conflicts_with = "max_clock_skew_s")]
+    trust_submitted_at: bool,
 }
 
 #[derive(Subcommand)]

@@ -93,6 +93,8 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
         let limits = Limits {
             body_bytes: args.body_limit,
             request_timeout: Duration::from_millis(args.request_timeout_ms),
+            max_clock_skew: (!args.trust_submitted_at)
+                .then(|| chrono::TimeDelta::seconds(i64::from(args.max_clock_skew_s))),
             ..Limits::default()
         };
         let limits = Limits { concurrent_reviews: args.review_threads.unwrap_or(limits.concurrent_reviews), ..limits };

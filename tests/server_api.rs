@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
+mod server_common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +15,7 @@ use oscar::ledger::{Ledger, SqliteLedger};
 use oscar::server::auth::ApiKeys;
 use oscar::server::{AppState, Limits, ReviewerConfig, app};
 use serde_json::{Value, json};
+use server_common::recorded_applications;
 use tower::ServiceExt;
 
 const SUBMIT_KEY: &str = "platform-key-0123456789";
@@ -27,13 +30,13 @@ fn state_with(keys: &str, limits: Limits) -> (Arc<AppState>, Arc<dyn Ledger>) {
 }
 
 fn open_state() -> (Arc<AppState>, Arc<dyn Ledger>) {
-    state_with("", Limits::default())
+    state_with("", recorded_applications())
 }
 
 fn keyed_state() -> (Arc<AppState>, Arc<dyn Ledger>) {
     state_with(
         &format!("platform {SUBMIT_KEY} submit,read\nreviewer {READ_KEY} read\nops {OPS_KEY} *"),
-        Limits::default(),
+        recorded_applications(),
     )
 }
 
@@ -164,8 +167,48 @@ async fn bad_input_is_a_problem_document() {
 }
 
 #[tokio::test]
+async fn receipt_refuses_a_backdated_submission() {
+    // The live default: `submitted_at` within 5 minutes of the service's clock.
+    let (state, ledger) = state_with("", Limits::default());
+    // Backdated by months, so that an authorization expired since would still be judged valid.
+    let backdated = with_id(example(), "T-backdated");
+    assert!(backdated["submitted_at"].as_str().unwrap().starts_with("2026-"));
+    let mut backdated = backdated;
+    backdated["submitted_at"] = json!("2026-05-01T09:00:00+08:00");
+    backdated["schedule"]["start"] = json!("2026-05-02");
+    backdated["schedule"]["end"] = json!("2026-05-03");
+    let a = post(&state, "/v1/reviews", &backdated, None).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    let errors = a.json()["errors"].clone();
+    assert_eq!(errors[0]["pointer"], "/submitted_at", "{errors}");
+    assert!(errors[0]["message"].as_str().unwrap().contains("before the service received"), "{errors}");
+    // Dated ahead of the clock is refused the same way, with every other error alongside.
+    let mut ahead = with_id(example(), "T-ahead");
+    let in_an_hour = chrono::Utc::now() + chrono::TimeDelta::hours(1);
+    ahead["submitted_at"] = json!(in_an_hour.to_rfc3339());
+    ahead["loaded"]["height_m"] = json!(-1);
+    let a = post(&state, "/v1/reviews", &ahead, None).await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    let pointers: Vec<Value> = a.json()["errors"].as_array().unwrap().iter().map(|e| e["pointer"].clone()).collect();
+    assert!(pointers.contains(&json!("/submitted_at")) && pointers.contains(&json!("/loaded/height_m")), "{pointers:?}");
+    assert_eq!(ledger.verify().unwrap().records, 0, "nothing refused is recorded");
+
+    // Submitted now: reviewed, and the ledger records when the service received it.
+    let mut live = with_id(example(), "T-live");
+    let now = chrono::Utc::now();
+    live["submitted_at"] = json!(now.to_rfc3339());
+    live["schedule"]["start"] = json!((now + chrono::TimeDelta::days(1)).date_naive().to_string());
+    live["schedule"]["end"] = json!((now + chrono::TimeDelta::days(2)).date_naive().to_string());
+    let a = post(&state, "/v1/reviews", &live, None).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let recorded = ledger.get("T-live").unwrap().unwrap().entry.recorded_at;
+    let recorded = chrono::DateTime::parse_from_rfc3339(&recorded).unwrap();
+    assert!((recorded.signed_duration_since(now)).num_seconds().abs() < 5, "{recorded} vs {now}");
+}
+
+#[tokio::test]
 async fn body_limit_gives_413() {
-    let (state, _) = state_with("", Limits { body_bytes: 1024, ..Limits::default() });
+    let (state, _) = state_with("", Limits { body_bytes: 1024, ..recorded_applications() });
     let a = post(&state, "/v1/reviews", &with_id(example(), "T-big"), None).await;
     assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", a.text);
     assert_eq!(a.content_type, "application/problem+json");
@@ -173,7 +216,7 @@ async fn body_limit_gives_413() {
 
 #[tokio::test]
 async fn timeout_is_a_503_problem() {
-    let (state, ledger) = state_with("", Limits { request_timeout: Duration::from_millis(100), ..Limits::default() });
+    let (state, ledger) = state_with("", Limits { request_timeout: Duration::from_millis(100), ..recorded_applications() });
     // A client that sends half a body and stalls.
     let chunks = futures_stall(b"{\"application_id\": \"T-slow\"".to_vec());
     let req = Request::builder().method("POST").uri("/v1/reviews").body(Body::from_stream(chunks)).unwrap();

@@ -14,7 +14,7 @@ use oscar::registry::RemoteOptions;
 use oscar::server::auth::ApiKeys;
 use oscar::server::{AppState, Limits, RegistrySource, ReviewerConfig};
 use serde_json::Value;
-use server_common::{Oscar, example};
+use server_common::{Oscar, example, recorded_applications};
 
 const KEY: &str = "e2e-key-0123456789abcdef";
 
@@ -32,7 +32,7 @@ async fn serve(config: ReviewerConfig) -> Served {
     let handle = tokio::runtime::Handle::current();
     let l2 = Arc::clone(&ledger);
     let state = tokio::task::spawn_blocking(move || {
-        AppState::from_config(config, l2, keys, Limits::default(), Some(&handle)).unwrap()
+        AppState::from_config(config, l2, keys, recorded_applications(), Some(&handle)).unwrap()
     })
     .await
     .unwrap();

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use oscar::ledger::{Ledger, SqliteLedger, replay};
 use oscar::server::{RegistrySource, ReviewerConfig};
 use serde_json::Value;
-use server_common::{example, temp_dir};
+use server_common::{example, recorded_applications, temp_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_is_identical_and_reports_changed_data() {
@@ -20,7 +20,7 @@ async fn replay_is_identical_and_reports_changed_data() {
         ReviewerConfig::default(),
         Arc::clone(&ledger),
         oscar::server::auth::ApiKeys::default(),
-        oscar::server::Limits::default(),
+        recorded_applications(),
         None,
     )
     .unwrap();

@@ -47,12 +47,21 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Reviews running at once on the blocking pool.
     pub concurrent_reviews: usize,
+    /// Largest accepted distance between an application's `submitted_at` and the time the
+    /// service received it; `None` judges by `submitted_at` alone, for re-reviewing
+    /// historical applications.
+    pub max_clock_skew: Option<chrono::TimeDelta>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-        Limits { body_bytes: 1 << 20, request_timeout: Duration::from_secs(10), concurrent_reviews: cores }
+        Limits {
+            body_bytes: 1 << 20,
+            request_timeout: Duration::from_secs(10),
+            concurrent_reviews: cores,
+            max_clock_skew: Some(chrono::TimeDelta::minutes(5)),
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::metrics::Tally;
-use crate::application::Application;
+use crate::application::{Application, Receipt};
 use crate::ledger::{self, Appended, NewRecord, Record};
 use crate::review::Review;
 
@@ -28,7 +28,11 @@ pub const MAX_LIMIT: usize = 200;
 /// Now, as recorded in the ledger: RFC 3339 UTC with microseconds (fixed width, so text
 /// order is time order).
 pub fn now_rfc3339() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true)
+    rfc3339(Utc::now())
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 fn json_response(status: StatusCode, body: String, location: Option<&str>) -> Response {
@@ -81,6 +85,9 @@ pub async fn create(
     Extension(Caller(caller)): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // Stamped on arrival: what `submitted_at` is compared with, and what the ledger records.
+    let received = Utc::now();
+    let receipt = state.limits.max_clock_skew.map(|max_skew| Receipt { at: received, max_skew });
     let body = super::error::body_bytes(body, state.limits.body_bytes)?;
     let permit = Arc::clone(&state.permits)
         .acquire_owned()
@@ -103,7 +110,11 @@ pub async fn create(
         let value = parse_object(&body)?;
         let application = ledger::canonical_json(&value);
         let content_hash = ledger::content_hash(&application);
-        let review = reviewer.review_value(&value).map_err(|errors| {
+        let review = match &receipt {
+            Some(receipt) => reviewer.review_received(&value, receipt),
+            None => reviewer.review_value(&value),
+        };
+        let review = review.map_err(|errors| {
             st.metrics.invalid();
             ApiError::Invalid(errors)
         })?;
@@ -115,7 +126,7 @@ pub async fn create(
             review: review_json,
             verdict: ledger::verdict_word(&review),
             caller,
-            recorded_at: now_rfc3339(),
+            recorded_at: rfc3339(received),
         };
         Ok((Tally::of(&review), record))
     })

@@ -96,3 +96,9 @@ impl Drop for Oscar {
         self.kill();
     }
 }
+
+/// The service's limits for the recorded examples: judged by their `submitted_at` (a live
+/// service refuses one far from its clock; `receipt_refuses_a_backdated_submission` tests that).
+pub fn recorded_applications() -> oscar::server::Limits {
+    oscar::server::Limits { max_clock_skew: None, ..oscar::server::Limits::default() }
+}
