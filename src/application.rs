@@ -718,3 +718,26 @@ impl Receipt {
         })
     }
 }
+
+/// A declared route larger than the rulebook allows: refused as input rather than matched,
+/// since matching it would hold a review thread that others wait for.
+pub(crate) fn route_size_problems(
+    vertices: usize,
+    length_m: f64,
+    rules: &crate::rulebook::RouteRules,
+) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    if vertices > rules.max_vertices {
+        out.push(FieldError::new(
+            "/route/geometry/coordinates",
+            format!("has `{vertices}` vertices; at most `{}` are accepted", rules.max_vertices),
+        ));
+    }
+    if length_m > rules.max_length.si() {
+        out.push(FieldError::new(
+            "/route/geometry/coordinates",
+            format!("is `{:.1}` km long; at most `{}` is accepted", length_m / 1000.0, rules.max_length.raw()),
+        ));
+    }
+    out
+}

@@ -169,6 +169,10 @@ impl Reviewer {
         let determination = determination::determine(app, rules);
         let coords = &app.route.geometry.coordinates;
         let mut route = routes::analyse_geometry(coords, rules.route.max_vertex_gap.si());
+        let too_large = application::route_size_problems(coords.len(), route.length_m, &rules.route);
+        if !too_large.is_empty() {
+            return Err(too_large);
+        }
         route.network = self.routes.as_ref().map(|r| r.analyse(coords));
         let ctx = checks::Context { app, refs: &refs, rules, det: &determination, route: &route };
         let items = checks::run_all(&ctx);

@@ -219,6 +219,9 @@ struct ServeArgs {
     /// Longest a request may take, milliseconds.
     #[arg(long, env = "OSCAR_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     request_timeout_ms: u64,
+    /// Longest a connection may take to send a request's headers, or stay idle, milliseconds.
+    #[arg(long, env = "OSCAR_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    header_timeout_ms: u64,
     /// Reviews running at once (default: the number of cores).
     #[arg(long, env = "OSCAR_REVIEW_THREADS")]
     review_threads: Option<usize>,

@@ -94,8 +94,18 @@ pub struct Check {
 /// Evidence of one item: every comparison it made.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Evidence {
-    /// The comparisons, in the order they were made.
+    /// The comparisons, in the order they were made (the worst first when some were left out).
     pub checks: Vec<Check>,
+    /// Comparisons left out of `checks` to keep the answer readable.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_checks: usize,
+    /// Records left out of the item's `refs` to keep the answer readable.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_refs: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The result of one of the 21 items.

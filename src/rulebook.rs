@@ -81,7 +81,7 @@ impl Quantity {
 
 fn dim_word(d: Dim) -> &'static str {
     match d {
-        Dim::Length => "length (m, mm, ft, in)",
+        Dim::Length => "length (m, km, mi, mm, ft, in)",
         Dim::Mass => "mass (kg, t, lb)",
     }
 }
@@ -97,6 +97,8 @@ fn parse_quantity(raw: &str) -> Result<(f64, Dim), String> {
         let n: f64 = pair[0].parse().map_err(|_| format!("`{}` is not a number", pair[0]))?;
         let (factor, d) = match pair[1] {
             "m" => (1.0, Dim::Length),
+            "km" => (1000.0, Dim::Length),
+            "mi" => (1609.344, Dim::Length),
             "mm" => (0.001, Dim::Length),
             "cm" => (0.01, Dim::Length),
             "ft" => (0.3048, Dim::Length),
@@ -104,7 +106,7 @@ fn parse_quantity(raw: &str) -> Result<(f64, Dim), String> {
             "kg" => (1.0, Dim::Mass),
             "t" => (1000.0, Dim::Mass),
             "lb" => (0.45359237, Dim::Mass),
-            u => return Err(format!("has unknown unit `{u}` (m, mm, cm, ft, in, kg, t, lb)")),
+            u => return Err(format!("has unknown unit `{u}` (m, km, mi, mm, cm, ft, in, kg, t, lb)")),
         };
         if dim.is_some_and(|x| x != d) {
             return Err("mixes lengths and masses".into());
@@ -474,6 +476,10 @@ pub struct RouteRules {
     pub basis: String,
     /// Largest distance between consecutive vertices.
     pub max_vertex_gap: Quantity,
+    /// Most vertices a declared route may have.
+    pub max_vertices: usize,
+    /// Longest a declared route may be, along its vertices.
+    pub max_length: Quantity,
     /// Clearance margin above the loaded height.
     pub height_margin: Quantity,
 }
@@ -608,6 +614,10 @@ impl Rulebook {
         t.dimension.check("tolerances.dimension", len, &mut p);
         self.cargo_problems(&mut p);
         self.route.max_vertex_gap.check("route.max_vertex_gap", len, &mut p);
+        self.route.max_length.check("route.max_length", len, &mut p);
+        if self.route.max_vertices < 2 {
+            p.push(format!("route.max_vertices: `{}` must be at least 2", self.route.max_vertices));
+        }
         self.route.height_margin.check("route.height_margin", len, &mut p);
         for d in &self.time_windows.allowed_weekdays {
             if !WEEKDAYS.contains(&d.as_str()) {

@@ -93,6 +93,7 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
         let limits = Limits {
             body_bytes: args.body_limit,
             request_timeout: Duration::from_millis(args.request_timeout_ms),
+            header_timeout: Duration::from_millis(args.header_timeout_ms),
             max_clock_skew: (!args.trust_submitted_at)
                 .then(|| chrono::TimeDelta::seconds(i64::from(args.max_clock_skew_s))),
             ..Limits::default()

@@ -190,7 +190,10 @@ async fn receipt_refuses_a_backdated_submission() {
     let a = post(&state, "/v1/reviews", &ahead, None).await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
     let pointers: Vec<Value> = a.json()["errors"].as_array().unwrap().iter().map(|e| e["pointer"].clone()).collect();
-    assert!(pointers.contains(&json!("/submitted_at")) && pointers.contains(&json!("/loaded/height_m")), "{pointers:?}");
+    assert!(
+        pointers.contains(&json!("/submitted_at")) && pointers.contains(&json!("/loaded/height_m")),
+        "{pointers:?}"
+    );
     assert_eq!(ledger.verify().unwrap().records, 0, "nothing refused is recorded");
 
     // Submitted now: reviewed, and the ledger records when the service received it.
@@ -216,10 +219,16 @@ async fn body_limit_gives_413() {
 
 #[tokio::test]
 async fn timeout_is_a_503_problem() {
-    let (state, ledger) = state_with("", Limits { request_timeout: Duration::from_millis(100), ..recorded_applications() });
+    let (state, ledger) =
+        state_with("", Limits { request_timeout: Duration::from_millis(100), ..recorded_applications() });
     // A client that sends half a body and stalls.
     let chunks = futures_stall(b"{\"application_id\": \"T-slow\"".to_vec());
-    let req = Request::builder().method("POST").uri("/v1/reviews").body(Body::from_stream(chunks)).unwrap();
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/reviews")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(chunks))
+        .unwrap();
     let resp = app(Arc::clone(&state)).oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();

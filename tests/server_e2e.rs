@@ -9,44 +9,16 @@ mod server_common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use oscar::ledger::{Ledger, SqliteLedger};
 use oscar::registry::RemoteOptions;
-use oscar::server::auth::ApiKeys;
-use oscar::server::{AppState, Limits, RegistrySource, ReviewerConfig};
+use oscar::server::{RegistrySource, ReviewerConfig};
 use serde_json::Value;
-use server_common::{Oscar, example, recorded_applications};
+use server_common::{Oscar, Served, example, recorded_applications, serve_in_process};
 
 const KEY: &str = "e2e-key-0123456789abcdef";
 
-struct Served {
-    url: String,
-    ledger: Arc<dyn Ledger>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// Serves `config` in this process on an ephemeral port.
+/// Serves `config` in this process on an ephemeral port, with the test key.
 async fn serve(config: ReviewerConfig) -> Served {
-    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::temporary().unwrap());
-    let keys = ApiKeys::parse("test", &format!("e2e {KEY} *")).unwrap();
-    let handle = tokio::runtime::Handle::current();
-    let l2 = Arc::clone(&ledger);
-    let state = tokio::task::spawn_blocking(move || {
-        AppState::from_config(config, l2, keys, recorded_applications(), Some(&handle)).unwrap()
-    })
-    .await
-    .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        oscar::server::serve_on(listener, Arc::new(state), async move {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    Served { url, ledger, stop: Some(tx), task }
+    serve_in_process(config, &format!("e2e {KEY} *"), recorded_applications()).await
 }
 
 fn remote(url: &str, call_timeout_ms: u64, retries: u32) -> ReviewerConfig {

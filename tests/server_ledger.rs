@@ -26,7 +26,10 @@ async fn replay_is_identical_and_reports_changed_data() {
     .unwrap();
     let app = oscar::server::app(Arc::new(state));
     let body = example("REPLAY-1").to_string();
-    let req = axum::http::Request::post("/v1/reviews").body(axum::body::Body::from(body)).unwrap();
+    let req = axum::http::Request::post("/v1/reviews")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body))
+        .unwrap();
     let resp = tower::ServiceExt::oneshot(app, req).await.unwrap();
     assert_eq!(resp.status().as_u16(), 201);
 

@@ -255,30 +255,53 @@ impl Findings {
             (Some(why), _) => (Status::NotApplicable, why.clone()),
             // INVARIANT: every item records at least one check or says why it does not apply.
             (None, None) => (Status::Unverified, "nothing could be checked".to_string()),
-            (None, Some(Status::Pass)) => {
-                (Status::Pass, self.checks.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; "))
+            (None, Some(worst)) => {
+                let quoted: Vec<&str> =
+                    self.checks.iter().filter(|(c, _)| c.status == worst).map(|(_, m)| m.as_str()).collect();
+                (worst, quote(&quoted))
             }
-            (None, Some(worst)) => (
-                worst,
-                self.checks
-                    .iter()
-                    .filter(|(c, _)| c.status == worst)
-                    .map(|(_, m)| m.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
         };
+        let (checks, omitted_checks) = keep_worst(self.checks.into_iter().map(|(c, _)| c).collect());
+        let mut refs = self.refs;
+        let omitted_refs = refs.len().saturating_sub(MAX_KEPT);
+        refs.truncate(MAX_KEPT);
         ItemResult {
             id: def.id.into(),
             category: def.category,
             title: def.title.into(),
             status,
             message,
-            evidence: Evidence { checks: self.checks.into_iter().map(|(c, _)| c).collect() },
-            refs: self.refs,
+            evidence: Evidence { checks, omitted_checks, omitted_refs },
+            refs,
             basis: self.basis,
         }
     }
+}
+
+/// Comparisons kept as evidence, and records kept as refs, per item; messages quote fewer.
+/// A route drawn to zigzag across a city met thousands of restrictions, and one line for
+/// each made a 1.5 MB answer that helps no reviewer.
+const MAX_KEPT: usize = 50;
+const MAX_QUOTED: usize = 10;
+
+/// The messages joined, at most [`MAX_QUOTED`] of them, then how many more there are.
+fn quote(messages: &[&str]) -> String {
+    let mut text = messages.iter().take(MAX_QUOTED).copied().collect::<Vec<_>>().join("; ");
+    if messages.len() > MAX_QUOTED {
+        text.push_str(&format!("; and {} more like these", messages.len() - MAX_QUOTED));
+    }
+    text
+}
+
+/// At most [`MAX_KEPT`] checks, the worst first when some must go, and how many went.
+fn keep_worst(mut checks: Vec<Check>) -> (Vec<Check>, usize) {
+    let omitted = checks.len().saturating_sub(MAX_KEPT);
+    if omitted > 0 {
+        // Stable: within a status the order they were made in stays.
+        checks.sort_by_key(|c| std::cmp::Reverse(c.status));
+        checks.truncate(MAX_KEPT);
+    }
+    (checks, omitted)
 }
 
 /// The serde name of an enum value (`scrapped`, `escort_car`), as users see it in JSON.
@@ -292,4 +315,27 @@ pub fn word(v: impl serde::Serialize) -> String {
 
 fn status(ok: bool) -> Status {
     if ok { Status::Pass } else { Status::Fail }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_with_thousands_of_findings_keeps_the_worst_and_counts_the_rest() {
+        let mut f = Findings::new("basis");
+        for i in 0..3000 {
+            f.at_most(&format!("limit {i}"), if i % 3 == 0 { 2.0 } else { 1.0 }, 1.5, "m");
+            f.refer(format!("osm:way/{i}"));
+        }
+        let item = f.finish(&ITEMS[14]);
+        assert_eq!(item.status, Status::Fail);
+        assert_eq!(item.message.matches("exceeds").count(), MAX_QUOTED);
+        assert!(item.message.ends_with("; and 990 more like these"), "{}", item.message);
+        assert_eq!(item.evidence.checks.len(), MAX_KEPT);
+        assert!(item.evidence.checks.iter().all(|c| c.status == Status::Fail));
+        assert_eq!(item.evidence.checks[1].what, "limit 3", "the order within a status stays");
+        assert_eq!(item.evidence.omitted_checks, 3000 - MAX_KEPT);
+        assert_eq!((item.refs.len(), item.evidence.omitted_refs), (MAX_KEPT, 3000 - MAX_KEPT));
+    }
 }

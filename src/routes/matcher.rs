@@ -194,9 +194,30 @@ pub(crate) struct Scratch {
     heap: BinaryHeap<HeapItem>,
     /// Edges of the last path found, reused between calls.
     path: Vec<u32>,
+    /// Nodes settled since the match began.
+    settled: u64,
 }
 
 const NO_PARENT: u32 = u32::MAX;
+
+/// Nodes the searches of one match may settle: a floor plus an allowance per km of declared
+/// route. Routes on the evaluation's real extracts settle 210 per km (median), 3,400 at most;
+/// one drawn to zigzag or to jump between far vertices would settle without end and hold a
+/// review thread for seconds. Counted in nodes, not time, so that a replay is identical.
+const WORK: Work = Work { floor: 200_000, per_km: 20_000 };
+
+/// How many nodes one match may settle.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Work {
+    floor: u64,
+    per_km: u64,
+}
+
+impl Work {
+    fn budget(self, declared_m: f64) -> u64 {
+        self.floor + (declared_m / 1000.0) as u64 * self.per_km
+    }
+}
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::new(0));
@@ -211,6 +232,7 @@ impl Scratch {
             run: 0,
             heap: BinaryHeap::new(),
             path: Vec::new(),
+            settled: 0,
         }
     }
 
@@ -430,6 +452,7 @@ impl RouteNetwork {
                 if d > s.get(n) {
                     continue;
                 }
+                s.settled += 1;
                 if mask >> (n % 64) & 1 == 1 {
                     for &(node, extra, j) in flat {
                         if node == n && d + extra < out[j] {
@@ -472,6 +495,7 @@ impl RouteNetwork {
             if d > s.get(n) {
                 continue;
             }
+            s.settled += 1;
             if d > bound || d >= best.0 {
                 break;
             }
@@ -561,14 +585,14 @@ impl RouteNetwork {
             .try_with(|cell| {
                 let mut scratch = cell.try_borrow_mut().ok()?;
                 scratch.fit(nodes);
-                Some(self.match_route_with(coords, &mut scratch))
+                Some(self.match_route_with(coords, &mut scratch, WORK))
             })
             .ok()
             .flatten()
-            .unwrap_or_else(|| self.match_route_with(coords, &mut Scratch::new(nodes)))
+            .unwrap_or_else(|| self.match_route_with(coords, &mut Scratch::new(nodes), WORK))
     }
 
-    pub(crate) fn match_route_with(&self, coords: &[[f64; 2]], scratch: &mut Scratch) -> RouteMatch {
+    pub(crate) fn match_route_with(&self, coords: &[[f64; 2]], scratch: &mut Scratch, work: Work) -> RouteMatch {
         let mut problems = Vec::new();
         let valid = coords.len() >= 2
             && coords.iter().all(|c| c[0].is_finite() && c[1].is_finite() && c[0].abs() <= 180.0 && c[1].abs() <= 90.0);
@@ -585,6 +609,8 @@ impl RouteNetwork {
         }
         let samples = self.resample(coords);
         let declared_m = samples.last().map_or(0.0, |s| s.km * 1000.0);
+        scratch.settled = 0;
+        let budget = work.budget(declared_m);
 
         // Viterbi over chains of samples that have candidates and connect.
         let mut chains: Vec<Vec<(usize, Candidate)>> = Vec::new();
@@ -599,6 +625,17 @@ impl RouteNetwork {
         let mut limits: Vec<f64> = Vec::new();
         let mut order: Vec<usize> = Vec::new();
         for (i, smp) in samples.iter().enumerate() {
+            if scratch.settled > budget {
+                problems.push(problem_at(
+                    MatchProblemKind::WorkLimit,
+                    smp,
+                    format!(
+                        "matching stopped at km {:.2}: following this drawing on the road network takes more work than one review may spend, so the rest of the route is unchecked",
+                        smp.km
+                    ),
+                ));
+                break;
+            }
             let inside = smp.xy[0] >= self.bbox[0] - SEARCH_RADIUS_M
                 && smp.xy[1] >= self.bbox[1] - SEARCH_RADIUS_M
                 && smp.xy[0] <= self.bbox[2] + SEARCH_RADIUS_M
@@ -991,4 +1028,32 @@ fn finish_candidates(out: &mut [Candidate]) {
         c.dist = c.dist.sqrt();
     }
     out.sort_by(|a, b| a.dist.total_cmp(&b.dist).then(a.way.cmp(&b.way)));
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Back and forth between two points 1.4 km apart across central Helsinki: every step a
+    /// wide search.
+    fn jumping() -> Vec<[f64; 2]> {
+        (0..300).map(|i| if i % 2 == 0 { [24.9370606, 60.164352] } else { [24.95, 60.17] }).collect()
+    }
+
+    #[test]
+    fn a_match_stops_where_its_work_budget_runs_out() {
+        let data = crate::embedded_routes().unwrap();
+        let net = &data.network;
+        let route = jumping();
+        let spent = net.match_route_with(&route, &mut Scratch::new(net.xy.len()), Work { floor: 20_000, per_km: 0 });
+        let stops: Vec<&MatchProblem> =
+            spent.problems.iter().filter(|p| p.kind == MatchProblemKind::WorkLimit).collect();
+        assert_eq!(stops.len(), 1, "{:?}", spent.problems);
+        assert!(stops[0].km > 0.0 && stops[0].km < spent.declared_length_m / 1000.0, "{:?}", stops[0]);
+        // The shipped budget is far above what this drawing needs.
+        let full = net.match_route(&route);
+        assert!(full.problems.iter().all(|p| p.kind != MatchProblemKind::WorkLimit), "{:?}", full.problems);
+        assert!(full.length_m > spent.length_m);
+    }
 }

@@ -187,6 +187,8 @@ pub enum MatchProblemKind {
     Gap,
     /// The route matched, but poorly.
     LowConfidence,
+    /// Matching stopped: the drawing needed more search than one review may spend.
+    WorkLimit,
 }
 
 /// A place where the route could not be matched with confidence.

@@ -28,6 +28,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 use tracing::Instrument;
 
 use crate::Reviewer;
@@ -45,6 +46,9 @@ pub struct Limits {
     pub body_bytes: usize,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// Longest a connection may take to send a request's headers (or stay idle between
+    /// requests).
+    pub header_timeout: Duration,
     /// Reviews running at once on the blocking pool.
     pub concurrent_reviews: usize,
     /// Largest accepted distance between an application's `submitted_at` and the time the
@@ -59,6 +63,7 @@ impl Default for Limits {
         Limits {
             body_bytes: 1 << 20,
             request_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
             concurrent_reviews: cores,
             max_clock_skew: Some(chrono::TimeDelta::minutes(5)),
         }
@@ -182,6 +187,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::NotFound("no such resource".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), body_guard))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), request_context))
         .with_state(state)
 }
@@ -234,6 +240,41 @@ async fn request_context(State(state): State<Arc<AppState>>, req: Request, next:
     resp
 }
 
+/// Refuses a body before a byte of it is read: one declared larger than the limit (413, so
+/// a client that sent `Expect: 100-continue` is never told to go on), or one not declared
+/// as JSON (415).
+async fn body_guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Result<Response, ApiError> {
+    if matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) {
+        let headers = req.headers();
+        let declared = headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > state.limits.body_bytes as u64) {
+            return Err(ApiError::TooLarge(state.limits.body_bytes));
+        }
+        let media = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !is_json(media) {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "the body must be sent as `content-type: application/json`, not `{}`",
+                media.chars().take(80).collect::<String>()
+            )));
+        }
+    }
+    Ok(next.run(req).await)
+}
+
+/// `application/json` or `application/*+json`, any case, charset UTF-8 if one is named.
+fn is_json(media: &str) -> bool {
+    let mut parts = media.split(';').map(str::trim);
+    let essence = parts.next().unwrap_or("").to_ascii_lowercase();
+    let json = essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
+    let utf8 = parts.filter_map(|p| p.split_once('=')).all(|(k, v)| {
+        !k.trim().eq_ignore_ascii_case("charset") || v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+    });
+    json && utf8
+}
+
 fn scope_for(method: &Method, path: &str) -> Scope {
     match (method, path.starts_with("/v1/restrictions")) {
         (&Method::POST, true) => Scope::Restrict,
@@ -277,6 +318,10 @@ pub async fn serve(
 }
 
 /// Like [`serve`], on a listener already bound (tests bind port 0).
+///
+/// Each connection gets [`Limits::header_timeout`] to send a request's headers: without it
+/// clients that send half a header line and stall hold their sockets for ever, and a few
+/// hundred of them use up the process's file descriptors, so nobody else can connect.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -287,7 +332,39 @@ pub async fn serve_on(
         tracing::warn!("no API keys configured: every caller is `anonymous`");
     }
     tracing::info!(%addr, "oscar listening");
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await.map_err(|e| StartError::Io(addr, e))
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(state.limits.header_timeout);
+    let router = app(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors or a connection reset before it was accepted: wait
+                    // for connections to close rather than spin or stop serving.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(
+            router.clone().map_request(|req: Request<hyper::body::Incoming>| req.map(axum::body::Body::new)),
+        );
+        let conn = graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -310,5 +387,4 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
 }

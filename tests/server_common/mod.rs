@@ -102,3 +102,41 @@ impl Drop for Oscar {
 pub fn recorded_applications() -> oscar::server::Limits {
     oscar::server::Limits { max_clock_skew: None, ..oscar::server::Limits::default() }
 }
+
+/// A service running in this process; `stop` starts its graceful shutdown.
+pub struct Served {
+    pub url: String,
+    pub ledger: std::sync::Arc<dyn oscar::ledger::Ledger>,
+    pub stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Serves `config` in this process on an ephemeral port, with `keys` (a key list) and
+/// `limits`.
+pub async fn serve_in_process(
+    config: oscar::server::ReviewerConfig,
+    keys: &str,
+    limits: oscar::server::Limits,
+) -> Served {
+    let ledger: std::sync::Arc<dyn oscar::ledger::Ledger> =
+        std::sync::Arc::new(oscar::ledger::SqliteLedger::temporary().unwrap());
+    let keys = oscar::server::auth::ApiKeys::parse("test", keys).unwrap();
+    let handle = tokio::runtime::Handle::current();
+    let l2 = std::sync::Arc::clone(&ledger);
+    let state = tokio::task::spawn_blocking(move || {
+        oscar::server::AppState::from_config(config, l2, keys, limits, Some(&handle)).unwrap()
+    })
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        oscar::server::serve_on(listener, std::sync::Arc::new(state), async move {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    Served { url, ledger, stop: Some(tx), task }
+}
