@@ -328,6 +328,14 @@ async fn queue_filters_paginates_and_masks() {
     assert_eq!(call(&state, "GET", "/v1/reviews?since=yesterday", None, None).await.status, StatusCode::BAD_REQUEST);
 }
 
+/// A closure along a line of `points` points far from the example's route.
+fn far_line(points: usize) -> Value {
+    let coordinates: Vec<[f64; 2]> = (0..points).map(|i| [24.90 + 0.01 * i as f64 / points as f64, 60.20]).collect();
+    json!({"id": "W-far", "kind": "closure", "reason": "event",
+        "valid_from": "2026-12-01T00:00:00Z", "valid_until": "2026-12-31T00:00:00Z",
+        "geometry": {"type": "LineString", "coordinates": coordinates}})
+}
+
 #[tokio::test]
 async fn restriction_lists_affected_approved_reviews_and_applies_to_new_ones() {
     let (state, _) = open_state();
@@ -351,10 +359,7 @@ async fn restriction_lists_affected_approved_reviews_and_applies_to_new_ones() {
     assert_eq!(affected, ["R-1"]);
 
     // Far away: affects nothing.
-    let far = json!({"id": "W-far", "kind": "closure", "reason": "event",
-        "valid_from": "2026-12-01T00:00:00Z", "valid_until": "2026-12-31T00:00:00Z",
-        "geometry": {"type": "LineString", "coordinates": [[24.90, 60.20], [24.91, 60.20]]}});
-    let far = post(&state, "/v1/restrictions", &far, None).await.json();
+    let far = post(&state, "/v1/restrictions", &far_line(2), None).await.json();
     assert!(far["affected"].as_array().unwrap().is_empty());
 
     assert_eq!(post(&state, "/v1/restrictions", &restriction, None).await.status, StatusCode::CONFLICT);
@@ -365,7 +370,31 @@ async fn restriction_lists_affected_approved_reviews_and_applies_to_new_ones() {
     assert_eq!(bad.json()["errors"].as_array().unwrap().len(), 5);
 
     let listed = call(&state, "GET", "/v1/restrictions", None, None).await.json();
-    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    assert!(listed.get("next").is_none());
+    // A page at a time.
+    let first = call(&state, "GET", "/v1/restrictions?limit=1", None, None).await.json();
+    assert_eq!(first["items"][0]["restriction"]["id"], "W-1");
+    let cursor = first["next"].as_str().unwrap();
+    let second = call(&state, "GET", &format!("/v1/restrictions?limit=1&cursor={cursor}"), None, None).await.json();
+    assert_eq!(second["items"][0]["restriction"]["id"], "W-far");
+    assert!(second.get("next").is_none(), "{second}");
+    assert_eq!(call(&state, "GET", "/v1/restrictions?limit=500", None, None).await.status, StatusCode::BAD_REQUEST);
+
+    // Junk is not stored to be echoed back to every caller.
+    let mut junk = restriction.clone();
+    junk["id"] = json!("W-junk");
+    junk["reason"] = json!("x".repeat(900_000 / 2));
+    junk["geometry"]["padding"] = json!("y".repeat(1000));
+    let answer = call(&state, "POST", "/v1/restrictions", Some(junk.to_string()), None).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", &answer.text[..200.min(answer.text.len())]);
+    let pointers: Vec<Value> =
+        answer.json()["errors"].as_array().unwrap().iter().map(|e| e["pointer"].clone()).collect();
+    assert_eq!(pointers, [json!("/reason"), json!("/geometry/padding")]);
+    let mut long_line = far_line(3000);
+    long_line["id"] = json!("W-long");
+    let answer = post(&state, "/v1/restrictions", &long_line, None).await;
+    assert_eq!(answer.json()["errors"][0]["pointer"], "/geometry/coordinates", "{}", answer.text);
 
     // A new review of the same route now meets the works during its schedule.
     let again = post(&state, "/v1/reviews", &with_id(example(), "R-3"), None).await.json();

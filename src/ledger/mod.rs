@@ -194,7 +194,11 @@ pub trait Ledger: Send + Sync {
     /// Stores a temporary restriction.
     fn add_restriction(&self, restriction: &str, caller: &str, recorded_at: &str) -> Result<i64, LedgerError>;
     /// Every stored restriction, in order.
-    fn restrictions(&self) -> Result<Vec<StoredRestriction>, LedgerError>;
+    fn restrictions(&self) -> Result<Vec<StoredRestriction>, LedgerError> {
+        self.restrictions_after(0, usize::MAX)
+    }
+    /// Stored restrictions whose sequence number is above `after_seq`, at most `limit`, in order.
+    fn restrictions_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredRestriction>, LedgerError>;
     /// Cheap liveness probe.
     fn ping(&self) -> Result<(), LedgerError>;
 }

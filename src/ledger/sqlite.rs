@@ -637,10 +637,13 @@ impl Ledger for SqliteLedger {
         self.submit(|reply| Job::Restriction { restriction, caller, recorded_at, reply })
     }
 
-    fn restrictions(&self) -> Result<Vec<StoredRestriction>, LedgerError> {
+    fn restrictions_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredRestriction>, LedgerError> {
         let conn = self.reader()?;
-        let mut stmt = conn.prepare("SELECT seq, restriction, caller, recorded_at FROM restrictions ORDER BY seq")?;
-        let rows = stmt.query_map([], |r| {
+        let mut stmt = conn.prepare(
+            "SELECT seq, restriction, caller, recorded_at FROM restrictions WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(rusqlite::params![after_seq, limit], |r| {
             Ok(StoredRestriction { seq: r.get(0)?, restriction: r.get(1)?, caller: r.get(2)?, recorded_at: r.get(3)? })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)

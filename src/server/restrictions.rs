@@ -9,19 +9,19 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::reviews::{location, now_rfc3339};
+use super::reviews::{location, next_cursor, now_rfc3339, page_of};
 use crate::Reviewer;
 use crate::application::FieldError;
 use crate::checks::lowered_comparisons;
@@ -30,6 +30,12 @@ use crate::routes::{Closure, LoweredLimits, closures_on_route};
 
 /// Approved reviews are re-checked in pages of this size.
 const PAGE: usize = 500;
+
+/// Longest `reason`: a sentence for a reviewer, not a document (it is echoed in every
+/// answer that lists the restriction).
+const MAX_REASON_CHARS: usize = 500;
+/// Most points of a restriction's geometry: a closed stretch of road, not a region.
+const MAX_GEOMETRY_POINTS: usize = 2_000;
 
 /// A temporary restriction as submitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -132,6 +138,17 @@ pub fn validate(r: &Restriction) -> Result<Closure, Vec<FieldError>> {
     }
     if r.reason.trim().is_empty() {
         err("/reason", "must not be empty".into());
+    }
+    if r.reason.chars().count() > MAX_REASON_CHARS {
+        err("/reason", format!("must be at most {MAX_REASON_CHARS} characters"));
+    }
+    if let Some(extra) =
+        r.geometry.as_object().and_then(|g| g.keys().find(|k| !["type", "coordinates"].contains(&k.as_str())))
+    {
+        err(&format!("/geometry/{extra}"), "is not a member of a GeoJSON `Point` or `LineString` here".into());
+    }
+    if r.geometry.get("coordinates").and_then(Value::as_array).is_some_and(|c| c.len() > MAX_GEOMETRY_POINTS) {
+        err("/geometry/coordinates", format!("must have at most {MAX_GEOMETRY_POINTS} points"));
     }
     if r.valid_until < r.valid_from {
         err("/valid_until", "must not be before `valid_from`".into());
@@ -309,18 +326,49 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(created)).into_response())
 }
 
-/// Every temporary restriction, in the order added.
+/// Paging of the restriction list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<usize>,
+    /// `next` from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of restrictions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RestrictionPage {
+    /// The restrictions, in the order added.
+    pub items: Vec<Listed>,
+    /// Cursor of the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// The temporary restrictions, in the order added, a page at a time.
 #[utoipa::path(
     get,
     path = "/v1/restrictions",
     tag = "restrictions",
-    responses((status = 200, description = "The restrictions", body = [Listed])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of restrictions", body = RestrictionPage),
+        (status = 400, description = "Bad paging", body = super::error::Problem, content_type = "application/problem+json"),
+    ),
     security(("bearer" = []))
 )]
-pub async fn list(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (limit, after_seq) = page_of(q.limit, q.cursor.as_deref())?;
     let st = Arc::clone(&state);
-    let stored = tokio::task::spawn_blocking(move || st.ledger.restrictions()).await??;
-    let listed: Vec<Listed> = stored
+    let mut stored =
+        tokio::task::spawn_blocking(move || st.ledger.restrictions_after(after_seq.unwrap_or(0), limit + 1)).await??;
+    let next = next_cursor(&mut stored, limit, |s| s.seq);
+    let items: Vec<Listed> = stored
         .into_iter()
         .filter_map(|s| {
             serde_json::from_str(&s.restriction).ok().map(|restriction| Listed {
@@ -330,5 +378,5 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Response, ApiErr
             })
         })
         .collect();
-    Ok(axum::Json(listed).into_response())
+    Ok(axum::Json(RestrictionPage { items, next }).into_response())
 }

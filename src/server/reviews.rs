@@ -315,26 +315,36 @@ pub async fn list(
     {
         return Err(ApiError::BadRequest(format!("`verdict` must be `approve` or `escalate`, found `{v}`")));
     }
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("`limit` must be between 1 and {MAX_LIMIT}")));
-    }
-    let after_seq = match &q.cursor {
-        Some(c) => {
-            Some(c.parse::<i64>().map_err(|_| ApiError::BadRequest("`cursor` is not one this service gave".into()))?)
-        }
-        None => None,
-    };
+    let (limit, after_seq) = page_of(q.limit, q.cursor.as_deref())?;
     let since = q.since.as_deref().map(parse_since).transpose()?;
     let query = ledger::Query { verdict: q.verdict, since, after_seq, limit: limit + 1 };
     let st = Arc::clone(&state);
     let mut records = tokio::task::spawn_blocking(move || st.ledger.list(&query)).await??;
-    let next = (records.len() > limit).then(|| {
-        records.truncate(limit);
-        records.last().map(|r| r.seq.to_string()).unwrap_or_default()
-    });
+    let next = next_cursor(&mut records, limit, |r| r.seq);
     let page = QueuePage { items: records.iter().map(entry).collect(), next };
     Ok(axum::Json(page).into_response())
+}
+
+/// Page size (default 50) and the sequence number to continue after, from a list's
+/// `limit` and `cursor` parameters.
+pub(super) fn page_of(limit: Option<usize>, cursor: Option<&str>) -> Result<(usize, Option<i64>), ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::BadRequest(format!("`limit` must be between 1 and {MAX_LIMIT}")));
+    }
+    let after_seq = cursor
+        .map(|c| c.parse::<i64>().map_err(|_| ApiError::BadRequest("`cursor` is not one this service gave".into())))
+        .transpose()?;
+    Ok((limit, after_seq))
+}
+
+/// Cuts `rows` (fetched `limit + 1` at a time) to `limit` and names the cursor of the next
+/// page, if there is one.
+pub(super) fn next_cursor<T>(rows: &mut Vec<T>, limit: usize, seq: impl Fn(&T) -> i64) -> Option<String> {
+    (rows.len() > limit).then(|| {
+        rows.truncate(limit);
+        rows.last().map(|r| seq(r).to_string()).unwrap_or_default()
+    })
 }
 
 #[cfg(test)]
