@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use oscar::ledger::{Ledger, SqliteLedger};
-use oscar::server::auth::ApiKeys;
+use oscar::server::auth::{ApiKeys, Auth};
 use oscar::server::{AppState, Limits, ReviewerConfig, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -19,22 +19,19 @@ const SUBMIT_KEY: &str = "platform-key-0123456789";
 const READ_KEY: &str = "reviewer-key-0123456789";
 const OPS_KEY: &str = "ops-key-0123456789abcd";
 
-fn state_with(keys: &str, limits: Limits) -> (Arc<AppState>, Arc<dyn Ledger>) {
+fn state_with(auth: Auth, limits: Limits) -> (Arc<AppState>, Arc<dyn Ledger>) {
     let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::temporary().unwrap());
-    let keys = ApiKeys::parse("test", keys).unwrap();
-    let state = AppState::from_config(ReviewerConfig::default(), Arc::clone(&ledger), keys, limits, None).unwrap();
+    let state = AppState::from_config(ReviewerConfig::default(), Arc::clone(&ledger), auth, limits, None).unwrap();
     (Arc::new(state), ledger)
 }
 
 fn open_state() -> (Arc<AppState>, Arc<dyn Ledger>) {
-    state_with("", Limits::default())
+    state_with(Auth::Disabled, Limits::default())
 }
 
 fn keyed_state() -> (Arc<AppState>, Arc<dyn Ledger>) {
-    state_with(
-        &format!("platform {SUBMIT_KEY} submit,read\nreviewer {READ_KEY} read\nops {OPS_KEY} *"),
-        Limits::default(),
-    )
+    let keys = format!("platform {SUBMIT_KEY} submit,read\nreviewer {READ_KEY} read\nops {OPS_KEY} *");
+    state_with(Auth::Keys(ApiKeys::parse("test", &keys).unwrap()), Limits::default())
 }
 
 fn example() -> Value {
@@ -165,7 +162,7 @@ async fn bad_input_is_a_problem_document() {
 
 #[tokio::test]
 async fn body_limit_gives_413() {
-    let (state, _) = state_with("", Limits { body_bytes: 1024, ..Limits::default() });
+    let (state, _) = state_with(Auth::Disabled, Limits { body_bytes: 1024, ..Limits::default() });
     let a = post(&state, "/v1/reviews", &with_id(example(), "T-big"), None).await;
     assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", a.text);
     assert_eq!(a.content_type, "application/problem+json");
@@ -173,7 +170,8 @@ async fn body_limit_gives_413() {
 
 #[tokio::test]
 async fn timeout_is_a_503_problem() {
-    let (state, ledger) = state_with("", Limits { request_timeout: Duration::from_millis(100), ..Limits::default() });
+    let (state, ledger) =
+        state_with(Auth::Disabled, Limits { request_timeout: Duration::from_millis(100), ..Limits::default() });
     // A client that sends half a body and stalls.
     let chunks = futures_stall(b"{\"application_id\": \"T-slow\"".to_vec());
     let req = Request::builder().method("POST").uri("/v1/reviews").body(Body::from_stream(chunks)).unwrap();
@@ -235,6 +233,7 @@ async fn api_keys_401_403_and_caller_recorded() {
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/v1/envelope"] {
         assert_eq!(call(&state, "GET", path, None, None).await.status, StatusCode::OK, "{path}");
     }
+    assert_eq!(call(&state, "GET", "/readyz", None, None).await.json()["auth"], "keys");
 }
 
 #[tokio::test]
@@ -400,7 +399,8 @@ async fn lowered_limits_affect_only_the_vehicles_above_them() {
 async fn operations_endpoints() {
     let (state, _) = open_state();
     assert_eq!(call(&state, "GET", "/healthz", None, None).await.json()["status"], "ok");
-    assert_eq!(call(&state, "GET", "/readyz", None, None).await.json()["status"], "ready");
+    let ready = call(&state, "GET", "/readyz", None, None).await.json();
+    assert_eq!(ready, json!({"status": "ready", "auth": "disabled"}));
     state.set_ready(false);
     let not_ready = call(&state, "GET", "/readyz", None, None).await;
     assert_eq!(not_ready.status, StatusCode::SERVICE_UNAVAILABLE);

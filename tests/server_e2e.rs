@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use oscar::ledger::{Ledger, SqliteLedger};
 use oscar::registry::RemoteOptions;
-use oscar::server::auth::ApiKeys;
+use oscar::server::auth::{ApiKeys, Auth};
 use oscar::server::{AppState, Limits, RegistrySource, ReviewerConfig};
 use serde_json::Value;
 use server_common::{Oscar, example};
@@ -28,11 +28,11 @@ struct Served {
 /// Serves `config` in this process on an ephemeral port.
 async fn serve(config: ReviewerConfig) -> Served {
     let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::temporary().unwrap());
-    let keys = ApiKeys::parse("test", &format!("e2e {KEY} *")).unwrap();
+    let auth = Auth::Keys(ApiKeys::parse("test", &format!("e2e {KEY} *")).unwrap());
     let handle = tokio::runtime::Handle::current();
     let l2 = Arc::clone(&ledger);
     let state = tokio::task::spawn_blocking(move || {
-        AppState::from_config(config, l2, keys, Limits::default(), Some(&handle)).unwrap()
+        AppState::from_config(config, l2, auth, Limits::default(), Some(&handle)).unwrap()
     })
     .await
     .unwrap();
