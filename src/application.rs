@@ -521,7 +521,7 @@ fn check_identifiers(app: &Application, formats: &Formats, out: &mut Vec<FieldEr
         if formats.person_id == IdScheme::Gb11643
             && let Err(m) = ids::check_id_number(id)
         {
-            out.push(FieldError::new(pointer, format!("ID number `{id}` {m}")));
+            out.push(FieldError::new(pointer, format!("ID number `{}` {m}", ids::mask_id(id))));
         }
     };
     person("/agent/id_number".into(), &app.agent.id_number, out);

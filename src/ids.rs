@@ -1,7 +1,12 @@
 //! Identifier formats with check digits: Chinese resident ID numbers (GB 11643-1999),
 //! unified social credit codes (GB 32100-2015) and motor-vehicle plates (GA 36-2018).
 //!
-//! Each validator returns `Err` with a plain-language reason a person can act on.
+//! Each validator returns `Err` with a plain-language reason a person can act on; a reason
+//! about an ID number never quotes the digits that [`mask_id`] hides.
+//!
+//! [`mask_id`] is the one rule for showing a person's ID number outside the service.
+
+use std::borrow::Cow;
 
 use chrono::NaiveDate;
 
@@ -22,14 +27,57 @@ pub fn check_id_number(id: &str) -> Result<(), String> {
     }
     let birth: String = chars[6..14].iter().collect();
     if NaiveDate::parse_from_str(&birth, "%Y%m%d").is_err() {
-        return Err(format!("birth date `{birth}` (characters 7-14) is not a date"));
+        return Err("characters 7-14 are not a birth date (YYYYMMDD)".into());
     }
-    let expected = ID_CHECK[(sum % 11) as usize];
+    // The expected character is not named: with the 17 digits it would complete a valid
+    // number, and a typo may be in any digit, not in the check character.
     let given = chars[17].to_ascii_uppercase();
-    if given != expected {
-        return Err(format!("check character is `{given}`, expected `{expected}` (GB 11643)"));
+    if given != ID_CHECK[(sum % 11) as usize] {
+        return Err(format!("check character `{given}` does not match the first 17 digits (GB 11643)"));
     }
     Ok(())
+}
+
+/// Masks a person's ID number for anything that leaves the service (reviews, the queue,
+/// problem documents, logs): the first 4 and the last 2 characters stay, the rest become
+/// `*`; 6 characters or fewer are masked whole.
+pub fn mask_id(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    let n = chars.len();
+    if n <= 6 {
+        return "*".repeat(n);
+    }
+    chars.iter().enumerate().map(|(i, c)| if i < 4 || i >= n - 2 { *c } else { '*' }).collect()
+}
+
+/// Masks, with [`mask_id`], every resident ID number in free text: any run of ASCII letters
+/// and digits that holds 17 digits in a row (a credit code of digits only looks the same
+/// and is masked too). For text that may quote input or a registry answer verbatim (a
+/// parser's message), where the ID number is not known beforehand.
+pub fn mask_id_numbers(text: &str) -> Cow<'_, str> {
+    let holds_id = |run: &str| run.split(|c: char| !c.is_ascii_digit()).any(|digits| digits.len() >= 17);
+    let mut out = String::new();
+    let (mut copied, mut run_start) = (0, None);
+    // A space after the end closes the last run.
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        match (c.is_ascii_alphanumeric(), run_start) {
+            (true, None) => run_start = Some(i),
+            (false, Some(start)) => {
+                if holds_id(&text[start..i]) {
+                    out.push_str(&text[copied..start]);
+                    out.push_str(&mask_id(&text[start..i]));
+                    copied = i;
+                }
+                run_start = None;
+            }
+            _ => {}
+        }
+    }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
 }
 
 const USCC_CHARSET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -136,11 +184,40 @@ mod tests {
     fn wrong_check_characters_are_named() {
         assert_eq!(
             check_id_number("370802199001011231"),
-            Err("check character is `1`, expected `X` (GB 11643)".into())
+            Err("check character `1` does not match the first 17 digits (GB 11643)".into())
         );
         assert_eq!(check_uscc("91370800MA3C5Q8K45"), Err("check character is `5`, expected `4` (GB 32100)".into()));
         assert!(check_id_number("37080219901301123X").is_err(), "month 13");
         assert!(check_uscc("91370800MA3C5Q8KI4").is_err(), "I is not in the alphabet");
+    }
+
+    #[test]
+    fn id_number_problems_do_not_quote_the_masked_digits() {
+        assert_eq!(
+            check_id_number("37080219901301123X"),
+            Err("characters 7-14 are not a birth date (YYYYMMDD)".into())
+        );
+    }
+
+    #[test]
+    fn masks_keep_four_leading_and_two_trailing_characters() {
+        assert_eq!(mask_id("37080219900101123X"), "3708************3X");
+        assert_eq!(mask_id("TX-DL-40112233"), "TX-D********33");
+        assert_eq!(mask_id("1234567"), "1234*67");
+        assert_eq!(mask_id("123456"), "******");
+        assert_eq!(mask_id(""), "");
+    }
+
+    #[test]
+    fn id_numbers_in_text_are_masked_and_the_rest_is_kept() {
+        assert_eq!(
+            mask_id_numbers("wrong type: integer `370802199001011231`, expected text; 370811199003032313."),
+            "wrong type: integer `3708************31`, expected text; 3708************13."
+        );
+        assert_eq!(mask_id_numbers("张三37080219900101123x"), "张三3708************3x");
+        // Shorter numbers, credit codes and plates are not ID numbers.
+        let other = "`53500` kg, `91370800MA3C5Q8K44`, `鲁H12345`, 2026-12-01T00:00:00Z";
+        assert!(matches!(mask_id_numbers(other), Cow::Borrowed(t) if t == other));
     }
 
     #[test]

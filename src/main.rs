@@ -211,8 +211,13 @@ struct ServeArgs {
     #[arg(long, env = "OSCAR_LEDGER_FULL_SYNC")]
     ledger_full_sync: bool,
     /// API key file (`NAME KEY PERMISSIONS` per line); `OSCAR_API_KEYS` holds keys inline.
+    /// Without keys the server does not start, unless `--no-auth` is given.
     #[arg(long, env = "OSCAR_API_KEYS_FILE")]
     api_keys: Option<PathBuf>,
+    /// Run without authentication: every caller is `anonymous` and may submit, read and add
+    /// restrictions. Refused together with API keys.
+    #[arg(long, env = "OSCAR_NO_AUTH", value_parser = clap::builder::BoolishValueParser::new())]
+    no_auth: bool,
     /// Largest request body, bytes.
     #[arg(long, env = "OSCAR_BODY_LIMIT", default_value_t = 1 << 20)]
     body_limit: usize,

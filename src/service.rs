@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use oscar::ledger::{Ledger, SqliteLedger};
 use oscar::registry::{JsonlRegistry, RemoteOptions};
-use oscar::server::auth::ApiKeys;
+use oscar::server::auth::{ApiKeys, Auth};
 use oscar::server::{AppState, Limits, RegistrySource, ReviewerConfig};
 
 use crate::ServeArgs;
@@ -22,6 +22,8 @@ pub enum ServiceError {
     Config(#[from] oscar::server::ConfigError),
     #[error(transparent)]
     Keys(#[from] oscar::server::auth::KeysError),
+    #[error("{0}")]
+    Auth(&'static str),
     #[error(transparent)]
     Ledger(#[from] oscar::ledger::LedgerError),
     #[error(transparent)]
@@ -50,17 +52,30 @@ fn runtime() -> Result<tokio::runtime::Runtime, ServiceError> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServiceError::Runtime)
 }
 
-fn api_keys(file: Option<&Path>) -> Result<ApiKeys, ServiceError> {
-    let mut keys = match file {
-        Some(f) => ApiKeys::from_file(f)?,
-        None => ApiKeys::default(),
+/// How `serve` authenticates: the keys of the file or of `OSCAR_API_KEYS` (one source; a
+/// source without a key is refused), or none when `--no-auth` asks for it and no key is
+/// given. Anything else stops the server: it never falls back to running open.
+fn auth(file: Option<&Path>, no_auth: bool) -> Result<Auth, ServiceError> {
+    let inline = match std::env::var("OSCAR_API_KEYS") {
+        Ok(text) => Some(text),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => return Err(ServiceError::Auth("OSCAR_API_KEYS is not UTF-8 text")),
     };
-    if keys.is_empty()
-        && let Ok(inline) = std::env::var("OSCAR_API_KEYS")
-    {
-        keys = ApiKeys::parse("OSCAR_API_KEYS", &inline)?;
+    match (file, inline, no_auth) {
+        (None, None, true) => Ok(Auth::Disabled),
+        (Some(_), _, true) | (_, Some(_), true) => {
+            Err(ServiceError::Auth("`--no-auth` (OSCAR_NO_AUTH) and API keys are both given; choose one"))
+        }
+        (Some(_), Some(_), false) => Err(ServiceError::Auth(
+            "API keys are given both in a file (--api-keys, OSCAR_API_KEYS_FILE) and in OSCAR_API_KEYS; give them in one place",
+        )),
+        (Some(f), None, false) => Ok(Auth::Keys(ApiKeys::from_file(f)?)),
+        (None, Some(text), false) => Ok(Auth::Keys(ApiKeys::parse("OSCAR_API_KEYS", &text)?)),
+        (None, None, false) => Err(ServiceError::Auth(
+            "no API keys: give --api-keys FILE (or OSCAR_API_KEYS_FILE, or the keys in OSCAR_API_KEYS), \
+             or --no-auth to run without authentication",
+        )),
     }
-    Ok(keys)
 }
 
 /// `oscar serve`.
@@ -89,7 +104,7 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
             closures: args.closures,
             model: args.model,
         };
-        let keys = api_keys(args.api_keys.as_deref())?;
+        let auth = auth(args.api_keys.as_deref(), args.no_auth)?;
         let limits = Limits {
             body_bytes: args.body_limit,
             request_timeout: Duration::from_millis(args.request_timeout_ms),
@@ -104,7 +119,7 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
         let handle = tokio::runtime::Handle::current();
         let state = tokio::task::spawn_blocking(move || -> Result<AppState, ServiceError> {
             let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(&ledger_path, full_sync)?);
-            Ok(AppState::from_config(config, ledger, keys, limits, Some(&handle))?)
+            Ok(AppState::from_config(config, ledger, auth, limits, Some(&handle))?)
         })
         .await
         .map_err(|e| ServiceError::Runtime(std::io::Error::other(e.to_string())))??;

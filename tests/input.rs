@@ -59,7 +59,10 @@ fn domain_problems_are_all_reported_with_exact_messages() {
     app["cargo"]["height_m"] = json!(4.5);
     let e = errors(&app);
     let expected = [
-        ("/agent/id_number", "ID number `370802199001011231` check character is `1`, expected `X` (GB 11643)"),
+        (
+            "/agent/id_number",
+            "ID number `3708************31` check character `1` does not match the first 17 digits (GB 11643)",
+        ),
         ("/cargo/height_m", "`4.5` m is not less than the loaded height `4.3` m: the cargo sits on a deck"),
         ("/carrier/uscc", "credit code `91370800MA3C5Q8K45` check character is `5`, expected `4` (GB 32100)"),
         ("/route/geometry/coordinates", "must have between 2 and 100000 entries or characters"),

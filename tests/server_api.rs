@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use oscar::ledger::{Ledger, SqliteLedger};
-use oscar::server::auth::ApiKeys;
+use oscar::server::auth::{ApiKeys, Auth};
 use oscar::server::{AppState, Limits, ReviewerConfig, app};
 use serde_json::{Value, json};
 use server_common::recorded_applications;
@@ -22,22 +22,19 @@ const SUBMIT_KEY: &str = "platform-key-0123456789";
 const READ_KEY: &str = "reviewer-key-0123456789";
 const OPS_KEY: &str = "ops-key-0123456789abcd";
 
-fn state_with(keys: &str, limits: Limits) -> (Arc<AppState>, Arc<dyn Ledger>) {
+fn state_with(auth: Auth, limits: Limits) -> (Arc<AppState>, Arc<dyn Ledger>) {
     let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::temporary().unwrap());
-    let keys = ApiKeys::parse("test", keys).unwrap();
-    let state = AppState::from_config(ReviewerConfig::default(), Arc::clone(&ledger), keys, limits, None).unwrap();
+    let state = AppState::from_config(ReviewerConfig::default(), Arc::clone(&ledger), auth, limits, None).unwrap();
     (Arc::new(state), ledger)
 }
 
 fn open_state() -> (Arc<AppState>, Arc<dyn Ledger>) {
-    state_with("", recorded_applications())
+    state_with(Auth::Disabled, recorded_applications())
 }
 
 fn keyed_state() -> (Arc<AppState>, Arc<dyn Ledger>) {
-    state_with(
-        &format!("platform {SUBMIT_KEY} submit,read\nreviewer {READ_KEY} read\nops {OPS_KEY} *"),
-        recorded_applications(),
-    )
+    let keys = format!("platform {SUBMIT_KEY} submit,read\nreviewer {READ_KEY} read\nops {OPS_KEY} *");
+    state_with(Auth::Keys(ApiKeys::parse("test", &keys).unwrap()), recorded_applications())
 }
 
 fn example() -> Value {
@@ -169,7 +166,7 @@ async fn bad_input_is_a_problem_document() {
 #[tokio::test]
 async fn receipt_refuses_a_backdated_submission() {
     // The live default: `submitted_at` within 5 minutes of the service's clock.
-    let (state, ledger) = state_with("", Limits::default());
+    let (state, ledger) = state_with(Auth::Disabled, Limits::default());
     // Backdated by months, so that an authorization expired since would still be judged valid.
     let backdated = with_id(example(), "T-backdated");
     assert!(backdated["submitted_at"].as_str().unwrap().starts_with("2026-"));
@@ -211,7 +208,7 @@ async fn receipt_refuses_a_backdated_submission() {
 
 #[tokio::test]
 async fn body_limit_gives_413() {
-    let (state, _) = state_with("", Limits { body_bytes: 1024, ..recorded_applications() });
+    let (state, _) = state_with(Auth::Disabled, Limits { body_bytes: 1024, ..recorded_applications() });
     let a = post(&state, "/v1/reviews", &with_id(example(), "T-big"), None).await;
     assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", a.text);
     assert_eq!(a.content_type, "application/problem+json");
@@ -220,7 +217,7 @@ async fn body_limit_gives_413() {
 #[tokio::test]
 async fn timeout_is_a_503_problem() {
     let (state, ledger) =
-        state_with("", Limits { request_timeout: Duration::from_millis(100), ..recorded_applications() });
+        state_with(Auth::Disabled, Limits { request_timeout: Duration::from_millis(100), ..recorded_applications() });
     // A client that sends half a body and stalls.
     let chunks = futures_stall(b"{\"application_id\": \"T-slow\"".to_vec());
     let req = Request::builder()
@@ -287,6 +284,7 @@ async fn api_keys_401_403_and_caller_recorded() {
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/v1/envelope"] {
         assert_eq!(call(&state, "GET", path, None, None).await.status, StatusCode::OK, "{path}");
     }
+    assert_eq!(call(&state, "GET", "/readyz", None, None).await.json()["auth"], "keys");
 }
 
 #[tokio::test]
@@ -481,7 +479,8 @@ async fn lowered_limits_affect_only_the_vehicles_above_them() {
 async fn operations_endpoints() {
     let (state, _) = open_state();
     assert_eq!(call(&state, "GET", "/healthz", None, None).await.json()["status"], "ok");
-    assert_eq!(call(&state, "GET", "/readyz", None, None).await.json()["status"], "ready");
+    let ready = call(&state, "GET", "/readyz", None, None).await.json();
+    assert_eq!(ready, json!({"status": "ready", "auth": "disabled"}));
     state.set_ready(false);
     let not_ready = call(&state, "GET", "/readyz", None, None).await;
     assert_eq!(not_ready.status, StatusCode::SERVICE_UNAVAILABLE);

@@ -17,7 +17,7 @@ async fn kill_9_during_load_loses_no_acknowledged_review() {
     let dir = temp_dir("crash");
     let ledger = dir.join("ledger.sqlite");
     let ledger_arg = ledger.to_str().unwrap().to_string();
-    let mut server = Oscar::start(&["serve", "--trust-submitted-at", "--ledger", &ledger_arg], "/readyz");
+    let mut server = Oscar::start(&["serve", "--no-auth", "--trust-submitted-at", "--ledger", &ledger_arg], "/readyz");
     let url = server.url();
 
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -67,7 +67,7 @@ async fn kill_9_during_load_loses_no_acknowledged_review() {
     assert!(out.contains("chain intact"), "{out}");
 
     // Restarted, the service has every acknowledged review and continues the chain.
-    let restarted = Oscar::start(&["serve", "--trust-submitted-at", "--ledger", &ledger_arg], "/readyz");
+    let restarted = Oscar::start(&["serve", "--no-auth", "--trust-submitted-at", "--ledger", &ledger_arg], "/readyz");
     for id in &acked {
         let resp = client.get(format!("{}/v1/reviews/{id}", restarted.url())).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200, "acknowledged review {id} is missing after the crash");

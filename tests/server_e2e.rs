@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oscar::registry::RemoteOptions;
+use oscar::server::auth::{ApiKeys, Auth};
 use oscar::server::{RegistrySource, ReviewerConfig};
 use serde_json::Value;
 use server_common::{Oscar, Served, example, recorded_applications, serve_in_process};
@@ -18,7 +19,12 @@ const KEY: &str = "e2e-key-0123456789abcdef";
 
 /// Serves `config` in this process on an ephemeral port, with the test key.
 async fn serve(config: ReviewerConfig) -> Served {
-    serve_in_process(config, &format!("e2e {KEY} *"), recorded_applications()).await
+    serve_in_process(
+        config,
+        Auth::Keys(ApiKeys::parse("test", &format!("e2e {KEY} *")).unwrap()),
+        recorded_applications(),
+    )
+    .await
 }
 
 fn remote(url: &str, call_timeout_ms: u64, retries: u32) -> ReviewerConfig {
@@ -135,6 +141,126 @@ async fn malformed_registry_answers_are_unverified() {
     assert_unverified_by_registry(&review, "malformed record");
     assert_eq!(review["versions"]["registry"], "remote:bad-1");
     bad_task.abort();
+}
+
+/// A registry that answers some keys with the record of another key, and every other key
+/// truthfully from the demo registry.
+struct Swapping {
+    demo: oscar::registry::JsonlRegistry,
+    /// (asked, answered with the record of).
+    swaps: Vec<(&'static str, &'static str)>,
+}
+
+impl Swapping {
+    fn key<'a>(&self, asked: &'a str) -> &'a str {
+        self.swaps.iter().find(|(a, _)| *a == asked).map_or(asked, |(_, answered)| answered)
+    }
+}
+
+impl oscar::registry::Registry for Swapping {
+    fn company(&self, uscc: &str) -> oscar::registry::Lookup<oscar::registry::CompanyRecord> {
+        self.demo.company(self.key(uscc))
+    }
+    fn person(&self, id_number: &str) -> oscar::registry::Lookup<oscar::registry::PersonRecord> {
+        self.demo.person(self.key(id_number))
+    }
+    fn vehicle(&self, plate: &str) -> oscar::registry::Lookup<oscar::registry::VehicleRecord> {
+        self.demo.vehicle(self.key(plate))
+    }
+    fn vehicle_by_vin(&self, vin: &str) -> oscar::registry::Lookup<oscar::registry::VehicleRecord> {
+        self.demo.vehicle_by_vin(self.key(vin))
+    }
+    fn authorization(&self, reference: &str) -> oscar::registry::Lookup<oscar::registry::AuthorizationRecord> {
+        self.demo.authorization(self.key(reference))
+    }
+    fn version(&self) -> String {
+        self.demo.version()
+    }
+}
+
+/// Serves `swaps` over HTTP with the registry protocol (`oscar registry-serve`'s router) on
+/// an ephemeral port; returns its URL.
+async fn swapping_registry(swaps: Vec<(&'static str, &'static str)>) -> (String, tokio::task::JoinHandle<()>) {
+    let demo = oscar::registry::JsonlRegistry::embedded_demo().unwrap();
+    let app = oscar::server::registry::registry_app(Box::new(Swapping { demo, swaps }), Duration::ZERO);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (url, tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_for_another_key_is_a_malformed_answer() {
+    use oscar::registry::{Lookup, Registry as _, RemoteRegistry};
+    // Every key asked for below is answered with a real record of another key.
+    let swaps = vec![
+        ("91370800MA3C5Q8K44", "913708000000000011"),
+        ("37081119850505231X", "370811199003032313"),
+        ("鲁H12345", "鲁H6789挂"),
+        ("LZZ5BLSJ000000001", "LZZ5BLSJ000000002"),
+        ("AUTH-77", "AUTH-OTHER-AGENT"),
+    ];
+    let (url, task) = swapping_registry(swaps).await;
+    let options = RemoteOptions { retries: 0, cache_ttl: Duration::ZERO, ..RemoteOptions::default() };
+    let registry = Arc::new(RemoteRegistry::new(&url, options, tokio::runtime::Handle::current()).unwrap());
+    let r = Arc::clone(&registry);
+    // The registry trait blocks: call it from a blocking thread.
+    let (asked, own_found) = tokio::task::spawn_blocking(move || {
+        fn reason<T: std::fmt::Debug>(l: Lookup<T>) -> String {
+            match l {
+                Lookup::Unavailable(why) => why,
+                other => panic!("not unavailable: {other:?}"),
+            }
+        }
+        let asked = [
+            ("uscc", reason(r.company("91370800MA3C5Q8K44"))),
+            ("id_number", reason(r.person("37081119850505231X"))),
+            ("plate", reason(r.vehicle("鲁H12345"))),
+            ("vin", reason(r.vehicle_by_vin("LZZ5BLSJ000000001"))),
+            ("reference", reason(r.authorization("AUTH-77"))),
+        ];
+        // A key that is answered with its own record is found.
+        let own = r.person("370811199003032313");
+        (asked, matches!(own, Lookup::Found(p) if p.id_number == "370811199003032313"))
+    })
+    .await
+    .unwrap();
+    for (field, why) in &asked {
+        let expected =
+            format!("the registry answered with a malformed record (its `{field}` is not the one asked for)");
+        assert!(why.contains(&expected), "{field}: {why}");
+        // Neither ID number is quoted.
+        assert!(!why.contains("37081119850505231X") && !why.contains("370811199003032313"), "{why}");
+    }
+    assert!(own_found);
+    // Each counts as a registry error, like any malformed answer.
+    assert_eq!(registry.error_counter().load(std::sync::atomic::Ordering::SeqCst), 5);
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_persons_record_does_not_approve_an_unregistered_escort() {
+    // The escort person is not registered; the registry answers with a qualified escort's record.
+    const UNREGISTERED: &str = "110101199003077571";
+    let (url, task) = swapping_registry(vec![(UNREGISTERED, "370811199003032313")]).await;
+    let s = serve(remote(&url, 500, 0)).await;
+    let mut app = example("SWAP-1");
+    app["escort"]["personnel_id_numbers"] = serde_json::json!([UNREGISTERED]);
+    let (status, review, _) = submit(&s.url, &app).await;
+    assert_eq!(status, 201);
+    assert_eq!(review["verdict"], "escalate", "{review}");
+    assert_eq!(status_of(&review, "P4"), "unverified", "{review}");
+    let reasons = review["reasons"].as_array().unwrap();
+    assert!(
+        reasons.iter().any(|r| r.as_str().unwrap().contains("its `id_number` is not the one asked for")),
+        "{reasons:?}"
+    );
+    // Only P4 needed that record.
+    for item in REGISTRY_ITEMS {
+        assert_eq!(status_of(&review, item), "pass", "{item} in {review}");
+    }
+    let metrics = reqwest::get(format!("{}/metrics", s.url)).await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|l| l == "oscar_registry_errors_total 1"), "{metrics}");
+    task.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,7 @@ async fn replay_is_identical_and_reports_changed_data() {
     let state = oscar::server::AppState::from_config(
         ReviewerConfig::default(),
         Arc::clone(&ledger),
-        oscar::server::auth::ApiKeys::default(),
+        oscar::server::auth::Auth::Disabled,
         recorded_applications(),
         None,
     )

@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use oscar::server::auth::Auth;
 use oscar::server::{Limits, ReviewerConfig};
 use serde_json::Value;
 use server_common::{example, recorded_applications, serve_in_process};
@@ -32,7 +33,7 @@ fn raw(url: &str, request: &[u8], wait: Duration) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_headers_are_cut_off_and_others_are_still_served() {
     let limits = Limits { header_timeout: Duration::from_millis(300), ..recorded_applications() };
-    let s = serve_in_process(ReviewerConfig::default(), "", limits).await;
+    let s = serve_in_process(ReviewerConfig::default(), Auth::Disabled, limits).await;
     let url = s.url.clone();
     tokio::task::spawn_blocking(move || {
         // Many clients that send half a header and stall.
@@ -63,7 +64,7 @@ async fn stalled_headers_are_cut_off_and_others_are_still_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_announced_over_the_limit_is_refused_before_it_is_sent() {
-    let s = serve_in_process(ReviewerConfig::default(), "", recorded_applications()).await;
+    let s = serve_in_process(ReviewerConfig::default(), Auth::Disabled, recorded_applications()).await;
     let url = s.url.clone();
     let answer = tokio::task::spawn_blocking(move || {
         raw(
@@ -83,7 +84,7 @@ async fn a_body_announced_over_the_limit_is_refused_before_it_is_sent() {
 
 #[tokio::test]
 async fn a_body_not_declared_as_json_is_415() {
-    let s = serve_in_process(ReviewerConfig::default(), "", recorded_applications()).await;
+    let s = serve_in_process(ReviewerConfig::default(), Auth::Disabled, recorded_applications()).await;
     let body = example("T-media").to_string();
     let client = reqwest::Client::new();
     for media in
@@ -127,7 +128,7 @@ fn zigzag(vertices: usize) -> Vec<[f64; 2]> {
 
 #[tokio::test]
 async fn a_route_larger_than_the_rulebook_allows_is_refused_and_one_within_gets_a_bounded_answer() {
-    let s = serve_in_process(ReviewerConfig::default(), "", recorded_applications()).await;
+    let s = serve_in_process(ReviewerConfig::default(), Auth::Disabled, recorded_applications()).await;
     let client = reqwest::Client::new();
     let mut huge = example("T-huge");
     huge["route"]["geometry"]["coordinates"] = serde_json::to_value(zigzag(30_000)).unwrap();

@@ -232,6 +232,7 @@ impl Findings {
     }
 
     /// Unwraps a lookup, recording the key as a reference, or records why it cannot be used.
+    /// `key` is shown as given: a person's ID number comes masked (`ids::mask_id`).
     pub fn record<'r, T>(&mut self, what: &str, key: &str, lookup: &'r Lookup<T>) -> Option<&'r T> {
         match lookup {
             Lookup::Found(r) => {

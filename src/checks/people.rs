@@ -1,6 +1,7 @@
 //! P1-P4: agent, drivers, escort.
 
 use super::{Context, Findings};
+use crate::ids::mask_id;
 use crate::registry::{PersonRecord, VehicleKind, VehicleStatus};
 use crate::rulebook::{Combination, IdScheme};
 
@@ -22,11 +23,11 @@ pub fn p1_agent(ctx: &Context) -> Findings {
     };
     f.compare(
         "authorization issued to",
-        auth.agent_id_number.as_str(),
-        app.agent.id_number.as_str(),
+        mask_id(&auth.agent_id_number),
+        mask_id(&app.agent.id_number),
         None,
         auth.agent_id_number == app.agent.id_number,
-        format!("`{reference}` is issued to agent `{}`", mask(&auth.agent_id_number)),
+        format!("`{reference}` is issued to agent `{}`", mask_id(&auth.agent_id_number)),
     );
     f.at("/agent/id_number");
     f.compare(
@@ -51,24 +52,13 @@ pub fn p1_agent(ctx: &Context) -> Findings {
     f
 }
 
-/// Masks the middle of an ID number for display.
-pub fn mask(id: &str) -> String {
-    let chars: Vec<char> = id.chars().collect();
-    if chars.len() < 8 {
-        return "*".repeat(chars.len());
-    }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 8))
-}
-
 fn drivers<'a>(ctx: &'a Context, f: &mut Findings) -> Vec<(usize, &'a PersonRecord)> {
     ctx.app
         .drivers
         .iter()
         .zip(&ctx.refs.drivers)
         .enumerate()
-        .filter_map(|(i, (d, lookup))| f.record("driver", &d.id_number, lookup).map(|p| (i, p)))
+        .filter_map(|(i, (d, lookup))| f.record("driver", &mask_id(&d.id_number), lookup).map(|p| (i, p)))
         .collect()
 }
 
@@ -195,12 +185,12 @@ pub fn p4_escort(ctx: &Context) -> Findings {
     let mut good_people = 0;
     let kind = &ctx.rules.escort_qualification.kind;
     for (id, lookup) in ids.iter().zip(&ctx.refs.escort_people) {
-        let Some(p) = f.record("escort person", id, lookup) else { continue };
+        let Some(p) = f.record("escort person", &mask_id(id), lookup) else { continue };
         let q = p.qualifications.iter().find(|q| &q.kind == kind);
         let ok = q.is_some_and(|q| q.expires.is_none_or(|e| e >= ctx.through()));
         f.fact(
             "escort qualification",
-            mask(id),
+            mask_id(id),
             ok,
             if ok {
                 format!("escort `{}` holds a valid `{kind}` qualification", p.name)

@@ -7,7 +7,8 @@
 //! lookups in a row find the registry down, the client stops asking for a pause (circuit
 //! breaker). An outage, a slow answer or a malformed one becomes [`Lookup::Unavailable`],
 //! so the items that needed the record are unverified and the application escalates: a
-//! registry problem never passes.
+//! registry problem never passes. A record whose key (credit code, ID number, plate, VIN,
+//! reference) is not the one asked for is a malformed answer.
 //!
 //! The [`Registry`] trait is synchronous; calls are driven on a Tokio runtime through its
 //! [`Handle`], so they must come from a thread that is not itself running async code
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 
 use super::{AuthorizationRecord, CompanyRecord, Lookup, PersonRecord, Registry, VehicleRecord};
+use crate::ids::mask_id_numbers;
 
 /// Tuning of the remote client.
 #[derive(Debug, Clone)]
@@ -84,6 +86,21 @@ pub enum RemoteError {
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
+
+/// One kind of lookup: its path under `/v1/`, and the record field it is keyed by, which
+/// must equal the key asked for.
+struct Kind<T> {
+    path: &'static str,
+    field: &'static str,
+    key_of: fn(&T) -> &str,
+}
+
+const COMPANIES: Kind<CompanyRecord> = Kind { path: "companies", field: "uscc", key_of: |r| &r.uscc };
+const PEOPLE: Kind<PersonRecord> = Kind { path: "people", field: "id_number", key_of: |r| &r.id_number };
+const VEHICLES: Kind<VehicleRecord> = Kind { path: "vehicles", field: "plate", key_of: |r| &r.plate };
+const VEHICLES_BY_VIN: Kind<VehicleRecord> = Kind { path: "vehicles-by-vin", field: "vin", key_of: |r| &r.vin };
+const AUTHORIZATIONS: Kind<AuthorizationRecord> =
+    Kind { path: "authorizations", field: "reference", key_of: |r| &r.reference };
 
 /// Cached answers by (kind, key), with the time they were fetched.
 type Cache = HashMap<(&'static str, String), (Instant, Cached)>;
@@ -172,7 +189,9 @@ impl RemoteRegistry {
                     // A malformed answer is not retried: the same server would say the same.
                     Ok(body) => {
                         return serde_json::from_slice::<T>(&body).map(Some).map_err(|e| Failure {
-                            problem: format!("the registry answered with a malformed record ({e})"),
+                            // The parser may quote the record, ID numbers included.
+                            problem: mask_id_numbers(&format!("the registry answered with a malformed record ({e})"))
+                                .into_owned(),
                             down: false,
                         });
                     }
@@ -200,14 +219,24 @@ impl RemoteRegistry {
         }
     }
 
-    /// One GET through the breaker: refused at once while it is open, and counted. An
-    /// unavailable answer is counted in the error metric.
-    fn call<T: DeserializeOwned>(&self, url: reqwest::Url) -> Result<Option<T>, String> {
+    /// One GET through the breaker: refused at once while it is open, and counted. A record
+    /// that `accept` refuses is a malformed answer. An unavailable answer is counted in the
+    /// error metric.
+    fn call<T: DeserializeOwned>(
+        &self,
+        url: reqwest::Url,
+        accept: impl Fn(&T) -> Result<(), String>,
+    ) -> Result<Option<T>, String> {
         if let Some(refusal) = self.paused() {
             self.errors.fetch_add(1, Ordering::Relaxed);
             return Err(refusal);
         }
-        let answer = self.handle.block_on(self.get::<T>(url));
+        let answer = match self.handle.block_on(self.get::<T>(url)) {
+            Ok(Some(record)) => {
+                accept(&record).map(|()| Some(record)).map_err(|problem| Failure { problem, down: false })
+            }
+            other => other,
+        };
         if let Ok(mut b) = self.breaker.lock() {
             match &answer {
                 // A malformed answer came back quickly: nothing to wait for, no reason to pause.
@@ -239,11 +268,22 @@ impl RemoteRegistry {
         ))
     }
 
-    fn lookup<T: DeserializeOwned>(&self, kind: &'static str, key: &str) -> Lookup<T> {
-        let Some(url) = self.url(kind, Some(key)) else {
+    fn lookup<T: DeserializeOwned>(&self, kind: &Kind<T>, key: &str) -> Lookup<T> {
+        let Some(url) = self.url(kind.path, Some(key)) else {
             return Lookup::Unavailable("the registry URL cannot carry a key".into());
         };
-        match self.call::<T>(url) {
+        // Neither key is quoted: either may be a person's ID number.
+        let same_key = |record: &T| {
+            if (kind.key_of)(record) == key {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the registry answered with a malformed record (its `{}` is not the one asked for)",
+                    kind.field
+                ))
+            }
+        };
+        match self.call(url, same_key) {
             Ok(Some(r)) => Lookup::Found(r),
             Ok(None) => Lookup::Missing,
             Err(e) => Lookup::Unavailable(format!("registry `{}` unavailable: {e}", self.base)),
@@ -262,13 +302,13 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 macro_rules! cached_lookup {
-    ($self:ident, $kind:literal, $key:ident, $variant:ident) => {{
-        if let Some(Cached::$variant(hit)) = $self.cached($kind, $key) {
+    ($self:ident, $kind:ident, $key:ident, $variant:ident) => {{
+        if let Some(Cached::$variant(hit)) = $self.cached($kind.path, $key) {
             return hit;
         }
-        let answer = $self.lookup($kind, $key);
+        let answer = $self.lookup(&$kind, $key);
         if !matches!(answer, Lookup::Unavailable(_)) {
-            $self.remember($kind, $key, Cached::$variant(answer.clone()));
+            $self.remember($kind.path, $key, Cached::$variant(answer.clone()));
         }
         answer
     }};
@@ -276,25 +316,25 @@ macro_rules! cached_lookup {
 
 impl Registry for RemoteRegistry {
     fn company(&self, uscc: &str) -> Lookup<CompanyRecord> {
-        cached_lookup!(self, "companies", uscc, Company)
+        cached_lookup!(self, COMPANIES, uscc, Company)
     }
     fn person(&self, id_number: &str) -> Lookup<PersonRecord> {
-        cached_lookup!(self, "people", id_number, Person)
+        cached_lookup!(self, PEOPLE, id_number, Person)
     }
     fn vehicle(&self, plate: &str) -> Lookup<VehicleRecord> {
-        cached_lookup!(self, "vehicles", plate, Vehicle)
+        cached_lookup!(self, VEHICLES, plate, Vehicle)
     }
     fn vehicle_by_vin(&self, vin: &str) -> Lookup<VehicleRecord> {
-        cached_lookup!(self, "vehicles-by-vin", vin, Vehicle)
+        cached_lookup!(self, VEHICLES_BY_VIN, vin, Vehicle)
     }
     fn authorization(&self, reference: &str) -> Lookup<AuthorizationRecord> {
-        cached_lookup!(self, "authorizations", reference, Authorization)
+        cached_lookup!(self, AUTHORIZATIONS, reference, Authorization)
     }
     fn version(&self) -> String {
         if let Some(Cached::Version(v)) = self.cached("version", "") {
             return v;
         }
-        match self.url("version", None).map(|url| self.call::<VersionAnswer>(url)) {
+        match self.url("version", None).map(|url| self.call::<VersionAnswer>(url, |_| Ok(()))) {
             Some(Ok(Some(v))) => {
                 let v = format!("remote:{}", v.version);
                 self.remember("version", "", Cached::Version(v.clone()));

@@ -4,6 +4,9 @@
 //! key per line, `NAME KEY PERMISSIONS`, permissions comma-separated from `submit` (POST
 //! reviews), `read` (GET reviews and restrictions), `restrict` (POST restrictions), or `*`
 //! for all. `#` starts a comment. The name is the caller identity recorded in the ledger.
+//!
+//! Authentication fails closed: a key list with no key is refused, and running without keys
+//! is the explicit [`Auth::Disabled`], never an empty list.
 
 use std::path::Path;
 
@@ -42,10 +45,30 @@ struct Key {
     scopes: Vec<Scope>,
 }
 
-/// The configured keys.
-#[derive(Debug, Clone, Default)]
+/// The configured keys; never empty.
+#[derive(Debug, Clone)]
 pub struct ApiKeys {
     keys: Vec<Key>,
+}
+
+/// How callers are authenticated.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// Every `/v1/reviews` and `/v1/restrictions` request needs one of these keys.
+    Keys(ApiKeys),
+    /// No authentication (`oscar serve --no-auth`): every caller is `anonymous` and may do
+    /// everything. Only ever chosen explicitly.
+    Disabled,
+}
+
+impl Auth {
+    /// `keys` or `disabled`, as `/readyz` reports it.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Auth::Keys(_) => "keys",
+            Auth::Disabled => "disabled",
+        }
+    }
 }
 
 /// Why a key list was refused.
@@ -63,7 +86,7 @@ fn digest(key: &str) -> [u8; 32] {
 }
 
 impl ApiKeys {
-    /// Parses a key list; every bad line is reported.
+    /// Parses a key list; every bad line is reported, and a list without any key is refused.
     pub fn parse(source_name: &str, text: &str) -> Result<ApiKeys, KeysError> {
         let mut keys = Vec::new();
         let mut problems = Vec::new();
@@ -93,6 +116,13 @@ impl ApiKeys {
             }
             keys.push(Key { name: (*name).to_string(), digest: digest(key), scopes: list });
         }
+        if keys.is_empty() && problems.is_empty() {
+            problems.push(
+                "it holds no key (only blank lines or comments); add a `NAME KEY PERMISSIONS` entry, \
+                 or start with `--no-auth` to run without authentication"
+                    .into(),
+            );
+        }
         if problems.is_empty() {
             Ok(ApiKeys { keys })
         } else {
@@ -107,11 +137,6 @@ impl ApiKeys {
             problems: vec![format!("cannot read: {e}")],
         })?;
         Self::parse(&path.display().to_string(), &text)
-    }
-
-    /// Whether no key is configured.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 
     /// The caller name and scopes of a presented key. Digests are compared in full for every
@@ -145,5 +170,14 @@ mod tests {
         assert_eq!(keys.check("nope"), None);
         let err = ApiKeys::parse("test", "a short read\nb k-0123456789abcdef fly").unwrap_err();
         assert_eq!(err.problems.len(), 2);
+    }
+
+    #[test]
+    fn a_list_without_keys_is_refused() {
+        for text in ["", "  \n\n", "# only a comment\n   # and another", ";;", "; # x ;"] {
+            let err = ApiKeys::parse("OSCAR_API_KEYS", text).unwrap_err();
+            assert!(err.to_string().contains("holds no key"), "{text:?}: {err}");
+            assert!(err.to_string().contains("--no-auth"), "{err}");
+        }
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::application::FieldError;
+use crate::ids::mask_id_numbers;
 
 /// The media type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -103,18 +104,24 @@ impl ApiError {
         }
     }
 
-    /// The problem document this error is answered with.
+    /// The problem document this error is answered with. Messages and pointers may quote
+    /// input verbatim (a parser's type error, an unknown field's name); every ID number in
+    /// them is masked here.
     pub fn problem(&self) -> Problem {
         let (status, slug, title) = self.parts();
         let detail = match self {
             ApiError::Internal(_) => "the service could not complete the request; it has been logged".to_string(),
             ApiError::Invalid(errors) => format!("the input has {} problem(s); see `errors`", errors.len()),
-            other => other.to_string(),
+            other => mask_id_numbers(&other.to_string()).into_owned(),
         };
         let errors = match self {
-            ApiError::Invalid(errors) => {
-                errors.iter().map(|e| ProblemField { pointer: e.pointer.clone(), message: e.message.clone() }).collect()
-            }
+            ApiError::Invalid(errors) => errors
+                .iter()
+                .map(|e| ProblemField {
+                    pointer: mask_id_numbers(&e.pointer).into_owned(),
+                    message: mask_id_numbers(&e.message).into_owned(),
+                })
+                .collect(),
             _ => Vec::new(),
         };
         Problem { kind: format!("/problems/{slug}"), title: title.into(), status: status.as_u16(), detail, errors }
@@ -126,7 +133,7 @@ impl IntoResponse for ApiError {
         let problem = self.problem();
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            tracing::error!(error = %mask_id_numbers(&self.to_string()), "request failed");
         }
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut resp = (status, body).into_response();

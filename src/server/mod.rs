@@ -34,7 +34,7 @@ use tracing::Instrument;
 use crate::Reviewer;
 use crate::ledger::Ledger;
 use crate::routes::Closure;
-use auth::{ApiKeys, Caller, Scope};
+use auth::{Auth, Caller, Scope};
 use error::ApiError;
 use metrics::Metrics;
 pub use setup::{Built, ConfigError, RegistrySource, ReviewerConfig};
@@ -77,7 +77,7 @@ pub struct AppState {
     /// Serialises restriction updates (store, rebuild, swap).
     restrict_lock: tokio::sync::Mutex<()>,
     ledger: Arc<dyn Ledger>,
-    keys: ApiKeys,
+    auth: Auth,
     limits: Limits,
     /// Reviews computing at once (the ledger write is outside: it waits, it does not compute).
     permits: Arc<Semaphore>,
@@ -86,15 +86,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over a built reviewer. `keys` empty means no authentication (every caller is
-    /// `anonymous`); the service logs a warning then. The state is ready at once.
-    pub fn new(
-        built: Built,
-        config: ReviewerConfig,
-        ledger: Arc<dyn Ledger>,
-        keys: ApiKeys,
-        limits: Limits,
-    ) -> AppState {
+    /// State over a built reviewer, authenticating callers as `auth` says. The state is
+    /// ready at once.
+    pub fn new(built: Built, config: ReviewerConfig, ledger: Arc<dyn Ledger>, auth: Auth, limits: Limits) -> AppState {
         let metrics = Metrics::default();
         if let Ok(mut r) = metrics.registry_errors.lock() {
             *r = built.registry_errors;
@@ -104,7 +98,7 @@ impl AppState {
             config,
             restrict_lock: tokio::sync::Mutex::new(()),
             ledger,
-            keys,
+            auth,
             permits: Arc::new(Semaphore::new(limits.concurrent_reviews.max(1))),
             limits,
             metrics,
@@ -116,13 +110,13 @@ impl AppState {
     pub fn from_config(
         config: ReviewerConfig,
         ledger: Arc<dyn Ledger>,
-        keys: ApiKeys,
+        auth: Auth,
         limits: Limits,
         handle: Option<&tokio::runtime::Handle>,
     ) -> Result<AppState, StartError> {
         let extra = restrictions::stored_closures(ledger.as_ref())?;
         let built = config.build(&extra, handle)?;
-        Ok(AppState::new(built, config, ledger, keys, limits))
+        Ok(AppState::new(built, config, ledger, auth, limits))
     }
 
     /// The reviewer in use now.
@@ -286,21 +280,21 @@ fn scope_for(method: &Method, path: &str) -> Scope {
 /// Bearer-key check for `/v1/reviews` and `/v1/restrictions`; puts the [`Caller`] in the
 /// request's extensions.
 async fn authenticate(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Result<Response, ApiError> {
-    let caller = if state.keys.is_empty() {
-        "anonymous".to_string()
-    } else {
+    let caller = if let Auth::Keys(keys) = &state.auth {
         let presented = req
             .headers()
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError::Unauthorized)?;
-        let (name, scopes) = state.keys.check(presented.trim()).ok_or(ApiError::Unauthorized)?;
+        let (name, scopes) = keys.check(presented.trim()).ok_or(ApiError::Unauthorized)?;
         let needed = scope_for(req.method(), req.uri().path());
         if !scopes.contains(&needed) {
             return Err(ApiError::Forbidden { caller: name.to_string(), scope: needed.as_str() });
         }
         name.to_string()
+    } else {
+        "anonymous".to_string()
     };
     tracing::Span::current().record("caller", caller.as_str());
     req.extensions_mut().insert(Caller(caller));
@@ -328,8 +322,11 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let addr = listener.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
-    if state.keys.is_empty() {
-        tracing::warn!("no API keys configured: every caller is `anonymous`");
+    if let Auth::Disabled = state.auth {
+        tracing::warn!(
+            "AUTHENTICATION IS DISABLED (--no-auth): every caller is `anonymous` and may submit, read \
+             and add restrictions"
+        );
     }
     tracing::info!(%addr, "oscar listening");
     let mut http = hyper::server::conn::http1::Builder::new();

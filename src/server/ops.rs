@@ -17,7 +17,7 @@ use super::error::ApiError;
 /// A short status answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Status {
-    /// `ok` or `ready`.
+    /// `ok`.
     pub status: String,
 }
 
@@ -27,17 +27,27 @@ pub async fn healthz() -> Json<Status> {
     Json(Status { status: "ok".into() })
 }
 
-/// Readiness: rulebooks, routes and registry loaded and valid, ledger reachable.
+/// The readiness answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// `ready`.
+    pub status: String,
+    /// `keys`, or `disabled` when the service runs without authentication (`--no-auth`).
+    pub auth: String,
+}
+
+/// Readiness: rulebooks, routes and registry loaded and valid, ledger reachable; says
+/// whether authentication is disabled.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     responses(
-        (status = 200, description = "Ready", body = Status),
+        (status = 200, description = "Ready", body = Ready),
         (status = 503, description = "Not ready", body = super::error::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Status>, ApiError> {
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Ready>, ApiError> {
     if !state.ready.load(Ordering::SeqCst) {
         return Err(ApiError::NotReady("starting or shutting down".into()));
     }
@@ -49,7 +59,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Status>, 
     if reviewer.rulebooks().is_empty() || reviewer.routes().is_none() {
         return Err(ApiError::NotReady("rulebooks or road data missing".into()));
     }
-    Ok(Json(Status { status: "ready".into() }))
+    Ok(Json(Ready { status: "ready".into(), auth: state.auth.mode().into() }))
 }
 
 /// Prometheus metrics: reviews by verdict, item outcomes, latency histogram, registry errors.

@@ -35,23 +35,53 @@ pub struct Oscar {
     pub port: u16,
 }
 
+/// `oscar ARGS --addr 127.0.0.1:PORT` with `env` set, and no authentication setting
+/// inherited from the environment the tests run in.
+fn command(args: &[&str], port: u16, env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oscar"));
+    cmd.args(args)
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .env_remove("OSCAR_API_KEYS")
+        .env_remove("OSCAR_API_KEYS_FILE")
+        .env_remove("OSCAR_NO_AUTH")
+        .env("RUST_LOG", "warn")
+        // Keeps `serve` from re-running itself single-threaded (then the kill would
+        // reach only the wrapper process).
+        .env("RAYON_NUM_THREADS", "1")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// Runs `oscar ARGS` (with `--addr 127.0.0.1:PORT` appended), which must stop with an
+/// error within 20 s without serving; returns its exit code and standard error.
+pub fn refused(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let port = free_port();
+    let mut child = command(args, port, env).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let _ = child.kill();
+            panic!("`oscar {}` started instead of refusing", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 impl Oscar {
     /// Starts `oscar ARGS` (with `--addr 127.0.0.1:PORT` appended) and waits until `/healthz`
     /// (or, for a registry, `/v1/version`) answers, for at most 20 s.
     pub fn start(args: &[&str], probe: &str) -> Oscar {
+        Oscar::start_with(args, probe, &[], Stdio::null())
+    }
+
+    /// Like [`Oscar::start`], with `env` set and the log (standard output) sent to `log`.
+    pub fn start_with(args: &[&str], probe: &str, env: &[(&str, &str)], log: impl Into<Stdio>) -> Oscar {
         let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_oscar"))
-            .args(args)
-            .args(["--addr", &addr])
-            .env("RUST_LOG", "warn")
-            // Keeps `serve` from re-running itself single-threaded (then the kill would
-            // reach only the wrapper process).
-            .env("RAYON_NUM_THREADS", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let child = command(args, port, env).stdout(log).spawn().unwrap();
         let mut me = Oscar { child, port };
         me.wait_for(probe);
         me
@@ -111,20 +141,18 @@ pub struct Served {
     pub task: tokio::task::JoinHandle<()>,
 }
 
-/// Serves `config` in this process on an ephemeral port, with `keys` (a key list) and
-/// `limits`.
+/// Serves `config` in this process on an ephemeral port, with `auth` and `limits`.
 pub async fn serve_in_process(
     config: oscar::server::ReviewerConfig,
-    keys: &str,
+    auth: oscar::server::auth::Auth,
     limits: oscar::server::Limits,
 ) -> Served {
     let ledger: std::sync::Arc<dyn oscar::ledger::Ledger> =
         std::sync::Arc::new(oscar::ledger::SqliteLedger::temporary().unwrap());
-    let keys = oscar::server::auth::ApiKeys::parse("test", keys).unwrap();
     let handle = tokio::runtime::Handle::current();
     let l2 = std::sync::Arc::clone(&ledger);
     let state = tokio::task::spawn_blocking(move || {
-        oscar::server::AppState::from_config(config, l2, keys, limits, Some(&handle)).unwrap()
+        oscar::server::AppState::from_config(config, l2, auth, limits, Some(&handle)).unwrap()
     })
     .await
     .unwrap();
