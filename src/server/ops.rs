@@ -13,6 +13,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::ledger::LedgerError;
 
 /// A short status answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -27,7 +28,7 @@ pub async fn healthz() -> Json<Status> {
     Json(Status { status: "ok".into() })
 }
 
-/// Readiness: rulebooks, routes and registry loaded and valid, ledger reachable.
+/// Readiness: rulebooks, routes and registry loaded and valid, the ledger taking writes.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -42,9 +43,10 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Status>, 
         return Err(ApiError::NotReady("starting or shutting down".into()));
     }
     let st = Arc::clone(&state);
-    tokio::task::spawn_blocking(move || st.ledger.ping())
-        .await?
-        .map_err(|_| ApiError::NotReady("the ledger is unreachable".into()))?;
+    tokio::task::spawn_blocking(move || st.ledger.ping()).await?.map_err(|e| match e {
+        LedgerError::Unavailable(_) => ApiError::NotReady(e.to_string()),
+        _ => ApiError::NotReady("the ledger is unreachable".into()),
+    })?;
     let reviewer = state.reviewer()?;
     if reviewer.rulebooks().is_empty() || reviewer.routes().is_none() {
         return Err(ApiError::NotReady("rulebooks or road data missing".into()));

@@ -2,7 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,16 @@ pub fn example(id: &str) -> Value {
     v
 }
 
+/// A new ledger at `path` (`oscar ledger init`): `serve` makes none.
+pub fn init_ledger(path: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_oscar"))
+        .args(["ledger", "init", "--ledger", path.to_str().unwrap()])
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ledger init failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// A child `oscar` process, killed (SIGKILL) when dropped.
 pub struct Oscar {
     pub child: Child,
@@ -39,10 +49,17 @@ impl Oscar {
     /// Starts `oscar ARGS` (with `--addr 127.0.0.1:PORT` appended) and waits until `/healthz`
     /// (or, for a registry, `/v1/version`) answers, for at most 20 s.
     pub fn start(args: &[&str], probe: &str) -> Oscar {
+        let mut oscar = Command::new(env!("CARGO_BIN_EXE_oscar"));
+        oscar.args(args);
+        Oscar::spawn(oscar, probe)
+    }
+
+    /// Like [`Oscar::start`] with a command of the caller's (a wrapper that ends in `exec
+    /// oscar ...`: the arguments are appended to it).
+    pub fn spawn(mut command: Command, probe: &str) -> Oscar {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_oscar"))
-            .args(args)
+        let child = command
             .args(["--addr", &addr])
             .env("RUST_LOG", "warn")
             // Keeps `serve` from re-running itself single-threaded (then the kill would
