@@ -1337,6 +1337,89 @@ mod tests {
     }
 
     #[test]
+    fn the_writer_opens_only_a_ledger_and_alone() {
+        let (dir, path) = fresh_dir("refusals");
+        let lock = with_suffix(&path, ".lock");
+        // A missing file is not made, nor its lock.
+        assert!(matches!(SqliteLedger::open(&path, false), Err(LedgerError::Missing(p)) if p == path));
+        assert!(!path.exists() && !lock.exists());
+        // An empty file is not a new database to fill.
+        std::fs::write(&path, b"").unwrap();
+        let empty = SqliteLedger::open(&path, false).err().unwrap();
+        assert_eq!(empty.to_string(), format!("{} is not an oscar ledger: it is empty (0 bytes)", path.display()));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        assert!(matches!(SqliteLedger::create(&path, false), Err(LedgerError::Exists(_))));
+        std::fs::remove_file(&path).unwrap();
+        // Made on request; then one writer at a time, in this process as in another.
+        let first = SqliteLedger::create(&path, false).unwrap();
+        assert!(matches!(SqliteLedger::open(&path, false), Err(LedgerError::Locked(_))));
+        let reader = SqliteLedger::open_read_only(&path).unwrap();
+        assert_eq!(reader.verify().unwrap(), intact(0));
+        assert!(matches!(reader.append(new("R1", "x")).wait(), Err(LedgerError::Writer(_))));
+        drop(first);
+        assert!(matches!(
+            SqliteLedger::open(&path, false).unwrap().append(new("R1", "x")).wait(),
+            Ok(Appended::New(_))
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_write_by_another_process_stops_the_writer() {
+        let l = SqliteLedger::temporary().unwrap();
+        assert!(matches!(l.append(new("E1", "x")).wait().unwrap(), Appended::New(_)));
+        // A restriction added behind the server's back (`sqlite3` by hand, another program):
+        // the server's reviews would not take it into account, and its chain tip may be stale.
+        let other = Connection::open(l.temporary.as_deref().unwrap()).unwrap();
+        other
+            .execute("INSERT INTO restrictions (restriction, caller, recorded_at) VALUES ('{}', 'sqlite3', 'now')", [])
+            .unwrap();
+        let refused = l.append(new("E2", "x")).wait().err().unwrap();
+        assert!(
+            matches!(&refused, LedgerError::Unavailable(why) if why.contains("another process wrote")),
+            "{refused}"
+        );
+        assert!(matches!(l.ping(), Err(LedgerError::Unavailable(_))));
+        assert!(matches!(l.add_restriction("{}", "test", "now"), Err(LedgerError::Unavailable(_))));
+        let count = |table: &str| other.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+        assert_eq!((count("reviews"), count("restrictions")), (1_i64, 1_i64));
+    }
+
+    #[test]
+    fn a_scan_never_takes_the_last_reader() {
+        let l = SqliteLedger::temporary().unwrap();
+        assert!(matches!(l.append(new("S1", "x")).wait().unwrap(), Appended::New(_)));
+        let readers = l.readers.idle.lock().unwrap().len();
+        assert!(readers >= 2);
+        // Slow scans on every connection a scan may take, held until `release`.
+        let (held, release) = (&std::sync::Barrier::new(readers), &std::sync::Barrier::new(readers));
+        let l = &l;
+        std::thread::scope(|s| {
+            for _ in 1..readers {
+                s.spawn(move || {
+                    l.readers.with(Read::Scan, |_| {
+                        held.wait();
+                        release.wait();
+                        Ok(())
+                    })
+                });
+            }
+            held.wait();
+            let (lookup, looked_up) = mpsc::channel();
+            s.spawn(move || lookup.send(l.get("S1").map(|r| r.is_some())));
+            let (scan, scanned) = mpsc::channel();
+            s.spawn(move || scan.send(l.list(&Query { limit: 10, ..Query::default() }).map(|r| r.len())));
+            let found = looked_up.recv_timeout(Duration::from_secs(10));
+            let waited = scanned.recv_timeout(Duration::from_millis(300));
+            release.wait();
+            // A lookup is answered while scans hold the other connections; another scan waits.
+            assert!(matches!(found, Ok(Ok(true))), "the lookup waited behind scans: {found:?}");
+            assert!(waited.is_err(), "a scan took the last connection");
+            assert!(matches!(scanned.recv_timeout(Duration::from_secs(10)), Ok(Ok(1))));
+        });
+    }
+
+    #[test]
     fn concurrent_appends_form_one_chain_and_one_record_per_id() {
         let l = Arc::new(SqliteLedger::temporary().unwrap());
         // 8 threads x 50 appends; every id is submitted twice (by two threads) at once, so
