@@ -136,7 +136,7 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         delay_ms: u64,
     },
-    /// Check or replay the review ledger.
+    /// Create, check or replay the review ledger.
     Ledger {
         #[command(subcommand)]
         action: LedgerCommand,
@@ -204,7 +204,7 @@ struct ServeArgs {
     /// Anomaly model directory (default: the shipped model).
     #[arg(long, env = "OSCAR_MODEL")]
     model: Option<PathBuf>,
-    /// Ledger database file (SQLite).
+    /// Ledger database file (SQLite), made by `oscar ledger init`; a missing file is refused.
     #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
     ledger: PathBuf,
     /// Flush every ledger commit to disk (survives power loss; slower).
@@ -242,7 +242,15 @@ struct ServeArgs {
 
 #[derive(Subcommand)]
 enum LedgerCommand {
-    /// Check the hash chain; report the first broken record (exit 0 intact, 1 broken).
+    /// Create a new, empty ledger file (refuses a path where a file is).
+    Init {
+        /// Ledger database file to create.
+        #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
+        ledger: PathBuf,
+    },
+    /// Check the file (SQLite's integrity check, indexes included) and the hash chain;
+    /// report what is damaged and the first broken record (exit 0 intact, 1 damaged or
+    /// broken). Read-only: never writes the file, and may run beside a server.
     Verify {
         /// Ledger database file.
         #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
@@ -467,6 +475,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Serve(args) => Ok(service::serve(*args)?),
         Command::RegistryServe { dir, addr, delay_ms } => Ok(service::registry_serve(&dir, addr, delay_ms)?),
+        Command::Ledger { action: LedgerCommand::Init { ledger } } => Ok(service::ledger_init(&ledger)?),
         Command::Ledger { action: LedgerCommand::Verify { ledger, json } } => {
             Ok(service::ledger_verify(&ledger, json)?)
         }

@@ -32,8 +32,6 @@ pub enum ServiceError {
     Registry(#[from] oscar::registry::LoadError),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
-    #[error("ledger {0} does not exist")]
-    NoLedger(String),
     #[error("cannot serve on {0}: {1}")]
     Io(String, std::io::Error),
     #[error("cannot print JSON: {0}")]
@@ -146,34 +144,42 @@ pub fn registry_serve(dir: &Path, addr: SocketAddr, delay_ms: u64) -> Result<u8,
     })
 }
 
-/// `oscar ledger verify`.
+/// `oscar ledger init`.
+pub fn ledger_init(path: &Path) -> Result<u8, ServiceError> {
+    drop(SqliteLedger::create(path, false)?);
+    println!("{}: new empty ledger", path.display());
+    Ok(0)
+}
+
+/// `oscar ledger verify`: read-only, so it may run beside a server writing the file.
 pub fn ledger_verify(path: &Path, json: bool) -> Result<u8, ServiceError> {
-    if !path.exists() {
-        return Err(ServiceError::NoLedger(path.display().to_string()));
-    }
-    let ledger = SqliteLedger::open(path, false)?;
+    let ledger = SqliteLedger::open_read_only(path)?;
     let report = ledger.verify()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        match &report.first_broken {
-            None => println!("{}: {} record(s), chain intact", path.display(), report.records),
-            Some(b) => println!(
-                "{}: chain broken at record {} (application `{}`): {}",
-                path.display(),
-                b.seq,
-                b.application_id,
-                b.problem
-            ),
+        let file = path.display();
+        if !report.storage_problems.is_empty() {
+            println!("{file}: the file is damaged ({} problem(s) found by SQLite):", report.storage_problems.len());
+            for p in &report.storage_problems {
+                println!("  {p}");
+            }
+        }
+        match (&report.first_broken, report.storage_problems.is_empty()) {
+            (None, true) => println!("{file}: {} record(s), chain intact", report.records),
+            (None, false) => println!("{file}: {} record(s), chain unbroken in a damaged file", report.records),
+            (Some(b), _) => {
+                println!("{file}: chain broken at record {} (application `{}`): {}", b.seq, b.application_id, b.problem)
+            }
         }
     }
-    Ok(u8::from(report.first_broken.is_some()))
+    Ok(u8::from(!report.intact()))
 }
 
 /// `oscar ledger replay ID`: the reviewer is built from the given data plus the
 /// restrictions recorded before the review.
 pub fn ledger_replay(path: &Path, id: &str, config: &ReviewerConfig, json: bool) -> Result<u8, ServiceError> {
-    let ledger = SqliteLedger::open(path, false)?;
+    let ledger = SqliteLedger::open_read_only(path)?;
     let record = ledger.get(id)?.ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
     let mut extra = Vec::new();
     for s in ledger.restrictions()? {

@@ -9,7 +9,7 @@ mod server_common;
 use std::process::Stdio;
 
 use serde_json::Value;
-use server_common::{Oscar, example, refused, temp_dir};
+use server_common::{Oscar, example, init_ledger, refused, temp_dir};
 
 /// Exit code of a setup error.
 const EXIT_SETUP: i32 = 3;
@@ -19,6 +19,8 @@ const KEY: &str = "auth-test-key-0123456789";
 fn serve_refuses_to_start_without_a_key_unless_told_to() {
     let dir = temp_dir("auth-refused");
     let ledger = dir.join("ledger.sqlite");
+    // A ledger that exists, so that only the keys can be the reason for refusing.
+    init_ledger(&ledger);
     let ledger = ledger.to_str().unwrap();
     let file = |name: &str, text: &str| {
         let path = dir.join(name);
@@ -65,6 +67,7 @@ async fn submit(server: &Oscar, id: &str, key: Option<&str>) -> u16 {
 async fn no_auth_must_be_asked_for_and_is_reported() {
     let dir = temp_dir("auth-modes");
     let ledger = dir.join("ledger.sqlite");
+    init_ledger(&ledger);
     let ledger = ledger.to_str().unwrap();
     let log = dir.join("serve.log");
 

@@ -10,13 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use server_common::{Oscar, example, temp_dir};
+use server_common::{Oscar, example, init_ledger, temp_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_load_loses_no_acknowledged_review() {
     let dir = temp_dir("crash");
     let ledger = dir.join("ledger.sqlite");
     let ledger_arg = ledger.to_str().unwrap().to_string();
+    init_ledger(&ledger);
     let mut server = Oscar::start(&["serve", "--no-auth", "--trust-submitted-at", "--ledger", &ledger_arg], "/readyz");
     let url = server.url();
 

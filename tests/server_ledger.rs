@@ -15,7 +15,7 @@ use server_common::{example, recorded_applications, temp_dir};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_is_identical_and_reports_changed_data() {
     let dir = temp_dir("replay");
-    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(&dir.join("l.sqlite"), false).unwrap());
+    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::create(&dir.join("l.sqlite"), false).unwrap());
     let state = oscar::server::AppState::from_config(
         ReviewerConfig::default(),
         Arc::clone(&ledger),

@@ -10,7 +10,7 @@ mod server_common;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use server_common::{Oscar, example, free_port, temp_dir};
+use server_common::{Oscar, example, free_port, init_ledger, temp_dir};
 
 /// Every 18-character resident ID number (17 digits, then a digit or `X`) in `text`.
 fn id_numbers_in(text: &str) -> Vec<String> {
@@ -152,6 +152,7 @@ async fn no_answer_and_no_log_line_carries_a_whole_id_number() {
     let mut statuses = Vec::new();
     for (name, extra) in setups {
         let ledger = dir.join(format!("{name}.sqlite"));
+        init_ledger(&ledger);
         let log = dir.join(format!("{name}.log"));
         let mut args = vec!["serve", "--no-auth", "--trust-submitted-at", "--ledger", ledger.to_str().unwrap()];
         args.extend(extra);

@@ -3,14 +3,16 @@
 //!
 //! [`Ledger`] is the storage contract (a PostgreSQL implementation can serve many replicas
 //! later); [`SqliteLedger`] is the default, an embedded SQLite database in WAL mode.
-//! [`verify`] walks the chain and reports the first broken record; [`replay()`] reviews a
-//! recorded application again and compares the result.
+//! [`Ledger::verify`] checks the storage and walks the chain, reporting the first broken
+//! record; [`replay()`] reviews a recorded application again and compares the result.
 
 mod replay;
 mod sqlite;
 
 pub use replay::{ItemDiff, ReplayReport, VersionDiff, replay, verdict_word};
 pub use sqlite::SqliteLedger;
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -48,6 +50,31 @@ pub enum LedgerError {
     /// The writer could not do or commit the work.
     #[error("ledger writer: {0}")]
     Writer(String),
+    /// The ledger cannot take writes now; nothing of the refused work was stored.
+    #[error("the ledger cannot take writes: {0}")]
+    Unavailable(String),
+    /// No file where a ledger is expected; none is made except on request.
+    #[error("no ledger at {}: create one with `oscar ledger init --ledger {}`", .0.display(), .0.display())]
+    Missing(PathBuf),
+    /// A new ledger was asked for where a file already is.
+    #[error("{} already exists: `oscar ledger init` makes new ledgers only", .0.display())]
+    Exists(PathBuf),
+    /// The file is not a ledger.
+    #[error("{} is not an oscar ledger: {}", .0.display(), .1)]
+    NotALedger(PathBuf, String),
+    /// Another process writes this ledger.
+    #[error(
+        "ledger {} is in use by another process (it holds the lock on {}.lock): one ledger file has one writer",
+        .0.display(),
+        .0.display()
+    )]
+    Locked(PathBuf),
+    /// The file cannot be written by this process.
+    #[error("ledger {} cannot be written by this process (a read-only file or file system)", .0.display())]
+    ReadOnly(PathBuf),
+    /// A file beside the database (its lock, its metadata) could not be used.
+    #[error("ledger {}: {}", .0.display(), .1)]
+    File(PathBuf, std::io::Error),
 }
 
 /// A review to append: the fields of a record that its hash covers, besides its position.
@@ -120,13 +147,24 @@ pub struct StoredRestriction {
     pub recorded_at: String,
 }
 
-/// The outcome of walking the chain.
+/// The outcome of checking the storage and walking the chain.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerifyReport {
+    /// What the storage's own checks found wrong (for SQLite: `PRAGMA integrity_check`,
+    /// which compares every index with its table, and the unique index on
+    /// `application_id`); empty when sound.
+    pub storage_problems: Vec<String>,
     /// Records checked.
     pub records: i64,
     /// The first broken record, if any.
     pub first_broken: Option<Broken>,
+}
+
+impl VerifyReport {
+    /// The storage is sound and the chain unbroken.
+    pub fn intact(&self) -> bool {
+        self.storage_problems.is_empty() && self.first_broken.is_none()
+    }
 }
 
 /// Where the chain breaks.
@@ -177,6 +215,12 @@ impl<T> std::future::Future for Pending<T> {
 
 /// Storage of reviews and restrictions. Implementations must make [`Ledger::append`]
 /// durable against a process crash before returning, and atomic with the idempotency check.
+///
+/// A writing ledger has one writer: opening it for writing excludes every other writer
+/// (SQLite: a lock on a file beside the database; a shared database: an advisory lock).
+/// When the storage can no longer take writes durably (its file removed or replaced,
+/// written by someone else, a full disk, an I/O error), writes answer
+/// [`LedgerError::Unavailable`] with the reason, and so does [`Ledger::ping`].
 pub trait Ledger: Send + Sync {
     /// Appends a review unless its id is already stored (then says which case). Returns at
     /// once; the answer comes when the record is durable (or refused), so a task can await
@@ -189,7 +233,7 @@ pub trait Ledger: Send + Sync {
     /// Every record with this verdict whose sequence number is above `after_seq`, at most
     /// `limit`, in sequence order.
     fn by_verdict(&self, verdict: &str, after_seq: i64, limit: usize) -> Result<Vec<Record>, LedgerError>;
-    /// Walks the whole chain.
+    /// Checks the storage and walks the whole chain.
     fn verify(&self) -> Result<VerifyReport, LedgerError>;
     /// Stores a temporary restriction.
     fn add_restriction(&self, restriction: &str, caller: &str, recorded_at: &str) -> Result<i64, LedgerError>;
@@ -199,7 +243,8 @@ pub trait Ledger: Send + Sync {
     }
     /// Stored restrictions whose sequence number is above `after_seq`, at most `limit`, in order.
     fn restrictions_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredRestriction>, LedgerError>;
-    /// Cheap liveness probe.
+    /// Readiness: whether writes can be taken now ([`LedgerError::Unavailable`] with the
+    /// reason when not: the last write failed, or the storage is lost).
     fn ping(&self) -> Result<(), LedgerError>;
 }
 

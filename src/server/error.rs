@@ -53,6 +53,9 @@ pub enum ApiError {
     /// Not ready (data not loaded, ledger unreachable).
     #[error("not ready: {0}")]
     NotReady(String),
+    /// The ledger cannot take writes now (its file gone, a full disk); nothing was stored.
+    #[error("nothing was recorded: {0}")]
+    LedgerUnavailable(String),
     /// A fault of the service; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -100,6 +103,9 @@ impl ApiError {
             }
             ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
             ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
+            ApiError::LedgerUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "ledger-unavailable", "The ledger cannot record now")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
@@ -147,7 +153,10 @@ impl IntoResponse for ApiError {
 
 impl From<crate::ledger::LedgerError> for ApiError {
     fn from(e: crate::ledger::LedgerError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            crate::ledger::LedgerError::Unavailable(why) => ApiError::LedgerUnavailable(why),
+            e => ApiError::Internal(e.to_string()),
+        }
     }
 }
 

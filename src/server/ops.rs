@@ -13,6 +13,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::ledger::LedgerError;
 
 /// A short status answer.
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,8 +37,8 @@ pub struct Ready {
     pub auth: String,
 }
 
-/// Readiness: rulebooks, routes and registry loaded and valid, ledger reachable; says
-/// whether authentication is disabled.
+/// Readiness: rulebooks, routes and registry loaded and valid, the ledger taking writes;
+/// says whether authentication is disabled.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -52,9 +53,10 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Ready>, A
         return Err(ApiError::NotReady("starting or shutting down".into()));
     }
     let st = Arc::clone(&state);
-    tokio::task::spawn_blocking(move || st.ledger.ping())
-        .await?
-        .map_err(|_| ApiError::NotReady("the ledger is unreachable".into()))?;
+    tokio::task::spawn_blocking(move || st.ledger.ping()).await?.map_err(|e| match e {
+        LedgerError::Unavailable(_) => ApiError::NotReady(e.to_string()),
+        _ => ApiError::NotReady("the ledger is unreachable".into()),
+    })?;
     let reviewer = state.reviewer()?;
     if reviewer.rulebooks().is_empty() || reviewer.routes().is_none() {
         return Err(ApiError::NotReady("rulebooks or road data missing".into()));

@@ -290,6 +290,7 @@ fn bbox(points: &[[f64; 2]]) -> ([f64; 2], [f64; 2]) {
         (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "A restriction with this id exists", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid restriction", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The ledger cannot record now (`/problems/ledger-unavailable`): nothing was stored", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -78,6 +78,7 @@ pub fn location(application_id: &str) -> String {
         (status = 409, description = "Same id, different content", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid application: every field error with its JSON Pointer", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The ledger cannot record now (`/problems/ledger-unavailable`): nothing was stored", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -2,7 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,18 +29,26 @@ pub fn example(id: &str) -> Value {
     v
 }
 
+/// A new ledger at `path` (`oscar ledger init`): `serve` makes none.
+pub fn init_ledger(path: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_oscar"))
+        .args(["ledger", "init", "--ledger", path.to_str().unwrap()])
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ledger init failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// A child `oscar` process, killed (SIGKILL) when dropped.
 pub struct Oscar {
     pub child: Child,
     pub port: u16,
 }
 
-/// `oscar ARGS --addr 127.0.0.1:PORT` with `env` set, and no authentication setting
-/// inherited from the environment the tests run in.
-fn command(args: &[&str], port: u16, env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oscar"));
-    cmd.args(args)
-        .args(["--addr", &format!("127.0.0.1:{port}")])
+/// `cmd --addr 127.0.0.1:PORT` with `env` set, and no authentication setting inherited
+/// from the environment the tests run in.
+fn configure<'c>(cmd: &'c mut Command, port: u16, env: &[(&str, &str)]) -> &'c mut Command {
+    cmd.args(["--addr", &format!("127.0.0.1:{port}")])
         .env_remove("OSCAR_API_KEYS")
         .env_remove("OSCAR_API_KEYS_FILE")
         .env_remove("OSCAR_NO_AUTH")
@@ -50,15 +58,16 @@ fn command(args: &[&str], port: u16, env: &[(&str, &str)]) -> Command {
         .env("RAYON_NUM_THREADS", "1")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    cmd
+        .stderr(Stdio::null())
 }
 
 /// Runs `oscar ARGS` (with `--addr 127.0.0.1:PORT` appended), which must stop with an
 /// error within 20 s without serving; returns its exit code and standard error.
 pub fn refused(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let port = free_port();
-    let mut child = command(args, port, env).stderr(Stdio::piped()).spawn().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oscar"));
+    cmd.args(args);
+    let mut child = configure(&mut cmd, port, env).stderr(Stdio::piped()).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -80,8 +89,20 @@ impl Oscar {
 
     /// Like [`Oscar::start`], with `env` set and the log (standard output) sent to `log`.
     pub fn start_with(args: &[&str], probe: &str, env: &[(&str, &str)], log: impl Into<Stdio>) -> Oscar {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oscar"));
+        cmd.args(args);
+        Oscar::launch(cmd, probe, env, log.into())
+    }
+
+    /// Like [`Oscar::start`] with a command of the caller's (a wrapper that ends in `exec
+    /// oscar ...`: the arguments are appended to it).
+    pub fn spawn(command: Command, probe: &str) -> Oscar {
+        Oscar::launch(command, probe, &[], Stdio::null())
+    }
+
+    fn launch(mut command: Command, probe: &str, env: &[(&str, &str)], log: Stdio) -> Oscar {
         let port = free_port();
-        let child = command(args, port, env).stdout(log).spawn().unwrap();
+        let child = configure(&mut command, port, env).stdout(log).spawn().unwrap();
         let mut me = Oscar { child, port };
         me.wait_for(probe);
         me
