@@ -100,8 +100,19 @@ impl Oscar {
         Oscar::launch(command, probe, &[], Stdio::null())
     }
 
-    fn launch(mut command: Command, probe: &str, env: &[(&str, &str)], log: Stdio) -> Oscar {
-        let port = free_port();
+    /// Like [`Oscar::start`] on a given port (to start a process again where its clients
+    /// expect it).
+    pub fn start_at(port: u16, args: &[&str], probe: &str) -> Oscar {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oscar"));
+        cmd.args(args);
+        Oscar::launch_at(port, cmd, probe, &[], Stdio::null())
+    }
+
+    fn launch(command: Command, probe: &str, env: &[(&str, &str)], log: Stdio) -> Oscar {
+        Oscar::launch_at(free_port(), command, probe, env, log)
+    }
+
+    fn launch_at(port: u16, mut command: Command, probe: &str, env: &[(&str, &str)], log: Stdio) -> Oscar {
         let child = configure(&mut command, port, env).stdout(log).spawn().unwrap();
         let mut me = Oscar { child, port };
         me.wait_for(probe);
