@@ -22,8 +22,14 @@ use crate::routes::matcher::{HeapItem, Piece, Sample};
 use crate::routes::network::{HitTemplate, RouteNetwork, SegRef};
 use crate::routes::project::{dist, lerp, project_on_segment};
 use crate::routes::{PossibleHit, RestrictionHit, TravelledWay};
+use rstar::{Envelope, RTreeObject};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cell::RefCell;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::BinaryHeap;
+use std::rc::Rc;
+
+/// Samples whose surroundings one tree query covers.
+const SAMPLES_PER_QUERY: usize = 8;
 
 /// How far from the drawing a road may lie and still be the one drawn, metres: the
 /// offset of another map's drawing (up to about 10 m) plus drift and noise.
@@ -87,7 +93,7 @@ struct Search<'a> {
     ways: &'a [TravelledWay],
     met: &'a [RestrictionHit],
     /// (start node, forward) -> the joints [`RouteNetwork::reach_path`] found from it.
-    joints: HashMap<(u32, bool), Vec<Joint>>,
+    joints: HashMap<(u32, bool), Rc<[Joint]>>,
     /// Node -> its distance from the drawing: pieces and searches meet the same nodes.
     node_away: RefCell<HashMap<u32, f64>>,
 }
@@ -119,7 +125,7 @@ impl RouteNetwork {
         if self.restricted.size() == 0 || samples.is_empty() {
             return out;
         }
-        let mut seen: HashSet<SegRef> = HashSet::new();
+        let mut seen: HashSet<SegRef> = HashSet::default();
         // Built only once a restricted piece is near.
         let mut search: Option<Search> = None;
         let ends = [samples[0].xy, samples[samples.len() - 1].xy];
@@ -131,10 +137,25 @@ impl RouteNetwork {
         ]
         .map(|d| (d + END_SLACK_M).min(END_M));
         let reach = UNCERTAINTY_M + crate::routes::matcher::SAMPLE_STEP_M / 2.0;
-        for s in samples {
-            let env = rstar::AABB::from_corners([s.xy[0] - reach, s.xy[1] - reach], [s.xy[0] + reach, s.xy[1] + reach]);
-            for item in self.restricted.locate_in_envelope_intersecting(&env) {
-                let seg = item.data;
+        let near_sample = |s: &Sample| {
+            rstar::AABB::from_corners([s.xy[0] - reach, s.xy[1] - reach], [s.xy[0] + reach, s.xy[1] + reach])
+        };
+        // The restricted segments near each sample, in sample order: one tree query per
+        // group of samples (a query's cost is mostly the walk down the tree), each segment
+        // taken at the first sample it is near, in the tree's order there.
+        let mut found: Vec<(usize, SegRef)> = Vec::new();
+        for group in samples.chunks(SAMPLES_PER_QUERY) {
+            let envs: Vec<rstar::AABB<[f64; 2]>> = group.iter().map(near_sample).collect();
+            let all = envs.iter().fold(envs[0], |a, e| a.merged(e));
+            found.clear();
+            for item in self.restricted.locate_in_envelope_intersecting(&all) {
+                let env = item.envelope();
+                if let Some(i) = envs.iter().position(|e| e.intersects(&env)) {
+                    found.push((i, item.data));
+                }
+            }
+            found.sort_by_key(|&(i, _)| i);
+            for &(_, seg) in &found {
                 if path.segs.contains(&seg) || !seen.insert(seg) {
                     continue;
                 }
@@ -149,7 +170,7 @@ impl RouteNetwork {
                         path_away,
                         ways,
                         met,
-                        joints: HashMap::new(),
+                        joints: HashMap::default(),
                         node_away: RefCell::default(),
                     }
                 });
@@ -230,21 +251,21 @@ impl RouteNetwork {
         if fresh.is_empty() {
             return Vec::new();
         }
-        let mut before = self.joints(search, from, false);
-        let mut after = self.joints(search, to, true);
-        let Search { drawing, path_away, .. } = search;
+        let found = [self.joints(search, from, false), self.joints(search, to, true)];
+        let Search { drawing, path_away, node_away, .. } = search;
+        let node_away = |n: u32| *node_away.borrow_mut().entry(n).or_insert_with(|| drawing.away(self.xy[n as usize]));
         // The drawing may start or end on the segment itself: the reading then covers
         // only the part of it beyond the end's projection.
         let len = self.seg_len(seg.0, seg.1);
         let (a, b) = (self.xy[from as usize], self.xy[to as usize]);
-        for (k, end) in drawing.ends.into_iter().enumerate() {
-            let list = if k == 0 { &mut before } else { &mut after };
-            let (t, d) = project_on_segment(end, a, b);
-            if d <= drawing.radius[k] && !list.iter().any(|j| j.node.is_none()) {
+        let on_piece = [0, 1].map(|k| {
+            let (t, d) = project_on_segment(drawing.ends[k], a, b);
+            (d <= drawing.radius[k] && !found[k].iter().any(|j| j.node.is_none())).then(|| {
                 let skipped = if k == 0 { t * len } else { (1.0 - t) * len };
-                list.push(Joint { node: None, dist: -skipped, chain: Vec::new(), off: 0.0 });
-            }
-        }
+                Joint { node: None, dist: -skipped, chain: Vec::new(), off: 0.0 }
+            })
+        });
+        let [before, after] = [0, 1].map(|k| found[k].iter().chain(&on_piece[k]).collect::<Vec<&Joint>>());
         let away = |p: [f64; 2]| drawing.away(p);
         let total_km = path.points.last().map_or(0.0, |p| p.0);
         let mut best: Option<(f64, f64, f64)> = None;
@@ -285,19 +306,25 @@ impl RouteNetwork {
                     }
                     matched_stray = matched_stray.max(*d);
                 }
+                // The other reading's points: each node, the midpoint to the next, the next
+                // (less the first node and midpoint where it starts where the drawing does,
+                // and the last midpoint and node where it ends there); it strays too far
+                // as soon as one point does.
                 let nodes: Vec<u32> = jn.chain.iter().rev().chain([&from, &to]).chain(&jm.chain).copied().collect();
-                let points: Vec<[f64; 2]> = nodes
-                    .windows(2)
-                    .flat_map(|w| {
-                        let (a, b) = (self.xy[w[0] as usize], self.xy[w[1] as usize]);
-                        [a, lerp(a, b, 0.5), b]
-                    })
-                    .collect();
+                let total = 3 * nodes.len().saturating_sub(1);
                 let skip_start = if n.is_none() { 2 } else { 0 };
                 let skip_end = if m.is_none() { 2 } else { 0 };
-                let inner = points.get(skip_start..points.len().saturating_sub(skip_end)).unwrap_or_default();
-                let other_stray = inner.iter().map(|p| away(*p)).fold(0.0, f64::max);
-                if other_stray <= matched_stray + STRAY_SLACK_M {
+                let limit = matched_stray + STRAY_SLACK_M;
+                let within = (skip_start..total.saturating_sub(skip_end)).all(|i| {
+                    let (a, b) = (nodes[i / 3], nodes[i / 3 + 1]);
+                    let stray = match i % 3 {
+                        0 => node_away(a),
+                        1 => away(lerp(self.xy[a as usize], self.xy[b as usize], 0.5)),
+                        _ => node_away(b),
+                    };
+                    stray <= limit
+                });
+                if within {
                     best = Some((miss, lo, hi));
                 }
             }
@@ -349,12 +376,12 @@ impl RouteNetwork {
     }
 
     /// The joints of [`Self::reach_path`] from `start`, searched once per match.
-    fn joints(&self, search: &mut Search, start: u32, forward: bool) -> Vec<Joint> {
+    fn joints(&self, search: &mut Search, start: u32, forward: bool) -> Rc<[Joint]> {
         if let Some(found) = search.joints.get(&(start, forward)) {
-            return found.clone();
+            return Rc::clone(found);
         }
-        let found = self.reach_path(start, forward, search);
-        search.joints.insert((start, forward), found.clone());
+        let found: Rc<[Joint]> = self.reach_path(start, forward, search).into();
+        search.joints.insert((start, forward), Rc::clone(&found));
         found
     }
 
@@ -369,7 +396,7 @@ impl RouteNetwork {
             if forward { (drawing.ends[1], drawing.radius[1]) } else { (drawing.ends[0], drawing.radius[0]) };
         let mut out = Vec::new();
         // Node -> (distance, the node it was reached from).
-        let mut seen: HashMap<u32, (f64, u32)> = HashMap::new();
+        let mut seen: HashMap<u32, (f64, u32)> = HashMap::default();
         let mut heap = BinaryHeap::new();
         seen.insert(start, (0.0, start));
         heap.push(HeapItem(0.0, start));
@@ -435,8 +462,11 @@ struct Drawing {
     line: Vec<[f64; 2]>,
     /// Length of `line` up to each vertex, metres.
     cum: Vec<f64>,
-    /// Cell -> indices of the segments (`line[k]`–`line[k + 1]`) passing through it.
-    cells: HashMap<(i64, i64), Vec<u32>>,
+    /// Cell -> the range of `in_cells` listing the segments (`line[k]`–`line[k + 1]`)
+    /// passing through it.
+    cells: HashMap<(i64, i64), (u32, u32)>,
+    /// Segment indices, cell by cell.
+    in_cells: Vec<u32>,
     ends: [[f64; 2]; 2],
     /// How near its start (end) a reading must start (end) to start (end) where the
     /// drawing does, metres.
@@ -450,6 +480,32 @@ fn cell(p: [f64; 2]) -> (i64, i64) {
     ((p[0] / UNCERTAINTY_M).floor() as i64, (p[1] / UNCERTAINTY_M).floor() as i64)
 }
 
+/// The grid cells segment `a`–`b` passes through, column by column: memory in proportion
+/// to its length (the cells of its bounding box would be millions for one vertex typed a
+/// degree off).
+fn segment_cells(a: [f64; 2], b: [f64; 2], mut cell_at: impl FnMut((i64, i64))) {
+    let (ca, cb) = (cell(a), cell(b));
+    let (left, right) = if a[0] <= b[0] { (a, b) } else { (b, a) };
+    let dx = right[0] - left[0];
+    for x in ca.0.min(cb.0)..=ca.0.max(cb.0) {
+        // Where the segment enters and leaves this column (all of it when vertical).
+        let x0 = (x as f64 * UNCERTAINTY_M).max(left[0]);
+        let x1 = ((x + 1) as f64 * UNCERTAINTY_M).min(right[0]);
+        let (y0, y1) = if dx > 0.0 {
+            let y_at = |xx: f64| left[1] + (right[1] - left[1]) * (xx - left[0]) / dx;
+            (y_at(x0), y_at(x1))
+        } else {
+            (left[1], right[1])
+        };
+        // A hair wider, so that rounding never drops a cell the segment only touches.
+        let lo = cell([x0, y0.min(y1) - 1e-6]).1.max(ca.1.min(cb.1));
+        let hi = cell([x0, y0.max(y1) + 1e-6]).1.min(ca.1.max(cb.1));
+        for y in lo..=hi {
+            cell_at((x, y));
+        }
+    }
+}
+
 impl Drawing {
     fn new(points: &[[f64; 2]], ends: [[f64; 2]; 2], radius: [f64; 2]) -> Drawing {
         let mut line: Vec<[f64; 2]> = Vec::with_capacity(points.len());
@@ -459,21 +515,23 @@ impl Drawing {
             }
         }
         let mut cum = Vec::with_capacity(line.len());
-        let mut cells: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
+        let mut pairs: Vec<((i64, i64), u32)> = Vec::with_capacity(2 * line.len());
         let mut acc = 0.0;
         for k in 0..line.len() {
             if k > 0 {
                 acc += dist(line[k - 1], line[k]);
-                let (a, b) = (cell(line[k - 1]), cell(line[k]));
-                for x in a.0.min(b.0)..=a.0.max(b.0) {
-                    for y in a.1.min(b.1)..=a.1.max(b.1) {
-                        cells.entry((x, y)).or_default().push(k as u32 - 1);
-                    }
-                }
+                segment_cells(line[k - 1], line[k], |c| pairs.push((c, k as u32 - 1)));
             }
             cum.push(acc);
         }
-        Drawing { line, cum, cells, ends, radius }
+        // Stable: within a cell, segments stay in drawing order.
+        pairs.sort_by_key(|&(c, _)| c);
+        let mut cells: HashMap<(i64, i64), (u32, u32)> = HashMap::default();
+        for (i, &(c, _)) in pairs.iter().enumerate() {
+            cells.entry(c).or_insert((i as u32, i as u32)).1 = i as u32 + 1;
+        }
+        let in_cells = pairs.into_iter().map(|(_, k)| k).collect();
+        Drawing { line, cum, cells, in_cells, ends, radius }
     }
 
     /// Distance from `p` to the drawing and how far along it `p` projects, metres; the
@@ -486,7 +544,8 @@ impl Drawing {
         let mut best = (f64::INFINITY, 0.0);
         for x in cx - 1..=cx + 1 {
             for y in cy - 1..=cy + 1 {
-                for &k in self.cells.get(&(x, y)).into_iter().flatten() {
+                let Some(&(lo, hi)) = self.cells.get(&(x, y)) else { continue };
+                for &k in &self.in_cells[lo as usize..hi as usize] {
                     let k = k as usize;
                     let (frac, d) = project_on_segment(p, self.line[k], self.line[k + 1]);
                     if d < best.0 {
@@ -507,5 +566,57 @@ impl Drawing {
     /// [`UNCERTAINTY_M`] from it).
     fn along(&self, p: [f64; 2]) -> f64 {
         self.project(p).1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distance from `p` to the polyline, by looking at every segment.
+    fn brute(line: &[[f64; 2]], p: [f64; 2]) -> f64 {
+        line.windows(2).map(|w| project_on_segment(p, w[0], w[1]).1).fold(f64::INFINITY, f64::min)
+    }
+
+    #[test]
+    fn the_grid_finds_what_every_segment_would() {
+        // Seeded: segments of every direction and length, short and long.
+        let mut state = 20261129u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for _ in 0..50 {
+            let mut line = vec![[0.0, 0.0]];
+            for _ in 0..20 {
+                let last = line[line.len() - 1];
+                let reach = if next() < 0.2 { 2000.0 } else { 60.0 };
+                line.push([last[0] + (next() - 0.5) * reach, last[1] + (next() - 0.5) * reach]);
+            }
+            let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2]);
+            for _ in 0..200 {
+                let k = (next() * (line.len() - 1) as f64) as usize;
+                let on = lerp(line[k], line[k + 1], next());
+                let p = [on[0] + (next() - 0.5) * 50.0, on[1] + (next() - 0.5) * 50.0];
+                // Against the line as the drawing keeps it (thinned).
+                let exact = brute(&drawing.line, p);
+                let found = drawing.away(p);
+                if exact <= UNCERTAINTY_M {
+                    assert!((found - exact).abs() < 1e-9, "{p:?}: {found} vs {exact}");
+                } else {
+                    assert!(found.is_infinite(), "{p:?}: {found} vs {exact}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_segment_takes_cells_along_it_not_its_box() {
+        // About a degree each way, as one vertex typed wrong.
+        let line = [[0.0, 0.0], [111_000.0, -111_000.0]];
+        let drawing = Drawing::new(&line, [line[0], line[1]], [0.0; 2]);
+        let along = 111_000.0 * 2f64.sqrt() / UNCERTAINTY_M;
+        assert!((drawing.in_cells.len() as f64) < 3.0 * along, "{} cells", drawing.in_cells.len());
+        assert_eq!(drawing.away([55_500.0, -55_500.0]), 0.0);
     }
 }

@@ -13,9 +13,10 @@ use crate::routes::values::ParsedValue;
 use crate::routes::{RestrictionHit, RestrictionKind};
 use rstar::RTree;
 use rstar::primitives::{CachedEnvelope, GeomWithData, Line};
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
@@ -629,7 +630,7 @@ impl RouteNetwork {
         let tree = RTree::bulk_load(segs);
 
         let way_hits = stored.ways.iter().map(way_templates).collect();
-        let mut node_hits: HashMap<u32, Vec<HitTemplate>> = HashMap::new();
+        let mut node_hits: HashMap<u32, Vec<HitTemplate>> = HashMap::default();
         for nr in &stored.node_restrictions {
             let source = format!("osm:node/{}", stored.nodes[nr.node as usize].id);
             if let Some(t) = template(&nr.restriction, &source, false) {
@@ -654,7 +655,7 @@ impl RouteNetwork {
             bbox,
             way_hits,
             node_hits,
-            seg_hits: HashMap::new(),
+            seg_hits: HashMap::default(),
             node_flags: Vec::new(),
             way_flags: Vec::new(),
         };
@@ -739,7 +740,7 @@ impl RouteNetwork {
         let items: Vec<GeomWithData<Line<[f64; 2]>, usize>> =
             over.iter().enumerate().map(|(i, o)| GeomWithData::new(Line::new(o.a, o.b), i)).collect();
         let over_tree = RTree::bulk_load(items);
-        let mut out: HashMap<SegRef, Vec<(f64, HitTemplate)>> = HashMap::new();
+        let mut out: HashMap<SegRef, Vec<(f64, HitTemplate)>> = HashMap::default();
         for (wi, w) in self.stored.ways.iter().enumerate() {
             let height_known = w.restrictions.iter().any(|r| r.kind == RestrictionKind::MaxHeight && is_numeric(r));
             if height_known {
