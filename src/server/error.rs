@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::application::FieldError;
+use crate::application::{FieldError, JsonError};
 
 /// The media type of problem documents.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -135,6 +135,15 @@ impl IntoResponse for ApiError {
 impl From<crate::ledger::LedgerError> for ApiError {
     fn from(e: crate::ledger::LedgerError) -> Self {
         ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<JsonError> for ApiError {
+    fn from(e: JsonError) -> Self {
+        match e {
+            JsonError::Duplicates(errors) => ApiError::Invalid(errors),
+            other => ApiError::BadRequest(format!("the body is {other}")),
+        }
     }
 }
 
