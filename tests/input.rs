@@ -239,6 +239,33 @@ fn endless_input_is_refused_at_the_limit() {
     }
 }
 
+#[test]
+fn check_rules_refuses_quantities_that_are_not_finite() {
+    let dir = server_common::temp_dir("input-rules");
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/cn.toml")).unwrap();
+    // Class 2's height: with `inf m` a load of any height would be a class 2 load.
+    let class_2_height = "class = 2\nbasis = \"Order 62 art. 14(2)\"\nmax_height = \"4.5 m\"";
+    assert!(shipped.contains(class_2_height));
+    for (value, why) in [
+        ("NaN m", "`NaN` is not a finite number"),
+        ("inf m", "`inf` is not a finite number"),
+        ("1e400 m", "`1e400` is not a finite number"),
+        ("1e308 t", "is too large"),
+    ] {
+        let file = dir.join("cn.toml");
+        let edited = class_2_height.replace("4.5 m", value);
+        std::fs::write(&file, shipped.replace(class_2_height, &edited)).unwrap();
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_oscar")).args(["check-rules", file.to_str().unwrap()]).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let file_named = format!("rulebook {} is invalid", file.display());
+        assert!(stderr.contains(&file_named), "{stderr}");
+        assert!(stderr.contains(&format!("classes[1].max_height: `{value}` {why}")), "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// The service reads a body as the CLI reads a file: duplicate keys are field errors (422),
 /// a byte-order mark is skipped, and bytes that are not UTF-8 are a malformed request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
