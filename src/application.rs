@@ -335,8 +335,8 @@ pub fn read_json(bytes: &[u8]) -> Result<Value, JsonError> {
     value_from_str(text)
 }
 
-/// [`read_json`] for text. One pass building the tree as `serde_json::from_str` would, with
-/// one map lookup a key as it has; a pointer is only spelled out for a duplicate.
+/// [`read_json`] for text. One pass that builds the tree as `serde_json::from_str` does, with
+/// the same one map lookup per key; a pointer is spelled out only for a duplicate.
 fn value_from_str(text: &str) -> Result<Value, JsonError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut duplicates = Vec::new();
