@@ -4,8 +4,10 @@
 //! Units are in field names; coordinates are `[lon, lat]` WGS84.
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use serde_json::map::Entry;
 use validator::{Validate, ValidationError, ValidationErrors, ValidationErrorsKind};
 
 use crate::ids;
@@ -300,19 +302,164 @@ impl std::fmt::Display for FieldError {
     }
 }
 
+/// Why a document could not be read as JSON.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    /// The bytes are not UTF-8 text; the offset of the first that is not.
+    #[error("not UTF-8 text: the byte at offset {0} is not UTF-8 (JSON must be UTF-8)")]
+    NotUtf8(usize),
+    /// Not well-formed JSON.
+    #[error("not valid JSON: {0}")]
+    Malformed(serde_json::Error),
+    /// Well-formed JSON that gives a key more than once in one object: each such key.
+    #[error("{} key(s) appear more than once in their object", .0.len())]
+    Duplicates(Vec<FieldError>),
+}
+
+impl JsonError {
+    /// The problem as field errors: the duplicated keys, or one error for the whole document.
+    pub fn field_errors(self) -> Vec<FieldError> {
+        match self {
+            JsonError::Duplicates(errors) => errors,
+            other => vec![FieldError::new("", other.to_string())],
+        }
+    }
+}
+
+/// Reads a JSON document the way every input of oscar is read: UTF-8 only, a leading
+/// byte-order mark skipped (editors on Windows write one), and a key given twice in one
+/// object refused with its pointer (serde_json would silently keep the last, so what is
+/// reviewed could differ from what a person reading the document sees first).
+pub fn read_json(bytes: &[u8]) -> Result<Value, JsonError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| JsonError::NotUtf8(e.valid_up_to()))?;
+    value_from_str(text)
+}
+
+/// [`read_json`] for text. One pass that builds the tree as `serde_json::from_str` does, with
+/// the same one map lookup per key; a pointer is spelled out only for a duplicate.
+fn value_from_str(text: &str) -> Result<Value, JsonError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut duplicates = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = ValueAt { at: &At::Root, duplicates: &mut duplicates }
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value))
+        .map_err(JsonError::Malformed)?;
+    if duplicates.is_empty() {
+        Ok(value)
+    } else {
+        duplicates.sort();
+        duplicates.dedup();
+        Err(JsonError::Duplicates(duplicates))
+    }
+}
+
+/// Where a value sits: a chain of borrowed steps up to the root, walked only to name a
+/// duplicate key, so reading allocates nothing for it.
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn pointer(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Key(up, key) => format!("{}/{}", up.pointer(), escape(key)),
+            At::Index(up, i) => format!("{}/{i}", up.pointer()),
+        }
+    }
+}
+
+/// Builds a [`Value`] at a place in the document, noting every key given twice.
+struct ValueAt<'a, 'e> {
+    at: &'a At<'a>,
+    duplicates: &'e mut Vec<FieldError>,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueAt<'_, '_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueAt<'_, '_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let ValueAt { at, duplicates } = self;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(ValueAt { at: &At::Index(at, items.len()), duplicates })? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let ValueAt { at, duplicates } = self;
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            match object.entry(key) {
+                Entry::Vacant(slot) => {
+                    let value = map.next_value_seed(ValueAt { at: &At::Key(at, slot.key()), duplicates })?;
+                    slot.insert(value);
+                }
+                Entry::Occupied(first) => {
+                    let pointer = At::Key(at, first.key()).pointer();
+                    duplicates.push(FieldError::new(pointer, "appears more than once in its object"));
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(object))
+    }
+}
+
 /// Parses JSON text into an application, reporting every type error of every section and
 /// then every validation problem. `formats_for` gives the identifier formats of a
 /// jurisdiction, or `None` when no rulebook exists for it.
 pub fn parse(json: &str, formats_for: impl Fn(&str) -> Option<Formats>) -> Result<Application, Vec<FieldError>> {
-    // Well-formed input takes the direct path; only a failure pays for the section-by-section
-    // pass that finds every type error.
+    // Well-formed input takes the direct path (serde's derived structs refuse a field given
+    // twice, so a duplicate key never passes it); only a failure pays for the
+    // section-by-section pass that finds every problem.
     let app = match serde_json::from_str::<Application>(json) {
         Ok(app) => app,
-        Err(_) => {
-            let value: serde_json::Value =
-                serde_json::from_str(json).map_err(|e| vec![FieldError::new("", format!("not valid JSON: {e}"))])?;
-            from_value(value)?
-        }
+        Err(_) => from_value(value_from_str(json).map_err(JsonError::field_errors)?)?,
     };
     checked(app, formats_for)
 }
@@ -671,6 +818,42 @@ mod tests {
         assert!(pointers.contains(&"/jurisdiction"));
         assert!(pointers.contains(&"/schedule"));
         assert!(!pointers.contains(&"/escort"), "escort is optional");
+    }
+
+    fn duplicates(text: &str) -> Vec<String> {
+        match value_from_str(text) {
+            Err(JsonError::Duplicates(errors)) => errors.into_iter().map(|e| e.pointer).collect(),
+            other => unreachable!("expected duplicate keys, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_duplicate_key_is_named_by_its_pointer() {
+        assert_eq!(duplicates(r#"{"a": 1, "a": 2}"#), ["/a"]);
+        assert_eq!(
+            duplicates(r#"{"a": [0, {"b": {"c": 1, "c": 1}}], "x": {"y/z~": 1, "y/z~": 2}}"#),
+            ["/a/1/b/c", "/x/y~1z~0"]
+        );
+        assert_eq!(duplicates(r#"{"a": 1, "a": 2, "a": 3}"#), ["/a"], "one problem per key");
+        assert_eq!(duplicates(r#"{"a": {"b": 1}, "a": {"b": 2, "b": 3}}"#), ["/a"], "a repeat's own value is skipped");
+    }
+
+    #[test]
+    fn reading_builds_the_tree_serde_json_builds() {
+        let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+        for entry in std::fs::read_dir(examples).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let ours = read_json(text.as_bytes()).map_err(|e| e.to_string());
+            let theirs = serde_json::from_str::<Value>(&text).map_err(|e| e.to_string());
+            assert_eq!(ours, theirs, "{}", entry.path().display());
+        }
+        let scalars = r#"[null, true, -1, 18446744073709551615, 0.5, -2.5e-3, "\u00e9\n", {}, []]"#;
+        assert_eq!(read_json(scalars.as_bytes()).ok(), serde_json::from_str::<Value>(scalars).ok());
+        for bad in ["", "{", "[1,]", "{} {}", "1e400", "\u{feff}\u{feff}{}"] {
+            assert!(matches!(read_json(bad.as_bytes()), Err(JsonError::Malformed(_))), "{bad:?}");
+        }
+        assert_eq!(read_json("\u{feff}{}".as_bytes()).ok(), Some(serde_json::json!({})));
+        assert!(matches!(read_json(b"[\"\xc3\x28\"]"), Err(JsonError::NotUtf8(2))));
     }
 
     #[test]

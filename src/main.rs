@@ -1,5 +1,6 @@
 //! The `oscar` command line: a thin wrapper over the library.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -12,6 +13,7 @@ mod service;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use oscar::SetupError;
+use oscar::application::{FieldError, JsonError};
 use oscar::review::Verdict;
 use oscar::routes::{RouteNetwork, import_geojson, import_osm};
 use oscar::rulebook::LoadedRulebook;
@@ -25,6 +27,9 @@ const EXIT_ESCALATE: u8 = 1;
 const EXIT_INVALID: u8 = 2;
 /// Exit code: oscar could not start (unreadable file, bad rulebook, registry or road data).
 const EXIT_SETUP: u8 = 3;
+/// Largest application `review` reads: room for the largest valid one (100,000 route
+/// positions) even pretty-printed, while an endless input (`/dev/zero`) stops early.
+const INPUT_LIMIT_BYTES: u64 = 16 << 20;
 
 #[derive(Parser)]
 #[command(name = "oscar", version, about = "Oversize Cargo Automated Review")]
@@ -38,7 +43,7 @@ enum Command {
     /// Review one application and print the report (exit 0 approve, 1 escalate, 2 invalid
     /// input, 3 setup error).
     Review {
-        /// The application (JSON); `-` reads standard input.
+        /// The application (JSON, UTF-8, at most 16 MiB); `-` reads standard input.
         application: PathBuf,
         /// Print the review as JSON.
         #[arg(long)]
@@ -364,21 +369,37 @@ fn exec_single_threaded() -> std::io::Result<()> {
     Ok(())
 }
 
-fn read_input(path: &Path) -> Result<String, CliError> {
+/// The bytes of a file or of standard input (`-`), at most one more than
+/// [`INPUT_LIMIT_BYTES`]: enough to tell an input over the limit without reading it all.
+fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
     let label = path.display().to_string();
-    if label == "-" {
-        std::io::read_to_string(std::io::stdin()).map_err(|e| CliError::Read(label, e))
+    let read = |source: &mut dyn Read| {
+        let mut bytes = Vec::new();
+        source.take(INPUT_LIMIT_BYTES + 1).read_to_end(&mut bytes).map(|_| bytes)
+    };
+    let bytes = if label == "-" {
+        read(&mut std::io::stdin().lock())
     } else {
-        std::fs::read_to_string(path).map_err(|e| CliError::Read(label, e))
+        std::fs::File::open(path).and_then(|mut file| read(&mut file))
+    };
+    bytes.map_err(|e| CliError::Read(label, e))
+}
+
+/// The application document read by [`read_input`], as JSON, or why it is not one.
+fn input_json(bytes: &[u8]) -> Result<serde_json::Value, Vec<FieldError>> {
+    if bytes.len() as u64 > INPUT_LIMIT_BYTES {
+        let message = format!("is larger than {} MiB, the most `oscar review` reads", INPUT_LIMIT_BYTES >> 20);
+        return Err(vec![FieldError { pointer: String::new(), message }]);
     }
+    oscar::application::read_json(bytes).map_err(JsonError::field_errors)
 }
 
 fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
         Command::Review { application, json, data } => {
             let reviewer = data.config().build(&[], None)?.reviewer;
-            let text = read_input(&application)?;
-            match reviewer.review_json(&text) {
+            let bytes = read_input(&application)?;
+            match input_json(&bytes).and_then(|value| reviewer.review_value(&value)) {
                 Ok(review) => {
                     if json {
                         println!("{}", serde_json::to_string_pretty(&review)?);

@@ -94,7 +94,14 @@ fn parse_quantity(raw: &str) -> Result<(f64, Dim), String> {
     let mut total = 0.0;
     let mut dim = None;
     for pair in tokens.chunks(2) {
+        // Rust reads `NaN`, `inf` and `1e400` (as infinity) as numbers; no limit is any of them.
         let n: f64 = pair[0].parse().map_err(|_| format!("`{}` is not a number", pair[0]))?;
+        if !n.is_finite() {
+            return Err(format!("`{}` is not a finite number", pair[0]));
+        }
+        if n.is_sign_negative() {
+            return Err(format!("`{}` is negative", pair[0]));
+        }
         let (factor, d) = match pair[1] {
             "m" => (1.0, Dim::Length),
             "km" => (1000.0, Dim::Length),
@@ -113,6 +120,9 @@ fn parse_quantity(raw: &str) -> Result<(f64, Dim), String> {
         }
         dim = Some(d);
         total += n * factor;
+    }
+    if !total.is_finite() {
+        return Err("is too large".into());
     }
     dim.map(|d| (total, d)).ok_or_else(|| "is empty".into())
 }
@@ -582,6 +592,11 @@ impl Rulebook {
             b.coefficient.check("bridge_formula.coefficient", mass, &mut p);
             b.round_to.check("bridge_formula.round_to", mass, &mut p);
             b.tandem_pair_exception_length.check("bridge_formula.tandem_pair_exception_length", len, &mut p);
+            for (name, term) in [("per_axle", b.per_axle), ("constant", b.constant)] {
+                if !term.is_finite() {
+                    p.push(format!("bridge_formula.{name}: `{term}` is not a finite number"));
+                }
+            }
         }
         if self.axle_refusal.is_none() && self.axle_groups.is_none() && self.bridge_formula.is_none() {
             p.push("axle limits: needs `axle_refusal`, `axle_groups` or `bridge_formula`".into());
@@ -595,14 +610,21 @@ impl Rulebook {
                 p.push(format!("escort[{i}]: needs `min_class` or `min_width`"));
             }
         }
-        if let Some(ins) = &self.insurance
-            && ins.min_cover_by_class.len() != self.classes.len()
-        {
-            p.push(format!(
-                "insurance.min_cover_by_class: has {} values for {} classes",
-                ins.min_cover_by_class.len(),
-                self.classes.len()
-            ));
+        if let Some(ins) = &self.insurance {
+            if ins.min_cover_by_class.len() != self.classes.len() {
+                p.push(format!(
+                    "insurance.min_cover_by_class: has {} values for {} classes",
+                    ins.min_cover_by_class.len(),
+                    self.classes.len()
+                ));
+            }
+            for (i, cover) in ins.min_cover_by_class.iter().enumerate() {
+                if !(cover.is_finite() && *cover >= 0.0) {
+                    p.push(format!(
+                        "insurance.min_cover_by_class[{i}]: `{cover}` must be a finite amount of at least 0"
+                    ));
+                }
+            }
         }
         let t = &self.tolerances;
         for (name, share) in [("axle_sum_share", t.axle_sum_share), ("mass_balance_share", t.mass_balance_share)] {
@@ -672,8 +694,10 @@ impl Rulebook {
                 p.push(format!("cargo.categories[{i}].name: `{}` appears twice", cat.name));
             }
             let [lo, hi] = cat.density_kg_m3;
-            if !(lo > 0.0 && lo < hi) {
-                p.push(format!("cargo.categories[{i}].density_kg_m3: needs 0 < low < high, found [{lo}, {hi}]"));
+            if !(lo > 0.0 && lo < hi && hi.is_finite()) {
+                p.push(format!(
+                    "cargo.categories[{i}].density_kg_m3: needs 0 < low < high, both finite, found [{lo}, {hi}]"
+                ));
             }
             cat.mass[0].check(&format!("cargo.categories[{i}].mass[0]"), Dim::Mass, p);
             cat.mass[1].check(&format!("cargo.categories[{i}].mass[1]"), Dim::Mass, p);
@@ -704,6 +728,52 @@ mod tests {
         assert!(Quantity::parse("4").si().is_nan());
         assert!(Quantity::parse("4 furlongs").si().is_nan());
         assert!(Quantity::parse("4 m 3 kg").si().is_nan());
+    }
+
+    #[test]
+    fn non_finite_negative_and_overflowing_quantities_are_refused() {
+        for (raw, why) in [
+            ("NaN m", "`NaN` is not a finite number"),
+            ("inf m", "`inf` is not a finite number"),
+            ("-infinity m", "`-infinity` is not a finite number"),
+            ("1e400 m", "`1e400` is not a finite number"),
+            ("1e308 t", "is too large"),
+            ("1e308 m 1e308 m", "is too large"),
+            ("8 ft -6 in", "`-6` is negative"),
+        ] {
+            assert_eq!(Quantity::parse(raw).si, Err(why.to_string()), "{raw}");
+        }
+    }
+
+    #[test]
+    fn plain_numbers_that_are_not_finite_are_refused() {
+        let cn = EMBEDDED[0]
+            .1
+            .replace("min_cover_by_class = [1000000, 2000000, 5000000]", "min_cover_by_class = [nan, -1, inf]");
+        let us = EMBEDDED[1].1.replace("per_axle = 12", "per_axle = inf").replace("constant = 36", "constant = nan");
+        let problems = |path: &str, text: &str| match LoadedRulebook::from_toml(path, text) {
+            Err(RulebookError::Invalid { problems, .. }) => problems,
+            other => unreachable!("the edited rulebook must be refused, got {other:?}"),
+        };
+        assert_eq!(
+            problems("cn", &cn),
+            [
+                "insurance.min_cover_by_class[0]: `NaN` must be a finite amount of at least 0",
+                "insurance.min_cover_by_class[1]: `-1` must be a finite amount of at least 0",
+                "insurance.min_cover_by_class[2]: `inf` must be a finite amount of at least 0",
+            ]
+        );
+        assert_eq!(
+            problems("us", &us),
+            [
+                "bridge_formula.per_axle: `inf` is not a finite number",
+                "bridge_formula.constant: `NaN` is not a finite number",
+            ]
+        );
+        let density = EMBEDDED[0].1.replacen("density_kg_m3 = [", "density_kg_m3 = [1, inf] #", 1);
+        let found = problems("cn", &density);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].ends_with("needs 0 < low < high, both finite, found [1, inf]"), "{found:?}");
     }
 
     #[test]

@@ -3,6 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
+mod server_common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
 use oscar::Reviewer;
 use serde_json::{Value, json};
 
@@ -130,5 +135,172 @@ fn cli_exit_codes_and_json_shape() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("companies.jsonl: cannot read"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const TWICE: &str = "appears more than once in its object";
+
+/// `text` with a value put before the first `"key":`, so that the key appears twice in its
+/// object (the first value differs from the one kept by a reader that takes the last).
+fn repeat_key(text: &str, key: &str, first: &str) -> String {
+    let at = format!("\"{key}\":");
+    assert!(text.contains(&at), "`{key}` is not in the document");
+    text.replacen(&at, &format!("{at}{first},{at}"), 1)
+}
+
+/// The SPEC example with `application_id` and the first unit's `plate` each given twice.
+fn spec_with_duplicate_keys() -> String {
+    let text = repeat_key(&spec_example().to_string(), "application_id", "\"JN-OTHER\"");
+    repeat_key(&text, "plate", "null")
+}
+
+fn review_file(path: &std::path::Path, json: bool) -> Output {
+    let mut args = vec!["review", path.to_str().unwrap()];
+    if json {
+        args.push("--json");
+    }
+    Command::new(env!("CARGO_BIN_EXE_oscar")).args(args).output().unwrap()
+}
+
+#[test]
+fn duplicate_keys_are_refused_with_their_pointers() {
+    let reviewer = Reviewer::with_defaults().unwrap();
+    let errors = reviewer.review_json(&spec_with_duplicate_keys()).unwrap_err();
+    let got: Vec<(&str, &str)> = errors.iter().map(|e| (e.pointer.as_str(), e.message.as_str())).collect();
+    assert_eq!(got, [("/application_id", TWICE), ("/vehicle/units/0/plate", TWICE)]);
+
+    let dir = server_common::temp_dir("input-duplicates");
+    let file = dir.join("duplicates.json");
+    std::fs::write(&file, spec_with_duplicate_keys()).unwrap();
+    let out = review_file(&file, true);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        printed,
+        json!({"errors": [
+            {"pointer": "/application_id", "message": TWICE},
+            {"pointer": "/vehicle/units/0/plate", "message": TWICE},
+        ]})
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let with_bom = format!("\u{feff}{}", spec_example());
+    let reviewer = Reviewer::with_defaults().unwrap();
+    assert!(reviewer.review_json(&with_bom).is_ok(), "a leading byte-order mark is not part of the document");
+
+    let dir = server_common::temp_dir("input-bom");
+    let file = dir.join("bom.json");
+    std::fs::write(&file, &with_bom).unwrap();
+    let out = review_file(&file, false);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn non_utf8_input_is_invalid_input_with_exit_2() {
+    let dir = server_common::temp_dir("input-latin1");
+    let file = dir.join("latin1.json");
+    // `{"application_id": "JN-é"}` written in Latin-1: é is the single byte 0xE9.
+    std::fs::write(&file, b"{\"application_id\": \"JN-\xe9\"}").unwrap();
+    let out = review_file(&file, false);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("(document): not UTF-8 text: the byte at offset 23 is not UTF-8 (JSON must be UTF-8)"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `oscar review` on an endless input stops at its limit, quickly, with exit 2.
+#[cfg(unix)]
+#[test]
+fn endless_input_is_refused_at_the_limit() {
+    for (arg, stdin) in [("/dev/zero", Stdio::null()), ("-", Stdio::from(std::fs::File::open("/dev/zero").unwrap()))] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_oscar"))
+            .args(["review", arg])
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("`oscar review {arg}` on /dev/zero still runs after 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{arg}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("(document): is larger than 16 MiB, the most `oscar review` reads"), "{stderr}");
+    }
+}
+
+#[test]
+fn check_rules_refuses_quantities_that_are_not_finite() {
+    let dir = server_common::temp_dir("input-rules");
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/cn.toml")).unwrap();
+    // Class 2's height: with `inf m` a load of any height would be a class 2 load.
+    let class_2_height = "class = 2\nbasis = \"Order 62 art. 14(2)\"\nmax_height = \"4.5 m\"";
+    assert!(shipped.contains(class_2_height));
+    for (value, why) in [
+        ("NaN m", "`NaN` is not a finite number"),
+        ("inf m", "`inf` is not a finite number"),
+        ("1e400 m", "`1e400` is not a finite number"),
+        ("1e308 t", "is too large"),
+    ] {
+        let file = dir.join("cn.toml");
+        let edited = class_2_height.replace("4.5 m", value);
+        std::fs::write(&file, shipped.replace(class_2_height, &edited)).unwrap();
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_oscar")).args(["check-rules", file.to_str().unwrap()]).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let file_named = format!("rulebook {} is invalid", file.display());
+        assert!(stderr.contains(&file_named), "{stderr}");
+        assert!(stderr.contains(&format!("classes[1].max_height: `{value}` {why}")), "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The service reads a body as the CLI reads a file: duplicate keys are field errors (422),
+/// a byte-order mark is skipped, and bytes that are not UTF-8 are a malformed request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_reads_json_as_the_cli_does() {
+    let dir = server_common::temp_dir("input-server");
+    let ledger = dir.join("ledger.sqlite");
+    server_common::init_ledger(&ledger);
+    let server = server_common::Oscar::start(
+        &["serve", "--no-auth", "--trust-submitted-at", "--ledger", ledger.to_str().unwrap()],
+        "/readyz",
+    );
+    let client = reqwest::Client::new();
+    let post = |body: Vec<u8>| {
+        client.post(format!("{}/v1/reviews", server.url())).header("content-type", "application/json").body(body).send()
+    };
+
+    let example = server_common::example("BOM-1").to_string();
+    let answer = post(repeat_key(&example, "plate", "\"ABC-123\"").into_bytes()).await.unwrap();
+    assert_eq!(answer.status().as_u16(), 422);
+    let problem: Value = answer.json().await.unwrap();
+    assert_eq!(problem["errors"], json!([{"pointer": "/vehicle/units/0/plate", "message": TWICE}]), "{problem}");
+
+    let answer = post(format!("\u{feff}{example}").into_bytes()).await.unwrap();
+    assert_eq!(answer.status().as_u16(), 201, "{}", answer.text().await.unwrap());
+
+    let answer = post(b"{\"application_id\": \"\xff\"}".to_vec()).await.unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
+    let problem: Value = answer.json().await.unwrap();
+    assert_eq!(
+        problem["detail"],
+        "the body is not UTF-8 text: the byte at offset 20 is not UTF-8 (JSON must be UTF-8)"
+    );
+    drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
 }

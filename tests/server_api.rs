@@ -389,6 +389,13 @@ async fn restriction_lists_affected_approved_reviews_and_applies_to_new_ones() {
     let pointers: Vec<Value> =
         answer.json()["errors"].as_array().unwrap().iter().map(|e| e["pointer"].clone()).collect();
     assert_eq!(pointers, [json!("/reason"), json!("/geometry/padding")]);
+    // A key given twice is refused with its pointer, as for applications.
+    let twice = r#"{"id": "W-twice", "id": "W-other", "kind": "closure", "reason": "event",
+        "valid_from": "2026-12-01T00:00:00Z", "valid_until": "2026-12-31T00:00:00Z",
+        "geometry": {"type": "Point", "coordinates": [24.90, 60.20]}}"#;
+    let answer = call(&state, "POST", "/v1/restrictions", Some(twice.into()), None).await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.text);
+    assert_eq!(answer.json()["errors"][0]["pointer"], "/id", "{}", answer.text);
     let mut long_line = far_line(3000);
     long_line["id"] = json!("W-long");
     let answer = post(&state, "/v1/restrictions", &long_line, None).await;

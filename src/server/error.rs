@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::application::FieldError;
+use crate::application::{FieldError, JsonError};
 use crate::ids::mask_id_numbers;
 
 /// The media type of problem documents.
@@ -156,6 +156,15 @@ impl From<crate::ledger::LedgerError> for ApiError {
         match e {
             crate::ledger::LedgerError::Unavailable(why) => ApiError::LedgerUnavailable(why),
             e => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<JsonError> for ApiError {
+    fn from(e: JsonError) -> Self {
+        match e {
+            JsonError::Duplicates(errors) => ApiError::Invalid(errors),
+            other => ApiError::BadRequest(format!("the body is {other}")),
         }
     }
 }

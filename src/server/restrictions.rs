@@ -300,8 +300,7 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = super::error::body_bytes(body, state.limits.body_bytes)?;
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
+    let value = crate::application::read_json(&body)?;
     let restriction: Restriction = serde_json::from_value(value).map_err(|e| {
         ApiError::Invalid(vec![FieldError { pointer: String::new(), message: format!("not a restriction: {e}") }])
     })?;

@@ -144,9 +144,7 @@ pub async fn create(
 
 /// The body as a JSON object.
 fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("the body is not UTF-8 text".into()))?;
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("the body is not JSON: {e}")))?;
+    let value = crate::application::read_json(body)?;
     if !value.is_object() {
         return Err(ApiError::BadRequest("the body must be a JSON object".into()));
     }
