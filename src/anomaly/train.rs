@@ -46,8 +46,8 @@ impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
             seed: DEFAULT_SEED,
-            train_samples: 4000,
-            calibration_samples: 2000,
+            train_samples: 8000,
+            calibration_samples: 4000,
             epochs: 150,
             batch_size: 64,
             learning_rate: 3e-3,
