@@ -184,8 +184,11 @@ const MIN_TRIP_M: f64 = 300.0;
 /// Share of road routes that pass through a third place instead of the shortest path.
 const VIA_SHARE: f64 = 0.4;
 /// A third place is taken only if the trip through it is at most this many times the
-/// straight line: a detour a carrier would choose, not a tour of the city.
-const VIA_MAX_DETOUR: f64 = 1.6;
+/// shortest path: a detour a carrier would choose (around a low bridge, a weak one, a
+/// one-way system), not a tour of the city.
+const VIA_MAX_DETOUR: f64 = 1.4;
+/// Third places tried before a route takes the shortest path.
+const VIA_TRIES: usize = 10;
 
 /// A road network to draw routes on.
 pub struct Roads<'a> {
@@ -213,17 +216,18 @@ impl<'a> Roads<'a> {
         if direct < MIN_TRIP_M {
             return None;
         }
-        let via = rng.chance(VIA_SHARE).then(|| {
-            (0..50).filter_map(|_| self.place(rng)).find(|w| {
-                crate::routes::distance_m(from, *w) + crate::routes::distance_m(*w, to) <= VIA_MAX_DETOUR * direct
-            })
-        });
-        let mut line = Vec::new();
-        let stops: Vec<[f64; 2]> = [Some(from), via.flatten(), Some(to)].into_iter().flatten().collect();
-        for leg in stops.windows(2) {
-            let path = self.net.shortest_path(leg[0], leg[1])?;
-            let skip = usize::from(!line.is_empty());
-            line.extend(path.line.into_iter().skip(skip));
+        let shortest = self.net.shortest_path(from, to)?;
+        let mut line = shortest.line;
+        if rng.chance(VIA_SHARE) {
+            for _ in 0..VIA_TRIES {
+                let Some(via) = self.place(rng) else { break };
+                let legs = self.net.shortest_path(from, via).zip(self.net.shortest_path(via, to));
+                if let Some((a, b)) = legs.filter(|(a, b)| a.length_m + b.length_m <= VIA_MAX_DETOUR * shortest.length_m) {
+                    line = a.line;
+                    line.extend(b.line.into_iter().skip(1));
+                    break;
+                }
+            }
         }
         let drawn = crate::route_eval::redraw(&line, rng);
         let facts = route_facts(self.net, &self.net.match_route(&drawn));

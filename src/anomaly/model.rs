@@ -453,7 +453,7 @@ impl AnomalyModel {
             self.config.comparable.iter().find(|c| c.category == cat && c.combination == comb)
         });
         match group {
-            Some(c) => (format!("for {} on a {}", c.category, c.combination), c.typical_range[j]),
+            Some(c) => (format!("for {} cargo on a {}", c.category.replace('_', " "), c.combination), c.typical_range[j]),
             None => ("for all applications".into(), self.config.typical_range[j]),
         }
     }

@@ -48,7 +48,7 @@ impl Default for TrainOptions {
             seed: DEFAULT_SEED,
             train_samples: 8000,
             calibration_samples: 4000,
-            epochs: 150,
+            epochs: 250,
             batch_size: 64,
             learning_rate: 3e-3,
             road_share: 0.5,
