@@ -24,6 +24,8 @@ pub enum Display {
     Plain,
     /// The feature is `ln x`; show `x`.
     Exp,
+    /// The feature is `ln (1 + x)`; show `x`.
+    Ln1p,
 }
 
 /// Every feature, in vector order: code names a feature by this type, so a misspelt name is
@@ -358,8 +360,8 @@ pub const FEATURES: [FeatureInfo; N_FEATURES] = [
     f(
         Feature::DirectionReversals,
         "direction_reversals",
-        ("turns", "turns"),
-        Display::Plain,
+        ("ln (1 + turns)", "turns"),
+        Display::Ln1p,
         "times the matched route turns back on itself",
         "check the drawing for back-and-forth pieces and that any turn-around is feasible for the combination",
     ),
@@ -702,7 +704,8 @@ pub fn features(app: &Application, refs: &References, route: Option<&RouteFacts>
                 );
             }
             set(Feature::MinorRoadShare, Some(r.minor_share), &mut v);
-            set(Feature::DirectionReversals, Some(r.reversals), &mut v);
+            // On a log scale: a second turn-back is less news than the first.
+            set(Feature::DirectionReversals, Some(r.reversals.ln_1p()), &mut v);
         }
         None => {
             set(Feature::RouteVsShortestPath, None, &mut v);

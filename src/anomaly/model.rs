@@ -471,6 +471,7 @@ impl AnomalyModel {
                 let show = |x: f64| match info.display {
                     Display::Plain => x,
                     Display::Exp => x.exp(),
+                    Display::Ln1p => x.exp_m1(),
                 };
                 let (group, [lo, hi]) = self.typical(f, j);
                 format!(
@@ -522,7 +523,11 @@ pub fn standardise(batch: &[Features], mean: &[f64], std: &[f64]) -> Vec<f32> {
 
 /// Three significant digits, for explanations.
 fn sig(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
+    if x == 0.0 {
+        // Also -0, which a reviewer should not see.
+        return "0".into();
+    }
+    if !x.is_finite() {
         return format!("{x}");
     }
     let digits = (2 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;

@@ -28,9 +28,10 @@ pub const THRESHOLD_QUANTILE: f64 = 0.995;
 /// Smallest feature standard deviation: constant features (e.g. axle-count mismatch, always
 /// 0 in normal data) must not divide by zero, and a one-unit change must still stand out.
 const STD_FLOOR: f64 = 0.01;
-/// Smallest residual scale (standardised units), so a perfectly reconstructed feature does
-/// not turn float noise into a score.
-const RESIDUAL_FLOOR: f64 = 0.05;
+/// Smallest residual scale (standardised units), so that a feature the network reproduces
+/// almost exactly (a count or a flag it can work out from the others) does not turn a
+/// rounding step into a score.
+const RESIDUAL_FLOOR: f64 = 0.1;
 /// Smallest baseline MAD-sigma.
 const MAD_FLOOR: f64 = 0.01;
 
@@ -228,8 +229,14 @@ pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
     };
     let mse = |e: &[Vec<f64>]| e.iter().flatten().map(|x| x * x).sum::<f64>() / (e.len() * N_FEATURES).max(1) as f64;
     let train_err = errors(&train_f);
+    // Over the samples that have the feature: a missing one is trivially reconstructed (its
+    // input is the mean) and would shrink the scale of the others' surprise.
     let residual_scale: Vec<f64> = (0..N_FEATURES)
-        .map(|j| (train_err.iter().map(|e| e[j] * e[j]).sum::<f64>() / n.max(1) as f64).sqrt().max(RESIDUAL_FLOOR))
+        .map(|j| {
+            let sq: Vec<f64> =
+                train_err.iter().zip(&train_f).filter(|(_, f)| !f.missing[j]).map(|(e, _)| e[j] * e[j]).collect();
+            (sq.iter().sum::<f64>() / sq.len().max(1) as f64).sqrt().max(RESIDUAL_FLOOR)
+        })
         .collect();
     let cal_err = errors(&cal_f);
     let cal_scores: Vec<f64> = cal_err
