@@ -168,7 +168,13 @@ fn the_spec_example_scores_under_the_threshold() {
     let f = features(&app, &refs, None);
     let road = [Feature::RouteVsShortestPath, Feature::MinorRoadShare, Feature::DirectionReversals];
     for (info, missing) in FEATURES.iter().zip(&f.missing) {
-        assert_eq!(*missing, road.contains(&info.id), "{}: the demo registry has every record: {:?}", info.name, f.notes);
+        assert_eq!(
+            *missing,
+            road.contains(&info.id),
+            "{}: the demo registry has every record: {:?}",
+            info.name,
+            f.notes
+        );
     }
     let block = model().score(&f);
     assert!(block.score < block.threshold, "{block:?}");

@@ -506,7 +506,11 @@ pub fn route_facts(net: &RouteNetwork, m: &RouteMatch) -> Option<RouteFacts> {
             (ax * bx + ay * by) < cos_limit * ax.hypot(ay) * bx.hypot(by)
         })
         .count();
-    Some(RouteFacts { vs_shortest, minor_share: (minor_km * 1000.0 / m.length_m).clamp(0.0, 1.0), reversals: reversals as f64 })
+    Some(RouteFacts {
+        vs_shortest,
+        minor_share: (minor_km * 1000.0 / m.length_m).clamp(0.0, 1.0),
+        reversals: reversals as f64,
+    })
 }
 
 /// Natural log that stays finite: the validated form never has non-positive values here,

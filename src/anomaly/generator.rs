@@ -222,7 +222,9 @@ impl<'a> Roads<'a> {
             for _ in 0..VIA_TRIES {
                 let Some(via) = self.place(rng) else { break };
                 let legs = self.net.shortest_path(from, via).zip(self.net.shortest_path(via, to));
-                if let Some((a, b)) = legs.filter(|(a, b)| a.length_m + b.length_m <= VIA_MAX_DETOUR * shortest.length_m) {
+                if let Some((a, b)) =
+                    legs.filter(|(a, b)| a.length_m + b.length_m <= VIA_MAX_DETOUR * shortest.length_m)
+                {
                     line = a.line;
                     line.extend(b.line.into_iter().skip(1));
                     break;

@@ -449,11 +449,14 @@ impl AnomalyModel {
     /// category and kind of combination), with the words naming them; all applications
     /// where the model has no such group.
     fn typical(&self, f: &Features, j: usize) -> (String, [f64; 2]) {
-        let group = f.category.zip(f.combination()).and_then(|(cat, comb)| {
-            self.config.comparable.iter().find(|c| c.category == cat && c.combination == comb)
-        });
+        let group = f
+            .category
+            .zip(f.combination())
+            .and_then(|(cat, comb)| self.config.comparable.iter().find(|c| c.category == cat && c.combination == comb));
         match group {
-            Some(c) => (format!("for {} cargo on a {}", c.category.replace('_', " "), c.combination), c.typical_range[j]),
+            Some(c) => {
+                (format!("for {} cargo on a {}", c.category.replace('_', " "), c.combination), c.typical_range[j])
+            }
             None => ("for all applications".into(), self.config.typical_range[j]),
         }
     }

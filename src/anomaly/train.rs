@@ -17,8 +17,8 @@ use super::features::{FEATURES, Features, N_FEATURES};
 use super::generator::{Roads, Sample, SplitMix64, normal_samples, road_samples};
 pub use super::model::TrainOptions;
 use super::model::{
-    Architecture, Autoencoder, Baseline, Comparable, FORMAT_VERSION, FeatureSpec, HIDDEN, LATENT, LAYERS, ModelConfig, ModelError,
-    Network, TrainingInfo, counts, score_of, sha256_hex, standardise,
+    Architecture, Autoencoder, Baseline, Comparable, FORMAT_VERSION, FeatureSpec, HIDDEN, LATENT, LAYERS, ModelConfig,
+    ModelError, Network, TrainingInfo, counts, score_of, sha256_hex, standardise,
 };
 
 /// Seed of the shipped model.
@@ -170,7 +170,10 @@ pub fn baseline_stats(feats: &[Features]) -> (Vec<f64>, Vec<f64>) {
 
 /// The baseline score: the largest robust z-score over the features present.
 pub fn baseline_score(f: &Features, median: &[f64], mad: &[f64]) -> f64 {
-    (0..N_FEATURES).filter(|j| counts(*j, &f.missing)).map(|j| (f.values[j] - median[j]).abs() / mad[j]).fold(0.0, f64::max)
+    (0..N_FEATURES)
+        .filter(|j| counts(*j, &f.missing))
+        .map(|j| (f.values[j] - median[j]).abs() / mad[j])
+        .fold(0.0, f64::max)
 }
 
 /// Trains a model.
