@@ -122,7 +122,7 @@ fn column<'a>(feats: impl IntoIterator<Item = &'a Features>, j: usize) -> Vec<f6
 }
 
 /// 1st and 99th percentile of each feature; `None` where fewer than `min` samples have it.
-fn ranges<'a>(feats: &[&'a Features], min: usize) -> Vec<Option<[f64; 2]>> {
+fn ranges(feats: &[&Features], min: usize) -> Vec<Option<[f64; 2]>> {
     (0..N_FEATURES)
         .map(|j| {
             let col = column(feats.iter().copied(), j);
