@@ -19,6 +19,9 @@ pub const SNAP_M: f64 = 100.0;
 const SEARCH_FACTOR: f64 = 4.0;
 /// Added to the search bound so that short trips around a block are still found, metres.
 const SEARCH_SLACK_M: f64 = 5_000.0;
+/// The search gives up after settling this many nodes, so that one review on a
+/// country-sized network costs at most a few tens of milliseconds; the path is then unknown.
+pub const MAX_SETTLED: usize = 250_000;
 
 /// A shortest path: its length and its polyline.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,8 +43,9 @@ struct Snap {
 
 impl RouteNetwork {
     /// Length of the shortest drivable path between the roads nearest `from` and `to`
-    /// (`[lon, lat]`), metres; `None` when an end is more than [`SNAP_M`] from every road or
-    /// no path exists within four times the straight line plus 5 km.
+    /// (`[lon, lat]`), metres; `None` when an end is more than [`SNAP_M`] from every road, no
+    /// path exists within four times the straight line plus 5 km, or the search settles more
+    /// than [`MAX_SETTLED`] nodes first.
     pub fn shortest_path_m(&self, from: [f64; 2], to: [f64; 2]) -> Option<f64> {
         self.shortest_path(from, to).map(|p| p.length_m)
     }
@@ -88,12 +92,17 @@ impl RouteNetwork {
                 heap.push(HeapItem(d, n));
             }
         }
+        let mut settled = 0;
         while let Some(HeapItem(d, n)) = heap.pop() {
             if reached.get(&n).is_some_and(|r| d > r.0) {
                 continue;
             }
             if d > bound || best.is_some_and(|(b, _)| d >= b) {
                 break;
+            }
+            settled += 1;
+            if settled > MAX_SETTLED {
+                return None;
             }
             for &(end, extra) in &ends {
                 if end == n && best.is_none_or(|(b, _)| d + extra < b) {
