@@ -17,14 +17,14 @@ fn bench(c: &mut Criterion) {
         return;
     };
     let samples: Vec<Sample> = normal_samples(99, 256);
-    let feats: Vec<Features> = samples.iter().map(|s| features(&s.app, &s.refs)).collect();
+    let feats: Vec<Features> = samples.iter().map(|s| s.features()).collect();
     let threshold = model.config().threshold;
 
     let mut g = c.benchmark_group("anomaly");
     g.bench_function("features of one generated tractor + trailer application", |b| {
         let s = &samples[0];
         b.iter(|| {
-            let f = features(black_box(&s.app), black_box(&s.refs));
+            let f = features(black_box(&s.app), black_box(&s.refs), black_box(s.route.as_ref()));
             assert!(f.values.iter().all(|v| v.is_finite()));
             f
         })
@@ -32,7 +32,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("features + score, one application (batch 1)", |b| {
         let s = &samples[1];
         b.iter(|| {
-            let block = model.score(&features(black_box(&s.app), black_box(&s.refs)));
+            let block = model.score(&features(black_box(&s.app), black_box(&s.refs), black_box(s.route.as_ref())));
             assert!(block.score.is_finite() && block.threshold == threshold);
             block
         })
@@ -54,7 +54,7 @@ fn bench(c: &mut Criterion) {
         });
         g.bench_with_input(BenchmarkId::new("features + score_batch", n), &n, |b, &n| {
             b.iter(|| {
-                let fs: Vec<Features> = samples[..n].iter().map(|s| features(&s.app, &s.refs)).collect();
+                let fs: Vec<Features> = samples[..n].iter().map(|s| s.features()).collect();
                 let blocks = model.score_batch(black_box(&fs));
                 assert_eq!(blocks.len(), n);
                 blocks

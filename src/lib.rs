@@ -176,7 +176,11 @@ impl Reviewer {
         route.network = self.routes.as_ref().map(|r| r.analyse(coords));
         let ctx = checks::Context { app, refs: &refs, rules, det: &determination, route: &route };
         let items = checks::run_all(&ctx);
-        let anomaly = self.model.as_ref().map(|m| m.score(&anomaly::features(app, &refs)));
+        let anomaly = self.model.as_ref().map(|m| {
+            let facts = self.routes.as_ref().zip(route.network.as_ref());
+            let facts = facts.and_then(|(data, found)| anomaly::route_facts(&data.network, &found.matched));
+            m.score(&anomaly::features(app, &refs, facts.as_ref()))
+        });
         let decision = review::decide(&items, &determination, anomaly.as_ref(), &rules.envelope);
         Ok(Review {
             application_id: app.application_id.clone(),

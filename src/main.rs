@@ -99,14 +99,22 @@ enum Command {
         seed: u64,
     },
     /// Evaluate the anomaly model against the robust z-score baseline on fresh normal and
-    /// planted anomalous applications.
+    /// planted anomalous applications, with synthetic routes and with routes on the
+    /// extract kept out of training (heidelberg-ors.osm.pbf in --osm-dir).
     EvalModel {
         /// Model directory (default: the shipped model).
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Directory holding the held-out extract; without it the real-route evaluation
+        /// is skipped with a warning (an error when CI=true).
+        #[arg(long, default_value = "../shared/data/osm")]
+        osm_dir: PathBuf,
         /// Write the evaluation feature vectors, labels and scores to this CSV file.
         #[arg(long)]
         dump: Option<PathBuf>,
+        /// Write the model's training feature vectors (same format) to this CSV file.
+        #[arg(long)]
+        dump_train: Option<PathBuf>,
     },
     /// Evaluate the route items R2-R4 on real roads: routes built from graph edges of the
     /// shipped network and every extract in a directory, redrawn as another map would,
@@ -347,6 +355,8 @@ enum CliError {
     Config(#[from] oscar::server::ConfigError),
     #[error(transparent)]
     Eval(#[from] oscar::route_eval::EvalError),
+    #[error("{0}")]
+    Missing(String),
 }
 
 /// candle fans each small matrix product out over a thread pool sized by
@@ -468,16 +478,35 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             );
             Ok(EXIT_APPROVE)
         }
-        Command::EvalModel { model, dump } => {
+        Command::EvalModel { model, osm_dir, dump, dump_train } => {
+            use oscar::anomaly::eval;
             let model = match model {
                 Some(dir) => oscar::anomaly::AnomalyModel::load(&dir)?,
                 None => oscar::anomaly::AnomalyModel::embedded()?,
             };
-            let opts = oscar::anomaly::eval::EvalOptions::default();
-            let report = oscar::anomaly::eval::evaluate(&model, opts, dump.as_deref())?;
-            print!("{}", oscar::anomaly::eval::render(&report, &model));
+            let pbf = osm_dir.join(eval::HELD_OUT_EXTRACT);
+            let held_out = if pbf.is_file() {
+                Some(eval::held_out(&osm_dir)?)
+            } else {
+                let why = format!(
+                    "held-out extract {} not found: routes on real roads kept out of training are NOT evaluated",
+                    pbf.display()
+                );
+                if std::env::var("CI").as_deref() == Ok("true") {
+                    return Err(CliError::Missing(why));
+                }
+                eprintln!("WARNING: {why}");
+                None
+            };
+            let opts = eval::EvalOptions::default();
+            let report = eval::evaluate(&model, opts, held_out.as_ref(), dump.as_deref())?;
+            print!("{}", eval::render(&report, &model));
             if let Some(path) = dump {
                 println!("\nwrote the evaluation feature vectors to {}", path.display());
+            }
+            if let Some(path) = dump_train {
+                let n = eval::dump_training(&model, &model.config().training.options, &path)?;
+                println!("wrote {n} training feature vectors to {}", path.display());
             }
             Ok(EXIT_APPROVE)
         }

@@ -492,7 +492,7 @@ pub fn evaluate_network(name: &str, net: &RouteNetwork, bench: &Bench, opts: Eva
 /// Redraws a route as another map would: an offset of 2-8 m with 3 m of drift and 1 m of
 /// noise, drawn every 5-40 m; one route in five densely (every 3-5 m), one in ten with a
 /// few backtracking vertices.
-fn redraw(line: &[[f64; 2]], rng: &mut SplitMix64) -> Vec<[f64; 2]> {
+pub fn redraw(line: &[[f64; 2]], rng: &mut SplitMix64) -> Vec<[f64; 2]> {
     let offset_m = rng.uniform(2.0, 8.0);
     let step = if rng.chance(0.2) { rng.uniform(3.0, 5.0) } else { rng.uniform(5.0, 40.0) };
     let mut drawn = redraw_from(line, rng, offset_m, 3.0, step, true);
@@ -634,6 +634,16 @@ pub enum EvalError {
     Example(String),
 }
 
+/// Imports an `.osm.pbf` extract into a temporary directory and loads it.
+pub fn load_extract(pbf: &std::path::Path) -> Result<RouteNetwork, crate::routes::RoutesError> {
+    let name = pbf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("oscar-eval-{}-{name}", std::process::id()));
+    crate::routes::import_osm(pbf, &dir)?;
+    let net = RouteNetwork::load(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    net
+}
+
 /// Evaluates the shipped Helsinki network and every `.osm.pbf` extract in `osm_dir`
 /// (imported into a temporary directory each), in file-name order. With `dump`, writes
 /// one JSON line per extract (its restricted way and node ids by item, and its file) and
@@ -675,13 +685,7 @@ pub fn run(
     for (name, pbf) in networks {
         let net = match &pbf {
             None => crate::embedded_routes().map_err(crate::SetupError::from)?.network,
-            Some(path) => {
-                let dir = std::env::temp_dir().join(format!("oscar-eval-{}-{name}", std::process::id()));
-                crate::routes::import_osm(path, &dir).map_err(crate::SetupError::from)?;
-                let net = RouteNetwork::load(&dir).map_err(crate::SetupError::from);
-                let _ = std::fs::remove_dir_all(&dir);
-                net?
-            }
+            Some(path) => load_extract(path).map_err(crate::SetupError::from)?,
         };
         let routes = evaluate_network(&name, &net, &bench, opts);
         if let (Some(file), Some(path)) = (dump_file.as_mut(), dump) {

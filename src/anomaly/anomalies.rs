@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 
-use super::generator::{Sample, SplitMix64, normal_sample};
+use super::generator::{Roads, Sample, SplitMix64, normal_sample};
 
 /// The kinds of planted anomaly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,12 +50,13 @@ impl AnomalyKind {
     }
 }
 
-/// `n` anomalies of one kind from `seed`.
-pub fn anomalous_samples(kind: AnomalyKind, seed: u64, n: usize) -> Vec<Sample> {
+/// `n` anomalies of one kind from `seed`, planted in normal samples whose routes are on
+/// `roads` (or synthetic without).
+pub fn anomalous_samples(kind: AnomalyKind, seed: u64, n: usize, roads: Option<&Roads>) -> Vec<Sample> {
     let mut rng = SplitMix64::new(seed);
     (0..n)
         .map(|i| {
-            let mut s = normal_sample(&mut rng, i);
+            let mut s = normal_sample(&mut rng, i, roads);
             plant(kind, &mut s, &mut rng);
             s.app.application_id = format!("ANOM-{}-{i:06}", kind.name());
             s
@@ -142,6 +143,8 @@ pub fn plant(kind: AnomalyKind, s: &mut Sample, rng: &mut SplitMix64) {
                     p[0] = (o[0] + (p[0] - o[0]) * stretch).clamp(-180.0, 180.0);
                     p[1] = (o[1] + (p[1] - o[1]) * stretch).clamp(-90.0, 90.0);
                 }
+                // The stretched drawing leaves the roads: the service would not match it.
+                s.route = None;
             }
             let km = super::features::path_km(&app.route.geometry.coordinates) * f64::from(app.schedule.trips);
             let days = (km / target).floor().max(1.0) as i64;

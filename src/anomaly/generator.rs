@@ -4,6 +4,11 @@
 //! Every range is documented in `models/README.md` with where it comes from. The generator
 //! only uses its own [`SplitMix64`] stream, so the same seed gives the same applications on
 //! every run and every build profile.
+//!
+//! Routes come either from a synthetic drawing ([`normal_samples`]: long routes in
+//! Shandong, off any network the service holds) or from real roads ([`road_samples`] over
+//! [`Roads`]: places picked on a network, the shortest path between them or through a third
+//! place, redrawn as another map would and matched as the service matches it).
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime};
 
@@ -13,6 +18,9 @@ use crate::application::{
 };
 use crate::registry::{Certificate, Lookup, References, TrailerType, VehicleKind, VehicleRecord, VehicleStatus};
 pub use crate::rng::SplitMix64;
+use crate::routes::RouteNetwork;
+
+use super::features::{RouteFacts, path_km, route_facts};
 
 /// A cargo category the generator knows, with its realistic ranges (see `models/README.md`).
 #[derive(Debug, Clone, Copy)]
@@ -159,6 +167,82 @@ pub struct Sample {
     /// The registry records (vehicles; company and people records are left `Missing`
     /// because no feature reads them).
     pub refs: References,
+    /// What the road network says about the route, as the service would find it; `None`
+    /// where the route is not on the network.
+    pub route: Option<RouteFacts>,
+}
+
+impl Sample {
+    /// The sample's features.
+    pub fn features(&self) -> super::features::Features {
+        super::features::features(&self.app, &self.refs, self.route.as_ref())
+    }
+}
+
+/// Places closer than this make no route, metres.
+const MIN_TRIP_M: f64 = 300.0;
+/// Share of road routes that pass through a third place instead of the shortest path.
+const VIA_SHARE: f64 = 0.4;
+/// A third place is taken only if the trip through it is at most this many times the
+/// shortest path: a detour a carrier would choose (around a low bridge, a weak one, a
+/// one-way system), not a tour of the city.
+const VIA_MAX_DETOUR: f64 = 1.4;
+/// Third places tried before a route takes the shortest path.
+const VIA_TRIES: usize = 10;
+
+/// A road network to draw routes on.
+pub struct Roads<'a> {
+    net: &'a RouteNetwork,
+    /// Every vertex of every drivable way, `[lon, lat]`: where trips start and end.
+    places: Vec<[f64; 2]>,
+}
+
+impl<'a> Roads<'a> {
+    /// Routes on `net`.
+    pub fn new(net: &'a RouteNetwork) -> Roads<'a> {
+        Roads { net, places: net.ways().flat_map(|w| w.coords).collect() }
+    }
+
+    fn place(&self, rng: &mut SplitMix64) -> Option<[f64; 2]> {
+        self.places.get(rng.below(self.places.len() as u64) as usize).copied()
+    }
+
+    /// A route between two random places: the shortest path, or (two in five) one through
+    /// a third place near the way; redrawn as another map would, then matched. `None`
+    /// when the places are too close or not connected.
+    fn draw(&self, rng: &mut SplitMix64) -> Option<(Route, f64, Option<RouteFacts>)> {
+        let (from, to) = (self.place(rng)?, self.place(rng)?);
+        let direct = crate::routes::distance_m(from, to);
+        if direct < MIN_TRIP_M {
+            return None;
+        }
+        let shortest = self.net.shortest_path(from, to)?;
+        let mut line = shortest.line;
+        if rng.chance(VIA_SHARE) {
+            for _ in 0..VIA_TRIES {
+                let Some(via) = self.place(rng) else { break };
+                let legs = self.net.shortest_path(from, via).zip(self.net.shortest_path(via, to));
+                if let Some((a, b)) =
+                    legs.filter(|(a, b)| a.length_m + b.length_m <= VIA_MAX_DETOUR * shortest.length_m)
+                {
+                    line = a.line;
+                    line.extend(b.line.into_iter().skip(1));
+                    break;
+                }
+            }
+        }
+        let drawn = crate::route_eval::redraw(&line, rng);
+        let facts = route_facts(self.net, &self.net.match_route(&drawn));
+        let km = path_km(&drawn);
+        let route = Route {
+            origin: "road origin".into(),
+            destination: "road destination".into(),
+            geometry: LineString { kind: "LineString".into(), coordinates: drawn },
+            urban_roads: true,
+            cross_province: false,
+        };
+        Some((route, km, facts))
+    }
 }
 
 /// Which combination carries the cargo.
@@ -184,19 +268,25 @@ struct BuiltUnit {
     trailer_type: Option<TrailerType>,
 }
 
-/// Generates `n` normal samples from `seed`.
+/// Generates `n` normal samples with synthetic routes from `seed`.
 pub fn normal_samples(seed: u64, n: usize) -> Vec<Sample> {
     let mut rng = SplitMix64::new(seed);
-    (0..n).map(|i| normal_sample(&mut rng, i)).collect()
+    (0..n).map(|i| normal_sample(&mut rng, i, None)).collect()
 }
 
-/// One normal sample; `index` only names it.
-pub fn normal_sample(rng: &mut SplitMix64, index: usize) -> Sample {
-    // Rejection sampling: a draw whose cargo no combination can legally carry is drawn
-    // again. INVARIANT: the SPEC-like fallback below is only reached after 1000 misses,
-    // which the ranges above make practically impossible.
+/// Generates `n` normal samples with routes on real roads from `seed`.
+pub fn road_samples(seed: u64, n: usize, roads: &Roads) -> Vec<Sample> {
+    let mut rng = SplitMix64::new(seed);
+    (0..n).map(|i| normal_sample(&mut rng, i, Some(roads))).collect()
+}
+
+/// One normal sample, its route on `roads` or (without) synthetic; `index` only names it.
+pub fn normal_sample(rng: &mut SplitMix64, index: usize, roads: Option<&Roads>) -> Sample {
+    // Rejection sampling: a draw whose cargo no combination can legally carry (or whose
+    // places make no route) is drawn again. INVARIANT: the SPEC-like fallback below is
+    // only reached after 1000 misses, which the ranges above make practically impossible.
     for _ in 0..1000 {
-        if let Some(s) = try_sample(rng, index) {
+        if let Some(s) = try_sample(rng, index, roads) {
             return s;
         }
     }
@@ -215,7 +305,7 @@ fn round_to(x: f64, step: f64) -> f64 {
     (x / step).round() * step
 }
 
-fn try_sample(rng: &mut SplitMix64, index: usize) -> Option<Sample> {
+fn try_sample(rng: &mut SplitMix64, index: usize, roads: Option<&Roads>) -> Option<Sample> {
     let shares: Vec<f64> = CARGO_KINDS.iter().map(|k| k.share).collect();
     let kind = &CARGO_KINDS[rng.weighted(&shares)];
     let (c_len, c_wid, c_hei, c_mass) = cargo_dims(rng, kind);
@@ -262,7 +352,13 @@ fn try_sample(rng: &mut SplitMix64, index: usize) -> Option<Sample> {
         0.1,
     );
 
-    let (route, route_km) = route(rng);
+    let (route, route_km, facts) = match roads {
+        Some(r) => r.draw(rng)?,
+        None => {
+            let (route, km) = route(rng);
+            (route, km, None)
+        }
+    };
     let trips = if rng.chance(0.8) { 1 } else { rng.int(2, 4) };
     let submitted = NaiveDate::from_ymd_opt(2026, 1, 5)? + Duration::days(i64::from(rng.int(0, 330)));
     let start = submitted + Duration::days(i64::from(rng.int(1, 15)));
@@ -333,7 +429,7 @@ fn try_sample(rng: &mut SplitMix64, index: usize) -> Option<Sample> {
         escort_vehicles: Vec::new(),
         escort_people: Vec::new(),
     };
-    Some(Sample { app, refs })
+    Some(Sample { app, refs, route: facts })
 }
 
 fn at_nine(day: NaiveDate) -> Option<DateTime<FixedOffset>> {
@@ -579,7 +675,7 @@ fn route(rng: &mut SplitMix64) -> (Route, f64) {
             [round_to(lon0 + x / km_per_deg_lon, 0.00001), round_to(lat0 + y / km_per_deg_lat, 0.00001)]
         })
         .collect();
-    let km = super::features::path_km(&coords);
+    let km = path_km(&coords);
     let route = Route {
         origin: "generated origin".into(),
         destination: "generated destination".into(),
@@ -658,5 +754,5 @@ fn fallback(index: usize) -> Sample {
         escort_vehicles: Vec::new(),
         escort_people: Vec::new(),
     };
-    Sample { app, refs }
+    Sample { app, refs, route: None }
 }

@@ -25,5 +25,5 @@ pub mod generator;
 pub mod model;
 pub mod train;
 
-pub use features::{FEATURES, Features, N_FEATURES, features};
+pub use features::{FEATURES, Feature, Features, N_FEATURES, RouteFacts, features, route_facts};
 pub use model::{AnomalyModel, ModelConfig, ModelError};

@@ -82,6 +82,9 @@ pub enum ModelError {
     /// candle refused an operation.
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),
+    /// The road network training or evaluation draws routes on was refused.
+    #[error("road network for training or evaluation routes: {0}")]
+    Routes(#[from] crate::routes::RoutesError),
 }
 
 /// One feature as recorded in `anomaly.json`.
@@ -134,6 +137,9 @@ pub struct TrainOptions {
     pub batch_size: usize,
     /// AdamW learning rate.
     pub learning_rate: f64,
+    /// Share of training and calibration samples whose routes are drawn on the shipped
+    /// road network (the rest are synthetic routes off it).
+    pub road_share: f64,
 }
 
 /// How the model was trained; all of it is reproducible from the seed.
@@ -150,6 +156,23 @@ pub struct TrainingInfo {
     pub threshold_quantile: f64,
     /// Share of calibration samples at or above the threshold.
     pub calibration_escalation_rate: f64,
+    /// Version of the road network the road routes were drawn on.
+    pub road_network: String,
+}
+
+/// Typical ranges among comparable applications: one cargo category on one kind of
+/// combination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparable {
+    /// Cargo category.
+    pub category: String,
+    /// Kind of combination (`rigid truck`, `semi-trailer`, `hydraulic modular trailer`).
+    pub combination: String,
+    /// Training samples in the group.
+    pub samples: usize,
+    /// 1st and 99th percentile of each feature in the group (the overall range where the
+    /// group has too few values of it).
+    pub typical_range: Vec<[f64; 2]>,
 }
 
 /// The contents of `anomaly.json`.
@@ -168,8 +191,11 @@ pub struct ModelConfig {
     /// RMS reconstruction error of each feature on the training set (floored): the score
     /// divides each feature's error by it.
     pub residual_scale: Vec<f64>,
-    /// 1st and 99th percentile of each feature on the training set, shown as "typical".
+    /// 1st and 99th percentile of each feature on the training set, shown as "typical"
+    /// where no comparable group applies.
     pub typical_range: Vec<[f64; 2]>,
+    /// Typical ranges by cargo category and kind of combination.
+    pub comparable: Vec<Comparable>,
     /// At or above this score a review escalates.
     pub threshold: f64,
     /// The baseline detector, calibrated the same way.
@@ -419,10 +445,26 @@ impl AnomalyModel {
         }
     }
 
+    /// The typical range of feature `j` for applications comparable with `f` (same cargo
+    /// category and kind of combination), with the words naming them; all applications
+    /// where the model has no such group.
+    fn typical(&self, f: &Features, j: usize) -> (String, [f64; 2]) {
+        let group = f
+            .category
+            .zip(f.combination())
+            .and_then(|(cat, comb)| self.config.comparable.iter().find(|c| c.category == cat && c.combination == comb));
+        match group {
+            Some(c) => {
+                (format!("for {} cargo on a {}", c.category.replace('_', " "), c.combination), c.typical_range[j])
+            }
+            None => ("for all applications".into(), self.config.typical_range[j]),
+        }
+    }
+
     fn block(&self, f: &Features, r: &[f64; N_FEATURES]) -> AnomalyBlock {
         let score = score_of(r, &f.missing);
         let total: f64 = r.iter().map(|x| x * x).sum::<f64>().max(f64::MIN_POSITIVE);
-        let mut order: Vec<usize> = (0..N_FEATURES).filter(|j| !f.missing[*j]).collect();
+        let mut order: Vec<usize> = (0..N_FEATURES).filter(|j| counts(*j, &f.missing)).collect();
         order.sort_by(|a, b| (r[*b] * r[*b]).total_cmp(&(r[*a] * r[*a])));
         let mut contributors: Vec<String> = order
             .into_iter()
@@ -432,22 +474,29 @@ impl AnomalyModel {
                 let show = |x: f64| match info.display {
                     Display::Plain => x,
                     Display::Exp => x.exp(),
+                    Display::Ln1p => x.exp_m1(),
                 };
-                let [lo, hi] = self.config.typical_range[j];
+                let (group, [lo, hi]) = self.typical(f, j);
                 format!(
-                    "{}: `{}` {}, typical `{}`–`{}` ({:.0}% of the score)",
+                    "{}: `{}` {}, typical {group} `{}`–`{}` ({:.0}% of the score); {}",
                     info.meaning,
                     sig(show(f.values[j])),
                     info.shown_unit,
                     sig(show(lo)),
                     sig(show(hi)),
-                    100.0 * r[j] * r[j] / total
+                    100.0 * r[j] * r[j] / total,
+                    info.check
                 )
             })
             .collect();
         contributors.extend(f.notes.iter().map(|n| format!("note: {n}")));
         AnomalyBlock { score, threshold: self.config.threshold, contributors }
     }
+}
+
+/// Whether feature `j` counts in a score: present, and not an indicator.
+pub fn counts(j: usize, missing: &[bool; N_FEATURES]) -> bool {
+    !missing[j] && FEATURES[j].id.scored()
 }
 
 /// How many of the largest residuals the score averages.
@@ -457,7 +506,7 @@ pub const SCORE_TOP_K: usize = 3;
 /// present. Not of all of them: a unit slip moves one or two features, and averaging over
 /// thirty would dilute it below the noise of normal applications.
 pub fn score_of(r: &[f64; N_FEATURES], missing: &[bool; N_FEATURES]) -> f64 {
-    let mut sq: Vec<f64> = r.iter().zip(missing).filter(|(_, m)| !**m).map(|(x, _)| x * x).collect();
+    let mut sq: Vec<f64> = (0..N_FEATURES).filter(|j| counts(*j, missing)).map(|j| r[j] * r[j]).collect();
     sq.sort_by(|a, b| b.total_cmp(a));
     let top = &sq[..SCORE_TOP_K.min(sq.len())];
     (top.iter().sum::<f64>() / top.len().max(1) as f64).sqrt()
@@ -477,22 +526,36 @@ pub fn standardise(batch: &[Features], mean: &[f64], std: &[f64]) -> Vec<f32> {
 
 /// Three significant digits, for explanations.
 fn sig(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
+    if x == 0.0 {
+        // Also -0, which a reviewer should not see.
+        return "0".into();
+    }
+    if !x.is_finite() {
         return format!("{x}");
     }
     let digits = (2 - x.abs().log10().floor() as i32).clamp(0, 12) as usize;
     format!("{x:.digits$}")
 }
 
+/// Names in backticks, or `none`.
+fn listed(names: &[&str]) -> String {
+    if names.is_empty() { "none".into() } else { names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ") }
+}
+
 fn check_config(c: &ModelConfig) -> Result<(), ModelError> {
     let names: Vec<&str> = c.features.iter().map(|f| f.name.as_str()).collect();
     let ours: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
     if names != ours {
+        let unknown: Vec<&str> = names.iter().copied().filter(|n| !ours.contains(n)).collect();
+        let absent: Vec<&str> = ours.iter().copied().filter(|n| !names.contains(n)).collect();
         let first = names.iter().zip(&ours).position(|(a, b)| a != b).unwrap_or(names.len().min(ours.len()));
         return Err(ModelError::Features(format!(
-            "{} features in the file, {} here; first difference at position {first} (`{}` vs `{}`)",
+            "{} features in the file, {} here; unknown feature names: {}; not in the file: {}; first difference at \
+             position {first} (`{}` vs `{}`)",
             names.len(),
             ours.len(),
+            listed(&unknown),
+            listed(&absent),
             names.get(first).unwrap_or(&"none"),
             ours.get(first).unwrap_or(&"none")
         )));
@@ -502,6 +565,14 @@ fn check_config(c: &ModelConfig) -> Result<(), ModelError> {
         return Err(ModelError::Invalid(format!(
             "architecture {}→{}→{}→{}→{} ({}), this oscar runs {N_FEATURES}→{HIDDEN}→{LATENT}→{HIDDEN}→{N_FEATURES} (tanh)",
             a.input, a.hidden, a.latent, a.hidden, a.input, a.activation
+        )));
+    }
+    if let Some(g) = c.comparable.iter().find(|g| g.typical_range.len() != N_FEATURES) {
+        return Err(ModelError::Invalid(format!(
+            "`comparable` group {} on a {} has {} ranges, expected {N_FEATURES}",
+            g.category,
+            g.combination,
+            g.typical_range.len()
         )));
     }
     for (name, len) in [

@@ -11,12 +11,14 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
-use super::features::{FEATURES, Features, N_FEATURES, features};
-use super::generator::{SplitMix64, normal_samples};
+use std::collections::BTreeMap;
+
+use super::features::{FEATURES, Features, N_FEATURES};
+use super::generator::{Roads, Sample, SplitMix64, normal_samples, road_samples};
 pub use super::model::TrainOptions;
 use super::model::{
-    Architecture, Autoencoder, Baseline, FORMAT_VERSION, FeatureSpec, HIDDEN, LATENT, LAYERS, ModelConfig, ModelError,
-    Network, TrainingInfo, score_of, sha256_hex, standardise,
+    Architecture, Autoencoder, Baseline, Comparable, FORMAT_VERSION, FeatureSpec, HIDDEN, LATENT, LAYERS, ModelConfig,
+    ModelError, Network, TrainingInfo, counts, score_of, sha256_hex, standardise,
 };
 
 /// Seed of the shipped model.
@@ -26,9 +28,10 @@ pub const THRESHOLD_QUANTILE: f64 = 0.995;
 /// Smallest feature standard deviation: constant features (e.g. axle-count mismatch, always
 /// 0 in normal data) must not divide by zero, and a one-unit change must still stand out.
 const STD_FLOOR: f64 = 0.01;
-/// Smallest residual scale (standardised units), so a perfectly reconstructed feature does
-/// not turn float noise into a score.
-const RESIDUAL_FLOOR: f64 = 0.05;
+/// Smallest residual scale (standardised units), so that a feature the network reproduces
+/// almost exactly (a count or a flag it can work out from the others) does not turn a
+/// rounding step into a score.
+const RESIDUAL_FLOOR: f64 = 0.1;
 /// Smallest baseline MAD-sigma.
 const MAD_FLOOR: f64 = 0.01;
 
@@ -36,16 +39,20 @@ const MAD_FLOOR: f64 = 0.01;
 const SALT_CALIBRATION: u64 = 0xCA11_B8A7_E000_0001;
 const SALT_INIT: u64 = 0x1417_1A11_5E00_0002;
 const SALT_ORDER: u64 = 0x0DE2_0F0B_A7C4_0003;
+const SALT_ROADS: u64 = 0x20AD_5000_0000_0004;
+/// Fewest values a comparable group needs for its own typical range of a feature.
+const MIN_GROUP: usize = 30;
 
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
             seed: DEFAULT_SEED,
-            train_samples: 4000,
-            calibration_samples: 2000,
-            epochs: 150,
+            train_samples: 8000,
+            calibration_samples: 4000,
+            epochs: 250,
             batch_size: 64,
             learning_rate: 3e-3,
+            road_share: 0.5,
         }
     }
 }
@@ -64,17 +71,38 @@ pub fn calibration_seed(seed: u64) -> u64 {
     seed ^ SALT_CALIBRATION
 }
 
-/// Mean and floored standard deviation of each feature.
+/// `n` normal samples from `seed`: `road_share` of them with routes on `roads`, the rest
+/// with synthetic routes.
+pub fn normal_set(seed: u64, n: usize, road_share: f64, roads: &Roads) -> Vec<Sample> {
+    let on_roads = ((n as f64 * road_share).round() as usize).min(n);
+    let mut set = normal_samples(seed, n - on_roads);
+    set.extend(road_samples(seed ^ SALT_ROADS, on_roads, roads));
+    set
+}
+
+/// The training and calibration features `opts` describe, and the version of the road
+/// network (the shipped Helsinki one, so training needs nothing outside the repository)
+/// their road routes are drawn on.
+pub fn training_features(opts: &TrainOptions) -> Result<(Vec<Features>, Vec<Features>, String), ModelError> {
+    let data = crate::embedded_routes()?;
+    let roads = Roads::new(&data.network);
+    let feats = |set: Vec<Sample>| -> Vec<Features> { set.iter().map(Sample::features).collect() };
+    let train = feats(normal_set(opts.seed, opts.train_samples, opts.road_share, &roads));
+    let cal = feats(normal_set(calibration_seed(opts.seed), opts.calibration_samples, opts.road_share, &roads));
+    Ok((train, cal, data.network.version().to_string()))
+}
+
+/// Mean and floored standard deviation of each feature over the samples that have it.
 pub fn mean_std(feats: &[Features]) -> (Vec<f64>, Vec<f64>) {
-    let n = feats.len().max(1) as f64;
-    let mut mean = vec![0.0; N_FEATURES];
-    let mut std = vec![0.0; N_FEATURES];
-    for j in 0..N_FEATURES {
-        mean[j] = feats.iter().map(|f| f.values[j]).sum::<f64>() / n;
-        let var = feats.iter().map(|f| (f.values[j] - mean[j]) * (f.values[j] - mean[j])).sum::<f64>() / n;
-        std[j] = var.sqrt().max(STD_FLOOR);
-    }
-    (mean, std)
+    (0..N_FEATURES)
+        .map(|j| {
+            let col = column(feats, j);
+            let n = col.len().max(1) as f64;
+            let mean = col.iter().sum::<f64>() / n;
+            let var = col.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+            (mean, var.sqrt().max(STD_FLOOR))
+        })
+        .unzip()
 }
 
 /// The `q` quantile (nearest rank) of values.
@@ -88,8 +116,40 @@ pub fn quantile(values: &[f64], q: f64) -> f64 {
     v[rank - 1]
 }
 
-fn column(feats: &[Features], j: usize) -> Vec<f64> {
-    feats.iter().map(|f| f.values[j]).collect()
+/// The values of feature `j`, leaving out the samples where it is missing.
+fn column<'a>(feats: impl IntoIterator<Item = &'a Features>, j: usize) -> Vec<f64> {
+    feats.into_iter().filter(|f| !f.missing[j]).map(|f| f.values[j]).collect()
+}
+
+/// 1st and 99th percentile of each feature; `None` where fewer than `min` samples have it.
+fn ranges(feats: &[&Features], min: usize) -> Vec<Option<[f64; 2]>> {
+    (0..N_FEATURES)
+        .map(|j| {
+            let col = column(feats.iter().copied(), j);
+            (col.len() >= min).then(|| [quantile(&col, 0.01), quantile(&col, 0.99)])
+        })
+        .collect()
+}
+
+/// Typical ranges per cargo category and kind of combination, for groups of at least
+/// [`MIN_GROUP`] samples, in name order.
+fn comparable(feats: &[Features], overall: &[[f64; 2]]) -> Vec<Comparable> {
+    let mut groups: BTreeMap<(&str, &str), Vec<&Features>> = BTreeMap::new();
+    for f in feats {
+        if let (Some(cat), Some(comb)) = (f.category, f.combination()) {
+            groups.entry((cat, comb)).or_default().push(f);
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, g)| g.len() >= MIN_GROUP)
+        .map(|((category, combination), g)| Comparable {
+            category: category.into(),
+            combination: combination.into(),
+            samples: g.len(),
+            typical_range: ranges(&g, MIN_GROUP).into_iter().zip(overall).map(|(r, o)| r.unwrap_or(*o)).collect(),
+        })
+        .collect()
 }
 
 /// Baseline statistics: median and 1.4826 × MAD of each feature.
@@ -110,17 +170,16 @@ pub fn baseline_stats(feats: &[Features]) -> (Vec<f64>, Vec<f64>) {
 
 /// The baseline score: the largest robust z-score over the features present.
 pub fn baseline_score(f: &Features, median: &[f64], mad: &[f64]) -> f64 {
-    (0..N_FEATURES).filter(|j| !f.missing[*j]).map(|j| (f.values[j] - median[j]).abs() / mad[j]).fold(0.0, f64::max)
+    (0..N_FEATURES)
+        .filter(|j| counts(*j, &f.missing))
+        .map(|j| (f.values[j] - median[j]).abs() / mad[j])
+        .fold(0.0, f64::max)
 }
 
 /// Trains a model.
 pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
     let dev = Device::Cpu;
-    let to_features = |samples: Vec<super::generator::Sample>| -> Vec<Features> {
-        samples.iter().map(|s| features(&s.app, &s.refs)).collect()
-    };
-    let train_f = to_features(normal_samples(opts.seed, opts.train_samples));
-    let cal_f = to_features(normal_samples(calibration_seed(opts.seed), opts.calibration_samples));
+    let (train_f, cal_f, road_network) = training_features(opts)?;
     let (mean, std) = mean_std(&train_f);
     let n = train_f.len();
     let x = Tensor::from_vec(standardise(&train_f, &mean, &std), (n, N_FEATURES), &dev)?;
@@ -173,8 +232,14 @@ pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
     };
     let mse = |e: &[Vec<f64>]| e.iter().flatten().map(|x| x * x).sum::<f64>() / (e.len() * N_FEATURES).max(1) as f64;
     let train_err = errors(&train_f);
+    // Over the samples that have the feature: a missing one is trivially reconstructed (its
+    // input is the mean) and would shrink the scale of the others' surprise.
     let residual_scale: Vec<f64> = (0..N_FEATURES)
-        .map(|j| (train_err.iter().map(|e| e[j] * e[j]).sum::<f64>() / n.max(1) as f64).sqrt().max(RESIDUAL_FLOOR))
+        .map(|j| {
+            let sq: Vec<f64> =
+                train_err.iter().zip(&train_f).filter(|(_, f)| !f.missing[j]).map(|(e, _)| e[j] * e[j]).collect();
+            (sq.iter().sum::<f64>() / sq.len().max(1) as f64).sqrt().max(RESIDUAL_FLOOR)
+        })
         .collect();
     let cal_err = errors(&cal_f);
     let cal_scores: Vec<f64> = cal_err
@@ -192,8 +257,9 @@ pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
     let (median, mad) = baseline_stats(&train_f);
     let cal_base: Vec<f64> = cal_f.iter().map(|f| baseline_score(f, &median, &mad)).collect();
     let baseline_threshold = quantile(&cal_base, THRESHOLD_QUANTILE);
-    let typical_range =
-        (0..N_FEATURES).map(|j| [quantile(&column(&train_f, j), 0.01), quantile(&column(&train_f, j), 0.99)]).collect();
+    let all: Vec<&Features> = train_f.iter().collect();
+    let typical_range: Vec<[f64; 2]> = ranges(&all, 1).into_iter().map(|r| r.unwrap_or([0.0, 0.0])).collect();
+    let comparable = comparable(&train_f, &typical_range);
 
     let config = ModelConfig {
         format_version: FORMAT_VERSION,
@@ -206,6 +272,7 @@ pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
         std,
         residual_scale,
         typical_range,
+        comparable,
         threshold,
         baseline: Baseline { median, mad, threshold: baseline_threshold },
         training: TrainingInfo {
@@ -215,6 +282,7 @@ pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
             threshold_quantile: THRESHOLD_QUANTILE,
             calibration_escalation_rate: cal_scores.iter().filter(|s| **s >= threshold).count() as f64
                 / cal_scores.len().max(1) as f64,
+            road_network,
         },
         safetensors_sha256: String::new(),
     };

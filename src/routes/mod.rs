@@ -20,6 +20,7 @@ mod import;
 mod matcher;
 mod network;
 mod project;
+mod shortest;
 pub mod values;
 
 pub use alternatives::UNCERTAINTY_M;
@@ -28,6 +29,7 @@ pub use findings::{Gap, NetworkFindings, RouteData, RouteFindings, analyse_geome
 pub use geojson::import_geojson;
 pub use import::{DRIVABLE_HIGHWAYS, ImportReport, LIMIT_KEYS, UnparsedValue, import_osm};
 pub use network::{KeyCount, NetworkInfo, RouteNetwork, WayView};
+pub use shortest::{MAX_SETTLED, SNAP_M, ShortestPath};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
