@@ -32,7 +32,16 @@ const EXIT_SETUP: u8 = 3;
 const INPUT_LIMIT_BYTES: u64 = 16 << 20;
 
 #[derive(Parser)]
-#[command(name = "oscar", version, about = "Oversize Cargo Automated Review")]
+#[command(
+    name = "oscar",
+    version,
+    about = "Oversize Cargo Automated Review: pre-reviews oversize / overweight transport permit applications",
+    after_help = "Examples:
+  oscar review examples/helsinki-example.json           review one application (exit 0 approve, 1 escalate)
+  oscar import-osm area.osm.pbf --out roads/area        road data for your area, then `review --routes roads/area`
+  oscar ledger init && oscar serve --no-auth --trust-submitted-at    the HTTP service on 127.0.0.1:8080
+  oscar COMMAND --help                                  the options of one command"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -172,6 +181,15 @@ enum Command {
     },
 }
 
+/// How a ledger commit reaches the disk (`serve --ledger-sync`).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LedgerSync {
+    /// Every commit flushed before the answer: survives a power cut.
+    Full,
+    /// Flushed at checkpoints: survives a crash of the process, not a power cut.
+    Normal,
+}
+
 /// Options of `oscar serve`; every one can also come from the environment.
 #[derive(clap::Args)]
 struct ServeArgs {
@@ -212,9 +230,14 @@ struct ServeArgs {
     /// Ledger database file (SQLite), made by `oscar ledger init`; a missing file is refused.
     #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
     ledger: PathBuf,
-    /// Flush every ledger commit to disk (survives power loss; slower).
-    #[arg(long, env = "OSCAR_LEDGER_FULL_SYNC")]
-    ledger_full_sync: bool,
+    /// When a ledger commit is on the disk: `full` flushes every commit before the answer
+    /// (an acknowledged review survives a power cut); `normal` only survives a crash of the
+    /// process, and the last commits may be lost on power loss.
+    #[arg(long, env = "OSCAR_LEDGER_SYNC", value_enum, default_value_t = LedgerSync::Full)]
+    ledger_sync: LedgerSync,
+    /// Log lines as text (colour only on a terminal) or as JSON objects, one a line.
+    #[arg(long, env = "OSCAR_LOG_FORMAT", value_enum, default_value_t = oscar::server::log::LogFormat::Text)]
+    log_format: oscar::server::log::LogFormat,
     /// API key file (`NAME KEY PERMISSIONS` per line); `OSCAR_API_KEYS` holds keys inline.
     /// Without keys the server does not start, unless `--no-auth` is given.
     #[arg(long, env = "OSCAR_API_KEYS_FILE")]
