@@ -57,6 +57,12 @@ enum Command {
         /// Print the review as JSON.
         #[arg(long)]
         json: bool,
+        /// Language of the report's labels (default: from the locale, `LANG`).
+        #[arg(long, value_enum)]
+        lang: Option<oscar::report::Lang>,
+        /// Show every item's checks, records and legal basis in the report.
+        #[arg(long)]
+        verbose: bool,
         /// Where the reference data come from.
         #[command(flatten)]
         data: DataArgs,
@@ -419,7 +425,7 @@ fn input_json(bytes: &[u8]) -> Result<serde_json::Value, Vec<FieldError>> {
 
 fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
-        Command::Review { application, json, data } => {
+        Command::Review { application, json, lang, verbose, data } => {
             let reviewer = data.config().build(&[], None)?.reviewer;
             let bytes = read_input(&application)?;
             match input_json(&bytes).and_then(|value| reviewer.review_value(&value)) {
@@ -427,7 +433,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                     if json {
                         println!("{}", serde_json::to_string_pretty(&review)?);
                     } else {
-                        print!("{}", oscar::report::render(&review));
+                        let lang = lang.unwrap_or_else(|| oscar::report::Lang::from_locale(|k| std::env::var(k).ok()));
+                        print!("{}", oscar::report::render_with(&review, oscar::report::Options { lang, verbose }));
                     }
                     Ok(if review.verdict == Verdict::Approve { EXIT_APPROVE } else { EXIT_ESCALATE })
                 }
