@@ -1,6 +1,7 @@
 //! The documentation matches the code: every endpoint in `docs/api.md` is in the OpenAPI
-//! document with the statuses it names (and the other way round), and `oscar --help` gives
-//! each command a purpose and shows examples.
+//! document with the statuses it names (and the other way round), every field of the
+//! application's JSON Schema is in `docs/application.md`, and `oscar --help` gives each
+//! command a purpose and shows examples.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
@@ -32,9 +33,13 @@ fn documented() -> Vec<(String, String, BTreeSet<u16>)> {
         .collect()
 }
 
+fn openapi() -> Value {
+    serde_json::from_str(&oscar::server::openapi::ApiDoc::openapi().to_json().unwrap()).unwrap()
+}
+
 /// `(METHOD, path) -> statuses` of the OpenAPI document.
 fn published() -> Vec<(String, String, BTreeSet<u16>)> {
-    let doc: Value = serde_json::from_str(&oscar::server::openapi::ApiDoc::openapi().to_json().unwrap()).unwrap();
+    let doc = openapi();
     let mut out = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
@@ -84,4 +89,43 @@ fn help_names_each_command_with_its_purpose_and_shows_examples() {
         assert!(words.len() >= 3, "a command without its purpose: `{line}`");
     }
     assert!(help.contains("Examples:") && help.contains("oscar review examples/helsinki-example.json"), "{help}");
+}
+
+/// The property names of a JSON Schema and of every schema it refers to, with their path.
+fn properties(doc: &Value, schema: &Value, path: &str, out: &mut Vec<(String, String)>) {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap();
+        return properties(doc, &doc["components"]["schemas"][name], path, out);
+    }
+    for nested in ["items", "oneOf", "anyOf", "allOf"] {
+        match &schema[nested] {
+            Value::Array(list) => list.iter().for_each(|s| properties(doc, s, path, out)),
+            Value::Null => {}
+            one => properties(doc, one, &format!("{path}[]"), out),
+        }
+    }
+    for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+        let here = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+        out.push((name.clone(), here.clone()));
+        properties(doc, property, &here, out);
+    }
+}
+
+#[test]
+fn every_field_of_the_application_schema_is_in_the_form_documentation() {
+    let doc = openapi();
+    let mut fields = Vec::new();
+    properties(&doc, &doc["components"]["schemas"]["Application"], "", &mut fields);
+    assert!(fields.len() > 40, "the schema was not walked: {fields:?}");
+    let text = std::fs::read_to_string("docs/application.md").unwrap();
+    // Every word inside backticks: `vehicle.units[].vin` names `vehicle`, `units` and `vin`.
+    let words: BTreeSet<&str> = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .flat_map(|code| code.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
+        .collect();
+    let missing: Vec<&String> =
+        fields.iter().filter(|(name, _)| !words.contains(name.as_str())).map(|f| &f.1).collect();
+    assert!(missing.is_empty(), "fields of the Application schema missing from docs/application.md: {missing:?}");
 }
