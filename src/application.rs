@@ -459,7 +459,7 @@ pub fn parse(json: &str, formats_for: impl Fn(&str) -> Option<Formats>) -> Resul
     // section-by-section pass that finds every problem.
     let app = match serde_json::from_str::<Application>(json) {
         Ok(app) => app,
-        Err(_) => from_value(value_from_str(json).map_err(JsonError::field_errors)?)?,
+        Err(_) => from_value(&value_from_str(json).map_err(JsonError::field_errors)?, &formats_for)?,
     };
     checked(app, formats_for)
 }
@@ -472,7 +472,7 @@ pub fn parse_value(
 ) -> Result<Application, Vec<FieldError>> {
     let app = match Application::deserialize(value) {
         Ok(app) => app,
-        Err(_) => from_value(value.clone())?,
+        Err(_) => from_value(value, &formats_for)?,
     };
     checked(app, formats_for)
 }
@@ -503,9 +503,14 @@ const SECTIONS: [&str; 12] = [
     "schedule",
 ];
 
-/// Deserialises section by section so that one bad section does not hide the others.
-fn from_value(value: serde_json::Value) -> Result<Application, Vec<FieldError>> {
-    let serde_json::Value::Object(map) = &value else {
+/// Deserialises section by section so that one bad section does not hide the others, and
+/// checks what could be read: a type error or an unknown field never hides the problems of
+/// the sections that did parse (a bad check digit, a schedule out of order).
+fn from_value(
+    value: &serde_json::Value,
+    formats_for: &impl Fn(&str) -> Option<Formats>,
+) -> Result<Application, Vec<FieldError>> {
+    let serde_json::Value::Object(map) = value else {
         return Err(vec![FieldError::new("", "must be a JSON object")]);
     };
     let mut errors: Vec<FieldError> = map
@@ -513,47 +518,148 @@ fn from_value(value: serde_json::Value) -> Result<Application, Vec<FieldError>> 
         .filter(|k| !SECTIONS.contains(&k.as_str()))
         .map(|k| FieldError::new(format!("/{}", escape(k)), "is not a field of the application form"))
         .collect();
-    let mut section_errors = |name: &str, check: fn(&serde_json::Value) -> Option<FieldError>| match map.get(name) {
-        None if name == "escort" => {}
-        None => errors.push(FieldError::new(format!("/{name}"), "is required")),
-        Some(v) => errors.extend(check(v).map(|mut e| {
-            e.pointer = format!("/{name}{}", e.pointer);
-            e
-        })),
+    let e = &mut errors;
+    let application_id = required::<String>(map, "application_id", e);
+    let jurisdiction = required::<String>(map, "jurisdiction", e);
+    let submitted_at = required::<DateTime<FixedOffset>>(map, "submitted_at", e);
+    let carrier = required::<Carrier>(map, "carrier", e);
+    let agent = required::<Agent>(map, "agent", e);
+    let drivers = required::<Vec<Person>>(map, "drivers", e);
+    let escort = map.get("escort").map_or(Some(None), |v| read_section::<Option<Escort>>("escort", v, e));
+    let vehicle = required::<Vehicle>(map, "vehicle", e);
+    let cargo = required::<Cargo>(map, "cargo", e);
+    let loaded = required::<Loaded>(map, "loaded", e);
+    let route = required::<Route>(map, "route", e);
+    let schedule = required::<Schedule>(map, "schedule", e);
+    let unread: Vec<&str> = [
+        ("application_id", application_id.is_none()),
+        ("jurisdiction", jurisdiction.is_none()),
+        ("submitted_at", submitted_at.is_none()),
+        ("carrier", carrier.is_none()),
+        ("agent", agent.is_none()),
+        ("drivers", drivers.is_none()),
+        ("escort", escort.is_none()),
+        ("vehicle", vehicle.is_none()),
+        ("cargo", cargo.is_none()),
+        ("loaded", loaded.is_none()),
+        ("route", route.is_none()),
+        ("schedule", schedule.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(name, missing)| missing.then_some(name))
+    .collect();
+    // A section that could not be read stands in with values no check across sections
+    // objects to (the earliest submission, the largest loaded size); what the checks say
+    // about the stand-ins themselves is dropped below.
+    let app = Application {
+        application_id: application_id.unwrap_or_default(),
+        // No jurisdiction, no identifier formats: check digits are not guessed.
+        jurisdiction: jurisdiction.unwrap_or_default(),
+        submitted_at: submitted_at.unwrap_or(DateTime::<chrono::Utc>::MIN_UTC.fixed_offset()),
+        carrier: carrier.unwrap_or_else(|| Carrier {
+            name: String::new(),
+            uscc: String::new(),
+            transport_license_no: String::new(),
+        }),
+        agent: agent.unwrap_or_else(|| Agent {
+            name: String::new(),
+            id_number: String::new(),
+            authorization_ref: String::new(),
+        }),
+        drivers: drivers.unwrap_or_default(),
+        escort: escort.flatten(),
+        vehicle: vehicle.unwrap_or_else(|| Vehicle { units: Vec::new(), axles: Vec::new() }),
+        cargo: cargo.unwrap_or_else(|| Cargo {
+            description: String::new(),
+            category: String::new(),
+            indivisible: false,
+            mass_kg: 0.0,
+            length_m: 0.0,
+            width_m: 0.0,
+            height_m: 0.0,
+        }),
+        loaded: loaded.unwrap_or(Loaded {
+            length_m: f64::MAX,
+            width_m: f64::MAX,
+            height_m: f64::MAX,
+            gross_mass_kg: f64::MAX,
+        }),
+        route: route.unwrap_or_else(|| Route {
+            origin: String::new(),
+            destination: String::new(),
+            geometry: LineString { kind: String::new(), coordinates: Vec::new() },
+            urban_roads: false,
+            cross_province: false,
+        }),
+        schedule: schedule.unwrap_or(Schedule { start: NaiveDate::MAX, end: NaiveDate::MAX, trips: 1 }),
     };
-    section_errors("application_id", section::<String>);
-    section_errors("jurisdiction", section::<String>);
-    section_errors("submitted_at", section::<DateTime<FixedOffset>>);
-    section_errors("carrier", section::<Carrier>);
-    section_errors("agent", section::<Agent>);
-    section_errors("drivers", section::<Vec<Person>>);
-    section_errors("escort", section::<Option<Escort>>);
-    section_errors("vehicle", section::<Vehicle>);
-    section_errors("cargo", section::<Cargo>);
-    section_errors("loaded", section::<Loaded>);
-    section_errors("route", section::<Route>);
-    section_errors("schedule", section::<Schedule>);
-    if !errors.is_empty() {
-        return Err(errors);
+    if errors.is_empty() {
+        return Ok(app);
     }
-    serde_json::from_value(value).map_err(|e| vec![FieldError::new("", e.to_string())])
+    let under = |pointer: &str, name: &str| {
+        pointer
+            .strip_prefix('/')
+            .and_then(|p| p.strip_prefix(name))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    let mut checks = validate(&app, formats_for);
+    checks.retain(|e| !unread.iter().any(|name| under(&e.pointer, name)));
+    checks.sort();
+    errors.extend(checks);
+    errors.dedup();
+    Err(errors)
 }
 
-fn section<T: DeserializeOwned>(value: &serde_json::Value) -> Option<FieldError> {
-    let result: Result<T, _> = serde_path_to_error::deserialize(value);
-    let err = result.err()?;
-    let pointer: String = err
-        .path()
-        .iter()
-        .filter_map(|seg| match seg {
-            serde_path_to_error::Segment::Seq { index } => Some(format!("/{index}")),
-            serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => {
-                Some(format!("/{}", escape(key)))
-            }
-            serde_path_to_error::Segment::Unknown => None,
-        })
-        .collect();
-    Some(FieldError::new(pointer, plain_serde_message(&err.into_inner().to_string())))
+/// A section that must be present, read as far as it can be (see [`read_section`]).
+fn required<T: DeserializeOwned>(
+    map: &serde_json::Map<String, serde_json::Value>,
+    name: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    match map.get(name) {
+        Some(value) => read_section(name, value, errors),
+        None => {
+            errors.push(FieldError::new(format!("/{name}"), "is required"));
+            None
+        }
+    }
+}
+
+/// Reads one section, reporting its problems at their pointers: every unknown field is
+/// reported and set aside so the rest of the section is still read (and checked), and a
+/// type error ends it (`None`).
+fn read_section<T: DeserializeOwned>(name: &str, value: &serde_json::Value, errors: &mut Vec<FieldError>) -> Option<T> {
+    let mut value = std::borrow::Cow::Borrowed(value);
+    loop {
+        let err = match serde_path_to_error::deserialize::<_, T>(value.as_ref()) {
+            Ok(section) => return Some(section),
+            Err(err) => err,
+        };
+        let pointer: String = err
+            .path()
+            .iter()
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => Some(format!("/{index}")),
+                serde_path_to_error::Segment::Map { key } | serde_path_to_error::Segment::Enum { variant: key } => {
+                    Some(format!("/{}", escape(key)))
+                }
+                serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect();
+        let message = err.into_inner().to_string();
+        errors.push(FieldError::new(format!("/{name}{pointer}"), plain_serde_message(&message)));
+        // Each pass removes one key, so this ends.
+        if !message.starts_with("unknown field") || !remove_at(value.to_mut(), &pointer) {
+            return None;
+        }
+    }
+}
+
+/// Removes the member at a JSON Pointer; whether there was one.
+fn remove_at(value: &mut serde_json::Value, pointer: &str) -> bool {
+    let Some((parent, key)) = pointer.rsplit_once('/') else { return false };
+    let key = key.replace("~1", "/").replace("~0", "~");
+    value.pointer_mut(parent).and_then(serde_json::Value::as_object_mut).is_some_and(|o| o.remove(&key).is_some())
 }
 
 /// serde_json's messages name Rust types; reviewers and integrators should not see those.
@@ -811,7 +917,9 @@ mod tests {
 
     #[test]
     fn unknown_top_level_fields_and_missing_sections_are_all_reported() {
-        let errors = from_value(serde_json::json!({"applicaton_id": "x", "jurisdiction": 5})).err().unwrap_or_default();
+        let errors = from_value(&serde_json::json!({"applicaton_id": "x", "jurisdiction": 5}), &|_: &str| None)
+            .err()
+            .unwrap_or_default();
         let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
         assert!(pointers.contains(&"/applicaton_id"));
         assert!(pointers.contains(&"/application_id"));
@@ -858,12 +966,18 @@ mod tests {
 
     #[test]
     fn type_errors_point_inside_sections() {
-        let err = section::<Vehicle>(&serde_json::json!({
-            "units": [{"plate": "鲁H12345", "role": "tractor"}],
-            "axles": [{"load_kg": "heavy", "spacing_to_next_m": null, "tyres": 2}]
-        }));
-        let err = err.unwrap_or_else(|| FieldError::new("none", "none"));
-        assert_eq!(err.pointer, "/axles/0/load_kg");
+        let mut errors = Vec::new();
+        let vehicle = read_section::<Vehicle>(
+            "vehicle",
+            &serde_json::json!({
+                "units": [{"plate": "鲁H12345", "role": "tractor"}],
+                "axles": [{"load_kg": "heavy", "spacing_to_next_m": null, "tyres": 2}]
+            }),
+            &mut errors,
+        );
+        assert!(vehicle.is_none());
+        let err = errors.pop().unwrap_or_else(|| FieldError::new("none", "none"));
+        assert_eq!(err.pointer, "/vehicle/axles/0/load_kg");
         assert!(err.message.contains("expected a number"), "{}", err.message);
     }
 }

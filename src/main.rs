@@ -32,7 +32,16 @@ const EXIT_SETUP: u8 = 3;
 const INPUT_LIMIT_BYTES: u64 = 16 << 20;
 
 #[derive(Parser)]
-#[command(name = "oscar", version, about = "Oversize Cargo Automated Review")]
+#[command(
+    name = "oscar",
+    version,
+    about = "Oversize Cargo Automated Review: pre-reviews oversize / overweight transport permit applications",
+    after_help = "Examples:
+  oscar review examples/helsinki-example.json           review one application (exit 0 approve, 1 escalate)
+  oscar import-osm area.osm.pbf --out roads/area        road data for your area, then `review --routes roads/area`
+  oscar ledger init && oscar serve --no-auth --trust-submitted-at    the HTTP service on 127.0.0.1:8080
+  oscar COMMAND --help                                  the options of one command"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,6 +57,12 @@ enum Command {
         /// Print the review as JSON.
         #[arg(long)]
         json: bool,
+        /// Language of the report's labels (default: from the locale, `LANG`).
+        #[arg(long, value_enum)]
+        lang: Option<oscar::report::Lang>,
+        /// Show every item's checks, records and legal basis in the report.
+        #[arg(long)]
+        verbose: bool,
         /// Where the reference data come from.
         #[command(flatten)]
         data: DataArgs,
@@ -180,6 +195,15 @@ enum Command {
     },
 }
 
+/// How a ledger commit reaches the disk (`serve --ledger-sync`).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LedgerSync {
+    /// Every commit flushed before the answer: survives a power cut.
+    Full,
+    /// Flushed at checkpoints: survives a crash of the process, not a power cut.
+    Normal,
+}
+
 /// Options of `oscar serve`; every one can also come from the environment.
 #[derive(clap::Args)]
 struct ServeArgs {
@@ -220,9 +244,14 @@ struct ServeArgs {
     /// Ledger database file (SQLite), made by `oscar ledger init`; a missing file is refused.
     #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
     ledger: PathBuf,
-    /// Flush every ledger commit to disk (survives power loss; slower).
-    #[arg(long, env = "OSCAR_LEDGER_FULL_SYNC")]
-    ledger_full_sync: bool,
+    /// When a ledger commit is on the disk: `full` flushes every commit before the answer
+    /// (an acknowledged review survives a power cut); `normal` only survives a crash of the
+    /// process, and the last commits may be lost on power loss.
+    #[arg(long, env = "OSCAR_LEDGER_SYNC", value_enum, default_value_t = LedgerSync::Full)]
+    ledger_sync: LedgerSync,
+    /// Log lines as text (colour only on a terminal) or as JSON objects, one a line.
+    #[arg(long, env = "OSCAR_LOG_FORMAT", value_enum, default_value_t = oscar::server::log::LogFormat::Text)]
+    log_format: oscar::server::log::LogFormat,
     /// API key file (`NAME KEY PERMISSIONS` per line); `OSCAR_API_KEYS` holds keys inline.
     /// Without keys the server does not start, unless `--no-auth` is given.
     #[arg(long, env = "OSCAR_API_KEYS_FILE")]
@@ -406,7 +435,7 @@ fn input_json(bytes: &[u8]) -> Result<serde_json::Value, Vec<FieldError>> {
 
 fn run(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
-        Command::Review { application, json, data } => {
+        Command::Review { application, json, lang, verbose, data } => {
             let reviewer = data.config().build(&[], None)?.reviewer;
             let bytes = read_input(&application)?;
             match input_json(&bytes).and_then(|value| reviewer.review_value(&value)) {
@@ -414,7 +443,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                     if json {
                         println!("{}", serde_json::to_string_pretty(&review)?);
                     } else {
-                        print!("{}", oscar::report::render(&review));
+                        let lang = lang.unwrap_or_else(|| oscar::report::Lang::from_locale(|k| std::env::var(k).ok()));
+                        print!("{}", oscar::report::render_with(&review, oscar::report::Options { lang, verbose }));
                     }
                     Ok(if review.verdict == Verdict::Approve { EXIT_APPROVE } else { EXIT_ESCALATE })
                 }

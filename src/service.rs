@@ -40,12 +40,6 @@ pub enum ServiceError {
     NotFound(String),
 }
 
-fn tracing_init() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("oscar=info,warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime, ServiceError> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(ServiceError::Runtime)
 }
@@ -78,7 +72,7 @@ fn auth(file: Option<&Path>, no_auth: bool) -> Result<Auth, ServiceError> {
 
 /// `oscar serve`.
 pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
-    tracing_init();
+    oscar::server::log::init(args.log_format);
     let rt = runtime()?;
     rt.block_on(async move {
         let registry = match (args.registry, args.registry_url) {
@@ -113,7 +107,7 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
         };
         let limits = Limits { concurrent_reviews: args.review_threads.unwrap_or(limits.concurrent_reviews), ..limits };
         let ledger_path = args.ledger.clone();
-        let full_sync = args.ledger_full_sync;
+        let full_sync = args.ledger_sync == crate::LedgerSync::Full;
         let handle = tokio::runtime::Handle::current();
         let state = tokio::task::spawn_blocking(move || -> Result<AppState, ServiceError> {
             let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(&ledger_path, full_sync)?);
@@ -129,7 +123,7 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
 
 /// `oscar registry-serve DIR`.
 pub fn registry_serve(dir: &Path, addr: SocketAddr, delay_ms: u64) -> Result<u8, ServiceError> {
-    tracing_init();
+    oscar::server::log::init(oscar::server::log::LogFormat::Text);
     let registry = JsonlRegistry::load(dir)?;
     let rt = runtime()?;
     rt.block_on(async move {

@@ -304,3 +304,23 @@ async fn the_service_reads_json_as_the_cli_does() {
     drop(server);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_type_error_and_an_unknown_field_hide_no_check_digit_error() {
+    let mut app = spec_example();
+    app["loaded"]["width_m"] = json!("wide");
+    app["cargo"]["colour"] = json!("red");
+    app["cargo"]["shape"] = json!("box");
+    app["agent"]["id_number"] = json!("370802199001011230");
+    app["carrier"]["uscc"] = json!("91370800MA3C5Q8K40");
+    let want = ["/cargo/colour", "/cargo/shape", "/loaded/width_m", "/agent/id_number", "/carrier/uscc"];
+    // The text entry point (`oscar review`) and the parsed-value one (the service) alike.
+    let reviewer = Reviewer::with_defaults().unwrap();
+    let from_value = reviewer.review_value(&app).err().unwrap();
+    for errors in [errors(&app), from_value.into_iter().map(|e| (e.pointer, e.message)).collect()] {
+        let got: Vec<&str> = errors.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(got, want, "{errors:#?}");
+        assert!(errors[3].1.contains("check character `0` does not match"), "{errors:#?}");
+        assert!(errors[4].1.contains("expected `4` (GB 32100)"), "{errors:#?}");
+    }
+}

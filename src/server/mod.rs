@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod log;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -213,6 +214,7 @@ async fn request_context(State(state): State<Arc<AppState>>, req: Request, next:
         caller = tracing::field::Empty
     );
     let start = Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
     let timeout = state.limits.request_timeout;
     let mut resp = async move {
         match tokio::time::timeout(timeout, next.run(req)).await {
@@ -227,7 +229,18 @@ async fn request_context(State(state): State<Arc<AppState>>, req: Request, next:
     .await;
     let status = resp.status().as_u16();
     state.metrics.response(status);
-    span.in_scope(|| tracing::debug!(status, micros = start.elapsed().as_micros() as u64, "answered"));
+    // One line per request, for operators: who asked what, and how it ended. The path
+    // names an application id at most, never a person's ID number (no query string).
+    tracing::info!(
+        id = %id,
+        caller = %resp.extensions().get::<Caller>().map_or("-", |c| c.0.as_str()),
+        method = %method,
+        path = %path,
+        status,
+        latency_ms = (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+        verdict = resp.extensions().get::<self::log::AnsweredVerdict>().map(|v| v.0.as_str()),
+        "request"
+    );
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }
@@ -297,8 +310,10 @@ async fn authenticate(State(state): State<Arc<AppState>>, mut req: Request, next
         "anonymous".to_string()
     };
     tracing::Span::current().record("caller", caller.as_str());
-    req.extensions_mut().insert(Caller(caller));
-    Ok(next.run(req).await)
+    req.extensions_mut().insert(Caller(caller.clone()));
+    let mut resp = next.run(req).await;
+    resp.extensions_mut().insert(Caller(caller));
+    Ok(resp)
 }
 
 /// Serves `state` on `addr` until `shutdown` resolves, then finishes the requests in flight.

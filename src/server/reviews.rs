@@ -153,17 +153,22 @@ fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
 
 fn stored_answer(appended: Appended, content_hash: &str) -> Result<Response, ApiError> {
     match appended {
-        Appended::New(r) => {
-            Ok(json_response(StatusCode::CREATED, r.entry.review, Some(&location(&r.entry.application_id))))
-        }
+        Appended::New(r) => Ok(review_answer(StatusCode::CREATED, r)),
         Appended::Existing(r) | Appended::Conflict(r) if r.entry.content_hash == content_hash => {
-            Ok(json_response(StatusCode::OK, r.entry.review, Some(&location(&r.entry.application_id))))
+            Ok(review_answer(StatusCode::OK, r))
         }
         Appended::Existing(r) | Appended::Conflict(r) => Err(ApiError::Conflict(format!(
             "application `{}` was already reviewed with different content; use a new application_id",
             r.entry.application_id
         ))),
     }
+}
+
+/// A stored review as the answer, its verdict noted for the request log.
+fn review_answer(status: StatusCode, r: Record) -> Response {
+    let mut resp = json_response(status, r.entry.review, Some(&location(&r.entry.application_id)));
+    resp.extensions_mut().insert(super::log::AnsweredVerdict(r.entry.verdict));
+    resp
 }
 
 /// The recorded review of one application.
