@@ -3,7 +3,8 @@
 //! are built from real roads. One-way roads are driven only their way; access tags are not
 //! considered (a permit route may use restricted roads; items R2-R4 judge that).
 
-use std::collections::{BinaryHeap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BinaryHeap;
 
 use rstar::PointDistance;
 
@@ -84,7 +85,7 @@ impl RouteNetwork {
         let bound = SEARCH_FACTOR * dist(self.proj.to_xy(from), self.proj.to_xy(to)) + SEARCH_SLACK_M;
         // Settled distance and the node reached from, per node; sparse, so a search in a
         // large network costs what it explores.
-        let mut reached: HashMap<u32, (f64, u32)> = HashMap::new();
+        let mut reached: HashMap<u32, (f64, u32)> = HashMap::default();
         let mut heap = BinaryHeap::new();
         for &(n, d) in &starts {
             if reached.get(&n).is_none_or(|r| d < r.0) {
