@@ -6,7 +6,7 @@
 mod server_common;
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use oscar::Reviewer;
 use serde_json::{Value, json};
@@ -220,22 +220,15 @@ fn non_utf8_input_is_invalid_input_with_exit_2() {
 #[test]
 fn endless_input_is_refused_at_the_limit() {
     for (arg, stdin) in [("/dev/zero", Stdio::null()), ("-", Stdio::from(std::fs::File::open("/dev/zero").unwrap()))] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_oscar"))
+        let child = Command::new(env!("CARGO_BIN_EXE_oscar"))
             .args(["review", arg])
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                child.kill().unwrap();
-                panic!("`oscar review {arg}` on /dev/zero still runs after 30 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
+        let out = server_common::output_within(child, Duration::from_secs(30), || false)
+            .unwrap_or_else(|| panic!("`oscar review {arg}` on /dev/zero still runs after 30 s"));
         assert_eq!(out.status.code(), Some(2), "{arg}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("(document): is larger than 16 MiB, the most `oscar review` reads"), "{stderr}");

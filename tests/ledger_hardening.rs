@@ -8,15 +8,15 @@ mod server_common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use oscar::ledger::{Appended, Ledger, NewRecord, SqliteLedger, canonical_json, content_hash};
 use serde_json::Value;
-use server_common::{Oscar, example, free_port, init_ledger, temp_dir};
+use server_common::{Oscar, example, free_port, init_ledger, output_within, temp_dir};
 
 /// Runs `oscar ARGS`, which must stop by itself within 20 s; its exit code, stdout and stderr.
 fn run_to_exit(args: &[&str]) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oscar"))
+    let child = Command::new(env!("CARGO_BIN_EXE_oscar"))
         .args(args)
         .env("RAYON_NUM_THREADS", "1")
         .env("RUST_LOG", "error")
@@ -24,15 +24,8 @@ fn run_to_exit(args: &[&str]) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("`oscar {}` kept running", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = output_within(child, Duration::from_secs(20), || false)
+        .unwrap_or_else(|| panic!("`oscar {}` kept running", args.join(" ")));
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
 }

@@ -67,17 +67,26 @@ pub fn refused(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_oscar"));
     cmd.args(args);
-    let mut child = configure(&mut cmd, port, env).stderr(Stdio::piped()).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            let _ = child.kill();
-            panic!("`oscar {}` started instead of refusing", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+    let child = configure(&mut cmd, port, env).stderr(Stdio::piped()).spawn().unwrap();
+    let serving = || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    let out = output_within(child, Duration::from_secs(20), serving)
+        .unwrap_or_else(|| panic!("`oscar {}` started instead of refusing", args.join(" ")));
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The output of `child` once it exits within `limit`; `None` (the child killed) if it
+/// does not, or as soon as `give_up` says so.
+pub fn output_within(mut child: Child, limit: Duration, give_up: impl Fn() -> bool) -> Option<std::process::Output> {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline || give_up() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(child.wait_with_output().unwrap())
 }
 
 impl Oscar {
