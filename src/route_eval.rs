@@ -322,6 +322,10 @@ pub struct RouteResult {
     pub oscar_us: f64,
     /// OSM way ids oscar matched, in order.
     pub oscar_matched_ways: Vec<i64>,
+    /// Length of the route travelled, metres.
+    pub truth_m: f64,
+    /// Length of oscar's matched path, metres.
+    pub oscar_m: f64,
     /// Why the truth is restricted, item by item.
     pub truth_notes: Vec<String>,
     /// Why oscar did not pass, item by item.
@@ -464,12 +468,14 @@ pub fn evaluate_network(name: &str, net: &RouteNetwork, bench: &Bench, opts: Eva
     for (route, walk) in walks.into_iter().enumerate() {
         let truth_match = g.truth(net, &walk);
         let truth_ways: Vec<i64> = truth_match.ways.iter().map(|w| w.way_id).collect();
+        let truth_m = truth_match.length_m;
         let (truth_status, truth_notes) = bench.statuses(&walk.line, truth_match);
         let drawn = redraw(&walk.line, &mut rng);
         let started = std::time::Instant::now();
         let matched = net.match_route(&drawn);
         let oscar_us = started.elapsed().as_secs_f64() * 1e6;
         let oscar_matched_ways = matched.ways.iter().map(|w| w.way_id).collect();
+        let oscar_m = matched.length_m;
         let (oscar, notes) = bench.statuses(&drawn, matched);
         let truth = truth_status.iter().map(|(k, s)| (*k, if passes(*s) { "clean" } else { "restricted" })).collect();
         out.push(RouteResult {
@@ -482,6 +488,8 @@ pub fn evaluate_network(name: &str, net: &RouteNetwork, bench: &Bench, opts: Eva
             oscar,
             oscar_us,
             oscar_matched_ways,
+            truth_m,
+            oscar_m,
             truth_notes,
             notes,
         });

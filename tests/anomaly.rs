@@ -369,10 +369,12 @@ fn a_long_detour_escalates_and_the_explanation_says_what_to_check() {
     app.route.geometry.coordinates = drawn(&net, &[a, via, b]);
     let block = reviewer.review(&app).unwrap().anomaly.unwrap();
     assert!(block.score >= block.threshold, "{block:?}");
-    let first = &block.contributors[0];
-    assert!(first.contains("over the shortest drivable path"), "{first}");
-    assert!(first.contains("typical for transformer cargo on a semi-trailer"), "{first}");
-    assert!(first.contains("confirm the detour is intended"), "{first}");
+    // The detour is among the contributors a reviewer is shown (the model may rank the
+    // category's shape, which the detour throws off too, above it).
+    let detour = block.contributors.iter().find(|c| c.contains("over the shortest drivable path"));
+    let detour = detour.unwrap_or_else(|| panic!("the detour is not named: {block:#?}"));
+    assert!(detour.contains("typical for transformer cargo on a semi-trailer"), "{detour}");
+    assert!(detour.contains("confirm the detour is intended"), "{detour}");
 }
 
 /// The extract kept out of training, from `../shared` (CI has it there).

@@ -121,7 +121,7 @@ fn another_extract_imports_and_a_route_outside_it_is_unverified() {
         r1["message"]
             .as_str()
             .unwrap()
-            .starts_with("the route leaves the area covered by the road data at km 0.00 ([24.93706, 60.16435])"),
+            .starts_with("the route leaves the area covered by the road data at km 0.00 ([24.93736, 60.16445])"),
         "{}",
         r1["message"]
     );

@@ -54,6 +54,20 @@ const LENGTH_SLACK_SHARE: f64 = 0.2;
 /// more (a route that turns at an intersection is not read as using the street ahead).
 const STRAY_SLACK_M: f64 = 8.0;
 
+/// Beyond the end of the matched path, a road goes on in the direction of travel when
+/// it turns by at most 60 degrees (the cosine).
+const MIN_STRAIGHT_COS: f64 = 0.5;
+
+/// Where a drawing ends (or starts), for the roads a route may travel just beyond.
+struct EndArea {
+    /// The drawing's end.
+    at: [f64; 2],
+    /// How near it a road must lie: about as near as the matched path's end, metres.
+    radius: f64,
+    /// The direction of travel where the matched path ends (any length).
+    heading: [f64; 2],
+}
+
 /// The matched path as the search needs it: where it passes each node and which
 /// segments it travels.
 #[derive(Default)]
@@ -194,7 +208,7 @@ impl RouteNetwork {
                 }
             }
         }
-        self.beyond_ends(coords, path, met, &mut out);
+        self.beyond_ends(coords, path, met, radius, &mut out);
         out.sort_by(|a, b| a.hit.km.total_cmp(&b.hit.km));
         out
     }
@@ -203,10 +217,19 @@ impl RouteNetwork {
     /// path (a bridge above, a GeoJSON point, the node at the segment's outer end) within
     /// [`UNCERTAINTY_M`] of where the drawing starts or ends: the route may start or end
     /// beyond them.
-    fn beyond_ends(&self, coords: &[[f64; 2]], path: &PathIndex, met: &[RestrictionHit], out: &mut Vec<PossibleHit>) {
+    fn beyond_ends(
+        &self,
+        coords: &[[f64; 2]],
+        path: &PathIndex,
+        met: &[RestrictionHit],
+        radius: [f64; 2],
+        out: &mut Vec<PossibleHit>,
+    ) {
         let total_km = path.points.last().map_or(0.0, |p| p.0);
         let (Some(&first), Some(&last)) = (coords.first(), coords.last()) else { return };
-        for (piece, end, km, start) in [(path.ends[0], first, 0.0, true), (path.ends[1], last, total_km, false)] {
+        for (piece, end, km, start, radius) in
+            [(path.ends[0], first, 0.0, true, radius[0]), (path.ends[1], last, total_km, false, radius[1])]
+        {
             let Some(p) = piece else { continue };
             let end = self.proj.to_xy(end);
             let forward = p.f1 >= p.f0;
@@ -225,16 +248,82 @@ impl RouteNetwork {
                 let at = self.xy[outer as usize];
                 found.extend(self.node_hits.get(&outer).into_iter().flatten().map(|t| (t, at)));
             }
-            for (t, at) in found {
+            let via = self.stored.ways[p.way as usize].id;
+            let mut found: Vec<(&HitTemplate, [f64; 2], i64)> = found.into_iter().map(|(t, at)| (t, at, via)).collect();
+            if dist(self.xy[outer as usize], end) <= END_M {
+                let (a, b) = (self.xy[u as usize], self.xy[v as usize]);
+                let towards_v = if start { below } else { !below };
+                let heading = if towards_v { [b[0] - a[0], b[1] - a[1]] } else { [a[0] - b[0], a[1] - b[1]] };
+                self.past_end(outer, start, EndArea { at: end, radius, heading }, path, &mut found);
+            }
+            for (t, at, via_way_id) in found {
                 if !among(met.iter().chain(out.iter().map(|o| &o.hit)), t) && dist(at, end) <= UNCERTAINTY_M {
                     out.push(PossibleHit {
                         hit: t.at(self.proj.to_lonlat(at), km),
-                        via_way_id: self.stored.ways[p.way as usize].id,
+                        via_way_id,
                         instead_of: Vec::new(),
                         from_km: km,
                         to_km: km,
                     });
                 }
+            }
+        }
+    }
+
+    /// Restrictions on the roads a route may travel beyond node `from` (before it, for
+    /// the `start`) when it truly ends (starts) near where the drawing does: each road
+    /// entered (left) at a node within [`END_M`] of the end, up to [`END_M`] beyond
+    /// `from`, that lies about as near the end as the matched path does and goes on in
+    /// the direction of travel (a drawing that stops at a junction gives no sign of a
+    /// turn, but one that stops a few metres short of the road ahead cannot be told from
+    /// it), with the restricted way it lies on.
+    fn past_end<'n>(
+        &'n self,
+        from: u32,
+        start: bool,
+        area: EndArea,
+        path: &PathIndex,
+        found: &mut Vec<(&'n HitTemplate, [f64; 2], i64)>,
+    ) {
+        let EndArea { at: end, radius, heading } = area;
+        let (first, edges) = if start { (&self.rfirst, &self.redges) } else { (&self.first, &self.edges) };
+        let mut seen: HashMap<u32, f64> = HashMap::default();
+        let mut heap = BinaryHeap::new();
+        seen.insert(from, 0.0);
+        heap.push(HeapItem(0.0, from));
+        while let Some(HeapItem(d, n)) = heap.pop() {
+            if seen.get(&n).is_some_and(|&best| d > best) || dist(self.xy[n as usize], end) > END_M {
+                continue;
+            }
+            // INVARIANT: `first` / `rfirst` have one entry per node plus one.
+            for e in &edges[first[n as usize] as usize..first[n as usize + 1] as usize] {
+                if path.segs.contains(&(e.way, e.seg)) {
+                    continue;
+                }
+                let (u, v) = self.seg_nodes(e.way, e.seg);
+                let nd = d + e.len;
+                if nd <= END_M && seen.get(&e.to).is_none_or(|&best| nd < best) {
+                    seen.insert(e.to, nd);
+                    heap.push(HeapItem(nd, e.to));
+                }
+                let (a, b) = (self.xy[n as usize], self.xy[e.to as usize]);
+                let travel = if start { [a[0] - b[0], a[1] - b[1]] } else { [b[0] - a[0], b[1] - a[1]] };
+                let along = travel[0] * heading[0] + travel[1] * heading[1];
+                let straight = along >= MIN_STRAIGHT_COS * travel[0].hypot(travel[1]) * heading[0].hypot(heading[1]);
+                if !straight || project_on_segment(end, self.xy[u as usize], self.xy[v as usize]).1 > radius {
+                    continue;
+                }
+                // Travelled from `n` to `e.to`, or (before the start) from `e.to` to `n`.
+                let towards_v = if start { n == v } else { e.to == v };
+                let dir = if towards_v { Direction::Forward } else { Direction::Backward };
+                let via = self.stored.ways[e.way as usize].id;
+                let at = self.xy[n as usize];
+                found.extend(self.way_hits[e.way as usize].iter().filter(|t| t.applies(dir)).map(|t| (t, at, via)));
+                for (f, t) in self.seg_hits.get(&(e.way, e.seg)).into_iter().flatten() {
+                    found.push((t, self.point_xy(e.way, e.seg, *f), via));
+                }
+                let far = self.xy[e.to as usize];
+                found.extend(self.node_hits.get(&e.to).into_iter().flatten().map(|t| (t, far, via)));
             }
         }
     }
@@ -444,7 +533,7 @@ impl RouteNetwork {
     }
 
     /// Whether node `n` has a single neighbour on the network.
-    fn dead_end(&self, n: u32) -> bool {
+    pub(crate) fn dead_end(&self, n: u32) -> bool {
         let i = n as usize;
         let mut next = self.edges[self.first[i] as usize..self.first[i + 1] as usize]
             .iter()

@@ -64,8 +64,11 @@ const BEAM: f64 = 8.0;
 /// Detour (log-probability, in units of [`BETA_M`]) searched first between two samples.
 const TIGHT_DETOUR: f64 = 6.0;
 /// Matched and declared lengths this close agree fully, metres: about one drawing step
-/// cut at each end or corner.
+/// cut at each end or corner...
 const LENGTH_TOLERANCE_M: f64 = 25.0;
+/// ...but at most this share of the longer: a route of 60 m has no room to cut 25 m,
+/// and a short drawing that the match follows only partly must not pass as a good match.
+const LENGTH_TOLERANCE_SHARE: f64 = 0.25;
 /// Below this the match is reported as low confidence.
 const LOW_CONFIDENCE: f64 = 0.8;
 
@@ -280,7 +283,7 @@ impl RouteNetwork {
     }
 
     /// The node at fraction `f` of piece `p`'s segment, if `f` is one of its ends.
-    fn node_at(&self, p: &Piece, f: f64) -> Option<u32> {
+    pub(crate) fn node_at(&self, p: &Piece, f: f64) -> Option<u32> {
         let (u, v) = self.seg_nodes(p.way, p.seg);
         if f <= 0.0 {
             Some(u)
@@ -754,6 +757,7 @@ impl RouteNetwork {
         let mut near = 0usize;
         let mut total = 0usize;
         let mut worst: Option<(f64, usize)> = None;
+        let mut u_turns: Vec<MatchProblem> = Vec::new();
         for chain in &chains {
             let mut pieces = Vec::new();
             for w in chain.windows(2) {
@@ -775,18 +779,39 @@ impl RouteNetwork {
                     worst = Some((c.dist, i));
                 }
             }
-            all.push(cancel_uturns(self, pieces));
+            let (pieces, turns) = self.turn_around(cancel_uturns(self, pieces));
+            for turn in turns {
+                let at = chain
+                    .iter()
+                    .map(|&(i, _)| &samples[i])
+                    .min_by(|a, b| dist(a.xy, turn).total_cmp(&dist(b.xy, turn)));
+                if let Some(at) = at {
+                    u_turns.push(problem_at(
+                        MatchProblemKind::LowConfidence,
+                        at,
+                        format!(
+                            "the matched path turns back on itself near km {:.2}, where a long vehicle cannot turn and no way round lies within {} m: the drawing may return along another road nearby, whose restrictions are unknown",
+                            at.km,
+                            crate::routes::turns::MAX_LOOP_M
+                        ),
+                    ));
+                }
+            }
+            all.push(pieces);
         }
         let (mut m, path) = self.report(&all);
         m.possible = self.possible_hits(coords, &samples, &path, &m.ways, &m.hits);
         m.problems = problems;
+        m.problems.append(&mut u_turns);
         m.declared_length_m = declared_m;
         let coverage = if declared_m > 0.0 { (matched_declared_m / declared_m).min(1.0) } else { 0.0 };
         let closeness = if total > 0 { near as f64 / total as f64 } else { 0.0 };
         // A drawing cuts corners and starts and ends a little off the road: lengths
         // within LENGTH_TOLERANCE_M of each other agree.
         let ratio = if m.length_m > 0.0 && matched_declared_m > 0.0 {
-            ((m.length_m.min(matched_declared_m) + LENGTH_TOLERANCE_M) / m.length_m.max(matched_declared_m)).min(1.0)
+            let longer = m.length_m.max(matched_declared_m);
+            let tolerance = LENGTH_TOLERANCE_M.min(LENGTH_TOLERANCE_SHARE * longer);
+            ((m.length_m.min(matched_declared_m) + tolerance) / longer).min(1.0)
         } else {
             0.0
         };
@@ -980,6 +1005,9 @@ fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece> {
     // Metres undone since the last piece kept as it came.
     let mut undone = 0.0;
     'next: for mut cur in pieces {
+        // Whether `cur` undid part of the path: then it was not kept as it came, and
+        // what it undid still counts against the next reversal.
+        let mut reversed = false;
         while let Some(top) = out.last().copied() {
             if top.way != cur.way || top.seg != cur.seg {
                 break;
@@ -991,6 +1019,7 @@ fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece> {
             }
             if reverses {
                 undone += back;
+                reversed = true;
             }
             // Consecutive pieces on one segment are continuous: merge them.
             out.pop();
@@ -1001,7 +1030,7 @@ fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece> {
                 continue 'next;
             }
         }
-        if out.last().is_none_or(|top| top.way != cur.way || top.seg != cur.seg) {
+        if !reversed && out.last().is_none_or(|top| top.way != cur.way || top.seg != cur.seg) {
             undone = 0.0;
         }
         if (cur.f1 - cur.f0).abs() >= 1e-9 {

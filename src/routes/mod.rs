@@ -21,6 +21,7 @@ mod matcher;
 mod network;
 mod project;
 mod shortest;
+mod turns;
 pub mod values;
 
 pub use alternatives::UNCERTAINTY_M;
