@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::application::Application;
 use crate::determination::Determination;
 use crate::registry::{Lookup, References};
-use crate::review::{Category, Check, Evidence, ItemResult, Status};
+use crate::review::{Category, Check, Evidence, ItemId, ItemResult, Status};
 use crate::routes::RouteFindings;
 use crate::rulebook::Rulebook;
 
@@ -50,7 +50,7 @@ impl Context<'_> {
 /// One of the 21 items.
 pub struct ItemDef {
     /// Stable id.
-    pub id: &'static str,
+    pub id: ItemId,
     /// Category.
     pub category: Category,
     /// Short name.
@@ -61,27 +61,27 @@ pub struct ItemDef {
 
 /// The 21 items in report order.
 pub const ITEMS: [ItemDef; 21] = [
-    ItemDef { id: "P1", category: Category::People, title: "agent authorised", run: people::p1_agent },
-    ItemDef { id: "P2", category: Category::People, title: "driver qualified", run: people::p2_driver_qualified },
-    ItemDef { id: "P3", category: Category::People, title: "driver record", run: people::p3_driver_record },
-    ItemDef { id: "P4", category: Category::People, title: "escort adequate", run: people::p4_escort },
-    ItemDef { id: "C1", category: Category::Company, title: "business licence", run: company::c1_business_licence },
-    ItemDef { id: "C2", category: Category::Company, title: "transport licence", run: company::c2_transport_licence },
-    ItemDef { id: "C3", category: Category::Company, title: "credit standing", run: company::c3_credit },
-    ItemDef { id: "C4", category: Category::Company, title: "liability insurance", run: company::c4_insurance },
-    ItemDef { id: "V1", category: Category::Vehicle, title: "registration", run: vehicle::v1_registration },
-    ItemDef { id: "V2", category: Category::Vehicle, title: "inspection", run: vehicle::v2_inspection },
-    ItemDef { id: "V3", category: Category::Vehicle, title: "transport certificate", run: vehicle::v3_certificate },
-    ItemDef { id: "V4", category: Category::Vehicle, title: "declared specs", run: vehicle::v4_declared_specs },
-    ItemDef { id: "V5", category: Category::Vehicle, title: "axle loads", run: vehicle::v5_axle_loads },
-    ItemDef { id: "R1", category: Category::Route, title: "route geometry", run: route::r1_geometry },
-    ItemDef { id: "R2", category: Category::Route, title: "clearance", run: route::r2_clearance },
-    ItemDef { id: "R3", category: Category::Route, title: "load capacity", run: route::r3_load_capacity },
-    ItemDef { id: "R4", category: Category::Route, title: "width, length, access", run: route::r4_access },
-    ItemDef { id: "R5", category: Category::Route, title: "time windows", run: route::r5_time_windows },
-    ItemDef { id: "G1", category: Category::Cargo, title: "indivisible cargo", run: cargo::g1_indivisible },
-    ItemDef { id: "G2", category: Category::Cargo, title: "dimensions consistent", run: cargo::g2_dimensions },
-    ItemDef { id: "G3", category: Category::Cargo, title: "cargo mass plausible", run: cargo::g3_mass },
+    ItemDef { id: ItemId::P1, category: Category::People, title: "agent authorised", run: people::p1_agent },
+    ItemDef { id: ItemId::P2, category: Category::People, title: "driver qualified", run: people::p2_driver_qualified },
+    ItemDef { id: ItemId::P3, category: Category::People, title: "driver record", run: people::p3_driver_record },
+    ItemDef { id: ItemId::P4, category: Category::People, title: "escort adequate", run: people::p4_escort },
+    ItemDef { id: ItemId::C1, category: Category::Company, title: "business licence", run: company::c1_business_licence },
+    ItemDef { id: ItemId::C2, category: Category::Company, title: "transport licence", run: company::c2_transport_licence },
+    ItemDef { id: ItemId::C3, category: Category::Company, title: "credit standing", run: company::c3_credit },
+    ItemDef { id: ItemId::C4, category: Category::Company, title: "liability insurance", run: company::c4_insurance },
+    ItemDef { id: ItemId::V1, category: Category::Vehicle, title: "registration", run: vehicle::v1_registration },
+    ItemDef { id: ItemId::V2, category: Category::Vehicle, title: "inspection", run: vehicle::v2_inspection },
+    ItemDef { id: ItemId::V3, category: Category::Vehicle, title: "transport certificate", run: vehicle::v3_certificate },
+    ItemDef { id: ItemId::V4, category: Category::Vehicle, title: "declared specs", run: vehicle::v4_declared_specs },
+    ItemDef { id: ItemId::V5, category: Category::Vehicle, title: "axle loads", run: vehicle::v5_axle_loads },
+    ItemDef { id: ItemId::R1, category: Category::Route, title: "route geometry", run: route::r1_geometry },
+    ItemDef { id: ItemId::R2, category: Category::Route, title: "clearance", run: route::r2_clearance },
+    ItemDef { id: ItemId::R3, category: Category::Route, title: "load capacity", run: route::r3_load_capacity },
+    ItemDef { id: ItemId::R4, category: Category::Route, title: "width, length, access", run: route::r4_access },
+    ItemDef { id: ItemId::R5, category: Category::Route, title: "time windows", run: route::r5_time_windows },
+    ItemDef { id: ItemId::G1, category: Category::Cargo, title: "indivisible cargo", run: cargo::g1_indivisible },
+    ItemDef { id: ItemId::G2, category: Category::Cargo, title: "dimensions consistent", run: cargo::g2_dimensions },
+    ItemDef { id: ItemId::G3, category: Category::Cargo, title: "cargo mass plausible", run: cargo::g3_mass },
 ];
 
 /// Runs every item, in [`ITEMS`] order.
@@ -267,7 +267,7 @@ impl Findings {
         let omitted_refs = refs.len().saturating_sub(MAX_KEPT);
         refs.truncate(MAX_KEPT);
         ItemResult {
-            id: def.id.into(),
+            id: def.id,
             category: def.category,
             title: def.title.into(),
             status,
@@ -321,6 +321,16 @@ fn status(ok: bool) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_ids_are_the_items_in_order_and_written_as_in_json() {
+        assert_eq!(ITEMS.map(|d| d.id), ItemId::ALL);
+        for id in ItemId::ALL {
+            assert_eq!(serde_json::to_value(id).unwrap(), id.as_str());
+            assert_eq!(ItemId::parse(id.as_str()), Some(id));
+        }
+        assert_eq!(ItemId::parse("P5"), None);
+    }
 
     #[test]
     fn an_item_with_thousands_of_findings_keeps_the_worst_and_counts_the_rest() {

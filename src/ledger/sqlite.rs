@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::types::{ToSql, Type, ValueRef};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, Type, ValueRef};
 use rusqlite::wal::CheckpointMode;
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::oneshot;
@@ -20,6 +20,21 @@ use super::{
     Appended, Broken, ChainChecker, GENESIS, HashScheme, Ledger, LedgerError, NewRecord, Pending, Query, Record,
     StoredRestriction, VerifyReport,
 };
+use crate::review::Verdict;
+
+/// A verdict is stored as its word; a word that is not one is a damaged record.
+impl ToSql for Verdict {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for Verdict {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let word = value.as_str()?;
+        Verdict::parse(word).ok_or_else(|| FromSqlError::Other(format!("verdict `{word}` is not one").into()))
+    }
+}
 
 /// The tables every ledger file has ([`create_tables`]).
 const TABLES: &str = "
@@ -1049,8 +1064,8 @@ impl Ledger for SqliteLedger {
         })
     }
 
-    fn by_verdict(&self, verdict: &str, after_seq: i64, limit: usize) -> Result<Vec<Record>, LedgerError> {
-        self.list(&Query { verdict: Some(verdict.to_string()), since: None, after_seq: Some(after_seq), limit })
+    fn by_verdict(&self, verdict: Verdict, after_seq: i64, limit: usize) -> Result<Vec<Record>, LedgerError> {
+        self.list(&Query { verdict: Some(verdict), since: None, after_seq: Some(after_seq), limit })
     }
 
     fn verify(&self) -> Result<VerifyReport, LedgerError> {
@@ -1112,7 +1127,7 @@ mod tests {
             content_hash: content_hash(&canonical),
             application: canonical,
             review: "{}".into(),
-            verdict: "approve".into(),
+            verdict: Verdict::Approve,
             caller: "test".into(),
             recorded_at: "2026-01-01T00:00:00.000000Z".into(),
         }

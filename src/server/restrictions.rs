@@ -222,7 +222,7 @@ pub fn affected(
     // Roughly 300 m in degrees: a route further than that from the closure cannot meet it.
     let margin = 0.003 / closure.geometry.first().map_or(1.0, |p| p[1].to_radians().cos().max(0.1));
     loop {
-        let page = ledger.by_verdict("approve", after, PAGE)?;
+        let page = ledger.by_verdict(crate::review::Verdict::Approve, after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         for record in &page {
