@@ -155,12 +155,7 @@ pub fn determine(app: &Application, rules: &Rulebook) -> Determination {
     ]
     .into_iter()
     .filter(|(_, observed, limit, _)| observed > limit)
-    .map(|(dimension, observed, limit, unit)| Exceedance {
-        dimension,
-        observed,
-        limit,
-        unit: unit.into(),
-    })
+    .map(|(dimension, observed, limit, unit)| Exceedance { dimension, observed, limit, unit: unit.into() })
     .collect();
     let over_limit = !exceeded.is_empty();
     let class = over_limit.then(|| rules.classes.iter().find(|c| class_fits(c, app, legal_gross))).flatten();

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use crate::checks::{MATCH_AT, NO_RESTRICTIONS, NO_ROAD_NETWORK, UNMATCHED_PARTS};
 use crate::determination::{Dimension, Matter};
 use crate::review::{Category, ItemId, ItemResult, Review, Status, Verdict};
 
@@ -36,7 +37,7 @@ pub struct Options {
 }
 
 /// Checks of the route items that fail only because the route is not on the road data.
-const OFF_ROAD_DATA: [&str; 3] = ["unmatched parts of the route", "restrictions along the route", "road network"];
+const OFF_ROAD_DATA: [&str; 3] = [UNMATCHED_PARTS, NO_RESTRICTIONS, NO_ROAD_NETWORK];
 
 /// Whether an item is unverified only because (part of) the route is not on the road data.
 fn off_road_data(item: &ItemResult) -> bool {
@@ -47,7 +48,7 @@ fn off_road_data(item: &ItemResult) -> bool {
             .checks
             .iter()
             .filter(|c| matches!(c.status, Status::Fail | Status::Unverified))
-            .all(|c| OFF_ROAD_DATA.contains(&c.what.as_str()) || c.what.starts_with("match at "))
+            .all(|c| OFF_ROAD_DATA.contains(&c.what.as_str()) || c.what.starts_with(MATCH_AT))
 }
 
 /// One reason to escalate: what is wrong, the items it covers, what to check next.
@@ -64,11 +65,8 @@ fn reasons(r: &Review, lang: Lang) -> Vec<Reason> {
     if !off.is_empty() {
         let ids: Vec<ItemId> = off.iter().map(|i| i.id).collect();
         // The first place the route leaves the road data, from R1's evidence.
-        let place = off
-            .iter()
-            .flat_map(|i| &i.evidence.checks)
-            .find_map(|c| c.what.strip_prefix("match at "))
-            .map(str::to_string);
+        let place =
+            off.iter().flat_map(|i| &i.evidence.checks).find_map(|c| c.what.strip_prefix(MATCH_AT)).map(str::to_string);
         let span = id_span(&ids);
         let (text, next) = match lang {
             Lang::En => (

@@ -123,7 +123,8 @@ fn golden_cases() {
 fn every_item_has_a_failing_case_and_every_registry_an_unverified_one() {
     let cases = load_cases();
     let with = |status: &str, id: &str| cases.iter().any(|(_, c)| c.expect.items.get(id).is_some_and(|s| s == status));
-    let missing: Vec<&str> = oscar::checks::ITEMS.iter().map(|i| i.id.as_str()).filter(|id| !with("fail", id)).collect();
+    let missing: Vec<&str> =
+        oscar::checks::ITEMS.iter().map(|i| i.id.as_str()).filter(|id| !with("fail", id)).collect();
     assert!(missing.is_empty(), "no golden case fails {missing:?}");
     // One unverified per registry: authorizations (P1), people (P2), companies (C1), vehicles (V1).
     for id in ["P1", "P2", "C1", "V1"] {

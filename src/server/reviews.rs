@@ -307,9 +307,8 @@ pub async fn list(
     let verdict = q
         .verdict
         .map(|v| {
-            Verdict::parse(&v).ok_or_else(|| {
-                ApiError::BadRequest(format!("`verdict` must be `approve` or `escalate`, found `{v}`"))
-            })
+            Verdict::parse(&v)
+                .ok_or_else(|| ApiError::BadRequest(format!("`verdict` must be `approve` or `escalate`, found `{v}`")))
         })
         .transpose()?;
     let (limit, after_seq) = page_of(q.limit, q.cursor.as_deref())?;
