@@ -696,7 +696,7 @@ fn check_linestring_type(kind: &str) -> Result<(), ValidationError> {
 
 fn check_positions(coords: &[[f64; 2]]) -> Result<(), ValidationError> {
     for (i, [lon, lat]) in coords.iter().enumerate() {
-        if !(lon.is_finite() && (-180.0..=180.0).contains(lon) && lat.is_finite() && (-90.0..=90.0).contains(lat)) {
+        if !crate::units::is_lon_lat(*lon, *lat) {
             return Err(ValidationError::new("position").with_message(
                 format!("position {i} `[{lon}, {lat}]` is not a [lon, lat] in degrees (lon -180..180, lat -90..90)")
                     .into(),

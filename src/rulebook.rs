@@ -9,7 +9,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha2::{Digest, Sha256};
+
+use crate::{digest, units};
 
 /// The rulebooks shipped inside the binary.
 pub const EMBEDDED: [(&str, &str); 2] =
@@ -135,15 +136,15 @@ fn parse_quantity(raw: &str) -> Result<(f64, Dim), String> {
         }
         let (factor, d) = match pair[1] {
             "m" => (1.0, Dim::Length),
-            "km" => (1000.0, Dim::Length),
-            "mi" => (1609.344, Dim::Length),
-            "mm" => (0.001, Dim::Length),
-            "cm" => (0.01, Dim::Length),
-            "ft" => (0.3048, Dim::Length),
-            "in" => (0.0254, Dim::Length),
+            "km" => (units::METRES_PER_KILOMETRE, Dim::Length),
+            "mi" => (units::METRES_PER_MILE, Dim::Length),
+            "mm" => (units::METRES_PER_MILLIMETRE, Dim::Length),
+            "cm" => (units::METRES_PER_CENTIMETRE, Dim::Length),
+            "ft" => (units::METRES_PER_FOOT, Dim::Length),
+            "in" => (units::METRES_PER_INCH, Dim::Length),
             "kg" => (1.0, Dim::Mass),
-            "t" => (1000.0, Dim::Mass),
-            "lb" => (0.45359237, Dim::Mass),
+            "t" => (units::KG_PER_TONNE, Dim::Mass),
+            "lb" => (units::KG_PER_POUND, Dim::Mass),
             u => return Err(format!("has unknown unit `{u}` (m, km, mi, mm, cm, ft, in, kg, t, lb)")),
         };
         if dim.is_some_and(|x| x != d) {
@@ -563,7 +564,7 @@ impl LoadedRulebook {
         if !problems.is_empty() {
             return Err(invalid(problems));
         }
-        let hash = format!("sha256:{:x}", Sha256::digest(text.as_bytes()));
+        let hash = digest::sha256_tagged(text.as_bytes());
         Ok(LoadedRulebook { rules, hash })
     }
 

@@ -3,8 +3,7 @@
 
 use super::{Context, Findings};
 
-const LB: f64 = 0.453_592_37;
-const FT: f64 = 0.3048;
+use crate::units::{KG_PER_POUND as LB, METRES_PER_FOOT as FT};
 
 /// Distance of each axle from the first, metres.
 fn positions(ctx: &Context) -> Vec<f64> {

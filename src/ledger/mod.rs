@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::digest;
 use crate::review::Verdict;
 
 /// The hash that the first record chains to.
@@ -294,7 +295,7 @@ impl HashScheme {
             h.update((field.len() as u64).to_le_bytes());
             h.update(field.as_bytes());
         }
-        format!("sha256:{:x}", h.finalize())
+        digest::tagged(h.finalize())
     }
 }
 
@@ -311,7 +312,7 @@ pub fn canonical_json(v: &Value) -> String {
 
 /// `sha256:` of canonical JSON text.
 pub fn content_hash(canonical: &str) -> String {
-    format!("sha256:{:x}", Sha256::digest(canonical.as_bytes()))
+    digest::sha256_tagged(canonical.as_bytes())
 }
 
 /// Walks a chain record by record, from the genesis; shared by every implementation's

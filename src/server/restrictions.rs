@@ -107,7 +107,7 @@ fn point(v: &Value) -> Option<[f64; 2]> {
     match v.as_array()?.as_slice() {
         [lon, lat] => {
             let (lon, lat) = (lon.as_f64()?, lat.as_f64()?);
-            ((-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat)).then_some([lon, lat])
+            crate::units::is_lon_lat(lon, lat).then_some([lon, lat])
         }
         _ => None,
     }
