@@ -3,6 +3,9 @@
 //!
 //! Units are in field names; coordinates are `[lon, lat]` WGS84.
 
+// On the request path an index out of range is a panic: use `get`, iterators or patterns.
+#![deny(clippy::indexing_slicing)]
+
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -703,7 +706,7 @@ fn check_positions(coords: &[[f64; 2]]) -> Result<(), ValidationError> {
             ));
         }
     }
-    if coords.windows(2).all(|w| w[0] == w[1]) {
+    if coords.iter().zip(coords.iter().skip(1)).all(|(a, b)| a == b) {
         return Err(ValidationError::new("degenerate")
             .with_message("all positions are the same point: the route has no length".into()));
     }

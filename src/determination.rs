@@ -1,5 +1,8 @@
 //! Over-limit determination, permit class, required matters and the statutory deadline.
 
+// On the request path an index out of range is a panic: use `get`, iterators or patterns.
+#![deny(clippy::indexing_slicing)]
+
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 

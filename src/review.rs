@@ -1,5 +1,8 @@
 //! Findings and the decision: [`ItemResult`], [`Review`] and the one pure [`decide`].
 
+// On the request path an index out of range is a panic: use `get`, iterators or patterns.
+#![deny(clippy::indexing_slicing)]
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -31,6 +31,10 @@ pub fn bridge_limit_kg(b: &crate::rulebook::BridgeFormula, n: usize, length_m: f
 }
 
 /// Checks single and tandem limits and the bridge formula.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "every index is an axle's, below `axles.len()`, and `positions` has one entry per axle"
+)]
 pub fn federal_limits(ctx: &Context, f: &mut Findings) {
     let axles = &ctx.app.vehicle.axles;
     let pos = positions(ctx);

@@ -3,6 +3,9 @@
 //! Every item reads the validated application, the records fetched for it, the rulebook and
 //! the determination, and writes a [`Findings`]; none does I/O.
 
+// On the request path an index out of range is a panic: use `get`, iterators or patterns.
+#![deny(clippy::indexing_slicing)]
+
 mod axle_groups;
 mod cargo;
 mod company;
