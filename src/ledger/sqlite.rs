@@ -32,7 +32,8 @@ impl ToSql for Verdict {
 impl FromSql for Verdict {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
         let word = value.as_str()?;
-        Verdict::parse(word).ok_or_else(|| FromSqlError::Other(format!("verdict `{word}` is not one").into()))
+        let unknown = || FromSqlError::Other(format!("`{word}` is not a verdict (`approve` or `escalate`)").into());
+        Verdict::parse(word).ok_or_else(unknown)
     }
 }
 
@@ -1197,6 +1198,23 @@ mod tests {
         let report = l.verify().unwrap();
         let broken = report.first_broken.unwrap();
         assert_eq!((broken.seq, broken.application_id.as_str()), (3, "A2"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_stored_word_that_is_no_verdict_breaks_the_chain_there() {
+        let (dir, path) = fresh_dir("verdict");
+        let l = SqliteLedger::create(&path, false).unwrap();
+        for i in 0..3 {
+            assert!(matches!(l.append(new(&format!("V{i}"), "x")).wait().unwrap(), Appended::New(_)));
+        }
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TRIGGER reviews_no_update; UPDATE reviews SET verdict = 'approved' WHERE seq = 2;")
+            .unwrap();
+        let broken = l.verify().unwrap().first_broken.unwrap();
+        assert_eq!((broken.seq, broken.application_id.as_str()), (2, "V1"));
+        assert!(broken.problem.contains("`approved` is not a verdict"), "{}", broken.problem);
+        assert!(l.get("V1").is_err(), "a record with no verdict is not handed out");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
