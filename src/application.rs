@@ -3,6 +3,9 @@
 //!
 //! Units are in field names; coordinates are `[lon, lat]` WGS84.
 
+// On the request path an index out of range is a panic: use `get`, iterators or patterns.
+#![deny(clippy::indexing_slicing)]
+
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -696,14 +699,14 @@ fn check_linestring_type(kind: &str) -> Result<(), ValidationError> {
 
 fn check_positions(coords: &[[f64; 2]]) -> Result<(), ValidationError> {
     for (i, [lon, lat]) in coords.iter().enumerate() {
-        if !(lon.is_finite() && (-180.0..=180.0).contains(lon) && lat.is_finite() && (-90.0..=90.0).contains(lat)) {
+        if !crate::units::is_lon_lat(*lon, *lat) {
             return Err(ValidationError::new("position").with_message(
                 format!("position {i} `[{lon}, {lat}]` is not a [lon, lat] in degrees (lon -180..180, lat -90..90)")
                     .into(),
             ));
         }
     }
-    if coords.windows(2).all(|w| w[0] == w[1]) {
+    if coords.iter().zip(coords.iter().skip(1)).all(|(a, b)| a == b) {
         return Err(ValidationError::new("degenerate")
             .with_message("all positions are the same point: the route has no length".into()));
     }

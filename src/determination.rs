@@ -1,16 +1,19 @@
 //! Over-limit determination, permit class, required matters and the statutory deadline.
 
+// On the request path an index out of range is a panic: use `get`, iterators or patterns.
+#![deny(clippy::indexing_slicing)]
+
 use chrono::{Datelike, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
 use crate::application::{Application, UnitRole};
-use crate::rulebook::{Combination, PermitClass, Rulebook};
+use crate::rulebook::{Combination, Length, Mass, PermitClass, Rulebook};
 
 /// One limit the loaded vehicle exceeds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Exceedance {
-    /// `height`, `width`, `length` or `gross_mass`.
-    pub dimension: String,
+    /// Which limit.
+    pub dimension: Dimension,
     /// Declared value.
     pub observed: f64,
     /// Legal limit.
@@ -30,6 +33,32 @@ pub struct Deadline {
     pub cross_province: bool,
 }
 
+/// An approval an application needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Matter {
+    /// The highway over-limit transport permit.
+    HighwayOverlimit,
+    /// Approval to use urban roads.
+    UrbanRoad,
+    /// A temporary pass for a unit without plates.
+    TemporaryPass,
+}
+
+/// A limit of the over-limit determination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    /// Height from the ground, metres.
+    Height,
+    /// Width, metres.
+    Width,
+    /// Length, metres.
+    Length,
+    /// Gross mass, kilograms.
+    GrossMass,
+}
+
 /// What the application amounts to under the rulebook.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Determination {
@@ -41,8 +70,8 @@ pub struct Determination {
     pub legal_gross_kg: f64,
     /// Permit class; `None` when not over-limit.
     pub permit_class: Option<u8>,
-    /// Matters needed: `highway_overlimit`, `urban_road`, `temporary_pass`.
-    pub matters: Vec<String>,
+    /// Matters needed.
+    pub matters: Vec<Matter>,
     /// Statutory deadline, when a permit is needed.
     pub deadline: Option<Deadline>,
     /// Assumptions made, in plain words.
@@ -95,11 +124,11 @@ pub fn legal_gross_kg(app: &Application, rules: &Rulebook) -> (f64, Option<Strin
 
 fn class_fits(c: &PermitClass, app: &Application, legal_gross: f64) -> bool {
     let l = &app.loaded;
-    let within = |q: &Option<crate::rulebook::Quantity>, v: f64| q.as_ref().is_none_or(|q| v <= q.si());
-    within(&c.max_height, l.height_m)
-        && within(&c.max_width, l.width_m)
-        && within(&c.max_length, l.length_m)
-        && within(&c.max_gross, l.gross_mass_kg)
+    let within = |limit: Option<f64>, v: f64| limit.is_none_or(|limit| v <= limit);
+    within(c.max_height.as_ref().map(Length::si), l.height_m)
+        && within(c.max_width.as_ref().map(Length::si), l.width_m)
+        && within(c.max_length.as_ref().map(Length::si), l.length_m)
+        && within(c.max_gross.as_ref().map(Mass::si), l.gross_mass_kg)
         && (!c.mass_within_legal || l.gross_mass_kg <= legal_gross)
 }
 
@@ -122,31 +151,26 @@ pub fn determine(app: &Application, rules: &Rulebook) -> Determination {
     let l = &app.loaded;
     let (legal_gross, note) = legal_gross_kg(app, rules);
     let exceeded: Vec<Exceedance> = [
-        ("height", l.height_m, o.max_height.si(), "m"),
-        ("width", l.width_m, o.max_width.si(), "m"),
-        ("length", l.length_m, o.max_length.si(), "m"),
-        ("gross_mass", l.gross_mass_kg, legal_gross, "kg"),
+        (Dimension::Height, l.height_m, o.max_height.si(), "m"),
+        (Dimension::Width, l.width_m, o.max_width.si(), "m"),
+        (Dimension::Length, l.length_m, o.max_length.si(), "m"),
+        (Dimension::GrossMass, l.gross_mass_kg, legal_gross, "kg"),
     ]
     .into_iter()
     .filter(|(_, observed, limit, _)| observed > limit)
-    .map(|(dimension, observed, limit, unit)| Exceedance {
-        dimension: dimension.into(),
-        observed,
-        limit,
-        unit: unit.into(),
-    })
+    .map(|(dimension, observed, limit, unit)| Exceedance { dimension, observed, limit, unit: unit.into() })
     .collect();
     let over_limit = !exceeded.is_empty();
     let class = over_limit.then(|| rules.classes.iter().find(|c| class_fits(c, app, legal_gross))).flatten();
     let mut matters = Vec::new();
     if over_limit {
-        matters.push("highway_overlimit".to_string());
+        matters.push(Matter::HighwayOverlimit);
     }
     if app.route.urban_roads {
-        matters.push("urban_road".to_string());
+        matters.push(Matter::UrbanRoad);
     }
     if app.vehicle.units.iter().any(|u| u.plate.is_none()) {
-        matters.push("temporary_pass".to_string());
+        matters.push(Matter::TemporaryPass);
     }
     let deadline = class.map(|c| {
         let cross = app.route.cross_province;

@@ -14,6 +14,7 @@ pub mod anomaly;
 pub mod application;
 pub mod checks;
 pub mod determination;
+pub mod digest;
 pub mod ids;
 pub mod ledger;
 pub mod loadtest;
@@ -25,6 +26,7 @@ pub mod route_eval;
 pub mod routes;
 pub mod rulebook;
 pub mod server;
+pub mod units;
 
 use application::{Application, FieldError};
 use registry::Registry;

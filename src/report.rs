@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use crate::review::{Category, ItemResult, Review, Status, Verdict};
+use crate::checks::{MATCH_AT, NO_RESTRICTIONS, NO_ROAD_NETWORK, UNMATCHED_PARTS};
+use crate::determination::{Dimension, Matter};
+use crate::review::{Category, ItemId, ItemResult, Review, Status, Verdict};
 
 /// The language of the report's labels (the items' findings stay as the checks wrote them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -35,7 +37,7 @@ pub struct Options {
 }
 
 /// Checks of the route items that fail only because the route is not on the road data.
-const OFF_ROAD_DATA: [&str; 3] = ["unmatched parts of the route", "restrictions along the route", "road network"];
+const OFF_ROAD_DATA: [&str; 3] = [UNMATCHED_PARTS, NO_RESTRICTIONS, NO_ROAD_NETWORK];
 
 /// Whether an item is unverified only because (part of) the route is not on the road data.
 fn off_road_data(item: &ItemResult) -> bool {
@@ -46,13 +48,13 @@ fn off_road_data(item: &ItemResult) -> bool {
             .checks
             .iter()
             .filter(|c| matches!(c.status, Status::Fail | Status::Unverified))
-            .all(|c| OFF_ROAD_DATA.contains(&c.what.as_str()) || c.what.starts_with("match at "))
+            .all(|c| OFF_ROAD_DATA.contains(&c.what.as_str()) || c.what.starts_with(MATCH_AT))
 }
 
 /// One reason to escalate: what is wrong, the items it covers, what to check next.
 struct Reason {
     text: String,
-    items: Vec<String>,
+    items: Vec<ItemId>,
     next: String,
 }
 
@@ -61,13 +63,10 @@ fn reasons(r: &Review, lang: Lang) -> Vec<Reason> {
     let mut out = Vec::new();
     let off: Vec<&ItemResult> = r.items.iter().filter(|i| off_road_data(i)).collect();
     if !off.is_empty() {
-        let ids: Vec<String> = off.iter().map(|i| i.id.clone()).collect();
+        let ids: Vec<ItemId> = off.iter().map(|i| i.id).collect();
         // The first place the route leaves the road data, from R1's evidence.
-        let place = off
-            .iter()
-            .flat_map(|i| &i.evidence.checks)
-            .find_map(|c| c.what.strip_prefix("match at "))
-            .map(str::to_string);
+        let place =
+            off.iter().flat_map(|i| &i.evidence.checks).find_map(|c| c.what.strip_prefix(MATCH_AT)).map(str::to_string);
         let span = id_span(&ids);
         let (text, next) = match lang {
             Lang::En => (
@@ -108,31 +107,32 @@ fn reasons(r: &Review, lang: Lang) -> Vec<Reason> {
                 status_word(item.status, lang),
                 item.message
             ),
-            items: vec![item.id.clone()],
+            items: vec![item.id],
             next: next.to_string(),
         });
     }
     // Reasons that are no item's: the class, the envelope, the anomaly score.
-    let item_reason = |reason: &str| r.items.iter().any(|i| reason.starts_with(&format!("{} ", i.id)));
-    for reason in r.reasons.iter().filter(|reason| !item_reason(reason)) {
+    for reason in r.reasons.iter().filter(|reason| reason.item().is_none()) {
         let next = match lang {
             Lang::En => "a reviewer decides this case; the determination and the anomaly contributors below say why.",
             Lang::Zh => "此案由审核人员决定；原因见下方的超限认定和异常特征。",
         };
-        out.push(Reason { text: reason.clone(), items: Vec::new(), next: next.to_string() });
+        out.push(Reason { text: reason.to_string(), items: Vec::new(), next: next.to_string() });
     }
     out
 }
 
 /// `R1–R5` for a run of consecutive ids of one letter, else the ids listed.
-fn id_span(ids: &[String]) -> String {
-    let number = |id: &String| id.get(1..).and_then(|n| n.parse::<u32>().ok());
-    let consecutive = ids
-        .windows(2)
-        .all(|w| w[0].get(..1) == w[1].get(..1) && number(&w[0]).zip(number(&w[1])).is_some_and(|(a, b)| b == a + 1));
+fn id_span(ids: &[ItemId]) -> String {
+    let number = |id: ItemId| id.as_str().get(1..).and_then(|n| n.parse::<u32>().ok());
+    let letter = |id: ItemId| id.as_str().get(..1);
+    let consecutive = ids.windows(2).all(|w| match w {
+        [a, b] => letter(*a) == letter(*b) && number(*a).zip(number(*b)).is_some_and(|(a, b)| b == a + 1),
+        _ => false,
+    });
     match (ids.first(), ids.last()) {
         (Some(first), Some(last)) if consecutive && ids.len() > 2 => format!("{first}–{last}"),
-        _ => ids.join(", "),
+        _ => ids.iter().map(|id| id.as_str()).collect::<Vec<_>>().join(", "),
     }
 }
 
@@ -171,7 +171,7 @@ pub fn render_with(r: &Review, opts: Options) -> String {
     let d = &r.determination;
     let _ = writeln!(s, "{}", if zh { "超限认定" } else { "Determination" });
     let class = d.permit_class.map_or_else(|| (if zh { "无" } else { "none" }).to_string(), |c| c.to_string());
-    let matters: Vec<&str> = r.matters.iter().map(|m| matter(m, lang)).collect();
+    let matters: Vec<&str> = r.matters.iter().map(|m| matter(*m, lang)).collect();
     let _ = writeln!(
         s,
         "  {}: {}   {}: {class}   {}: {}",
@@ -187,7 +187,7 @@ pub fn render_with(r: &Review, opts: Options) -> String {
         if matters.is_empty() { "-".to_string() } else { matters.join(", ") }
     );
     for e in &d.exceeded {
-        let _ = writeln!(s, "  {}: {} {} > {} {}", dimension(&e.dimension, lang), e.observed, e.unit, e.limit, e.unit);
+        let _ = writeln!(s, "  {}: {} {} > {} {}", dimension(e.dimension, lang), e.observed, e.unit, e.limit, e.unit);
     }
     if let Some(dl) = &d.deadline {
         let _ = match lang {
@@ -302,8 +302,8 @@ fn summary(r: &Review, reasons: usize, lang: Lang) -> String {
         (count(Status::Pass), count(Status::Fail), count(Status::Unverified), count(Status::NotApplicable));
     let d = &r.determination;
     let exceeded: Vec<String> =
-        d.exceeded.iter().map(|e| format!("{} {} {}", dimension(&e.dimension, lang), e.observed, e.unit)).collect();
-    let matters: Vec<&str> = r.matters.iter().map(|m| matter(m, lang)).collect();
+        d.exceeded.iter().map(|e| format!("{} {} {}", dimension(e.dimension, lang), e.observed, e.unit)).collect();
+    let matters: Vec<&str> = r.matters.iter().map(|m| matter(*m, lang)).collect();
     match lang {
         Lang::En => {
             let verdict = match r.verdict {
@@ -423,52 +423,52 @@ fn item_title(item: &ItemResult, lang: Lang) -> &str {
     if lang == Lang::En {
         return &item.title;
     }
-    match item.id.as_str() {
-        "P1" => "经办人授权",
-        "P2" => "驾驶人资格",
-        "P3" => "驾驶人违法记录",
-        "P4" => "护送配备",
-        "C1" => "营业执照",
-        "C2" => "道路运输经营许可",
-        "C3" => "信用状况",
-        "C4" => "承运人责任保险",
-        "V1" => "车辆登记",
-        "V2" => "车辆检验",
-        "V3" => "道路运输证",
-        "V4" => "申报参数",
-        "V5" => "轴荷",
-        "R1" => "路线几何",
-        "R2" => "净空高度",
-        "R3" => "承载能力",
-        "R4" => "宽度、长度与通行权限",
-        "R5" => "通行时段",
-        "G1" => "不可解体货物",
-        "G2" => "尺寸一致性",
-        "G3" => "货物质量合理性",
-        _ => &item.title,
+    match item.id {
+        ItemId::P1 => "经办人授权",
+        ItemId::P2 => "驾驶人资格",
+        ItemId::P3 => "驾驶人违法记录",
+        ItemId::P4 => "护送配备",
+        ItemId::C1 => "营业执照",
+        ItemId::C2 => "道路运输经营许可",
+        ItemId::C3 => "信用状况",
+        ItemId::C4 => "承运人责任保险",
+        ItemId::V1 => "车辆登记",
+        ItemId::V2 => "车辆检验",
+        ItemId::V3 => "道路运输证",
+        ItemId::V4 => "申报参数",
+        ItemId::V5 => "轴荷",
+        ItemId::R1 => "路线几何",
+        ItemId::R2 => "净空高度",
+        ItemId::R3 => "承载能力",
+        ItemId::R4 => "宽度、长度与通行权限",
+        ItemId::R5 => "通行时段",
+        ItemId::G1 => "不可解体货物",
+        ItemId::G2 => "尺寸一致性",
+        ItemId::G3 => "货物质量合理性",
     }
 }
 
-fn matter(m: &str, lang: Lang) -> &str {
+fn matter(m: Matter, lang: Lang) -> &'static str {
     match (m, lang) {
-        ("highway_overlimit", Lang::En) => "highway over-limit transport permit",
-        ("urban_road", Lang::En) => "urban-road approval",
-        ("temporary_pass", Lang::En) => "temporary vehicle pass",
-        ("highway_overlimit", Lang::Zh) => "公路超限运输许可",
-        ("urban_road", Lang::Zh) => "特殊车辆在城市道路上行驶审批",
-        ("temporary_pass", Lang::Zh) => "机动车临时通行牌证核发",
-        _ => m,
+        (Matter::HighwayOverlimit, Lang::En) => "highway over-limit transport permit",
+        (Matter::UrbanRoad, Lang::En) => "urban-road approval",
+        (Matter::TemporaryPass, Lang::En) => "temporary vehicle pass",
+        (Matter::HighwayOverlimit, Lang::Zh) => "公路超限运输许可",
+        (Matter::UrbanRoad, Lang::Zh) => "特殊车辆在城市道路上行驶审批",
+        (Matter::TemporaryPass, Lang::Zh) => "机动车临时通行牌证核发",
     }
 }
 
-fn dimension(d: &str, lang: Lang) -> &str {
+fn dimension(d: Dimension, lang: Lang) -> &'static str {
     match (d, lang) {
-        ("gross_mass", Lang::En) => "gross mass",
-        ("height", Lang::Zh) => "高度",
-        ("width", Lang::Zh) => "宽度",
-        ("length", Lang::Zh) => "长度",
-        ("gross_mass", Lang::Zh) => "总质量",
-        _ => d,
+        (Dimension::Height, Lang::En) => "height",
+        (Dimension::Width, Lang::En) => "width",
+        (Dimension::Length, Lang::En) => "length",
+        (Dimension::GrossMass, Lang::En) => "gross mass",
+        (Dimension::Height, Lang::Zh) => "高度",
+        (Dimension::Width, Lang::Zh) => "宽度",
+        (Dimension::Length, Lang::Zh) => "长度",
+        (Dimension::GrossMass, Lang::Zh) => "总质量",
     }
 }
 
@@ -491,7 +491,7 @@ mod tests {
 
     #[test]
     fn runs_of_item_ids_are_spanned() {
-        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ids = |v: &[&str]| v.iter().filter_map(|s| ItemId::parse(s)).collect::<Vec<_>>();
         assert_eq!(id_span(&ids(&["R1", "R2", "R3", "R4", "R5"])), "R1–R5");
         assert_eq!(id_span(&ids(&["R2", "R4"])), "R2, R4");
         assert_eq!(id_span(&ids(&["R2", "R3"])), "R2, R3");

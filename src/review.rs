@@ -1,9 +1,12 @@
 //! Findings and the decision: [`ItemResult`], [`Review`] and the one pure [`decide`].
 
+// On the request path an index out of range is a panic: use `get`, iterators or patterns.
+#![deny(clippy::indexing_slicing)]
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::determination::Determination;
+use crate::determination::{Determination, Matter};
 use crate::rulebook::Envelope;
 
 /// How an item ended.
@@ -39,6 +42,118 @@ impl Status {
             Status::Unverified => "unverified",
             Status::Fail => "fail",
         }
+    }
+}
+
+/// The stable id of one of the 21 items, as written in JSON (`P1` .. `G3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum ItemId {
+    /// Agent authorised.
+    P1,
+    /// Driver qualified.
+    P2,
+    /// Driver record.
+    P3,
+    /// Escort adequate.
+    P4,
+    /// Business licence.
+    C1,
+    /// Transport licence.
+    C2,
+    /// Credit standing.
+    C3,
+    /// Liability insurance.
+    C4,
+    /// Registration.
+    V1,
+    /// Inspection.
+    V2,
+    /// Transport certificate.
+    V3,
+    /// Declared specs.
+    V4,
+    /// Axle loads.
+    V5,
+    /// Route geometry.
+    R1,
+    /// Clearance.
+    R2,
+    /// Load capacity.
+    R3,
+    /// Width, length, access.
+    R4,
+    /// Time windows.
+    R5,
+    /// Indivisible cargo.
+    G1,
+    /// Dimensions consistent.
+    G2,
+    /// Cargo mass plausible.
+    G3,
+}
+
+impl ItemId {
+    /// The 21 ids in report order.
+    pub const ALL: [ItemId; 21] = [
+        ItemId::P1,
+        ItemId::P2,
+        ItemId::P3,
+        ItemId::P4,
+        ItemId::C1,
+        ItemId::C2,
+        ItemId::C3,
+        ItemId::C4,
+        ItemId::V1,
+        ItemId::V2,
+        ItemId::V3,
+        ItemId::V4,
+        ItemId::V5,
+        ItemId::R1,
+        ItemId::R2,
+        ItemId::R3,
+        ItemId::R4,
+        ItemId::R5,
+        ItemId::G1,
+        ItemId::G2,
+        ItemId::G3,
+    ];
+
+    /// The id as written in JSON and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemId::P1 => "P1",
+            ItemId::P2 => "P2",
+            ItemId::P3 => "P3",
+            ItemId::P4 => "P4",
+            ItemId::C1 => "C1",
+            ItemId::C2 => "C2",
+            ItemId::C3 => "C3",
+            ItemId::C4 => "C4",
+            ItemId::V1 => "V1",
+            ItemId::V2 => "V2",
+            ItemId::V3 => "V3",
+            ItemId::V4 => "V4",
+            ItemId::V5 => "V5",
+            ItemId::R1 => "R1",
+            ItemId::R2 => "R2",
+            ItemId::R3 => "R3",
+            ItemId::R4 => "R4",
+            ItemId::R5 => "R5",
+            ItemId::G1 => "G1",
+            ItemId::G2 => "G2",
+            ItemId::G3 => "G3",
+        }
+    }
+
+    /// The id written as text, if it is one of the 21.
+    pub fn parse(text: &str) -> Option<ItemId> {
+        ItemId::ALL.into_iter().find(|id| id.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for ItemId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -112,7 +227,7 @@ fn is_zero(n: &usize) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ItemResult {
     /// Stable id, `P1` .. `G3`.
-    pub id: String,
+    pub id: ItemId,
     /// Category.
     pub category: Category,
     /// Short name of the item.
@@ -137,6 +252,80 @@ pub enum Verdict {
     Approve,
     /// A person must look at it; `reasons` say why.
     Escalate,
+}
+
+impl Verdict {
+    /// The word used in JSON, the ledger and the queue.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::Escalate => "escalate",
+        }
+    }
+
+    /// The verdict written as a word, if it is one.
+    pub fn parse(word: &str) -> Option<Verdict> {
+        [Verdict::Approve, Verdict::Escalate].into_iter().find(|v| v.as_str() == word)
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reason to escalate, as one line for a person; it knows which item, if any, it is for.
+///
+/// In JSON it is the line alone: the item is the line's first word, so a stored review
+/// reads back into the same value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Reason {
+    item: Option<ItemId>,
+    line: String,
+}
+
+impl Reason {
+    /// An item that failed or could not be verified.
+    pub fn for_item(i: &ItemResult) -> Reason {
+        Reason { item: Some(i.id), line: format!("{} {} {}: {}", i.id, i.title, i.status.as_str(), i.message) }
+    }
+
+    /// A reason about the case as a whole: its class, the envelope, the anomaly score.
+    pub fn for_case(line: String) -> Reason {
+        Reason { item: None, line }
+    }
+
+    /// The item this reason is for, if any.
+    pub fn item(&self) -> Option<ItemId> {
+        self.item
+    }
+
+    /// The line.
+    pub fn as_str(&self) -> &str {
+        &self.line
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.line)
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.line)
+    }
+}
+
+impl<'de> Deserialize<'de> for Reason {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let line = String::deserialize(d)?;
+        // A case reason starts with a plain word (`class`, `anomaly`, `not`), never an id.
+        let item = line.split_once(' ').and_then(|(first, _)| ItemId::parse(first));
+        Ok(Reason { item, line })
+    }
 }
 
 /// The anomaly model's opinion.
@@ -179,7 +368,7 @@ pub struct Review {
     /// Permit class, when over-limit.
     pub permit_class: Option<u8>,
     /// The approvals this application needs.
-    pub matters: Vec<String>,
+    pub matters: Vec<Matter>,
     /// The over-limit determination with the statutory deadline.
     pub determination: Determination,
     /// The 21 items, in id order.
@@ -187,7 +376,8 @@ pub struct Review {
     /// The anomaly model's opinion, when a model is loaded.
     pub anomaly: Option<AnomalyBlock>,
     /// Why it escalated; empty when approved.
-    pub reasons: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub reasons: Vec<Reason>,
     /// What was used.
     pub versions: Versions,
 }
@@ -198,7 +388,7 @@ pub struct Decision {
     /// Approve or escalate.
     pub verdict: Verdict,
     /// One line per reason to escalate.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
 }
 
 /// Approve only when every item passes or does not apply, the anomaly score is under its
@@ -209,33 +399,59 @@ pub fn decide(
     anomaly: Option<&AnomalyBlock>,
     envelope: &Envelope,
 ) -> Decision {
-    let mut reasons: Vec<String> = items
-        .iter()
-        .filter(|i| matches!(i.status, Status::Fail | Status::Unverified))
-        .map(|i| format!("{} {} {}: {}", i.id, i.title, i.status.as_str(), i.message))
-        .collect();
+    let mut reasons: Vec<Reason> =
+        items.iter().filter(|i| matches!(i.status, Status::Fail | Status::Unverified)).map(Reason::for_item).collect();
     match determination.permit_class {
-        None => reasons.push(
+        None => reasons.push(Reason::for_case(
             "not over-limit: the vehicle is within the legal limits, so no over-limit permit is needed; \
              a reviewer should confirm what is being applied for"
                 .into(),
-        ),
-        Some(class) if !envelope.auto_approve_classes.contains(&class) => reasons.push(format!(
+        )),
+        Some(class) if !envelope.auto_approve_classes.contains(&class) => reasons.push(Reason::for_case(format!(
             "class {class} is outside the auto-approve envelope (classes {:?}): {}",
             envelope.auto_approve_classes, envelope.basis
-        )),
+        ))),
         Some(_) => {}
     }
     if let Some(a) = anomaly
         && a.score >= a.threshold
     {
-        reasons.push(format!(
+        reasons.push(Reason::for_case(format!(
             "anomaly score {:.3} is at or above the threshold {:.3}: {}",
             a.score,
             a.threshold,
             a.contributors.join("; ")
-        ));
+        )));
     }
     let verdict = if reasons.is_empty() { Verdict::Approve } else { Verdict::Escalate };
     Decision { verdict, reasons }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reason_reads_back_as_written_and_knows_its_item() {
+        let item = ItemResult {
+            id: ItemId::C3,
+            category: Category::Company,
+            title: "credit standing".into(),
+            status: Status::Fail,
+            message: "`4` over-limit violations in 12 months; the limit is `3`".into(),
+            evidence: Evidence::default(),
+            refs: Vec::new(),
+            basis: String::new(),
+        };
+        let reasons = vec![
+            Reason::for_item(&item),
+            Reason::for_case("class 3 is outside the auto-approve envelope (classes [1, 2]): basis".into()),
+            Reason::for_case("anomaly score 5.000 is at or above the threshold 4.000: P1 spread".into()),
+        ];
+        let json = serde_json::to_string(&reasons).unwrap();
+        assert!(json.starts_with(r#"["C3 credit standing fail: `4` over-limit"#), "{json}");
+        let back: Vec<Reason> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, reasons);
+        assert_eq!(back.iter().map(Reason::item).collect::<Vec<_>>(), [Some(ItemId::C3), None, None]);
+    }
 }

@@ -373,12 +373,12 @@ impl<'a> Bench<'a> {
         let ctx = Context { app: self.app, refs: &self.refs, rules: self.rules, det: &self.det, route: &route };
         let mut out = BTreeMap::new();
         let mut notes = Vec::new();
-        for def in checks::ITEMS.iter().filter(|d| ITEMS.contains(&d.id)) {
+        for def in checks::ITEMS.iter().filter(|d| ITEMS.contains(&d.id.as_str())) {
             let r = checks::run(def, &ctx);
             if !passes(r.status) {
                 notes.push(format!("{} {:?}: {}", def.id, r.status, r.message));
             }
-            out.insert(def.id, r.status);
+            out.insert(def.id.as_str(), r.status);
         }
         (out, notes)
     }

@@ -6,9 +6,11 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha2::{Digest, Sha256};
+
+use crate::{digest, units};
 
 /// The rulebooks shipped inside the binary.
 pub const EMBEDDED: [(&str, &str); 2] =
@@ -35,11 +37,40 @@ pub enum RulebookError {
     },
 }
 
-/// A quantity with a unit: metres for lengths, kilograms for masses.
+/// A quantity as written with its unit, of the kind `K` says: a [`Length`] is read in
+/// metres, a [`Mass`] in kilograms, so a field declared as one cannot be loaded as the other.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Quantity {
+pub struct Quantity<K> {
     raw: String,
     si: Result<(f64, Dim), String>,
+    kind: PhantomData<K>,
+}
+
+/// A length, in metres.
+pub type Length = Quantity<Metres>;
+/// A mass, in kilograms.
+pub type Mass = Quantity<Kilograms>;
+
+/// What a [`Quantity`] measures.
+pub trait Kind {
+    /// Its dimension.
+    const DIM: Dim;
+}
+
+/// The kind of a [`Length`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metres;
+
+/// The kind of a [`Mass`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kilograms;
+
+impl Kind for Metres {
+    const DIM: Dim = Dim::Length;
+}
+
+impl Kind for Kilograms {
+    const DIM: Dim = Dim::Mass;
 }
 
 /// What a quantity measures.
@@ -51,14 +82,14 @@ pub enum Dim {
     Mass,
 }
 
-impl Quantity {
+impl<K: Kind> Quantity<K> {
     /// Parses `"4 m"`, `"2.55 m"`, `"8 ft 6 in"`, `"49000 kg"`, `"7.5 t"`, `"80000 lb"`.
-    pub fn parse(raw: &str) -> Quantity {
-        Quantity { raw: raw.to_string(), si: parse_quantity(raw) }
+    pub fn parse(raw: &str) -> Quantity<K> {
+        Quantity { raw: raw.to_string(), si: parse_quantity(raw), kind: PhantomData }
     }
 
-    /// The value in metres or kilograms. Only meaningful on a validated rulebook, which
-    /// refuses quantities that do not parse.
+    /// The value in metres (a [`Length`]) or kilograms (a [`Mass`]). Only meaningful on a
+    /// validated rulebook, which refuses quantities that do not parse or are of the other kind.
     pub fn si(&self) -> f64 {
         // INVARIANT: validation rejects unparsed quantities, so NaN never reaches a check.
         self.si.as_ref().map(|(v, _)| *v).unwrap_or(f64::NAN)
@@ -69,7 +100,8 @@ impl Quantity {
         &self.raw
     }
 
-    fn check(&self, path: &str, dim: Dim, problems: &mut Vec<String>) {
+    fn check(&self, path: &str, problems: &mut Vec<String>) {
+        let dim = K::DIM;
         match &self.si {
             Err(e) => problems.push(format!("{path}: `{}` {e}", self.raw)),
             Ok((_, d)) if *d != dim => problems.push(format!("{path}: `{}` must be a {}", self.raw, dim_word(dim))),
@@ -104,15 +136,15 @@ fn parse_quantity(raw: &str) -> Result<(f64, Dim), String> {
         }
         let (factor, d) = match pair[1] {
             "m" => (1.0, Dim::Length),
-            "km" => (1000.0, Dim::Length),
-            "mi" => (1609.344, Dim::Length),
-            "mm" => (0.001, Dim::Length),
-            "cm" => (0.01, Dim::Length),
-            "ft" => (0.3048, Dim::Length),
-            "in" => (0.0254, Dim::Length),
+            "km" => (units::METRES_PER_KILOMETRE, Dim::Length),
+            "mi" => (units::METRES_PER_MILE, Dim::Length),
+            "mm" => (units::METRES_PER_MILLIMETRE, Dim::Length),
+            "cm" => (units::METRES_PER_CENTIMETRE, Dim::Length),
+            "ft" => (units::METRES_PER_FOOT, Dim::Length),
+            "in" => (units::METRES_PER_INCH, Dim::Length),
             "kg" => (1.0, Dim::Mass),
-            "t" => (1000.0, Dim::Mass),
-            "lb" => (0.45359237, Dim::Mass),
+            "t" => (units::KG_PER_TONNE, Dim::Mass),
+            "lb" => (units::KG_PER_POUND, Dim::Mass),
             u => return Err(format!("has unknown unit `{u}` (m, km, mi, mm, cm, ft, in, kg, t, lb)")),
         };
         if dim.is_some_and(|x| x != d) {
@@ -127,19 +159,19 @@ fn parse_quantity(raw: &str) -> Result<(f64, Dim), String> {
     dim.map(|d| (total, d)).ok_or_else(|| "is empty".into())
 }
 
-impl<'de> Deserialize<'de> for Quantity {
+impl<'de, K: Kind> Deserialize<'de> for Quantity<K> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(Quantity::parse(&String::deserialize(d)?))
     }
 }
 
-impl Serialize for Quantity {
+impl<K> Serialize for Quantity<K> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.raw)
     }
 }
 
-impl fmt::Display for Quantity {
+impl<K> fmt::Display for Quantity<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.raw)
     }
@@ -243,20 +275,20 @@ pub struct Overlimit {
     /// Legal basis.
     pub basis: String,
     /// Height from the ground.
-    pub max_height: Quantity,
+    pub max_height: Length,
     /// Width.
-    pub max_width: Quantity,
+    pub max_width: Length,
     /// Length.
-    pub max_length: Quantity,
+    pub max_length: Length,
     /// Gross mass limits by axle count and combination.
     #[serde(default)]
     pub gross: Vec<GrossLimit>,
     /// Lower limit for 6+ axle combinations whose tractor has a single drive axle.
     #[serde(default)]
-    pub single_drive_six_axle_limit: Option<Quantity>,
+    pub single_drive_six_axle_limit: Option<Mass>,
     /// A flat gross limit (US), applied together with the bridge formula.
     #[serde(default)]
-    pub max_gross: Option<Quantity>,
+    pub max_gross: Option<Mass>,
 }
 
 /// Rigid truck or articulated / drawbar combination.
@@ -278,7 +310,7 @@ pub struct GrossLimit {
     /// Kind of combination.
     pub combination: Combination,
     /// Gross mass limit.
-    pub limit: Quantity,
+    pub limit: Mass,
 }
 
 /// CN refusal limits (Order 62 art. 19).
@@ -288,13 +320,13 @@ pub struct AxleRefusal {
     /// Legal basis.
     pub basis: String,
     /// Ordinary trailer combination: average axle load.
-    pub ordinary_max_average: Quantity,
+    pub ordinary_max_average: Mass,
     /// Ordinary trailer combination: any axle.
-    pub ordinary_max_any: Quantity,
+    pub ordinary_max_any: Mass,
     /// Hydraulic modular trailer: average per axle line.
-    pub modular_max_average_per_line: Quantity,
+    pub modular_max_average_per_line: Mass,
     /// Hydraulic modular trailer: any axle line.
-    pub modular_max_per_line: Quantity,
+    pub modular_max_per_line: Mass,
 }
 
 /// US single and tandem limits.
@@ -304,13 +336,13 @@ pub struct AxleGroups {
     /// Legal basis.
     pub basis: String,
     /// Axles closer than this are one single axle.
-    pub single_max_spread: Quantity,
+    pub single_max_spread: Length,
     /// Two axles up to this far apart are a tandem.
-    pub tandem_max_spread: Quantity,
+    pub tandem_max_spread: Length,
     /// Single axle limit.
-    pub single: Quantity,
+    pub single: Mass,
     /// Tandem limit.
-    pub tandem: Quantity,
+    pub tandem: Mass,
 }
 
 /// W = coefficient · (L·N/(N−1) + per_axle·N + constant), L in feet, rounded to `round_to`.
@@ -320,15 +352,15 @@ pub struct BridgeFormula {
     /// Legal basis.
     pub basis: String,
     /// The 500 lb coefficient.
-    pub coefficient: Quantity,
+    pub coefficient: Mass,
     /// The 12 in 12N.
     pub per_axle: f64,
     /// The 36.
     pub constant: f64,
     /// Rounding step of the result.
-    pub round_to: Quantity,
+    pub round_to: Mass,
     /// Two consecutive tandems at least this long may carry a tandem limit each.
-    pub tandem_pair_exception_length: Quantity,
+    pub tandem_pair_exception_length: Length,
 }
 
 /// One permit class and its thresholds; a class without thresholds takes everything beyond.
@@ -341,16 +373,16 @@ pub struct PermitClass {
     pub basis: String,
     /// Maximum loaded height.
     #[serde(default)]
-    pub max_height: Option<Quantity>,
+    pub max_height: Option<Length>,
     /// Maximum loaded width.
     #[serde(default)]
-    pub max_width: Option<Quantity>,
+    pub max_width: Option<Length>,
     /// Maximum loaded length.
     #[serde(default)]
-    pub max_length: Option<Quantity>,
+    pub max_length: Option<Length>,
     /// Maximum gross mass.
     #[serde(default)]
-    pub max_gross: Option<Quantity>,
+    pub max_gross: Option<Mass>,
     /// Gross mass and axle loads must stay within the over-limit thresholds.
     #[serde(default)]
     pub mass_within_legal: bool,
@@ -387,7 +419,7 @@ pub struct EscortRule {
     pub min_class: Option<u8>,
     /// Applies above this loaded width.
     #[serde(default)]
-    pub min_width: Option<Quantity>,
+    pub min_width: Option<Length>,
     /// Escort vehicles required.
     pub vehicles: u32,
     /// Escort personnel required.
@@ -443,9 +475,9 @@ pub struct Tolerances {
     /// Curb + cargo vs gross mass, as a share.
     pub mass_balance_share: f64,
     /// Curb + cargo vs gross mass, at least this.
-    pub mass_balance_min: Quantity,
+    pub mass_balance_min: Mass,
     /// Declared vs registered dimensions.
-    pub dimension: Quantity,
+    pub dimension: Length,
 }
 
 /// Cargo rules.
@@ -455,9 +487,9 @@ pub struct CargoRules {
     /// Legal basis for indivisibility.
     pub basis: String,
     /// Lowest possible deck height.
-    pub min_deck_height: Quantity,
+    pub min_deck_height: Length,
     /// Largest overhang accepted without review.
-    pub max_overhang: Quantity,
+    pub max_overhang: Length,
     /// Basis of the overhang value.
     pub overhang_basis: String,
     /// Known categories.
@@ -475,7 +507,7 @@ pub struct CargoCategory {
     /// Plausible bounding-box density, kg/m³, [low, high].
     pub density_kg_m3: [f64; 2],
     /// Plausible mass, [low, high].
-    pub mass: [Quantity; 2],
+    pub mass: [Mass; 2],
 }
 
 /// Route rules.
@@ -485,13 +517,13 @@ pub struct RouteRules {
     /// Basis.
     pub basis: String,
     /// Largest distance between consecutive vertices.
-    pub max_vertex_gap: Quantity,
+    pub max_vertex_gap: Length,
     /// Most vertices a declared route may have.
     pub max_vertices: usize,
     /// Longest a declared route may be, along its vertices.
-    pub max_length: Quantity,
+    pub max_length: Length,
     /// Clearance margin above the loaded height.
-    pub height_margin: Quantity,
+    pub height_margin: Length,
 }
 
 /// Allowed travel days.
@@ -532,7 +564,7 @@ impl LoadedRulebook {
         if !problems.is_empty() {
             return Err(invalid(problems));
         }
-        let hash = format!("sha256:{:x}", Sha256::digest(text.as_bytes()));
+        let hash = digest::sha256_tagged(text.as_bytes());
         Ok(LoadedRulebook { rules, hash })
     }
 
@@ -556,42 +588,41 @@ impl Rulebook {
     /// Every problem in the rulebook, each prefixed by its key path.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        let (len, mass) = (Dim::Length, Dim::Mass);
         let o = &self.overlimit;
-        o.max_height.check("overlimit.max_height", len, &mut p);
-        o.max_width.check("overlimit.max_width", len, &mut p);
-        o.max_length.check("overlimit.max_length", len, &mut p);
+        o.max_height.check("overlimit.max_height", &mut p);
+        o.max_width.check("overlimit.max_width", &mut p);
+        o.max_length.check("overlimit.max_length", &mut p);
         for (i, g) in o.gross.iter().enumerate() {
-            g.limit.check(&format!("overlimit.gross[{i}].limit"), mass, &mut p);
+            g.limit.check(&format!("overlimit.gross[{i}].limit"), &mut p);
             if g.axles < 2 {
                 p.push(format!("overlimit.gross[{i}].axles: a vehicle has at least 2 axles"));
             }
         }
         if let Some(q) = &o.single_drive_six_axle_limit {
-            q.check("overlimit.single_drive_six_axle_limit", mass, &mut p);
+            q.check("overlimit.single_drive_six_axle_limit", &mut p);
         }
         if let Some(q) = &o.max_gross {
-            q.check("overlimit.max_gross", mass, &mut p);
+            q.check("overlimit.max_gross", &mut p);
         }
         if o.gross.is_empty() && o.max_gross.is_none() {
             p.push("overlimit: needs a `gross` table or a `max_gross`".into());
         }
         if let Some(a) = &self.axle_refusal {
-            a.ordinary_max_average.check("axle_refusal.ordinary_max_average", mass, &mut p);
-            a.ordinary_max_any.check("axle_refusal.ordinary_max_any", mass, &mut p);
-            a.modular_max_average_per_line.check("axle_refusal.modular_max_average_per_line", mass, &mut p);
-            a.modular_max_per_line.check("axle_refusal.modular_max_per_line", mass, &mut p);
+            a.ordinary_max_average.check("axle_refusal.ordinary_max_average", &mut p);
+            a.ordinary_max_any.check("axle_refusal.ordinary_max_any", &mut p);
+            a.modular_max_average_per_line.check("axle_refusal.modular_max_average_per_line", &mut p);
+            a.modular_max_per_line.check("axle_refusal.modular_max_per_line", &mut p);
         }
         if let Some(a) = &self.axle_groups {
-            a.single_max_spread.check("axle_groups.single_max_spread", len, &mut p);
-            a.tandem_max_spread.check("axle_groups.tandem_max_spread", len, &mut p);
-            a.single.check("axle_groups.single", mass, &mut p);
-            a.tandem.check("axle_groups.tandem", mass, &mut p);
+            a.single_max_spread.check("axle_groups.single_max_spread", &mut p);
+            a.tandem_max_spread.check("axle_groups.tandem_max_spread", &mut p);
+            a.single.check("axle_groups.single", &mut p);
+            a.tandem.check("axle_groups.tandem", &mut p);
         }
         if let Some(b) = &self.bridge_formula {
-            b.coefficient.check("bridge_formula.coefficient", mass, &mut p);
-            b.round_to.check("bridge_formula.round_to", mass, &mut p);
-            b.tandem_pair_exception_length.check("bridge_formula.tandem_pair_exception_length", len, &mut p);
+            b.coefficient.check("bridge_formula.coefficient", &mut p);
+            b.round_to.check("bridge_formula.round_to", &mut p);
+            b.tandem_pair_exception_length.check("bridge_formula.tandem_pair_exception_length", &mut p);
             for (name, term) in [("per_axle", b.per_axle), ("constant", b.constant)] {
                 if !term.is_finite() {
                     p.push(format!("bridge_formula.{name}: `{term}` is not a finite number"));
@@ -604,7 +635,7 @@ impl Rulebook {
         self.class_problems(&mut p);
         for (i, e) in self.escort.iter().enumerate() {
             if let Some(w) = &e.min_width {
-                w.check(&format!("escort[{i}].min_width"), len, &mut p);
+                w.check(&format!("escort[{i}].min_width"), &mut p);
             }
             if e.min_class.is_none() && e.min_width.is_none() {
                 p.push(format!("escort[{i}]: needs `min_class` or `min_width`"));
@@ -632,15 +663,15 @@ impl Rulebook {
                 p.push(format!("tolerances.{name}: `{share}` must be a share between 0 and 0.5"));
             }
         }
-        t.mass_balance_min.check("tolerances.mass_balance_min", mass, &mut p);
-        t.dimension.check("tolerances.dimension", len, &mut p);
+        t.mass_balance_min.check("tolerances.mass_balance_min", &mut p);
+        t.dimension.check("tolerances.dimension", &mut p);
         self.cargo_problems(&mut p);
-        self.route.max_vertex_gap.check("route.max_vertex_gap", len, &mut p);
-        self.route.max_length.check("route.max_length", len, &mut p);
+        self.route.max_vertex_gap.check("route.max_vertex_gap", &mut p);
+        self.route.max_length.check("route.max_length", &mut p);
         if self.route.max_vertices < 2 {
             p.push(format!("route.max_vertices: `{}` must be at least 2", self.route.max_vertices));
         }
-        self.route.height_margin.check("route.height_margin", len, &mut p);
+        self.route.height_margin.check("route.height_margin", &mut p);
         for d in &self.time_windows.allowed_weekdays {
             if !WEEKDAYS.contains(&d.as_str()) {
                 p.push(format!("time_windows.allowed_weekdays: `{d}` is not one of {}", WEEKDAYS.join(", ")));
@@ -658,15 +689,13 @@ impl Rulebook {
                 p.push(format!("classes[{i}].class: expected {}, found {}", i + 1, c.class));
             }
             let key = |f: &str| format!("classes[{i}].{f}");
-            for (f, q, dim) in [
-                ("max_height", &c.max_height, Dim::Length),
-                ("max_width", &c.max_width, Dim::Length),
-                ("max_length", &c.max_length, Dim::Length),
-                ("max_gross", &c.max_gross, Dim::Mass),
-            ] {
+            for (f, q) in [("max_height", &c.max_height), ("max_width", &c.max_width), ("max_length", &c.max_length)] {
                 if let Some(q) = q {
-                    q.check(&key(f), dim, p);
+                    q.check(&key(f), p);
                 }
+            }
+            if let Some(q) = &c.max_gross {
+                q.check(&key("max_gross"), p);
             }
         }
         if let Some(last) = self.classes.last()
@@ -686,8 +715,8 @@ impl Rulebook {
 
     fn cargo_problems(&self, p: &mut Vec<String>) {
         let c = &self.cargo;
-        c.min_deck_height.check("cargo.min_deck_height", Dim::Length, p);
-        c.max_overhang.check("cargo.max_overhang", Dim::Length, p);
+        c.min_deck_height.check("cargo.min_deck_height", p);
+        c.max_overhang.check("cargo.max_overhang", p);
         let mut seen = BTreeSet::new();
         for (i, cat) in c.categories.iter().enumerate() {
             if !seen.insert(cat.name.as_str()) {
@@ -699,8 +728,8 @@ impl Rulebook {
                     "cargo.categories[{i}].density_kg_m3: needs 0 < low < high, both finite, found [{lo}, {hi}]"
                 ));
             }
-            cat.mass[0].check(&format!("cargo.categories[{i}].mass[0]"), Dim::Mass, p);
-            cat.mass[1].check(&format!("cargo.categories[{i}].mass[1]"), Dim::Mass, p);
+            cat.mass[0].check(&format!("cargo.categories[{i}].mass[0]"), p);
+            cat.mass[1].check(&format!("cargo.categories[{i}].mass[1]"), p);
         }
     }
 
@@ -716,18 +745,18 @@ mod tests {
 
     #[test]
     fn quantities_convert_to_si() {
-        let close = |raw: &str, want: f64| {
-            let got = Quantity::parse(raw).si();
+        let close = |raw: &str, got: f64, want: f64| {
             assert!((got - want).abs() < 1e-6, "{raw}: {got} != {want}");
         };
-        close("4 m", 4.0);
-        close("8 ft 6 in", 2.5908);
-        close("80000 lb", 36287.3896);
-        close("7.5 t", 7500.0);
-        close("40 in", 1.016);
-        assert!(Quantity::parse("4").si().is_nan());
-        assert!(Quantity::parse("4 furlongs").si().is_nan());
-        assert!(Quantity::parse("4 m 3 kg").si().is_nan());
+        for (raw, want) in [("4 m", 4.0), ("8 ft 6 in", 2.5908), ("40 in", 1.016)] {
+            close(raw, Length::parse(raw).si(), want);
+        }
+        for (raw, want) in [("80000 lb", 36287.3896), ("7.5 t", 7500.0)] {
+            close(raw, Mass::parse(raw).si(), want);
+        }
+        assert!(Length::parse("4").si().is_nan());
+        assert!(Length::parse("4 furlongs").si().is_nan());
+        assert!(Length::parse("4 m 3 kg").si().is_nan());
     }
 
     #[test]
@@ -741,7 +770,7 @@ mod tests {
             ("1e308 m 1e308 m", "is too large"),
             ("8 ft -6 in", "`-6` is negative"),
         ] {
-            assert_eq!(Quantity::parse(raw).si, Err(why.to_string()), "{raw}");
+            assert_eq!(Length::parse(raw).si, Err(why.to_string()), "{raw}");
         }
     }
 

@@ -190,7 +190,7 @@ pub fn ledger_replay(path: &Path, id: &str, config: &ReviewerConfig, json: bool)
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let now = report.verdict_now.as_deref().unwrap_or("invalid now");
+        let now = report.verdict_now.map_or("invalid now", oscar::review::Verdict::as_str);
         if report.identical {
             println!("{id}: identical to the recorded review ({})", report.recorded_verdict);
         } else {

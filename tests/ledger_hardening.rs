@@ -179,7 +179,7 @@ fn record(id: &str, body: &str) -> NewRecord {
         content_hash: content_hash(&application),
         application,
         review: "{}".into(),
-        verdict: "approve".into(),
+        verdict: oscar::review::Verdict::Approve,
         caller: "test".into(),
         recorded_at: "2026-11-20T00:00:00.000000Z".into(),
     }

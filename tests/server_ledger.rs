@@ -8,6 +8,7 @@ mod server_common;
 use std::sync::Arc;
 
 use oscar::ledger::{Ledger, SqliteLedger, replay};
+use oscar::review::{ItemId, Verdict};
 use oscar::server::{RegistrySource, ReviewerConfig};
 use serde_json::Value;
 use server_common::{example, recorded_applications, temp_dir};
@@ -59,10 +60,10 @@ async fn replay_is_identical_and_reports_changed_data() {
     let other = config.build(&[], None).unwrap().reviewer;
     let report = replay(ledger.as_ref(), &other, "REPLAY-1").unwrap().unwrap();
     assert!(!report.identical);
-    assert_eq!(report.recorded_verdict, "approve");
-    assert_eq!(report.verdict_now.as_deref(), Some("escalate"));
+    assert_eq!(report.recorded_verdict, Verdict::Approve);
+    assert_eq!(report.verdict_now, Some(Verdict::Escalate));
     let names: Vec<&str> = report.versions.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["registry"]);
-    assert!(report.items.iter().any(|i| i.id == "C1" && i.recorded == "pass" && i.now == "fail"), "{report:?}");
+    assert!(report.items.iter().any(|i| i.id == ItemId::C1 && i.recorded == "pass" && i.now == "fail"), "{report:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{Linear, Module};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::features::{Display, FEATURES, Features, N_FEATURES};
 use crate::review::AnomalyBlock;
@@ -319,10 +318,7 @@ fn dot(w: &[f32], x: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// sha256 of bytes as `hex`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::digest::sha256_hex;
 
 /// The shipped weights.
 const EMBEDDED_WEIGHTS: &[u8] = include_bytes!("../../models/anomaly.safetensors");
@@ -377,7 +373,7 @@ impl AnomalyModel {
         let net = Network::of(&Autoencoder::from_tensors(&tensors)?)?;
         // The description pins the weights by their hash, so its own hash names both: a
         // changed threshold or scale is a new version too.
-        let version = format!("sha256:{}", sha256_hex(config_json.as_bytes()));
+        let version = crate::digest::sha256_tagged(config_json.as_bytes());
         Ok(AnomalyModel { net, config, version })
     }
 

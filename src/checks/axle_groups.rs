@@ -3,8 +3,7 @@
 
 use super::{Context, Findings};
 
-const LB: f64 = 0.453_592_37;
-const FT: f64 = 0.3048;
+use crate::units::{KG_PER_POUND as LB, METRES_PER_FOOT as FT};
 
 /// Distance of each axle from the first, metres.
 fn positions(ctx: &Context) -> Vec<f64> {
@@ -32,6 +31,10 @@ pub fn bridge_limit_kg(b: &crate::rulebook::BridgeFormula, n: usize, length_m: f
 }
 
 /// Checks single and tandem limits and the bridge formula.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "every index is an axle's, below `axles.len()`, and `positions` has one entry per axle"
+)]
 pub fn federal_limits(ctx: &Context, f: &mut Findings) {
     let axles = &ctx.app.vehicle.axles;
     let pos = positions(ctx);

@@ -1,14 +1,14 @@
 //! G1-G3: the cargo is indivisible, fits the loaded dimensions and has a plausible mass.
 
-use super::{Context, Findings};
+use super::{Bound, Context, Findings};
+use crate::rulebook::Mass;
 
 /// G1: declared indivisible and of an indivisible category.
 pub fn g1_indivisible(ctx: &Context) -> Findings {
     let rules = &ctx.rules.cargo;
     let cargo = &ctx.app.cargo;
     let mut f = Findings::new(rules.basis.clone());
-    f.fact(
-        "declared indivisible",
+    f.check("declared indivisible").at("/cargo/indivisible").fact(
         cargo.indivisible,
         cargo.indivisible,
         if cargo.indivisible {
@@ -17,28 +17,17 @@ pub fn g1_indivisible(ctx: &Context) -> Findings {
             "the cargo is declared divisible: divisible loads are not eligible for an over-limit permit".into()
         },
     );
-    f.at("/cargo/indivisible");
+    let category = f.check("category").at("/cargo/category");
     match ctx.rules.category(&cargo.category) {
-        Some(cat) => {
-            f.fact(
-                "category",
-                cargo.category.as_str(),
-                cat.indivisible,
-                format!(
-                    "category `{}` is {}",
-                    cargo.category,
-                    if cat.indivisible { "indivisible" } else { "divisible" }
-                ),
-            );
-            f.at("/cargo/category");
-        }
-        None => {
-            f.unverified(
-                "category",
-                format!("category `{}` is not in the rulebook; a reviewer must judge indivisibility", cargo.category),
-            );
-            f.at("/cargo/category");
-        }
+        Some(cat) => category.fact(
+            cargo.category.as_str(),
+            cat.indivisible,
+            format!("category `{}` is {}", cargo.category, if cat.indivisible { "indivisible" } else { "divisible" }),
+        ),
+        None => category.unverified(format!(
+            "category `{}` is not in the rulebook; a reviewer must judge indivisibility",
+            cargo.category
+        )),
     }
     f
 }
@@ -53,44 +42,38 @@ pub fn g2_dimensions(ctx: &Context) -> Findings {
         ("width", cargo.width_m, loaded.width_m, "/loaded/width_m"),
         ("length", cargo.length_m, loaded.length_m, "/loaded/length_m"),
     ] {
-        let ok = c <= l + tol;
-        f.compare(
-            &format!("cargo {what} within loaded {what}"),
+        f.check(format!("cargo {what} within loaded {what}")).at(ptr).unit("m").slack(tol).compare(
             c,
-            l,
-            Some("m"),
-            ok,
-            format!("cargo {what} `{c}` m {} the loaded {what} `{l}` m", if ok { "fits" } else { "exceeds" }),
+            Bound::AtMost(l),
+            |passes| {
+                format!("cargo {what} `{c}` m {} the loaded {what} `{l}` m", if passes { "fits" } else { "exceeds" })
+            },
         );
-        f.at(ptr);
     }
     let deck = loaded.height_m - cargo.height_m;
     let min_deck = rules.min_deck_height.si();
-    f.compare(
-        "deck height (loaded height - cargo height)",
-        (deck * 1000.0).round() / 1000.0,
-        min_deck,
-        Some("m"),
-        deck + tol >= min_deck,
-        format!(
-            "loaded height `{}` m leaves `{deck:.2}` m under a `{}` m cargo; a deck is at least `{min_deck}` m",
-            loaded.height_m, cargo.height_m
-        ),
-    );
-    f.at("/loaded/height_m");
+    f.check("deck height (loaded height - cargo height)")
+        .at("/loaded/height_m")
+        .unit("m")
+        .slack(tol)
+        .rounded(3)
+        .compare(deck, Bound::AtLeast(min_deck), |_| {
+            format!(
+                "loaded height `{}` m leaves `{deck:.2}` m under a `{}` m cargo; a deck is at least `{min_deck}` m",
+                loaded.height_m, cargo.height_m
+            )
+        });
     // Overhang: how far the cargo reaches beyond the last unit's registered length.
     let last = ctx.refs.units.last().and_then(|l| l.found());
     match last {
         Some(trailer) => {
             let overhang = (cargo.length_m - trailer.length_m).max(0.0);
             f.refer(&trailer.plate);
-            f.at_most(
-                "cargo overhang beyond the last unit",
-                (overhang * 1000.0).round() / 1000.0,
-                rules.max_overhang.si(),
-                "m",
-            );
-            f.at("/cargo/length_m");
+            // Judged to the millimetre, as shown.
+            f.check("cargo overhang beyond the last unit")
+                .at("/cargo/length_m")
+                .unit("m")
+                .at_most((overhang * 1000.0).round() / 1000.0, rules.max_overhang.si());
         }
         None => f.unverified("overhang", "the last unit's length is not on record, so the overhang is unknown".into()),
     }
@@ -105,28 +88,22 @@ pub fn g3_mass(ctx: &Context) -> Findings {
         let volume = cargo.length_m * cargo.width_m * cargo.height_m;
         let density = cargo.mass_kg / volume;
         let [lo, hi] = cat.density_kg_m3;
-        f.compare(
-            "bounding-box density",
-            density.round(),
-            vec![lo, hi],
-            Some("kg/m³"),
-            (lo..=hi).contains(&density),
-            format!(
-                "`{}` kg in a {volume:.1} m³ box is `{density:.0}` kg/m³; a `{}` is {lo}-{hi} kg/m³",
-                cargo.mass_kg, cat.name
-            ),
+        f.check("bounding-box density").at("/cargo/mass_kg").unit("kg/m³").rounded(0).compare(
+            density,
+            Bound::Between(lo, hi),
+            |_| {
+                format!(
+                    "`{}` kg in a {volume:.1} m³ box is `{density:.0}` kg/m³; a `{}` is {lo}-{hi} kg/m³",
+                    cargo.mass_kg, cat.name
+                )
+            },
         );
-        f.at("/cargo/mass_kg");
-        let (m_lo, m_hi) = (cat.mass[0].si(), cat.mass[1].si());
-        f.compare(
-            "cargo mass for the category",
+        let [m_lo, m_hi] = cat.mass.each_ref().map(Mass::si);
+        f.check("cargo mass for the category").at("/cargo/mass_kg").unit("kg").compare(
             cargo.mass_kg,
-            vec![m_lo, m_hi],
-            Some("kg"),
-            (m_lo..=m_hi).contains(&cargo.mass_kg),
-            format!("`{}` kg for a `{}`; expected {m_lo}-{m_hi} kg", cargo.mass_kg, cat.name),
+            Bound::Between(m_lo, m_hi),
+            |_| format!("`{}` kg for a `{}`; expected {m_lo}-{m_hi} kg", cargo.mass_kg, cat.name),
         );
-        f.at("/cargo/mass_kg");
     } else {
         f.unverified("category", format!("category `{}` has no plausible range in the rulebook", cargo.category));
     }
@@ -139,19 +116,16 @@ pub fn g3_mass(ctx: &Context) -> Findings {
                 .mass_balance_min
                 .si()
                 .max(ctx.rules.tolerances.mass_balance_share * ctx.app.loaded.gross_mass_kg);
-            let ok = (cargo.mass_kg - expected).abs() <= tol;
-            f.compare(
-                "cargo mass vs gross minus curb mass",
+            f.check("cargo mass vs gross minus curb mass").at("/cargo/mass_kg").unit("kg").slack(tol).compare(
                 cargo.mass_kg,
-                expected,
-                Some("kg"),
-                ok,
-                format!(
-                    "gross `{}` kg minus curb `{curb}` kg leaves `{expected}` kg for the cargo; declared `{}` kg (tolerance {tol:.0} kg)",
-                    ctx.app.loaded.gross_mass_kg, cargo.mass_kg
-                ),
+                Bound::Near(expected),
+                |_| {
+                    format!(
+                        "gross `{}` kg minus curb `{curb}` kg leaves `{expected}` kg for the cargo; declared `{}` kg (tolerance {tol:.0} kg)",
+                        ctx.app.loaded.gross_mass_kg, cargo.mass_kg
+                    )
+                },
             );
-            f.at("/cargo/mass_kg");
         }
         None => f.unverified(
             "curb mass",

@@ -1,6 +1,6 @@
 //! C1-C4: the carrier's licences, standing and insurance.
 
-use super::{Context, Findings, word};
+use super::{Bound, Context, Findings, word};
 use crate::registry::{CompanyRecord, CompanyStatus};
 use crate::rulebook::IdScheme;
 
@@ -24,19 +24,14 @@ pub fn c1_business_licence(ctx: &Context) -> Findings {
         format!("company `{}` is {}", c.name, if active { "active" } else { "not active" }),
     );
     let declared = &ctx.app.carrier.name;
-    f.compare(
-        "company name",
-        declared.as_str(),
-        c.name.as_str(),
-        None,
-        declared.trim() == c.name,
-        if declared.trim() == c.name {
+    // Spaces around a declared name are not a different name.
+    f.check("company name").at("/carrier/name").same_trimmed(declared, &c.name, |passes| {
+        if passes {
             format!("name `{declared}` matches the register")
         } else {
             format!("declared name `{declared}` differs from the registered `{}`", c.name)
-        },
-    );
-    f.at("/carrier/name");
+        }
+    });
     f.valid_through("business licence", c.business_license_expires, ctx.through());
     f
 }
@@ -56,15 +51,9 @@ pub fn c2_transport_licence(ctx: &Context) -> Findings {
         return f;
     };
     let declared = &ctx.app.carrier.transport_license_no;
-    f.compare(
-        "licence number",
-        declared.as_str(),
-        t.number.as_str(),
-        None,
-        *declared == t.number,
-        format!("declared licence `{declared}`, registered `{}`", t.number),
-    );
-    f.at("/carrier/transport_license_no");
+    f.check("licence number")
+        .at("/carrier/transport_license_no")
+        .same(declared, &t.number, |_| format!("declared licence `{declared}`, registered `{}`", t.number));
     f.valid_through("transport licence", t.expires, ctx.through());
     f.fact(
         "licence scope",
@@ -84,31 +73,15 @@ pub fn c3_credit(ctx: &Context) -> Findings {
     let r = &ctx.rules.carrier;
     let mut f = Findings::new(r.basis.clone());
     let Some(c) = carrier(ctx, &mut f) else { return f };
-    let submitted = ctx.submitted();
-    let banned = c.banned_until.is_some_and(|b| b >= submitted);
-    f.compare(
-        "ban period",
-        c.banned_until.map(|b| b.to_string()),
-        format!("before {submitted}"),
-        None,
-        !banned,
-        match c.banned_until {
-            Some(b) if banned => format!("`{}` is banned from over-limit transport until `{b}`", c.name),
-            Some(b) => format!("ban ended `{b}`"),
-            None => "no ban on record".to_string(),
-        },
-    );
-    f.compare(
-        "over-limit violations in 12 months",
-        c.overlimit_violations_12m,
-        r.max_overlimit_violations_12m,
-        None,
-        c.overlimit_violations_12m <= r.max_overlimit_violations_12m,
-        format!(
-            "`{}` over-limit violations in 12 months; the limit is `{}`",
-            c.overlimit_violations_12m, r.max_overlimit_violations_12m
-        ),
-    );
+    f.check("ban period").not_banned(c.banned_until, ctx.submitted(), |passes| match c.banned_until {
+        Some(b) if !passes => format!("`{}` is banned from over-limit transport until `{b}`", c.name),
+        Some(b) => format!("ban ended `{b}`"),
+        None => "no ban on record".to_string(),
+    });
+    let (count, max) = (c.overlimit_violations_12m, r.max_overlimit_violations_12m);
+    f.check("over-limit violations in 12 months").compare(count, Bound::AtMost(max), |_| {
+        format!("`{count}` over-limit violations in 12 months; the limit is `{max}`")
+    });
     f
 }
 
@@ -132,15 +105,10 @@ pub fn c4_insurance(ctx: &Context) -> Findings {
     let minimum = rule
         .zip(ctx.det.permit_class)
         .and_then(|(r, class)| r.min_cover_by_class.get(usize::from(class).saturating_sub(1)));
-    if let Some(min) = minimum {
-        f.compare(
-            "insurance cover",
-            ins.cover_cny,
-            *min,
-            Some("CNY"),
-            ins.cover_cny >= *min,
-            format!("cover `{}` CNY against the class minimum `{min}` CNY", ins.cover_cny),
-        );
+    if let Some(&min) = minimum {
+        f.check("insurance cover").unit("CNY").compare(ins.cover_cny, Bound::AtLeast(min), |_| {
+            format!("cover `{}` CNY against the class minimum `{min}` CNY", ins.cover_cny)
+        });
     }
     f
 }

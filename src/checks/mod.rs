@@ -3,6 +3,9 @@
 //! Every item reads the validated application, the records fetched for it, the rulebook and
 //! the determination, and writes a [`Findings`]; none does I/O.
 
+// On the request path an index out of range is a panic: use `get`, iterators or patterns.
+#![deny(clippy::indexing_slicing)]
+
 mod axle_groups;
 mod cargo;
 mod company;
@@ -10,15 +13,16 @@ mod people;
 mod route;
 mod vehicle;
 
-pub use route::lowered_comparisons;
+pub use route::{MATCH_AT, NO_RESTRICTIONS, NO_ROAD_NETWORK, UNMATCHED_PARTS, lowered_comparisons};
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde_json::Value;
 
 use crate::application::Application;
 use crate::determination::Determination;
+use crate::ids::mask_id;
 use crate::registry::{Lookup, References};
-use crate::review::{Category, Check, Evidence, ItemResult, Status};
+use crate::review::{Category, Check, Evidence, ItemId, ItemResult, Status};
 use crate::routes::RouteFindings;
 use crate::rulebook::Rulebook;
 
@@ -50,7 +54,7 @@ impl Context<'_> {
 /// One of the 21 items.
 pub struct ItemDef {
     /// Stable id.
-    pub id: &'static str,
+    pub id: ItemId,
     /// Category.
     pub category: Category,
     /// Short name.
@@ -59,29 +63,30 @@ pub struct ItemDef {
     pub run: fn(&Context) -> Findings,
 }
 
-/// The 21 items in report order.
+/// The 21 items in report order, one line each.
+#[rustfmt::skip]
 pub const ITEMS: [ItemDef; 21] = [
-    ItemDef { id: "P1", category: Category::People, title: "agent authorised", run: people::p1_agent },
-    ItemDef { id: "P2", category: Category::People, title: "driver qualified", run: people::p2_driver_qualified },
-    ItemDef { id: "P3", category: Category::People, title: "driver record", run: people::p3_driver_record },
-    ItemDef { id: "P4", category: Category::People, title: "escort adequate", run: people::p4_escort },
-    ItemDef { id: "C1", category: Category::Company, title: "business licence", run: company::c1_business_licence },
-    ItemDef { id: "C2", category: Category::Company, title: "transport licence", run: company::c2_transport_licence },
-    ItemDef { id: "C3", category: Category::Company, title: "credit standing", run: company::c3_credit },
-    ItemDef { id: "C4", category: Category::Company, title: "liability insurance", run: company::c4_insurance },
-    ItemDef { id: "V1", category: Category::Vehicle, title: "registration", run: vehicle::v1_registration },
-    ItemDef { id: "V2", category: Category::Vehicle, title: "inspection", run: vehicle::v2_inspection },
-    ItemDef { id: "V3", category: Category::Vehicle, title: "transport certificate", run: vehicle::v3_certificate },
-    ItemDef { id: "V4", category: Category::Vehicle, title: "declared specs", run: vehicle::v4_declared_specs },
-    ItemDef { id: "V5", category: Category::Vehicle, title: "axle loads", run: vehicle::v5_axle_loads },
-    ItemDef { id: "R1", category: Category::Route, title: "route geometry", run: route::r1_geometry },
-    ItemDef { id: "R2", category: Category::Route, title: "clearance", run: route::r2_clearance },
-    ItemDef { id: "R3", category: Category::Route, title: "load capacity", run: route::r3_load_capacity },
-    ItemDef { id: "R4", category: Category::Route, title: "width, length, access", run: route::r4_access },
-    ItemDef { id: "R5", category: Category::Route, title: "time windows", run: route::r5_time_windows },
-    ItemDef { id: "G1", category: Category::Cargo, title: "indivisible cargo", run: cargo::g1_indivisible },
-    ItemDef { id: "G2", category: Category::Cargo, title: "dimensions consistent", run: cargo::g2_dimensions },
-    ItemDef { id: "G3", category: Category::Cargo, title: "cargo mass plausible", run: cargo::g3_mass },
+    ItemDef { id: ItemId::P1, category: Category::People, title: "agent authorised", run: people::p1_agent },
+    ItemDef { id: ItemId::P2, category: Category::People, title: "driver qualified", run: people::p2_driver_qualified },
+    ItemDef { id: ItemId::P3, category: Category::People, title: "driver record", run: people::p3_driver_record },
+    ItemDef { id: ItemId::P4, category: Category::People, title: "escort adequate", run: people::p4_escort },
+    ItemDef { id: ItemId::C1, category: Category::Company, title: "business licence", run: company::c1_business_licence },
+    ItemDef { id: ItemId::C2, category: Category::Company, title: "transport licence", run: company::c2_transport_licence },
+    ItemDef { id: ItemId::C3, category: Category::Company, title: "credit standing", run: company::c3_credit },
+    ItemDef { id: ItemId::C4, category: Category::Company, title: "liability insurance", run: company::c4_insurance },
+    ItemDef { id: ItemId::V1, category: Category::Vehicle, title: "registration", run: vehicle::v1_registration },
+    ItemDef { id: ItemId::V2, category: Category::Vehicle, title: "inspection", run: vehicle::v2_inspection },
+    ItemDef { id: ItemId::V3, category: Category::Vehicle, title: "transport certificate", run: vehicle::v3_certificate },
+    ItemDef { id: ItemId::V4, category: Category::Vehicle, title: "declared specs", run: vehicle::v4_declared_specs },
+    ItemDef { id: ItemId::V5, category: Category::Vehicle, title: "axle loads", run: vehicle::v5_axle_loads },
+    ItemDef { id: ItemId::R1, category: Category::Route, title: "route geometry", run: route::r1_geometry },
+    ItemDef { id: ItemId::R2, category: Category::Route, title: "clearance", run: route::r2_clearance },
+    ItemDef { id: ItemId::R3, category: Category::Route, title: "load capacity", run: route::r3_load_capacity },
+    ItemDef { id: ItemId::R4, category: Category::Route, title: "width, length, access", run: route::r4_access },
+    ItemDef { id: ItemId::R5, category: Category::Route, title: "time windows", run: route::r5_time_windows },
+    ItemDef { id: ItemId::G1, category: Category::Cargo, title: "indivisible cargo", run: cargo::g1_indivisible },
+    ItemDef { id: ItemId::G2, category: Category::Cargo, title: "dimensions consistent", run: cargo::g2_dimensions },
+    ItemDef { id: ItemId::G3, category: Category::Cargo, title: "cargo mass plausible", run: cargo::g3_mass },
 ];
 
 /// Runs every item, in [`ITEMS`] order.
@@ -113,6 +118,218 @@ fn show(v: &Value) -> String {
     }
 }
 
+/// A value a comparison reads: a place on a number line, and how the evidence shows it.
+pub trait Measure: Copy {
+    /// Its place on the line the comparison is made on.
+    fn position(self) -> f64;
+    /// The value as the evidence shows it.
+    fn json(self) -> Value;
+}
+
+impl Measure for f64 {
+    fn position(self) -> f64 {
+        self
+    }
+    fn json(self) -> Value {
+        self.into()
+    }
+}
+
+impl Measure for u32 {
+    fn position(self) -> f64 {
+        f64::from(self)
+    }
+    fn json(self) -> Value {
+        self.into()
+    }
+}
+
+impl Measure for i64 {
+    fn position(self) -> f64 {
+        // Day counts: far inside the integers an f64 holds exactly.
+        self as f64
+    }
+    fn json(self) -> Value {
+        self.into()
+    }
+}
+
+impl Measure for NaiveDate {
+    fn position(self) -> f64 {
+        f64::from(self.num_days_from_ce())
+    }
+    fn json(self) -> Value {
+        self.to_string().into()
+    }
+}
+
+/// When a document expires; none means it does not, which is later than any date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry(pub Option<NaiveDate>);
+
+impl Measure for Expiry {
+    fn position(self) -> f64 {
+        self.0.map_or(f64::INFINITY, Measure::position)
+    }
+    fn json(self) -> Value {
+        self.0.map_or(Value::Null, Measure::json)
+    }
+}
+
+/// Where an observed value must lie to pass, as the evidence records it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound<T> {
+    /// At most the limit (plus the slack).
+    AtMost(T),
+    /// At least the limit (less the slack).
+    AtLeast(T),
+    /// Within the slack of the target either way; with no slack, equal to it.
+    Near(T),
+    /// From the low to the high end, both included.
+    Between(T, T),
+}
+
+impl<T: Measure> Bound<T> {
+    /// Whether `observed` passes, `slack` allowed beyond the limit. A value that is not a
+    /// number passes nothing.
+    pub fn admits(self, observed: T, slack: f64) -> bool {
+        let o = observed.position();
+        match self {
+            Bound::AtMost(limit) => o <= limit.position() + slack,
+            Bound::AtLeast(limit) => o + slack >= limit.position(),
+            Bound::Near(target) => (o - target.position()).abs() <= slack,
+            Bound::Between(low, high) => low.position() <= o && o <= high.position(),
+        }
+    }
+
+    /// The limit as the evidence shows it: a range as `[low, high]`.
+    fn json(self) -> Value {
+        match self {
+            Bound::AtMost(limit) | Bound::AtLeast(limit) | Bound::Near(limit) => limit.json(),
+            Bound::Between(low, high) => Value::Array(vec![low.json(), high.json()]),
+        }
+    }
+}
+
+/// One check being recorded: what it reads, where and in which unit, given up front; then
+/// how it ends ([`Probe::compare`], [`Probe::fact`], ...), which records it.
+#[must_use = "a check is recorded only when it ends"]
+pub struct Probe<'f> {
+    findings: &'f mut Findings,
+    what: String,
+    location: Option<String>,
+    unit: Option<&'static str>,
+    slack: f64,
+    decimals: Option<i32>,
+}
+
+impl Probe<'_> {
+    /// The application field the observed value comes from, as a JSON Pointer.
+    pub fn at(mut self, pointer: impl Into<String>) -> Self {
+        self.location = Some(pointer.into());
+        self
+    }
+
+    /// The unit of the observed value and the limit.
+    pub fn unit(mut self, unit: &'static str) -> Self {
+        self.unit = Some(unit);
+        self
+    }
+
+    /// How far beyond the limit still passes (declared against registered values).
+    pub fn slack(mut self, slack: f64) -> Self {
+        self.slack = slack;
+        self
+    }
+
+    /// Shows the observed value rounded to `decimals` places; the status reads it unrounded.
+    pub fn rounded(mut self, decimals: i32) -> Self {
+        self.decimals = Some(decimals);
+        self
+    }
+
+    fn record(self, observed: Value, limit: Option<Value>, status: Status, message: String) {
+        let check = Check {
+            what: self.what,
+            observed,
+            limit,
+            unit: self.unit.map(str::to_string),
+            status,
+            location: self.location,
+        };
+        self.findings.checks.push((check, message));
+    }
+
+    /// Compares the observed value with its bound: the status follows from the two and the
+    /// slack; `message(passes)` says what was found.
+    pub fn compare<T: Measure>(self, observed: T, bound: Bound<T>, message: impl FnOnce(bool) -> String) {
+        let passes = bound.admits(observed, self.slack);
+        let shown = match self.decimals {
+            Some(d) => {
+                let scale = 10f64.powi(d);
+                Value::from((observed.position() * scale).round() / scale)
+            }
+            None => observed.json(),
+        };
+        self.record(shown, Some(bound.json()), status(passes), message(passes));
+    }
+
+    /// A value that must not exceed its limit, with the message every such check has.
+    pub fn at_most(self, observed: f64, limit: f64) {
+        let (what, unit) = (self.what.clone(), self.unit.unwrap_or_default());
+        self.compare(observed, Bound::AtMost(limit), |passes| {
+            format!(
+                "{what} `{}` {unit} {} the limit `{}` {unit}",
+                show(&observed.into()),
+                if passes { "is within" } else { "exceeds" },
+                show(&limit.into())
+            )
+        });
+    }
+
+    /// Text that must be the text expected.
+    pub fn same(self, observed: &str, expected: &str, message: impl FnOnce(bool) -> String) {
+        let passes = observed == expected;
+        self.record(observed.into(), Some(expected.into()), status(passes), message(passes));
+    }
+
+    /// Declared text that must be the text expected once spaces around it are removed; it is
+    /// shown as declared.
+    pub fn same_trimmed(self, observed: &str, expected: &str, message: impl FnOnce(bool) -> String) {
+        let passes = observed.trim() == expected;
+        self.record(observed.into(), Some(expected.into()), status(passes), message(passes));
+    }
+
+    /// An ID number that must be the one expected: compared whole, shown masked.
+    pub fn same_id(self, observed: &str, expected: &str, message: impl FnOnce(bool) -> String) {
+        let passes = observed == expected;
+        self.record(mask_id(observed).into(), Some(mask_id(expected).into()), status(passes), message(passes));
+    }
+
+    /// Text that must be one of `allowed`; the limit shows them joined with `or`.
+    pub fn one_of(self, observed: &str, allowed: &[String], message: impl FnOnce(bool) -> String) {
+        let passes = allowed.iter().any(|a| a == observed);
+        self.record(observed.into(), Some(allowed.join(" or ").into()), status(passes), message(passes));
+    }
+
+    /// No ban in force on `from`: passes when there is none, or it ended before that day.
+    pub fn not_banned(self, until: Option<NaiveDate>, from: NaiveDate, message: impl FnOnce(bool) -> String) {
+        let passes = until.is_none_or(|b| b < from);
+        let observed = until.map_or(Value::Null, Measure::json);
+        self.record(observed, Some(format!("before {from}").into()), status(passes), message(passes));
+    }
+
+    /// A fact that is not a comparison: it passes or fails as the caller found, with no limit.
+    pub fn fact(self, observed: impl Into<Value>, passes: bool, message: String) {
+        self.record(observed.into(), None, status(passes), message);
+    }
+
+    /// Something that could not be checked.
+    pub fn unverified(self, message: String) {
+        self.record(Value::Null, None, Status::Unverified, message);
+    }
+}
+
 impl Findings {
     /// Starts an item's findings with its legal basis.
     pub fn new(basis: impl Into<String>) -> Findings {
@@ -133,102 +350,34 @@ impl Findings {
         }
     }
 
-    fn push(&mut self, check: Check, message: String) {
-        self.checks.push((check, message));
+    /// Starts a check of `what`; it is recorded when it ends.
+    pub fn check(&mut self, what: impl Into<String>) -> Probe<'_> {
+        Probe { findings: self, what: what.into(), location: None, unit: None, slack: 0.0, decimals: None }
     }
 
-    /// A numeric comparison `observed <= limit` (or the given outcome), with its unit.
-    pub fn at_most(&mut self, what: &str, observed: f64, limit: f64, unit: &str) {
-        let ok = observed <= limit;
-        let message = format!(
-            "{what} `{}` {unit} {} the limit `{}` {unit}",
-            show(&observed.into()),
-            if ok { "is within" } else { "exceeds" },
-            show(&limit.into())
-        );
-        self.push(
-            Check {
-                what: what.into(),
-                observed: observed.into(),
-                limit: Some(limit.into()),
-                unit: Some(unit.into()),
-                status: status(ok),
-                location: None,
-            },
-            message,
-        );
+    /// A value that must not exceed its limit, in `unit`, read from no single field.
+    pub fn at_most(&mut self, what: &str, observed: f64, limit: f64, unit: &'static str) {
+        self.check(what).unit(unit).at_most(observed, limit);
     }
 
-    /// A comparison with a custom outcome and message.
-    pub fn compare(
-        &mut self,
-        what: &str,
-        observed: impl Into<Value>,
-        limit: impl Into<Value>,
-        unit: Option<&str>,
-        ok: bool,
-        message: String,
-    ) {
-        self.push(
-            Check {
-                what: what.into(),
-                observed: observed.into(),
-                limit: Some(limit.into()),
-                unit: unit.map(str::to_string),
-                status: status(ok),
-                location: None,
-            },
-            message,
-        );
-    }
-
-    /// A fact that passes or fails with no numeric limit.
-    pub fn fact(&mut self, what: &str, observed: impl Into<Value>, ok: bool, message: String) {
-        self.push(
-            Check {
-                what: what.into(),
-                observed: observed.into(),
-                limit: None,
-                unit: None,
-                status: status(ok),
-                location: None,
-            },
-            message,
-        );
+    /// A fact that passes or fails as the caller found, with no limit.
+    pub fn fact(&mut self, what: &str, observed: impl Into<Value>, passes: bool, message: String) {
+        self.check(what).fact(observed, passes, message);
     }
 
     /// Something that could not be checked.
     pub fn unverified(&mut self, what: &str, message: String) {
-        self.push(
-            Check {
-                what: what.into(),
-                observed: Value::Null,
-                limit: None,
-                unit: None,
-                status: Status::Unverified,
-                location: None,
-            },
-            message,
-        );
-    }
-
-    /// Points the last check at the application field it read.
-    pub fn at(&mut self, pointer: impl Into<String>) {
-        if let Some((check, _)) = self.checks.last_mut() {
-            check.location = Some(pointer.into());
-        }
+        self.check(what).unverified(message);
     }
 
     /// A document valid through `needed` (`None` expiry = does not expire).
     pub fn valid_through(&mut self, what: &str, expires: Option<NaiveDate>, needed: NaiveDate) {
-        let ok = expires.is_none_or(|e| e >= needed);
-        let observed = expires.map_or(Value::Null, |e| e.to_string().into());
-        let message = match expires {
+        let bound = Bound::AtLeast(Expiry(Some(needed)));
+        self.check(what).compare(Expiry(expires), bound, |passes| match expires {
             None => format!("{what} does not expire"),
-            Some(e) if ok => format!("{what} is valid until `{e}`, through `{needed}`"),
+            Some(e) if passes => format!("{what} is valid until `{e}`, through `{needed}`"),
             Some(e) => format!("{what} expires `{e}`, before `{needed}`"),
-        };
-        self.compare(what, observed, needed.to_string(), None, ok, message);
+        });
     }
 
     /// Unwraps a lookup, recording the key as a reference, or records why it cannot be used.
@@ -267,7 +416,7 @@ impl Findings {
         let omitted_refs = refs.len().saturating_sub(MAX_KEPT);
         refs.truncate(MAX_KEPT);
         ItemResult {
-            id: def.id.into(),
+            id: def.id,
             category: def.category,
             title: def.title.into(),
             status,
@@ -320,7 +469,94 @@ fn status(ok: bool) -> Status {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// The one check `record` makes, and its message.
+    fn only(record: impl FnOnce(&mut Findings)) -> (Check, String) {
+        let mut f = Findings::new("basis");
+        record(&mut f);
+        assert_eq!(f.checks.len(), 1);
+        f.checks.remove(0)
+    }
+
+    proptest! {
+        /// Whatever the values, direction and slack, a comparison's status is what its
+        /// observed value and limit say, its message agrees, and its pointer is the one given.
+        #[test]
+        fn a_comparisons_status_agrees_with_its_evidence(
+            observed in -1e6f64..1e6,
+            limit in -1e6f64..1e6,
+            width in 0f64..1e3,
+            slack in prop_oneof![Just(0.0), 0f64..10.0],
+            direction in 0u8..4,
+        ) {
+            let bound = match direction {
+                0 => Bound::AtMost(limit),
+                1 => Bound::AtLeast(limit),
+                2 => Bound::Near(limit),
+                _ => Bound::Between(limit, limit + width),
+            };
+            let (check, message) = only(|f| {
+                f.check("x").at("/loaded/width_m").unit("m").slack(slack).compare(observed, bound, |p| p.to_string())
+            });
+            let number = |v: &Value| v.as_f64().unwrap();
+            let (seen, wanted) = (number(&check.observed), check.limit.clone().unwrap());
+            let passes = match (direction, &wanted) {
+                (0, l) => seen <= number(l) + slack,
+                (1, l) => seen + slack >= number(l),
+                (2, l) => (seen - number(l)).abs() <= slack,
+                (_, Value::Array(range)) => number(&range[0]) <= seen && seen <= number(&range[1]),
+                _ => unreachable!("a range is recorded as [low, high]"),
+            };
+            prop_assert_eq!(check.status, if passes { Status::Pass } else { Status::Fail });
+            prop_assert_eq!(message, passes.to_string());
+            prop_assert_eq!(check.location.as_deref(), Some("/loaded/width_m"));
+            prop_assert_eq!(check.unit.as_deref(), Some("m"));
+        }
+
+        /// The message of a limit says `within` exactly when the check passes.
+        #[test]
+        fn an_at_most_message_agrees_with_its_status(observed in 0f64..100.0, limit in 0f64..100.0) {
+            let (check, message) = only(|f| f.at_most("loaded width", observed, limit, "m"));
+            prop_assert_eq!(check.status == Status::Pass, observed <= limit);
+            prop_assert_eq!(message.contains("is within"), observed <= limit);
+            prop_assert_eq!(message.contains("exceeds"), observed > limit);
+        }
+    }
+
+    #[test]
+    fn dates_ids_and_bans_compute_their_own_status() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let (never, _) = only(|f| f.valid_through("licence", None, day(20)));
+        assert_eq!((never.status, never.observed, never.limit), (Status::Pass, Value::Null, Some("2026-11-20".into())));
+        let (on_the_day, _) = only(|f| f.valid_through("licence", Some(day(20)), day(20)));
+        assert_eq!(on_the_day.status, Status::Pass);
+        let (lapsed, message) = only(|f| f.valid_through("licence", Some(day(19)), day(20)));
+        assert_eq!(
+            (lapsed.status, message.as_str()),
+            (Status::Fail, "licence expires `2026-11-19`, before `2026-11-20`")
+        );
+        let (ended, _) = only(|f| f.check("ban").not_banned(Some(day(19)), day(20), |_| String::new()));
+        assert_eq!((ended.status, ended.limit), (Status::Pass, Some("before 2026-11-20".into())));
+        let (banned, _) = only(|f| f.check("ban").not_banned(Some(day(20)), day(20), |_| String::new()));
+        assert_eq!(banned.status, Status::Fail);
+        // Two ID numbers that mask alike are still different people.
+        let (other, _) =
+            only(|f| f.check("agent").same_id("370802199001011234", "370802199001019934", |_| String::new()));
+        assert_eq!((other.status, &other.observed), (Status::Fail, &other.limit.clone().unwrap()));
+    }
+
+    #[test]
+    fn item_ids_are_the_items_in_order_and_written_as_in_json() {
+        assert_eq!(ITEMS.map(|d| d.id), ItemId::ALL);
+        for id in ItemId::ALL {
+            assert_eq!(serde_json::to_value(id).unwrap(), id.as_str());
+            assert_eq!(ItemId::parse(id.as_str()), Some(id));
+        }
+        assert_eq!(ItemId::parse("P5"), None);
+    }
 
     #[test]
     fn an_item_with_thousands_of_findings_keeps_the_worst_and_counts_the_rest() {

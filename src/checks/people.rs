@@ -1,6 +1,6 @@
 //! P1-P4: agent, drivers, escort.
 
-use super::{Context, Findings};
+use super::{Bound, Context, Findings};
 use crate::ids::mask_id;
 use crate::registry::{PersonRecord, VehicleKind, VehicleStatus};
 use crate::rulebook::{Combination, IdScheme};
@@ -21,33 +21,18 @@ pub fn p1_agent(ctx: &Context) -> Findings {
     let Some(auth) = f.record("authorization", reference, &ctx.refs.authorization) else {
         return f;
     };
-    f.compare(
-        "authorization issued to",
-        mask_id(&auth.agent_id_number),
-        mask_id(&app.agent.id_number),
-        None,
-        auth.agent_id_number == app.agent.id_number,
-        format!("`{reference}` is issued to agent `{}`", mask_id(&auth.agent_id_number)),
+    f.check("authorization issued to").at("/agent/id_number").same_id(
+        &auth.agent_id_number,
+        &app.agent.id_number,
+        |_| format!("`{reference}` is issued to agent `{}`", mask_id(&auth.agent_id_number)),
     );
-    f.at("/agent/id_number");
-    f.compare(
-        "authorization issued by",
-        auth.carrier_uscc.as_str(),
-        app.carrier.uscc.as_str(),
-        None,
-        auth.carrier_uscc == app.carrier.uscc,
-        format!("`{reference}` is issued by carrier `{}`", auth.carrier_uscc),
-    );
-    f.at("/carrier/uscc");
+    f.check("authorization issued by").at("/carrier/uscc").same(&auth.carrier_uscc, &app.carrier.uscc, |_| {
+        format!("`{reference}` is issued by carrier `{}`", auth.carrier_uscc)
+    });
     let submitted = ctx.submitted();
-    f.compare(
-        "authorization valid from",
-        auth.valid_from.to_string(),
-        submitted.to_string(),
-        None,
-        auth.valid_from <= submitted,
-        format!("`{reference}` is valid from `{}`; the application was submitted `{submitted}`", auth.valid_from),
-    );
+    f.check("authorization valid from").compare(auth.valid_from, Bound::AtMost(submitted), |_| {
+        format!("`{reference}` is valid from `{}`; the application was submitted `{submitted}`", auth.valid_from)
+    });
     f.valid_through("authorization", auth.valid_until, submitted);
     f
 }
@@ -80,15 +65,9 @@ pub fn p2_driver_qualified(ctx: &Context) -> Findings {
                 format!("{who} has no driving licence on record"),
             ),
             Some(l) => {
-                f.compare(
-                    "licence class",
-                    l.class.as_str(),
-                    allowed.join(" or "),
-                    None,
-                    allowed.contains(&l.class),
-                    format!("{who} holds class `{}`; this combination needs {}", l.class, allowed.join(" or ")),
-                );
-                f.at(format!("/drivers/{i}"));
+                f.check("licence class").at(format!("/drivers/{i}")).one_of(&l.class, allowed, |_| {
+                    format!("{who} holds class `{}`; this combination needs {}", l.class, allowed.join(" or "))
+                });
                 f.valid_through(&format!("{who}'s driving licence"), l.expires, ctx.through());
             }
         }
@@ -111,28 +90,15 @@ pub fn p3_driver_record(ctx: &Context) -> Findings {
     let mut f = Findings::new(r.basis.clone());
     for (_, p) in drivers(ctx, &mut f) {
         let who = format!("driver `{}`", p.name);
-        let start = ctx.submitted();
-        let banned = p.banned_until.is_some_and(|b| b >= start);
-        f.compare(
-            "driving ban",
-            p.banned_until.map(|b| b.to_string()),
-            format!("before {start}"),
-            None,
-            !banned,
-            match p.banned_until {
-                Some(b) if banned => format!("{who} is banned until `{b}`"),
-                Some(b) => format!("{who}'s ban ended `{b}`"),
-                None => format!("{who} has no ban"),
-            },
-        );
-        f.compare(
-            "violation points",
-            p.violation_points,
-            r.max_violation_points,
-            Some("points"),
-            p.violation_points <= r.max_violation_points,
-            format!("{who} has `{}` violation points; the limit is `{}`", p.violation_points, r.max_violation_points),
-        );
+        f.check("driving ban").not_banned(p.banned_until, ctx.submitted(), |passes| match p.banned_until {
+            Some(b) if !passes => format!("{who} is banned until `{b}`"),
+            Some(b) => format!("{who}'s ban ended `{b}`"),
+            None => format!("{who} has no ban"),
+        });
+        let (points, max) = (p.violation_points, r.max_violation_points);
+        f.check("violation points").unit("points").compare(points, Bound::AtMost(max), |_| {
+            format!("{who} has `{points}` violation points; the limit is `{max}`")
+        });
     }
     f
 }
@@ -204,15 +170,9 @@ pub fn p4_escort(ctx: &Context) -> Findings {
         [("escort vehicles", good_vehicles, need_vehicles), ("escort personnel", good_people, need_people)]
     {
         if need > 0 {
-            f.compare(
-                what,
-                have,
-                need,
-                None,
-                have >= need,
-                format!("{have} qualified {what} declared, {need} required"),
-            );
-            f.at("/escort");
+            f.check(what)
+                .at("/escort")
+                .compare(have, Bound::AtLeast(need), |_| format!("{have} qualified {what} declared, {need} required"));
         }
     }
     f

@@ -5,12 +5,23 @@
 
 use chrono::Datelike;
 
-use super::{Context, Findings};
+use super::{Bound, Context, Findings};
 use crate::application::Application;
 use crate::routes::access::{AccessClass, classify_tag};
 use crate::routes::{LoweredLimits, NetworkFindings, RestrictionHit, RestrictionKind};
 
 const NO_NETWORK: &str = "no road network is loaded, so restrictions along the route cannot be checked";
+
+/// What the route checks that fail only for want of road data are called; the report groups
+/// them into one reason by these names.
+pub const NO_ROAD_NETWORK: &str = "road network";
+/// See [`NO_ROAD_NETWORK`].
+pub const NO_RESTRICTIONS: &str = "restrictions along the route";
+/// See [`NO_ROAD_NETWORK`].
+pub const UNMATCHED_PARTS: &str = "unmatched parts of the route";
+/// The start of the name of a check for a place that could not be matched, followed by the
+/// place: `[lon, lat], km n`.
+pub const MATCH_AT: &str = "match at ";
 
 /// R1: valid line without gaps, matched onto the covered road network with confidence.
 pub fn r1_geometry(ctx: &Context) -> Findings {
@@ -20,8 +31,7 @@ pub fn r1_geometry(ctx: &Context) -> Findings {
         r.basis, r.max_vertex_gap
     ));
     let route = ctx.route;
-    f.fact(
-        "route length",
+    f.check("route length").at("/route/geometry/coordinates").fact(
         (route.length_m / 1000.0 * 1000.0).round() / 1000.0,
         true,
         format!(
@@ -30,25 +40,22 @@ pub fn r1_geometry(ctx: &Context) -> Findings {
             ctx.app.route.geometry.coordinates.len()
         ),
     );
-    f.at("/route/geometry/coordinates");
     for gap in &route.gaps {
-        f.at_most(
-            &format!("gap after vertex {} at [{:.5}, {:.5}], km {:.2}", gap.vertex, gap.at[0], gap.at[1], gap.km),
-            gap.length_m.round(),
-            r.max_vertex_gap.si(),
-            "m",
-        );
-        f.at(format!("/route/geometry/coordinates/{}", gap.vertex));
+        let [lon, lat] = gap.at;
+        f.check(format!("gap after vertex {} at [{lon:.5}, {lat:.5}], km {:.2}", gap.vertex, gap.km))
+            .at(format!("/route/geometry/coordinates/{}", gap.vertex))
+            .unit("m")
+            .at_most(gap.length_m.round(), r.max_vertex_gap.si());
     }
     let Some(net) = &route.network else {
-        f.unverified("road network", format!("{NO_NETWORK}: the route cannot be matched"));
+        f.unverified(NO_ROAD_NETWORK, format!("{NO_NETWORK}: the route cannot be matched"));
         return f;
     };
     f.refer(net.version.clone());
     let m = &net.matched;
     for p in &m.problems {
         f.unverified(
-            &format!("match at [{:.5}, {:.5}], km {:.2}", p.lon, p.lat, p.km),
+            &format!("{MATCH_AT}[{:.5}, {:.5}], km {:.2}", p.lon, p.lat, p.km),
             format!("{} ([{:.5}, {:.5}])", p.message, p.lon, p.lat),
         );
     }
@@ -72,13 +79,13 @@ pub fn r1_geometry(ctx: &Context) -> Findings {
 /// restrictions are unknown, so nothing there can pass).
 fn matched<'a>(ctx: &'a Context, f: &mut Findings) -> Option<&'a NetworkFindings> {
     let Some(net) = &ctx.route.network else {
-        f.unverified("restrictions along the route", NO_NETWORK.to_string());
+        f.unverified(NO_RESTRICTIONS, NO_NETWORK.to_string());
         return None;
     };
     f.refer(net.version.clone());
     if let Some(first) = net.matched.problems.first() {
         f.unverified(
-            "unmatched parts of the route",
+            UNMATCHED_PARTS,
             format!(
                 "{} part(s) of the route could not be matched (first at km {:.2}: {}), so restrictions there are unknown",
                 net.matched.problems.len(),
@@ -128,9 +135,10 @@ impl Outcome {
             Outcome::Unreadable { what } => {
                 f.unverified(what, format!("the {what} limit {} could not be read", place(h)))
             }
-            Outcome::WithinLegal { what, observed, legal, unit, message } => {
-                f.compare(&format!("{what} at {}", place(h)), observed, legal, Some(unit), true, message)
-            }
+            Outcome::WithinLegal { what, observed, legal, unit, message } => f
+                .check(format!("{what} at {}", place(h)))
+                .unit(unit)
+                .compare(observed, Bound::AtMost(legal), |_| message),
             Outcome::Barred { raw, message } => f.fact("access", raw.as_str(), false, message),
             Outcome::Unknown { what, message } => f.unverified(what, message),
         }
@@ -327,19 +335,17 @@ pub fn r5_time_windows(ctx: &Context) -> Findings {
     // A schedule is a window: travel must be possible on some day, and days outside the
     // allowed ones are simply not travel days.
     let travel_days = (s.end - s.start).num_days() + 1 - forbidden.len() as i64;
-    f.compare(
-        "allowed travel days in the schedule",
+    f.check("allowed travel days in the schedule").at("/schedule").unit("days").compare(
         travel_days,
-        1,
-        Some("days"),
-        travel_days >= 1,
-        if forbidden.is_empty() {
-            format!("every day from `{}` to `{}` is an allowed travel day", s.start, s.end)
-        } else {
-            format!("{travel_days} allowed travel day(s); no travel on {}", forbidden.join(", "))
+        Bound::AtLeast(1),
+        |_| {
+            if forbidden.is_empty() {
+                format!("every day from `{}` to `{}` is an allowed travel day", s.start, s.end)
+            } else {
+                format!("{travel_days} allowed travel day(s); no travel on {}", forbidden.join(", "))
+            }
         },
     );
-    f.at("/schedule");
     let Some(net) = matched(ctx, &mut f) else { return f };
     let margin = ctx.rules.route.height_margin.si();
     for c in &net.closures {

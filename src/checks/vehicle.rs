@@ -1,14 +1,14 @@
 //! V1-V5: the units of the combination and their axle loads.
 
-use super::{Context, Findings, word};
-use crate::application::UnitRole;
+use super::{Bound, Context, Findings, word};
+use crate::application::{Unit, UnitRole};
 use crate::registry::{Lookup, TrailerType, VehicleKind, VehicleRecord, VehicleStatus};
 
-/// Each unit with its plate (or VIN) and its registry record, if any.
-fn units<'a>(ctx: &'a Context) -> impl Iterator<Item = (usize, String, &'a Lookup<VehicleRecord>)> + 'a {
+/// Each unit with its position, its plate (or VIN) and its registry record, if any.
+fn units<'a>(ctx: &'a Context) -> impl Iterator<Item = (usize, &'a Unit, String, &'a Lookup<VehicleRecord>)> + 'a {
     ctx.app.vehicle.units.iter().zip(&ctx.refs.units).enumerate().map(|(i, (u, lookup))| {
         let key = u.plate.clone().or_else(|| u.vin.clone()).unwrap_or_default();
-        (i, key, lookup)
+        (i, u, key, lookup)
     })
 }
 
@@ -25,13 +25,11 @@ fn kind_for(role: UnitRole) -> VehicleKind {
 pub fn v1_registration(ctx: &Context) -> Findings {
     let mut f =
         Findings::new("vehicle registration (Road Traffic Safety Law art. 8); temporary pass for unregistered units");
-    for (i, key, lookup) in units(ctx) {
-        let unit = &ctx.app.vehicle.units[i];
+    for (i, unit, key, lookup) in units(ctx) {
         if unit.plate.is_none() {
             // A new unit travels on a temporary pass; it must not be a scrapped or suspended one.
             let bad = lookup.found().filter(|v| v.status != VehicleStatus::Registered);
-            f.fact(
-                "temporary pass",
+            f.check("temporary pass").at(format!("/vehicle/units/{i}/plate")).fact(
                 key.as_str(),
                 bad.is_none(),
                 match bad {
@@ -39,7 +37,6 @@ pub fn v1_registration(ctx: &Context) -> Findings {
                     None => format!("unit {i} (VIN `{key}`) has no plate: a temporary pass is requested"),
                 },
             );
-            f.at(format!("/vehicle/units/{i}/plate"));
             continue;
         }
         let Some(v) = f.record("vehicle", &key, lookup) else { continue };
@@ -51,32 +48,19 @@ pub fn v1_registration(ctx: &Context) -> Findings {
             format!("`{key}` is {}", if registered { "registered" } else { "not registered: suspended or scrapped" }),
         );
         let owner = &ctx.app.carrier.uscc;
-        f.compare(
-            "owner",
-            v.owner_uscc.as_str(),
-            owner.as_str(),
-            None,
-            v.owner_uscc == *owner,
-            format!("`{key}` is owned by `{}`", v.owner_uscc),
-        );
-        let kind = kind_for(unit.role);
-        f.compare(
-            "kind",
-            word(v.kind),
-            word(kind),
-            None,
-            v.kind == kind,
-            format!("`{key}` is registered as {}, declared as {}", word(v.kind), unit.role.as_str()),
-        );
-        f.at(format!("/vehicle/units/{i}/role"));
+        f.check("owner").same(&v.owner_uscc, owner, |_| format!("`{key}` is owned by `{}`", v.owner_uscc));
+        // Kinds compare by their names, which serde keeps distinct.
+        f.check("kind").at(format!("/vehicle/units/{i}/role")).same(&word(v.kind), &word(kind_for(unit.role)), |_| {
+            format!("`{key}` is registered as {}, declared as {}", word(v.kind), unit.role.as_str())
+        });
     }
     f
 }
 
 fn each_registered<'a>(ctx: &'a Context, f: &mut Findings) -> Vec<(String, &'a VehicleRecord)> {
     units(ctx)
-        .filter(|(i, _, _)| ctx.app.vehicle.units[*i].plate.is_some())
-        .filter_map(|(_, key, lookup)| f.record("vehicle", &key, lookup).map(|v| (key, v)))
+        .filter(|(_, unit, _, _)| unit.plate.is_some())
+        .filter_map(|(_, _, key, lookup)| f.record("vehicle", &key, lookup).map(|v| (key, v)))
         .collect()
 }
 
@@ -147,8 +131,7 @@ pub fn v4_declared_specs(ctx: &Context) -> Findings {
     let tol = &ctx.rules.tolerances;
     let mut f = Findings::new("Order 62, application materials (curb mass, axle count, axle loads); GB 1589-2016");
     let app = ctx.app;
-    for (i, key, lookup) in units(ctx) {
-        let unit = &app.vehicle.units[i];
+    for (i, unit, key, lookup) in units(ctx) {
         let Some(v) = lookup.found() else {
             if unit.plate.is_some() {
                 f.record("vehicle", &key, lookup);
@@ -157,27 +140,18 @@ pub fn v4_declared_specs(ctx: &Context) -> Findings {
         };
         f.refer(&key);
         if let Some(axles) = unit.axles {
-            f.compare(
-                "unit axles",
-                axles,
-                v.axles,
-                None,
-                axles == v.axles,
-                format!("`{key}` declared with {axles} axles, registered with {}", v.axles),
-            );
-            f.at(format!("/vehicle/units/{i}/axles"));
+            f.check("unit axles").at(format!("/vehicle/units/{i}/axles")).compare(axles, Bound::Near(v.axles), |_| {
+                format!("`{key}` declared with {axles} axles, registered with {}", v.axles)
+            });
         }
         if let Some(curb) = unit.curb_mass_kg {
-            let ok = (curb - v.curb_mass_kg).abs() <= tol.mass_balance_share * v.curb_mass_kg;
-            f.compare(
-                "unit curb mass",
-                curb,
-                v.curb_mass_kg,
-                Some("kg"),
-                ok,
-                format!("`{key}` declared curb mass `{curb}` kg, registered `{}` kg", v.curb_mass_kg),
-            );
-            f.at(format!("/vehicle/units/{i}/curb_mass_kg"));
+            f.check("unit curb mass")
+                .at(format!("/vehicle/units/{i}/curb_mass_kg"))
+                .unit("kg")
+                .slack(tol.mass_balance_share * v.curb_mass_kg)
+                .compare(curb, Bound::Near(v.curb_mass_kg), |_| {
+                    format!("`{key}` declared curb mass `{curb}` kg, registered `{}` kg", v.curb_mass_kg)
+                });
         }
         let d = tol.dimension.si();
         for (what, unit_v, loaded, ptr) in [
@@ -185,50 +159,38 @@ pub fn v4_declared_specs(ctx: &Context) -> Findings {
             ("height", v.height_m, app.loaded.height_m, "/loaded/height_m"),
             ("length", v.length_m, app.loaded.length_m, "/loaded/length_m"),
         ] {
-            let ok = loaded + d >= unit_v;
-            f.compare(
-                &format!("loaded {what} vs unit {what}"),
+            f.check(format!("loaded {what} vs unit {what}")).at(ptr).unit("m").slack(d).compare(
                 loaded,
-                unit_v,
-                Some("m"),
-                ok,
-                format!(
-                    "loaded {what} `{loaded}` m {} `{key}`'s registered {what} `{unit_v}` m",
-                    if ok { "covers" } else { "is less than" }
-                ),
+                Bound::AtLeast(unit_v),
+                |passes| {
+                    format!(
+                        "loaded {what} `{loaded}` m {} `{key}`'s registered {what} `{unit_v}` m",
+                        if passes { "covers" } else { "is less than" }
+                    )
+                },
             );
-            f.at(ptr);
         }
     }
     let specs = unit_specs(ctx);
     if specs.iter().all(Option::is_some) {
         let registered: u32 = specs.iter().flatten().map(|(a, _)| a).sum();
         let declared = app.vehicle.axles.len() as u32;
-        f.compare(
-            "axle count",
-            declared,
-            registered,
-            None,
-            declared == registered,
-            format!("{declared} axles declared, the units have {registered}"),
-        );
-        f.at("/vehicle/axles");
+        f.check("axle count").at("/vehicle/axles").compare(declared, Bound::Near(registered), |_| {
+            format!("{declared} axles declared, the units have {registered}")
+        });
     }
     let sum: f64 = app.vehicle.axles.iter().map(|a| a.load_kg).sum();
     let gross = app.loaded.gross_mass_kg;
-    let ok = (sum - gross).abs() <= tol.axle_sum_share * gross;
-    f.compare(
-        "axle loads vs gross mass",
-        sum,
-        gross,
-        Some("kg"),
-        ok,
-        format!(
-            "axle loads add up to `{sum}` kg against the gross mass `{gross}` kg (tolerance {}%)",
-            tol.axle_sum_share * 100.0
-        ),
-    );
-    f.at("/loaded/gross_mass_kg");
+    f.check("axle loads vs gross mass")
+        .at("/loaded/gross_mass_kg")
+        .unit("kg")
+        .slack(tol.axle_sum_share * gross)
+        .compare(sum, Bound::Near(gross), |_| {
+            format!(
+                "axle loads add up to `{sum}` kg against the gross mass `{gross}` kg (tolerance {}%)",
+                tol.axle_sum_share * 100.0
+            )
+        });
     f
 }
 
@@ -286,17 +248,16 @@ fn refusal_limits(ctx: &Context, f: &mut Findings) {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
     if lines.is_empty() {
-        f.at_most("average axle load (ordinary trailer)", mean(&others), r.ordinary_max_average.si(), "kg");
-        f.at("/vehicle/axles");
+        f.check("average axle load (ordinary trailer)")
+            .at("/vehicle/axles")
+            .unit("kg")
+            .at_most(mean(&others), r.ordinary_max_average.si());
         f.at_most("heaviest axle (ordinary trailer)", max(&others), r.ordinary_max_any.si(), "kg");
     } else {
-        f.at_most(
-            "average load per axle line (hydraulic modular)",
-            mean(&lines),
-            r.modular_max_average_per_line.si(),
-            "kg",
-        );
-        f.at("/vehicle/axles");
+        f.check("average load per axle line (hydraulic modular)")
+            .at("/vehicle/axles")
+            .unit("kg")
+            .at_most(mean(&lines), r.modular_max_average_per_line.si());
         f.at_most("heaviest axle line (hydraulic modular)", max(&lines), r.modular_max_per_line.si(), "kg");
         if !others.is_empty() {
             f.at_most("heaviest tractor axle", max(&others), r.ordinary_max_any.si(), "kg");

@@ -9,7 +9,7 @@
 mod replay;
 mod sqlite;
 
-pub use replay::{ItemDiff, ReplayReport, VersionDiff, replay, verdict_word};
+pub use replay::{ItemDiff, ReplayReport, VersionDiff, replay};
 pub use sqlite::SqliteLedger;
 
 use std::path::PathBuf;
@@ -17,6 +17,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::digest;
+use crate::review::Verdict;
 
 /// The hash that the first record chains to.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
@@ -88,8 +91,8 @@ pub struct NewRecord {
     pub application: String,
     /// The review, JSON.
     pub review: String,
-    /// `approve` or `escalate`.
-    pub verdict: String,
+    /// The review's verdict.
+    pub verdict: Verdict,
     /// Who submitted it (API key name).
     pub caller: String,
     /// When it was recorded, RFC 3339 UTC.
@@ -125,7 +128,7 @@ pub enum Appended {
 #[derive(Debug, Clone, Default)]
 pub struct Query {
     /// Only this verdict.
-    pub verdict: Option<String>,
+    pub verdict: Option<Verdict>,
     /// Only records at or after this RFC 3339 UTC instant.
     pub since: Option<String>,
     /// Only records after this sequence number (the cursor).
@@ -232,7 +235,7 @@ pub trait Ledger: Send + Sync {
     fn list(&self, query: &Query) -> Result<Vec<Record>, LedgerError>;
     /// Every record with this verdict whose sequence number is above `after_seq`, at most
     /// `limit`, in sequence order.
-    fn by_verdict(&self, verdict: &str, after_seq: i64, limit: usize) -> Result<Vec<Record>, LedgerError>;
+    fn by_verdict(&self, verdict: Verdict, after_seq: i64, limit: usize) -> Result<Vec<Record>, LedgerError>;
     /// Checks the storage and walks the whole chain.
     fn verify(&self) -> Result<VerifyReport, LedgerError>;
     /// Stores a temporary restriction.
@@ -284,7 +287,7 @@ impl HashScheme {
         h.update(seq.to_le_bytes());
         let fields = [prev_hash, &r.application_id, &r.content_hash].into_iter().chain(application).chain([
             review,
-            &r.verdict,
+            r.verdict.as_str(),
             &r.caller,
             &r.recorded_at,
         ]);
@@ -292,7 +295,7 @@ impl HashScheme {
             h.update((field.len() as u64).to_le_bytes());
             h.update(field.as_bytes());
         }
-        format!("sha256:{:x}", h.finalize())
+        digest::tagged(h.finalize())
     }
 }
 
@@ -309,7 +312,7 @@ pub fn canonical_json(v: &Value) -> String {
 
 /// `sha256:` of canonical JSON text.
 pub fn content_hash(canonical: &str) -> String {
-    format!("sha256:{:x}", Sha256::digest(canonical.as_bytes()))
+    digest::sha256_tagged(canonical.as_bytes())
 }
 
 /// Walks a chain record by record, from the genesis; shared by every implementation's

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{Ledger, LedgerError};
 use crate::Reviewer;
-use crate::review::{Review, Versions};
+use crate::review::{ItemId, Review, Verdict, Versions};
 
 /// One version that differs between the recorded review and now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,7 +22,7 @@ pub struct VersionDiff {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ItemDiff {
     /// Item id.
-    pub id: String,
+    pub id: ItemId,
     /// Status as recorded.
     pub recorded: String,
     /// Status now.
@@ -37,9 +37,9 @@ pub struct ReplayReport {
     /// Whether the new review equals the recorded one in every field.
     pub identical: bool,
     /// Verdict as recorded.
-    pub recorded_verdict: String,
+    pub recorded_verdict: Verdict,
     /// Verdict now; `None` when the recorded application is no longer valid.
-    pub verdict_now: Option<String>,
+    pub verdict_now: Option<Verdict>,
     /// Versions that differ between then and now (empty when the same data is loaded).
     pub versions: Vec<VersionDiff>,
     /// Items whose status changed.
@@ -77,7 +77,7 @@ pub fn replay(
     let mut report = ReplayReport {
         application_id: record.entry.application_id.clone(),
         identical: false,
-        recorded_verdict: record.entry.verdict.clone(),
+        recorded_verdict: record.entry.verdict,
         verdict_now: None,
         versions: Vec::new(),
         items: Vec::new(),
@@ -86,7 +86,7 @@ pub fn replay(
     match reviewer.review_json(&record.entry.application) {
         Ok(now) => {
             report.identical = now == recorded;
-            report.verdict_now = Some(verdict_word(&now));
+            report.verdict_now = Some(now.verdict);
             report.versions = version_diffs(&recorded.versions, &now.versions);
             report.items = recorded
                 .items
@@ -94,7 +94,7 @@ pub fn replay(
                 .filter_map(|then| {
                     let now_status = now.items.iter().find(|i| i.id == then.id).map_or("absent", |i| i.status.as_str());
                     (now_status != then.status.as_str()).then(|| ItemDiff {
-                        id: then.id.clone(),
+                        id: then.id,
                         recorded: then.status.as_str().into(),
                         now: now_status.into(),
                     })
@@ -104,12 +104,4 @@ pub fn replay(
         Err(errors) => report.errors = errors.iter().map(ToString::to_string).collect(),
     }
     Ok(Some(report))
-}
-
-/// `approve` or `escalate`.
-pub fn verdict_word(review: &Review) -> String {
-    match review.verdict {
-        crate::review::Verdict::Approve => "approve".into(),
-        crate::review::Verdict::Escalate => "escalate".into(),
-    }
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::types::{ToSql, Type, ValueRef};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, Type, ValueRef};
 use rusqlite::wal::CheckpointMode;
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use tokio::sync::oneshot;
@@ -20,6 +20,22 @@ use super::{
     Appended, Broken, ChainChecker, GENESIS, HashScheme, Ledger, LedgerError, NewRecord, Pending, Query, Record,
     StoredRestriction, VerifyReport,
 };
+use crate::review::Verdict;
+
+/// A verdict is stored as its word; a word that is not one is a damaged record.
+impl ToSql for Verdict {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for Verdict {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let word = value.as_str()?;
+        let unknown = || FromSqlError::Other(format!("`{word}` is not a verdict (`approve` or `escalate`)").into());
+        Verdict::parse(word).ok_or_else(unknown)
+    }
+}
 
 /// The tables every ledger file has ([`create_tables`]).
 const TABLES: &str = "
@@ -1049,8 +1065,8 @@ impl Ledger for SqliteLedger {
         })
     }
 
-    fn by_verdict(&self, verdict: &str, after_seq: i64, limit: usize) -> Result<Vec<Record>, LedgerError> {
-        self.list(&Query { verdict: Some(verdict.to_string()), since: None, after_seq: Some(after_seq), limit })
+    fn by_verdict(&self, verdict: Verdict, after_seq: i64, limit: usize) -> Result<Vec<Record>, LedgerError> {
+        self.list(&Query { verdict: Some(verdict), since: None, after_seq: Some(after_seq), limit })
     }
 
     fn verify(&self) -> Result<VerifyReport, LedgerError> {
@@ -1112,7 +1128,7 @@ mod tests {
             content_hash: content_hash(&canonical),
             application: canonical,
             review: "{}".into(),
-            verdict: "approve".into(),
+            verdict: Verdict::Approve,
             caller: "test".into(),
             recorded_at: "2026-01-01T00:00:00.000000Z".into(),
         }
@@ -1182,6 +1198,23 @@ mod tests {
         let report = l.verify().unwrap();
         let broken = report.first_broken.unwrap();
         assert_eq!((broken.seq, broken.application_id.as_str()), (3, "A2"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_stored_word_that_is_no_verdict_breaks_the_chain_there() {
+        let (dir, path) = fresh_dir("verdict");
+        let l = SqliteLedger::create(&path, false).unwrap();
+        for i in 0..3 {
+            assert!(matches!(l.append(new(&format!("V{i}"), "x")).wait().unwrap(), Appended::New(_)));
+        }
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("DROP TRIGGER reviews_no_update; UPDATE reviews SET verdict = 'approved' WHERE seq = 2;")
+            .unwrap();
+        let broken = l.verify().unwrap().first_broken.unwrap();
+        assert_eq!((broken.seq, broken.application_id.as_str()), (2, "V1"));
+        assert!(broken.problem.contains("`approved` is not a verdict"), "{}", broken.problem);
+        assert!(l.get("V1").is_err(), "a record with no verdict is not handed out");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

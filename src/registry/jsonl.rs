@@ -64,7 +64,7 @@ impl JsonlRegistry {
             people: index(texts[1], FILES[1], |r: &PersonRecord| r.id_number.clone(), &mut problems),
             vehicles: index(texts[2], FILES[2], |r: &VehicleRecord| r.plate.clone(), &mut problems),
             authorizations: index(texts[3], FILES[3], |r: &AuthorizationRecord| r.reference.clone(), &mut problems),
-            version: format!("sha256:{:x}", hasher.finalize()),
+            version: crate::digest::tagged(hasher.finalize()),
             ..JsonlRegistry::default()
         };
         for v in reg.vehicles.values() {

@@ -55,8 +55,8 @@ pub struct RouteData {
 impl RouteData {
     /// Bundles a network and closures; `closures_text` is hashed into the version.
     pub fn new(network: RouteNetwork, closures: Vec<Closure>, closures_text: &str) -> RouteData {
-        use sha2::{Digest, Sha256};
-        let version = format!("{}+closures:sha256:{:x}", network.version(), Sha256::digest(closures_text.as_bytes()));
+        let version =
+            format!("{}+closures:{}", network.version(), crate::digest::sha256_tagged(closures_text.as_bytes()));
         RouteData { network, closures, version }
     }
 

@@ -36,7 +36,7 @@ pub(crate) struct Feature {
 fn position(v: &Value) -> Option<[f64; 2]> {
     let a = v.as_array()?;
     let (lon, lat) = (a.first()?.as_f64()?, a.get(1)?.as_f64()?);
-    ((-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat)).then_some([lon, lat])
+    crate::units::is_lon_lat(lon, lat).then_some([lon, lat])
 }
 
 /// Reads a FeatureCollection of Point / LineString features with an `id` property;

@@ -256,7 +256,7 @@ fn sha256_file(path: &Path) -> Result<String, RoutesError> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::digest::hex(hasher.finalize()))
 }
 
 /// Imports an OSM PBF extract into the network directory `out` (`out/network.bin`),

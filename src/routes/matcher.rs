@@ -597,8 +597,7 @@ impl RouteNetwork {
 
     pub(crate) fn match_route_with(&self, coords: &[[f64; 2]], scratch: &mut Scratch, work: Work) -> RouteMatch {
         let mut problems = Vec::new();
-        let valid = coords.len() >= 2
-            && coords.iter().all(|c| c[0].is_finite() && c[1].is_finite() && c[0].abs() <= 180.0 && c[1].abs() <= 90.0);
+        let valid = coords.len() >= 2 && coords.iter().all(|&[lon, lat]| crate::units::is_lon_lat(lon, lat));
         if !valid {
             let first = coords.first().copied().unwrap_or([0.0, 0.0]);
             problems.push(MatchProblem {

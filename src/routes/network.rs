@@ -15,7 +15,6 @@ use rstar::RTree;
 use rstar::primitives::{CachedEnvelope, GeomWithData, Line};
 use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -177,12 +176,7 @@ pub(crate) fn read(dir: &Path) -> Result<(Stored, String), RoutesError> {
     let path = dir.join(FILE_NAME);
     let bytes = std::fs::read(&path).map_err(|source| RoutesError::Io { path: path.clone(), source })?;
     let stored = decode(&bytes).map_err(|m| RoutesError::InvalidNetwork { path: path.clone(), problems: vec![m] })?;
-    Ok((stored, hex_sha256(&bytes)))
-}
-
-pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    Ok((stored, crate::digest::sha256_hex(&bytes)))
 }
 
 fn valid_e7(lon: i32, lat: i32) -> bool {
@@ -580,7 +574,7 @@ impl RouteNetwork {
         if !problems.is_empty() {
             return Err(invalid(problems));
         }
-        Ok(RouteNetwork::build(stored, format!("sha256:{}", hex_sha256(bytes))))
+        Ok(RouteNetwork::build(stored, crate::digest::sha256_tagged(bytes)))
     }
 
     /// Builds the in-memory indexes of a validated network.

@@ -33,12 +33,7 @@ impl ParsedValue {
     }
 }
 
-const METRES_PER_FOOT: f64 = 0.3048;
-const METRES_PER_INCH: f64 = 0.0254;
-const KG_PER_TONNE: f64 = 1000.0;
-const KG_PER_SHORT_TON: f64 = 907.184_74;
-const KG_PER_LONG_TON: f64 = 1_016.046_908_8;
-const KG_PER_POUND: f64 = 0.453_592_37;
+use crate::units::{KG_PER_LONG_TON, KG_PER_POUND, KG_PER_SHORT_TON, KG_PER_TONNE, METRES_PER_FOOT, METRES_PER_INCH};
 
 /// Largest length limit accepted as plausible, in metres; bigger numbers are more
 /// likely centimetres or typos, and guessing which is not allowed.

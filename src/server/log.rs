@@ -90,4 +90,4 @@ impl Visit for Fields<'_> {
 /// The verdict of an answered review, left in the response's extensions for the request
 /// line.
 #[derive(Debug, Clone)]
-pub struct AnsweredVerdict(pub String);
+pub struct AnsweredVerdict(pub crate::review::Verdict);

@@ -107,7 +107,7 @@ fn point(v: &Value) -> Option<[f64; 2]> {
     match v.as_array()?.as_slice() {
         [lon, lat] => {
             let (lon, lat) = (lon.as_f64()?, lat.as_f64()?);
-            ((-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat)).then_some([lon, lat])
+            crate::units::is_lon_lat(lon, lat).then_some([lon, lat])
         }
         _ => None,
     }
@@ -222,7 +222,7 @@ pub fn affected(
     // Roughly 300 m in degrees: a route further than that from the closure cannot meet it.
     let margin = 0.003 / closure.geometry.first().map_or(1.0, |p| p[1].to_radians().cos().max(0.1));
     loop {
-        let page = ledger.by_verdict("approve", after, PAGE)?;
+        let page = ledger.by_verdict(crate::review::Verdict::Approve, after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         for record in &page {

@@ -21,7 +21,7 @@ use super::metrics::Tally;
 use crate::application::{Application, Receipt};
 use crate::ids::mask_id;
 use crate::ledger::{self, Appended, NewRecord, Record};
-use crate::review::Review;
+use crate::review::{Review, Verdict};
 
 /// Largest page of the queue.
 pub const MAX_LIMIT: usize = 200;
@@ -126,7 +126,7 @@ pub async fn create(
             content_hash,
             application,
             review: review_json,
-            verdict: ledger::verdict_word(&review),
+            verdict: review.verdict,
             caller,
             recorded_at: rfc3339(received),
         };
@@ -215,7 +215,7 @@ pub struct QueueEntry {
     /// The application.
     pub application_id: String,
     /// `approve` or `escalate`.
-    pub verdict: String,
+    pub verdict: Verdict,
     /// Permit class.
     pub permit_class: Option<u8>,
     /// Jurisdiction.
@@ -266,7 +266,7 @@ fn entry(r: &Record) -> QueueEntry {
     QueueEntry {
         seq: r.seq,
         application_id: r.entry.application_id.clone(),
-        verdict: r.entry.verdict.clone(),
+        verdict: r.entry.verdict,
         permit_class: review.get("permit_class").and_then(Value::as_u64).and_then(|c| u8::try_from(c).ok()),
         jurisdiction: text(&review, "/jurisdiction"),
         carrier: text(&app, "/carrier/name"),
@@ -304,15 +304,16 @@ pub async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    if let Some(v) = &q.verdict
-        && v != "approve"
-        && v != "escalate"
-    {
-        return Err(ApiError::BadRequest(format!("`verdict` must be `approve` or `escalate`, found `{v}`")));
-    }
+    let verdict = q
+        .verdict
+        .map(|v| {
+            Verdict::parse(&v)
+                .ok_or_else(|| ApiError::BadRequest(format!("`verdict` must be `approve` or `escalate`, found `{v}`")))
+        })
+        .transpose()?;
     let (limit, after_seq) = page_of(q.limit, q.cursor.as_deref())?;
     let since = q.since.as_deref().map(parse_since).transpose()?;
-    let query = ledger::Query { verdict: q.verdict, since, after_seq, limit: limit + 1 };
+    let query = ledger::Query { verdict, since, after_seq, limit: limit + 1 };
     let st = Arc::clone(&state);
     let mut records = tokio::task::spawn_blocking(move || st.ledger.list(&query)).await??;
     let next = next_cursor(&mut records, limit, |r| r.seq);
