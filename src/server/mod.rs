@@ -15,7 +15,6 @@ pub mod ops;
 pub mod registry;
 pub mod restrictions;
 pub mod reviews;
-pub mod setup;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,11 +33,12 @@ use tracing::Instrument;
 
 use crate::Reviewer;
 use crate::ledger::Ledger;
+use crate::restrictions::RestrictionError;
 use crate::routes::Closure;
+use crate::setup::{Built, ConfigError, ReviewerConfig};
 use auth::{Auth, Caller, Scope};
 use error::ApiError;
 use metrics::Metrics;
-pub use setup::{Built, ConfigError, RegistrySource, ReviewerConfig};
 
 /// Limits of the service.
 #[derive(Debug, Clone)]
@@ -115,7 +115,7 @@ impl AppState {
         limits: Limits,
         handle: Option<&tokio::runtime::Handle>,
     ) -> Result<AppState, StartError> {
-        let extra = restrictions::stored_closures(ledger.as_ref())?;
+        let extra = crate::restrictions::stored_closures(ledger.as_ref(), None)?;
         let built = config.build(&extra, handle)?;
         Ok(AppState::new(built, config, ledger, auth, limits))
     }
@@ -154,12 +154,9 @@ pub enum StartError {
     /// Reviewer configuration refused.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Ledger unusable.
+    /// The stored restrictions cannot be read (the ledger, or one that no longer reads).
     #[error(transparent)]
-    Ledger(#[from] crate::ledger::LedgerError),
-    /// A stored restriction no longer parses.
-    #[error("stored restriction {0}: {1}")]
-    Restriction(i64, String),
+    Restrictions(#[from] RestrictionError),
     /// Cannot bind or serve.
     #[error("cannot serve on {0}: {1}")]
     Io(String, std::io::Error),
