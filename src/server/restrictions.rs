@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
@@ -17,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::auth::Caller;
+use super::auth::{Read, Require, Restrict};
 use super::error::ApiError;
 use super::reviews::{location, next_cursor, now_rfc3339, page_of};
 use crate::restrictions::{self, Affected, Restriction};
@@ -67,11 +66,11 @@ pub struct Listed {
         (status = 422, description = "Invalid restriction", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The ledger cannot record now (`/problems/ledger-unavailable`): nothing was stored", body = super::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["restrict"]))
 )]
 pub async fn create(
+    allowed: Require<Restrict>,
     State(state): State<Arc<AppState>>,
-    Extension(Caller(caller)): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = super::error::body_bytes(body, state.limits.body_bytes)?;
@@ -87,7 +86,7 @@ pub async fn create(
         closures.push(closure.clone());
         let built = st.closures_with(&closures)?;
         let text = serde_json::to_string(&restriction).map_err(|e| ApiError::Internal(e.to_string()))?;
-        st.ledger.add_restriction(&text, &caller, &now_rfc3339())?;
+        st.ledger.add_restriction(&text, allowed.caller(), &now_rfc3339())?;
         st.swap_reviewer(built.reviewer)?;
         let reviewer = st.reviewer()?;
         let (affected, checked) = restrictions::affected(st.ledger.as_ref(), &reviewer, &closure)?;
@@ -132,9 +131,10 @@ pub struct RestrictionPage {
         (status = 200, description = "A page of restrictions", body = RestrictionPage),
         (status = 400, description = "Bad paging", body = super::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
 pub async fn list(
+    _allowed: Require<Read>,
     State(state): State<Arc<AppState>>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
