@@ -7,6 +7,9 @@
 //! blocking pool, bounded by a semaphore, never on the async worker threads; each review is
 //! written to the [`Ledger`] before the answer is sent.
 
+// A request must never panic on an index: every site is checked or says why it cannot fail.
+#![deny(clippy::indexing_slicing)]
+
 pub mod auth;
 pub mod error;
 pub mod log;
