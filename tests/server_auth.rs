@@ -56,12 +56,21 @@ async fn ready(server: &Oscar) -> Value {
     reqwest::get(format!("{}/readyz", server.url())).await.unwrap().json().await.unwrap()
 }
 
-async fn submit(server: &Oscar, id: &str, key: Option<&str>) -> u16 {
-    let mut req = reqwest::Client::new().post(format!("{}/v1/reviews", server.url())).json(&example(id));
+/// The status of `METHOD path` (an `{id}` in it filled in) with `body` and `key`.
+async fn status_of(server: &Oscar, method: &str, path: &str, body: Option<&Value>, key: Option<&str>) -> u16 {
+    let url = format!("{}{}", server.url(), path.replace("{id}", "NO-SUCH-APPLICATION"));
+    let mut req = reqwest::Client::new().request(method.parse().unwrap(), url);
+    if let Some(body) = body {
+        req = req.json(body);
+    }
     if let Some(k) = key {
         req = req.bearer_auth(k);
     }
     req.send().await.unwrap().status().as_u16()
+}
+
+async fn submit(server: &Oscar, id: &str, key: Option<&str>) -> u16 {
+    status_of(server, "POST", "/v1/reviews", Some(&example(id)), key).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,17 +118,10 @@ async fn no_auth_must_be_asked_for_and_is_reported() {
 const PERMISSION_KEYS: [(&str, &str); 3] =
     [("submit", "submit-key-0123456789"), ("read", "read-key-0123456789ab"), ("restrict", "restrict-key-0123456789")];
 
-/// The status of `METHOD path` with `key` (an empty JSON object as the body of a `POST`).
-async fn status_of(server: &Oscar, method: &str, path: &str, key: Option<&str>) -> u16 {
-    let url = format!("{}{}", server.url(), path.replace("{id}", "NO-SUCH-APPLICATION"));
-    let mut req = reqwest::Client::new().request(method.parse().unwrap(), url);
-    if method == "POST" {
-        req = req.json(&serde_json::json!({}));
-    }
-    if let Some(k) = key {
-        req = req.bearer_auth(k);
-    }
-    req.send().await.unwrap().status().as_u16()
+/// The status of `METHOD path` with `key`, and an empty JSON object as the body of a `POST`.
+async fn status_with(server: &Oscar, method: &str, path: &str, key: Option<&str>) -> u16 {
+    let body = (method == "POST").then(|| serde_json::json!({}));
+    status_of(server, method, path, body.as_ref(), key).await
 }
 
 /// Every operation of the OpenAPI document either declares the one permission it needs (as
@@ -155,15 +157,15 @@ async fn every_route_needs_the_permission_it_declares() {
                 .collect();
             if op.get("security").is_none() {
                 assert!(open.contains(&path.as_str()), "`{method} {path}` declares no permission");
-                assert!(![401, 403].contains(&status_of(&server, &method, path, None).await), "{method} {path}");
+                assert!(![401, 403].contains(&status_with(&server, &method, path, None).await), "{method} {path}");
                 continue;
             }
             let [needed] = declared.as_slice() else {
                 panic!("`{method} {path}` must declare exactly one permission, declares {declared:?}")
             };
-            assert_eq!(status_of(&server, &method, path, None).await, 401, "{method} {path} without a key");
+            assert_eq!(status_with(&server, &method, path, None).await, 401, "{method} {path} without a key");
             for (permission, key) in PERMISSION_KEYS {
-                let status = status_of(&server, &method, path, Some(key)).await;
+                let status = status_with(&server, &method, path, Some(key)).await;
                 if permission == *needed {
                     assert!(![401, 403].contains(&status), "{method} {path} with `{permission}`: {status}");
                 } else {
@@ -187,15 +189,11 @@ async fn every_route_needs_the_permission_it_declares() {
     // Each permission does what it names, and its key's name is the caller recorded.
     let key = |permission: &str| PERMISSION_KEYS.iter().find(|(p, _)| *p == permission).map(|(_, k)| *k);
     assert_eq!(submit(&server, "AUTH-PERM-1", key("submit")).await, 201);
-    let url = format!("{}/v1/reviews/AUTH-PERM-1", server.url());
-    let read = reqwest::Client::new().get(&url).bearer_auth(key("read").unwrap()).send().await.unwrap();
-    assert_eq!(read.status(), 200);
+    assert_eq!(status_of(&server, "GET", "/v1/reviews/AUTH-PERM-1", None, key("read")).await, 200);
     let restriction = serde_json::json!({"id": "AUTH-R-1", "kind": "closure", "reason": "test",
         "valid_from": "2026-12-01T00:00:00Z", "valid_until": "2026-12-02T00:00:00Z",
         "geometry": {"type": "Point", "coordinates": [24.94, 60.17]}});
-    let url = format!("{}/v1/restrictions", server.url());
-    let added = reqwest::Client::new().post(url).bearer_auth(key("restrict").unwrap()).json(&restriction);
-    assert_eq!(added.send().await.unwrap().status(), 201);
+    assert_eq!(status_of(&server, "POST", "/v1/restrictions", Some(&restriction), key("restrict")).await, 201);
     // Nothing else was stored by the refused or invalid requests.
     drop(server);
     let stored = oscar::ledger::SqliteLedger::open_read_only(&ledger).unwrap();

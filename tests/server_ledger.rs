@@ -12,19 +12,24 @@ use oscar::setup::{RegistrySource, ReviewerConfig};
 use serde_json::Value;
 use server_common::{example, recorded_applications, temp_dir};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replay_is_identical_and_reports_changed_data() {
-    let dir = temp_dir("replay");
-    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::create(&dir.join("l.sqlite"), false).unwrap());
+/// The service over `ledger` with the shipped data and no authentication.
+fn open_app(ledger: &Arc<dyn Ledger>) -> axum::Router {
     let state = oscar::server::AppState::from_config(
         ReviewerConfig::default(),
-        Arc::clone(&ledger),
+        Arc::clone(ledger),
         oscar::server::auth::Auth::Disabled,
         recorded_applications(),
         None,
     )
     .unwrap();
-    let app = oscar::server::app(Arc::new(state));
+    oscar::server::app(Arc::new(state))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_is_identical_and_reports_changed_data() {
+    let dir = temp_dir("replay");
+    let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::create(&dir.join("l.sqlite"), false).unwrap());
+    let app = open_app(&ledger);
     let body = example("REPLAY-1").to_string();
     let req = axum::http::Request::post("/v1/reviews")
         .header("content-type", "application/json")
@@ -86,15 +91,7 @@ async fn a_stored_restriction_that_no_longer_reads_is_never_skipped() {
     let dir = temp_dir("unreadable-restriction");
     let path = dir.join("l.sqlite");
     let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::create(&path, false).unwrap());
-    let state = oscar::server::AppState::from_config(
-        ReviewerConfig::default(),
-        Arc::clone(&ledger),
-        oscar::server::auth::Auth::Disabled,
-        recorded_applications(),
-        None,
-    )
-    .unwrap();
-    let app = oscar::server::app(Arc::new(state));
+    let app = open_app(&ledger);
     let call = |method: &str, uri: &str, body: String| {
         let req = axum::http::Request::builder()
             .method(method)
@@ -137,7 +134,7 @@ async fn a_stored_restriction_that_no_longer_reads_is_never_skipped() {
     drop(app);
     drop(ledger);
 
-    // The service does not start over them, and says which and why.
+    // The service does not start over them, and names each and why.
     let (code, stderr) = server_common::refused(&["serve", "--no-auth", "--ledger", path.to_str().unwrap()], &[]);
     assert_eq!(code, Some(3), "{stderr}");
     assert!(stderr.contains("`W-sev`") && stderr.contains("/severity: unknown field `severity`"), "{stderr}");
