@@ -676,6 +676,10 @@ pub(crate) fn plain_serde_message(msg: &str) -> String {
     if msg.starts_with("data did not match any variant of untagged enum") {
         return "matches none of the accepted forms".into();
     }
+    // serde reads an array as an object's fields in order; an array is not what is asked for.
+    if msg.starts_with("invalid length") && msg.contains("expected struct") {
+        return "wrong type: array, expected an object".into();
+    }
     let msg = msg
         .replace("invalid length 1, expected an array of length 2", "a position needs [lon, lat]")
         .replace("invalid type: ", "wrong type: ")

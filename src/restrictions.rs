@@ -303,3 +303,38 @@ fn bbox(points: &[[f64; 2]]) -> ([f64; 2], [f64; 2]) {
     }
     (min, max)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(change: impl FnOnce(&mut Value)) -> Vec<(String, String)> {
+        let mut r = serde_json::json!({"id": "W-1", "kind": "works", "reason": "resurfacing",
+            "valid_from": "2026-12-01T00:00:00Z", "valid_until": "2026-12-02T00:00:00Z",
+            "geometry": {"type": "Point", "coordinates": [24.94, 60.17]}});
+        change(&mut r);
+        parse(&r).err().unwrap_or_default().into_iter().map(|e| (e.pointer, e.message)).collect()
+    }
+
+    #[test]
+    fn type_errors_point_at_the_field_in_json_words() {
+        let one = |pointer: &str, message: &str| vec![(pointer.to_string(), message.to_string())];
+        assert_eq!(problems(|_| {}), []);
+        assert_eq!(problems(|r| r["limits"] = 5.into()), one("/limits", "wrong type: integer `5`, expected an object"));
+        // serde reads an array as the fields in order, and says so in its own terms.
+        assert_eq!(problems(|r| *r = serde_json::json!(["W-1"])), one("", "wrong type: array, expected an object"));
+        assert_eq!(
+            problems(|r| r["limits"] = serde_json::json!({"max_weight_kg": "heavy"})),
+            one("/limits/max_weight_kg", "wrong type: string \"heavy\", expected a number")
+        );
+        assert_eq!(problems(|r| r["id"] = serde_json::json!({})), one("/id", "wrong type: object, expected text"));
+        assert_eq!(
+            problems(|r| r["colour"] = "red".into()),
+            one(
+                "/colour",
+                "unknown field `colour`, expected one of `id`, `kind`, `reason`, `valid_from`, `valid_until`, \
+                 `geometry`, `limits`"
+            )
+        );
+    }
+}
