@@ -232,6 +232,17 @@ pub fn stored_closures(ledger: &dyn Ledger, recorded_until: Option<&str>) -> Res
     if unreadable.is_empty() { Ok(closures) } else { Err(RestrictionError::Unreadable(unreadable)) }
 }
 
+/// The closures in force once `closure` joins the stored ones, or `None` where a restriction
+/// with its id is stored already (ids are unique).
+pub fn joined(ledger: &dyn Ledger, closure: &Closure) -> Result<Option<Vec<Closure>>, RestrictionError> {
+    let mut closures = stored_closures(ledger, None)?;
+    if closures.iter().any(|c| c.id == closure.id) {
+        return Ok(None);
+    }
+    closures.push(closure.clone());
+    Ok(Some(closures))
+}
+
 /// The approved reviews whose matched route meets `closure` during their schedule (for
 /// lowered limits: and whose vehicle exceeds one of them), and how many approved reviews
 /// were checked.

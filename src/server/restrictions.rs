@@ -79,11 +79,8 @@ pub async fn create(
     let _guard = state.restrict_lock.lock().await;
     let st = Arc::clone(&state);
     let created = tokio::task::spawn_blocking(move || -> Result<Created, ApiError> {
-        let mut closures = restrictions::stored_closures(st.ledger.as_ref(), None)?;
-        if closures.iter().any(|c| c.id == closure.id) {
-            return Err(ApiError::Conflict(format!("a restriction with id `{}` exists", restriction.id)));
-        }
-        closures.push(closure.clone());
+        let closures = restrictions::joined(st.ledger.as_ref(), &closure)?
+            .ok_or_else(|| ApiError::Conflict(format!("a restriction with id `{}` exists", restriction.id)))?;
         let built = st.closures_with(&closures)?;
         let text = serde_json::to_string(&restriction).map_err(|e| ApiError::Internal(e.to_string()))?;
         st.ledger.add_restriction(&text, allowed.caller(), &now_rfc3339())?;
