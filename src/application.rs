@@ -634,11 +634,23 @@ fn required<T: DeserializeOwned>(
 fn read_section<T: DeserializeOwned>(name: &str, value: &serde_json::Value, errors: &mut Vec<FieldError>) -> Option<T> {
     let mut value = std::borrow::Cow::Borrowed(value);
     loop {
-        let err = match serde_path_to_error::deserialize::<_, T>(value.as_ref()) {
+        let (pointer, message) = match typed_at(value.as_ref()) {
             Ok(section) => return Some(section),
             Err(err) => err,
         };
-        let pointer: String = err
+        errors.push(FieldError::new(format!("/{name}{pointer}"), plain_serde_message(&message)));
+        // Each pass removes one key, so this ends.
+        if !message.starts_with("unknown field") || !remove_at(value.to_mut(), &pointer) {
+            return None;
+        }
+    }
+}
+
+/// Reads `value` as a `T`, or the JSON Pointer (relative to `value`) and serde's message of
+/// the first problem.
+pub(crate) fn typed_at<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let pointer = err
             .path()
             .iter()
             .filter_map(|seg| match seg {
@@ -649,13 +661,8 @@ fn read_section<T: DeserializeOwned>(name: &str, value: &serde_json::Value, erro
                 serde_path_to_error::Segment::Unknown => None,
             })
             .collect();
-        let message = err.into_inner().to_string();
-        errors.push(FieldError::new(format!("/{name}{pointer}"), plain_serde_message(&message)));
-        // Each pass removes one key, so this ends.
-        if !message.starts_with("unknown field") || !remove_at(value.to_mut(), &pointer) {
-            return None;
-        }
-    }
+        (pointer, err.into_inner().to_string())
+    })
 }
 
 /// Removes the member at a JSON Pointer; whether there was one.
@@ -665,16 +672,53 @@ fn remove_at(value: &mut serde_json::Value, pointer: &str) -> bool {
     value.pointer_mut(parent).and_then(serde_json::Value::as_object_mut).is_some_and(|o| o.remove(&key).is_some())
 }
 
-/// serde_json's messages name Rust types; reviewers and integrators should not see those.
-fn plain_serde_message(msg: &str) -> String {
+/// serde_json's messages name Rust types (`expected struct Axle`, `expected u32`); reviewers
+/// and integrators should not see those, so each is said in JSON's words.
+pub(crate) fn plain_serde_message(msg: &str) -> String {
     let msg = msg.split(" at line ").next().unwrap_or(msg);
-    msg.replace("invalid type: ", "wrong type: ")
-        .replace("expected f64", "expected a number")
-        .replace("expected u32", "expected a whole number")
+    if msg.starts_with("data did not match any variant of untagged enum") {
+        return "matches none of the accepted forms".into();
+    }
+    // serde reads an array as an object's fields in order; an array is not what is asked for.
+    if msg.starts_with("invalid length") && msg.contains("expected struct") {
+        return "wrong type: array, expected an object".into();
+    }
+    let msg = msg
+        .replace("invalid length 1, expected an array of length 2", "a position needs [lon, lat]")
+        .replace("invalid type: ", "wrong type: ")
+        .replace("unknown variant", "unknown value")
+        .replace("type: sequence", "type: array")
+        .replace("type: map", "type: object")
+        .replace("expected a sequence", "expected an array")
+        .replace("expected a map", "expected an object")
         .replace("expected a string", "expected text")
         .replace("expected a boolean", "expected true or false")
-        .replace("expected struct ", "expected an object ")
-        .replace("invalid length 1, expected an array of length 2", "a position needs [lon, lat]")
+        .replace("a tuple of size", "an array of length")
+        .replace("tuple struct ", "struct ")
+        .replace("unit struct ", "struct ")
+        .replace("struct variant ", "struct ");
+    let mut out: Vec<String> = Vec::new();
+    let mut words = msg.split(' ');
+    while let Some(word) = words.next() {
+        let (core, punctuation) = word.split_at(word.trim_end_matches([',', ';', ':']).len());
+        let plain = match core {
+            // The name of a Rust type follows: it is dropped, its punctuation kept.
+            "struct" | "enum" => {
+                let name = words.next().unwrap_or("");
+                let (_, punctuation) = name.split_at(name.trim_end_matches([',', ';', ':']).len());
+                let plain = if core == "struct" { "an object" } else { "one of the accepted values" };
+                out.push(format!("{plain}{punctuation}"));
+                continue;
+            }
+            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => {
+                "a whole number"
+            }
+            "f32" | "f64" => "a number",
+            _ => core,
+        };
+        out.push(format!("{plain}{punctuation}"));
+    }
+    out.join(" ")
 }
 
 fn escape(key: &str) -> String {

@@ -20,12 +20,14 @@ pub mod ledger;
 pub mod loadtest;
 pub mod registry;
 pub mod report;
+pub mod restrictions;
 pub mod review;
 pub mod rng;
 pub mod route_eval;
 pub mod routes;
 pub mod rulebook;
 pub mod server;
+pub mod setup;
 pub mod units;
 
 use application::{Application, FieldError};

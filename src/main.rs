@@ -17,7 +17,7 @@ use oscar::application::{FieldError, JsonError};
 use oscar::review::Verdict;
 use oscar::routes::{RouteNetwork, import_geojson, import_osm};
 use oscar::rulebook::LoadedRulebook;
-use oscar::server::{RegistrySource, ReviewerConfig};
+use oscar::setup::{RegistrySource, ReviewerConfig};
 
 /// Exit code: the application was approved.
 const EXIT_APPROVE: u8 = 0;
@@ -381,7 +381,7 @@ enum CliError {
     #[error(transparent)]
     Service(#[from] service::ServiceError),
     #[error(transparent)]
-    Config(#[from] oscar::server::ConfigError),
+    Config(#[from] oscar::setup::ConfigError),
     #[error(transparent)]
     Eval(#[from] oscar::route_eval::EvalError),
     #[error("{0}")]

@@ -9,7 +9,8 @@ use std::time::Duration;
 use oscar::ledger::{Ledger, SqliteLedger};
 use oscar::registry::{JsonlRegistry, RemoteOptions};
 use oscar::server::auth::{ApiKeys, Auth};
-use oscar::server::{AppState, Limits, RegistrySource, ReviewerConfig};
+use oscar::server::{AppState, Limits};
+use oscar::setup::{RegistrySource, ReviewerConfig};
 
 use crate::ServeArgs;
 
@@ -19,7 +20,9 @@ pub enum ServiceError {
     #[error(transparent)]
     Start(#[from] oscar::server::StartError),
     #[error(transparent)]
-    Config(#[from] oscar::server::ConfigError),
+    Config(#[from] oscar::setup::ConfigError),
+    #[error(transparent)]
+    Restrictions(#[from] oscar::restrictions::RestrictionError),
     #[error(transparent)]
     Keys(#[from] oscar::server::auth::KeysError),
     #[error("{0}")]
@@ -175,15 +178,7 @@ pub fn ledger_verify(path: &Path, json: bool) -> Result<u8, ServiceError> {
 pub fn ledger_replay(path: &Path, id: &str, config: &ReviewerConfig, json: bool) -> Result<u8, ServiceError> {
     let ledger = SqliteLedger::open_read_only(path)?;
     let record = ledger.get(id)?.ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
-    let mut extra = Vec::new();
-    for s in ledger.restrictions()? {
-        if s.recorded_at <= record.entry.recorded_at
-            && let Ok(r) = serde_json::from_str::<oscar::server::restrictions::Restriction>(&s.restriction)
-            && let Ok(c) = oscar::server::restrictions::validate(&r)
-        {
-            extra.push(c);
-        }
-    }
+    let extra = oscar::restrictions::stored_closures(&ledger, Some(&record.entry.recorded_at))?;
     let built = config.build(&extra, None)?;
     let report =
         oscar::ledger::replay(&ledger, &built.reviewer, id)?.ok_or_else(|| ServiceError::NotFound(id.to_string()))?;

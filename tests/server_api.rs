@@ -13,7 +13,8 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use oscar::ledger::{Ledger, SqliteLedger};
 use oscar::server::auth::{ApiKeys, Auth};
-use oscar::server::{AppState, Limits, ReviewerConfig, app};
+use oscar::server::{AppState, Limits, app};
+use oscar::setup::ReviewerConfig;
 use serde_json::{Value, json};
 use server_common::recorded_applications;
 use tower::ServiceExt;
@@ -529,4 +530,140 @@ async fn operations_endpoints() {
     let envelope = call(&state, "GET", "/v1/envelope", None, None).await.json();
     let cn = envelope.as_array().unwrap().iter().find(|e| e["jurisdiction"] == "CN").unwrap();
     assert_eq!(cn["auto_approve_classes"], json!([1, 2]));
+}
+
+/// The pointer of every value inside `doc` (not the document itself).
+fn pointers(doc: &Value, at: &str, out: &mut Vec<String>) {
+    let children: Vec<(String, &Value)> = match doc {
+        Value::Object(m) => m.iter().map(|(k, v)| (k.replace('~', "~0").replace('/', "~1"), v)).collect(),
+        Value::Array(a) => a.iter().enumerate().map(|(i, v)| (i.to_string(), v)).collect(),
+        _ => Vec::new(),
+    };
+    for (key, value) in children {
+        let pointer = format!("{at}/{key}");
+        out.push(pointer.clone());
+        pointers(value, &pointer, out);
+    }
+}
+
+/// `doc` with one value replaced by one of another JSON type, for every value and type.
+fn wrong_types(doc: &Value) -> Vec<(String, Value)> {
+    let mut all = Vec::new();
+    pointers(doc, "", &mut all);
+    let kind = |v: &Value| std::mem::discriminant(v);
+    let mut out = Vec::new();
+    for pointer in all {
+        for other in [json!(-7), json!(2.5), json!("seven"), json!([7]), json!({"seven": 7}), json!(true), json!(null)]
+        {
+            let mut changed = doc.clone();
+            let slot = changed.pointer_mut(&pointer).unwrap();
+            if kind(slot) != kind(&other) || slot.is_number() {
+                *slot = other;
+                out.push((pointer.clone(), changed));
+            }
+        }
+    }
+    out
+}
+
+/// Words of Rust in a message meant for people (quoted input set aside): a primitive's
+/// name, serde's `struct`, `enum`, `variant` or `identifier`, or a capitalised name other
+/// than the GeoJSON and format names the messages use.
+fn rust_words(message: &str) -> Vec<String> {
+    const RUST: [&str; 20] = [
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "u128",
+        "usize",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "i128",
+        "isize",
+        "f32",
+        "f64",
+        "struct",
+        "enum",
+        "variant",
+        "identifier",
+        "Option",
+        "Vec",
+    ];
+    const PLAIN: [&str; 6] = ["JSON", "GeoJSON", "LineString", "Point", "RFC", "UTF"];
+    let mut unquoted = String::new();
+    let mut quote = None;
+    for c in message.chars() {
+        match quote {
+            None if c == '`' || c == '"' => quote = Some(c),
+            None => unquoted.push(c),
+            Some(q) if q == c => quote = None,
+            Some(_) => {}
+        }
+    }
+    unquoted
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .filter(|w| RUST.contains(w) || (w.starts_with(char::is_uppercase) && !PLAIN.contains(w)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// No problem document names a Rust type: each JSON endpoint gets its document with every
+/// value in turn of every other JSON type, and each answer is a 4xx whose detail and field
+/// messages speak of JSON (objects, arrays, numbers, text), pointing at the field.
+#[tokio::test]
+async fn bad_bodies_get_messages_without_rust_types() {
+    let (state, _) = open_state();
+    let restriction = json!({"id": "T-types", "kind": "lowered_limit", "reason": "bridge repairs",
+        "valid_from": "2026-12-01T00:00:00Z", "valid_until": "2026-12-31T00:00:00Z",
+        "geometry": {"type": "LineString", "coordinates": [[24.90, 60.20], [24.91, 60.20]]},
+        "limits": {"max_weight_kg": 40000}});
+    // What serde says unaided is caught.
+    for raw in ["wrong type: integer `7`, expected an object Carrier", "expected u32", "unknown variant `x`"] {
+        assert!(!rust_words(raw).is_empty(), "{raw}");
+    }
+    let (mut seen, mut rusty) = (0, std::collections::BTreeSet::new());
+    for (uri, doc) in [("/v1/reviews", with_id(example(), "T-types")), ("/v1/restrictions", restriction)] {
+        for (pointer, bad) in wrong_types(&doc) {
+            let answer = post(&state, uri, &bad, None).await;
+            if answer.status.is_success() || answer.status == StatusCode::CONFLICT {
+                continue; // a value of any type is accepted there (or was, once)
+            }
+            assert!(
+                answer.status.is_client_error(),
+                "{uri} {pointer} = {}: {}",
+                bad.pointer(&pointer).unwrap(),
+                answer.text
+            );
+            let problem = answer.json();
+            let errors = problem["errors"].as_array().cloned().unwrap_or_default();
+            let messages = std::iter::once(&problem["detail"]).chain(errors.iter().map(|e| &e["message"]));
+            for message in messages.filter_map(Value::as_str) {
+                let words = rust_words(message);
+                if !words.is_empty() {
+                    rusty.insert(format!("{uri} {pointer}: `{message}` names {words:?}"));
+                }
+            }
+            // A value of another type is pointed at where it is, above it (a section read at
+            // once) or inside it; another number, or a null where a field is optional, may
+            // break a rule between fields instead.
+            let near = |p: &str| !p.is_empty() && (pointer.starts_with(p) || p.starts_with(&pointer));
+            let loose =
+                doc.pointer(&pointer).is_some_and(Value::is_number) || bad.pointer(&pointer) == Some(&Value::Null);
+            assert!(
+                loose || errors.iter().filter_map(|e| e["pointer"].as_str()).any(near),
+                "{uri} {pointer}: {errors:?}"
+            );
+            seen += 1;
+        }
+    }
+    assert!(
+        rusty.is_empty(),
+        "{} messages name Rust types:\n{}",
+        rusty.len(),
+        rusty.into_iter().collect::<Vec<_>>().join("\n")
+    );
+    assert!(seen > 500, "{seen} bad bodies");
 }

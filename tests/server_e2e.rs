@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use oscar::registry::RemoteOptions;
 use oscar::server::auth::{ApiKeys, Auth};
-use oscar::server::{RegistrySource, ReviewerConfig};
+use oscar::setup::{RegistrySource, ReviewerConfig};
 use serde_json::Value;
 use server_common::{Oscar, Served, example, recorded_applications, serve_in_process};
 

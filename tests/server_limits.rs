@@ -10,8 +10,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use oscar::server::Limits;
 use oscar::server::auth::Auth;
-use oscar::server::{Limits, ReviewerConfig};
+use oscar::setup::ReviewerConfig;
 use serde_json::Value;
 use server_common::{example, recorded_applications, serve_in_process};
 

@@ -160,6 +160,16 @@ impl From<crate::ledger::LedgerError> for ApiError {
     }
 }
 
+impl From<crate::restrictions::RestrictionError> for ApiError {
+    fn from(e: crate::restrictions::RestrictionError) -> Self {
+        match e {
+            crate::restrictions::RestrictionError::Ledger(e) => e.into(),
+            // A fault of the stored data, not of the request: logged in full, answered 500.
+            e @ crate::restrictions::RestrictionError::Unreadable(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl From<JsonError> for ApiError {
     fn from(e: JsonError) -> Self {
         match e {

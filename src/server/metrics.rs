@@ -65,7 +65,10 @@ impl Metrics {
             Verdict::Escalate => self.escalate.fetch_add(1, Ordering::Relaxed),
         };
         for &(item, status) in &tally.items {
-            self.items[item][status].fetch_add(1, Ordering::Relaxed);
+            // `Tally::of` took both indexes from these very arrays, so each is found.
+            if let Some(count) = self.items.get(item).and_then(|counts| counts.get(status)) {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
         }
         let secs = took.as_secs_f64();
         for (b, upper) in self.buckets.iter().zip(BUCKETS) {

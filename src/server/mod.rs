@@ -1,10 +1,14 @@
-//! The HTTP service (`oscar serve`): axum on Tokio.
+//! The HTTP service (`oscar serve`): axum on Tokio, a shell over the library.
 //!
 //! [`app`] builds the router from an [`AppState`]; handlers live in one module per resource
-//! ([`reviews`], [`restrictions`], [`ops`]); errors become `application/problem+json` in
-//! [`error`] only; [`auth`] checks bearer keys. Reviews are CPU-bound and run on Tokio's
+//! ([`reviews`], [`restrictions`], [`ops`]): they parse, call the library, and map its errors;
+//! errors become `application/problem+json` in [`error`] only; [`auth`] checks bearer keys
+//! against the permission each handler declares. Reviews are CPU-bound and run on Tokio's
 //! blocking pool, bounded by a semaphore, never on the async worker threads; each review is
 //! written to the [`Ledger`] before the answer is sent.
+
+// A request must never panic on an index: every site is checked or says why it cannot fail.
+#![deny(clippy::indexing_slicing)]
 
 pub mod auth;
 pub mod error;
@@ -15,7 +19,6 @@ pub mod ops;
 pub mod registry;
 pub mod restrictions;
 pub mod reviews;
-pub mod setup;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,11 +37,12 @@ use tracing::Instrument;
 
 use crate::Reviewer;
 use crate::ledger::Ledger;
+use crate::restrictions::RestrictionError;
 use crate::routes::Closure;
-use auth::{Auth, Caller, Scope};
+use crate::setup::{Built, ConfigError, ReviewerConfig};
+use auth::{Auth, CallerSlot};
 use error::ApiError;
 use metrics::Metrics;
-pub use setup::{Built, ConfigError, RegistrySource, ReviewerConfig};
 
 /// Limits of the service.
 #[derive(Debug, Clone)]
@@ -115,7 +119,7 @@ impl AppState {
         limits: Limits,
         handle: Option<&tokio::runtime::Handle>,
     ) -> Result<AppState, StartError> {
-        let extra = restrictions::stored_closures(ledger.as_ref())?;
+        let extra = crate::restrictions::stored_closures(ledger.as_ref(), None)?;
         let built = config.build(&extra, handle)?;
         Ok(AppState::new(built, config, ledger, auth, limits))
     }
@@ -154,26 +158,21 @@ pub enum StartError {
     /// Reviewer configuration refused.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Ledger unusable.
+    /// The stored restrictions cannot be read (the ledger, or one that no longer reads).
     #[error(transparent)]
-    Ledger(#[from] crate::ledger::LedgerError),
-    /// A stored restriction no longer parses.
-    #[error("stored restriction {0}: {1}")]
-    Restriction(i64, String),
+    Restrictions(#[from] RestrictionError),
     /// Cannot bind or serve.
     #[error("cannot serve on {0}: {1}")]
     Io(String, std::io::Error),
 }
 
-/// The router: every route, the auth, request-id, timeout and body-limit layers.
+/// The router: every route (each handler declares the permission it needs, see [`auth`]),
+/// the request-id, timeout and body-limit layers.
 pub fn app(state: Arc<AppState>) -> Router {
-    let v1 = Router::new()
+    Router::new()
         .route("/v1/reviews", get(reviews::list).post(reviews::create))
         .route("/v1/reviews/{id}", get(reviews::get_one))
         .route("/v1/restrictions", get(restrictions::list).post(restrictions::create))
-        .route_layer(middleware::from_fn_with_state(Arc::clone(&state), authenticate));
-    Router::new()
-        .merge(v1)
         .route("/v1/envelope", get(ops::envelope))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -203,9 +202,12 @@ fn request_id(req: &Request) -> String {
         )
 }
 
-/// Request id, tracing span, timeout and response counting for every request.
-async fn request_context(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+/// Request id, tracing span, timeout, response counting and the request log line for every
+/// request.
+async fn request_context(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
     let id = request_id(&req);
+    let caller = CallerSlot::default();
+    req.extensions_mut().insert(caller.clone());
     let span = tracing::info_span!(
         "request",
         id = %id,
@@ -233,7 +235,7 @@ async fn request_context(State(state): State<Arc<AppState>>, req: Request, next:
     // names an application id at most, never a person's ID number (no query string).
     tracing::info!(
         id = %id,
-        caller = %resp.extensions().get::<Caller>().map_or("-", |c| c.0.as_str()),
+        caller = %caller.get().unwrap_or("-"),
         method = %method,
         path = %path,
         status,
@@ -280,40 +282,6 @@ fn is_json(media: &str) -> bool {
         !k.trim().eq_ignore_ascii_case("charset") || v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
     });
     json && utf8
-}
-
-fn scope_for(method: &Method, path: &str) -> Scope {
-    match (method, path.starts_with("/v1/restrictions")) {
-        (&Method::POST, true) => Scope::Restrict,
-        (&Method::POST, false) => Scope::Submit,
-        _ => Scope::Read,
-    }
-}
-
-/// Bearer-key check for `/v1/reviews` and `/v1/restrictions`; puts the [`Caller`] in the
-/// request's extensions.
-async fn authenticate(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Result<Response, ApiError> {
-    let caller = if let Auth::Keys(keys) = &state.auth {
-        let presented = req
-            .headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
-        let (name, scopes) = keys.check(presented.trim()).ok_or(ApiError::Unauthorized)?;
-        let needed = scope_for(req.method(), req.uri().path());
-        if !scopes.contains(&needed) {
-            return Err(ApiError::Forbidden { caller: name.to_string(), scope: needed.as_str() });
-        }
-        name.to_string()
-    } else {
-        "anonymous".to_string()
-    };
-    tracing::Span::current().record("caller", caller.as_str());
-    req.extensions_mut().insert(Caller(caller.clone()));
-    let mut resp = next.run(req).await;
-    resp.extensions_mut().insert(Caller(caller));
-    Ok(resp)
 }
 
 /// Serves `state` on `addr` until `shutdown` resolves, then finishes the requests in flight.

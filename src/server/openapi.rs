@@ -21,7 +21,7 @@ use super::{error, ops, restrictions, reviews};
         ops::metrics,
         ops::openapi,
     ),
-    components(schemas(error::Problem, error::ProblemField, reviews::QueuePage, reviews::QueueEntry, restrictions::Restriction, restrictions::Created, restrictions::Affected, restrictions::Listed, restrictions::RestrictionPage, ops::Status, ops::Ready, ops::EnvelopeEntry)),
+    components(schemas(error::Problem, error::ProblemField, reviews::QueuePage, reviews::QueueEntry, crate::restrictions::Restriction, restrictions::Created, restrictions::AffectedReview, crate::restrictions::Affected, restrictions::Listed, restrictions::RestrictionPage, ops::Status, ops::Ready, ops::EnvelopeEntry)),
     modifiers(&BearerAuth),
     tags(
         (name = "reviews", description = "Submit applications and read reviews"),

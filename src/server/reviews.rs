@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
@@ -15,7 +14,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::auth::Caller;
+use super::auth::{Read, Require, Submit};
 use super::error::ApiError;
 use super::metrics::Tally;
 use crate::application::{Application, Receipt};
@@ -80,11 +79,11 @@ pub fn location(application_id: &str) -> String {
         (status = 422, description = "Invalid application: every field error with its JSON Pointer", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 503, description = "The ledger cannot record now (`/problems/ledger-unavailable`): nothing was stored", body = super::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["submit"]))
 )]
 pub async fn create(
+    allowed: Require<Submit>,
     State(state): State<Arc<AppState>>,
-    Extension(Caller(caller)): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     // Stamped on arrival: what `submitted_at` is compared with, and what the ledger records.
@@ -127,7 +126,7 @@ pub async fn create(
             application,
             review: review_json,
             verdict: review.verdict,
-            caller,
+            caller: allowed.caller().to_string(),
             recorded_at: rfc3339(received),
         };
         Ok((Tally::of(&review), record))
@@ -181,9 +180,13 @@ fn review_answer(status: StatusCode, r: Record) -> Response {
         (status = 200, description = "The review as recorded", body = Review),
         (status = 404, description = "No review with this id", body = super::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
-pub async fn get_one(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_one(
+    _allowed: Require<Read>,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let st = Arc::clone(&state);
     let lookup = id.clone();
     let record = tokio::task::spawn_blocking(move || st.ledger.get(&lookup)).await??;
@@ -297,9 +300,10 @@ fn entry(r: &Record) -> QueueEntry {
         (status = 200, description = "A page of the queue", body = QueuePage),
         (status = 400, description = "Bad filter", body = super::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("bearer" = ["read"]))
 )]
 pub async fn list(
+    _allowed: Require<Read>,
     State(state): State<Arc<AppState>>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {

@@ -184,7 +184,7 @@ pub struct Served {
 
 /// Serves `config` in this process on an ephemeral port, with `auth` and `limits`.
 pub async fn serve_in_process(
-    config: oscar::server::ReviewerConfig,
+    config: oscar::setup::ReviewerConfig,
     auth: oscar::server::auth::Auth,
     limits: oscar::server::Limits,
 ) -> Served {

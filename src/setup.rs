@@ -1,5 +1,7 @@
-//! Building a [`Reviewer`] from the service's configuration, again whenever temporary
-//! restrictions are added (they join the closures and change the routes version).
+//! Building a [`Reviewer`] from its configuration (files or the shipped defaults) and the
+//! temporary restrictions in force: the service builds one at start and again whenever a
+//! restriction is added (it joins the closures and changes the routes version); the CLI
+//! builds one for `review` and `ledger replay`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -1,0 +1,351 @@
+//! Temporary restrictions (closures, works, lowered limits) added while the service runs:
+//! what makes one valid, how the ones stored in the ledger are read back, and which approved
+//! permits a new one affects (the permits to re-check).
+//!
+//! A stored restriction that no longer reads (stored by another version, or changed by
+//! hand) is never skipped: reading the stored restrictions fails with
+//! [`RestrictionError::Unreadable`], naming each such restriction with every problem,
+//! wherever they are read (the service's start, its restriction endpoints, `oscar ledger
+//! replay`). Reviewing without a restriction in force would approve what it forbids.
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::Reviewer;
+use crate::application::{FieldError, plain_serde_message, typed_at};
+use crate::checks::lowered_comparisons;
+use crate::ledger::{Ledger, LedgerError, StoredRestriction};
+use crate::routes::{Closure, LoweredLimits, closures_on_route};
+
+/// Approved reviews are re-checked in pages of this size.
+const PAGE: usize = 500;
+
+/// Longest `reason`: a sentence for a reviewer, not a document (it is echoed in every
+/// answer that lists the restriction).
+const MAX_REASON_CHARS: usize = 500;
+/// Most points of a restriction's geometry: a closed stretch of road, not a region.
+const MAX_GEOMETRY_POINTS: usize = 2_000;
+
+/// A temporary restriction as submitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Restriction {
+    /// Unique id, letters, digits and `- _ .`.
+    pub id: String,
+    /// `closure` (the road is closed to the transport while valid), `lowered_limit` (the
+    /// road stays open under `limits`) or `works` (closed, or open under `limits` if given).
+    pub kind: String,
+    /// Why, in plain words.
+    pub reason: String,
+    /// Start of validity, RFC 3339.
+    #[schema(value_type = String, format = DateTime)]
+    pub valid_from: DateTime<FixedOffset>,
+    /// End of validity, RFC 3339.
+    #[schema(value_type = String, format = DateTime)]
+    pub valid_until: DateTime<FixedOffset>,
+    /// GeoJSON `Point` or `LineString`, `[lon, lat]` WGS84.
+    #[schema(value_type = Object)]
+    pub geometry: Value,
+    /// The limits in force while valid (`lowered_limit`, or `works` that leave the road open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LoweredLimits>,
+}
+
+/// An approved review that a restriction affects.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Affected {
+    /// The application.
+    pub application_id: String,
+    /// First travel day.
+    #[schema(value_type = String, format = Date)]
+    pub schedule_start: NaiveDate,
+    /// Last travel day.
+    #[schema(value_type = String, format = Date)]
+    pub schedule_end: NaiveDate,
+    /// Kilometres along the matched route where it meets the restriction.
+    pub km: f64,
+    /// `[lon, lat]` where it meets it.
+    pub at: [f64; 2],
+}
+
+/// A stored restriction that cannot be read any more.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    /// Its position among the stored restrictions, from 1.
+    pub seq: i64,
+    /// Its `id`, where that much can be read.
+    pub id: Option<String>,
+    /// Every problem, with its JSON Pointer into the stored restriction.
+    pub problems: Vec<FieldError>,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "stored restriction `{id}` (number {}) can no longer be read:", self.seq)?,
+            None => write!(f, "stored restriction number {} can no longer be read:", self.seq)?,
+        }
+        let problems: Vec<String> = self.problems.iter().map(ToString::to_string).collect();
+        write!(f, " {}", problems.join(", "))
+    }
+}
+
+/// Why the stored restrictions could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RestrictionError {
+    /// The ledger could not be read.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// Stored restrictions that no longer read, every one of them.
+    #[error(
+        "{}; no review can take them into account. Run the oscar version that stored them, or keep this \
+         ledger read-only and start a new one (`oscar ledger init`) with the restrictions added again",
+        .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    Unreadable(Vec<Unreadable>),
+}
+
+fn point(v: &Value) -> Option<[f64; 2]> {
+    match v.as_array()?.as_slice() {
+        [lon, lat] => {
+            let (lon, lat) = (lon.as_f64()?, lat.as_f64()?);
+            crate::units::is_lon_lat(lon, lat).then_some([lon, lat])
+        }
+        _ => None,
+    }
+}
+
+/// Reads a restriction from JSON and checks it: the restriction and the closure it adds, or
+/// every problem with its JSON Pointer.
+pub fn parse(value: &Value) -> Result<(Restriction, Closure), Vec<FieldError>> {
+    let restriction: Restriction = typed_at(value)
+        .map_err(|(pointer, message)| vec![FieldError { pointer, message: plain_serde_message(&message) }])?;
+    let closure = validate(&restriction)?;
+    Ok((restriction, closure))
+}
+
+/// Checks a restriction; every problem with its JSON Pointer.
+pub fn validate(r: &Restriction) -> Result<Closure, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut err = |p: &str, m: String| errors.push(FieldError { pointer: p.into(), message: m });
+    if r.id.is_empty() || r.id.len() > 64 || !r.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        err("/id", "must be 1 to 64 letters, digits or `- _ .`".into());
+    }
+    match (r.kind.as_str(), &r.limits) {
+        ("closure", Some(_)) => err("/limits", "a closure closes the road; use `lowered_limit` to set limits".into()),
+        ("lowered_limit", None) => err("/limits", "a lowered limit needs `limits`".into()),
+        ("closure" | "works" | "lowered_limit", _) => {}
+        (other, _) => err("/kind", format!("must be `closure`, `works` or `lowered_limit`, found `{other}`")),
+    }
+    if let Some(limits) = &r.limits {
+        if limits.is_empty() {
+            err("/limits", format!("set at least one of {}", limits.named().map(|(n, _)| format!("`{n}`")).join(", ")));
+        }
+        for (name, value) in limits.named() {
+            if value.is_some_and(|v| !(v > 0.0 && v.is_finite())) {
+                err(&format!("/limits/{name}"), "must be a positive number".into());
+            }
+        }
+    }
+    if r.reason.trim().is_empty() {
+        err("/reason", "must not be empty".into());
+    }
+    if r.reason.chars().count() > MAX_REASON_CHARS {
+        err("/reason", format!("must be at most {MAX_REASON_CHARS} characters"));
+    }
+    if let Some(extra) =
+        r.geometry.as_object().and_then(|g| g.keys().find(|k| !["type", "coordinates"].contains(&k.as_str())))
+    {
+        err(&format!("/geometry/{extra}"), "is not a member of a GeoJSON `Point` or `LineString` here".into());
+    }
+    if r.geometry.get("coordinates").and_then(Value::as_array).is_some_and(|c| c.len() > MAX_GEOMETRY_POINTS) {
+        err("/geometry/coordinates", format!("must have at most {MAX_GEOMETRY_POINTS} points"));
+    }
+    if r.valid_until < r.valid_from {
+        err("/valid_until", "must not be before `valid_from`".into());
+    }
+    let coords = r.geometry.get("coordinates");
+    let geometry: Vec<[f64; 2]> = match r.geometry.get("type").and_then(Value::as_str) {
+        Some("Point") => match coords.and_then(point) {
+            Some(p) => vec![p],
+            None => {
+                err("/geometry/coordinates", "must be `[lon, lat]` in degrees".into());
+                Vec::new()
+            }
+        },
+        Some("LineString") => {
+            let list = coords.and_then(Value::as_array).cloned().unwrap_or_default();
+            let pts: Vec<Option<[f64; 2]>> = list.iter().map(point).collect();
+            if pts.len() < 2 {
+                err("/geometry/coordinates", "a LineString needs at least two `[lon, lat]` points".into());
+            }
+            for (i, p) in pts.iter().enumerate() {
+                if p.is_none() {
+                    err(&format!("/geometry/coordinates/{i}"), "must be `[lon, lat]` in degrees".into());
+                }
+            }
+            pts.into_iter().flatten().collect()
+        }
+        _ => {
+            err("/geometry/type", "must be `Point` or `LineString`".into());
+            Vec::new()
+        }
+    };
+    if errors.is_empty() {
+        Ok(Closure {
+            id: format!("temporary:{}", r.id),
+            reason: format!("{}: {}", r.kind, r.reason),
+            valid_from: r.valid_from,
+            valid_until: r.valid_until,
+            geometry,
+            limits: r.limits,
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// A stored restriction read back and checked as a new one is.
+pub fn read(stored: &StoredRestriction) -> Result<(Restriction, Closure), Unreadable> {
+    let unreadable = |id: Option<String>, problems| Unreadable { seq: stored.seq, id, problems };
+    let value =
+        crate::application::read_json(stored.restriction.as_bytes()).map_err(|e| unreadable(None, e.field_errors()))?;
+    parse(&value).map_err(|problems| unreadable(value.get("id").and_then(Value::as_str).map(str::to_string), problems))
+}
+
+/// The closures of the restrictions stored in the ledger, all of them or those recorded at
+/// or before `recorded_until` (RFC 3339 as the ledger records it); any of those that no
+/// longer reads fails it, and every one is named.
+pub fn stored_closures(ledger: &dyn Ledger, recorded_until: Option<&str>) -> Result<Vec<Closure>, RestrictionError> {
+    let (mut closures, mut unreadable) = (Vec::new(), Vec::new());
+    for stored in ledger.restrictions()? {
+        if recorded_until.is_some_and(|until| stored.recorded_at.as_str() > until) {
+            continue;
+        }
+        match read(&stored) {
+            Ok((_, closure)) => closures.push(closure),
+            Err(e) => unreadable.push(e),
+        }
+    }
+    if unreadable.is_empty() { Ok(closures) } else { Err(RestrictionError::Unreadable(unreadable)) }
+}
+
+/// The closures in force once `closure` joins the stored ones, or `None` where a restriction
+/// with its id is stored already (ids are unique).
+pub fn joined(ledger: &dyn Ledger, closure: &Closure) -> Result<Option<Vec<Closure>>, RestrictionError> {
+    let mut closures = stored_closures(ledger, None)?;
+    if closures.iter().any(|c| c.id == closure.id) {
+        return Ok(None);
+    }
+    closures.push(closure.clone());
+    Ok(Some(closures))
+}
+
+/// The approved reviews whose matched route meets `closure` during their schedule (for
+/// lowered limits: and whose vehicle exceeds one of them), and how many approved reviews
+/// were checked.
+pub fn affected(
+    ledger: &dyn Ledger,
+    reviewer: &Reviewer,
+    closure: &Closure,
+) -> Result<(Vec<Affected>, usize), LedgerError> {
+    let Some(routes) = reviewer.routes() else {
+        return Ok((Vec::new(), 0));
+    };
+    let (mut out, mut checked, mut after) = (Vec::new(), 0, 0);
+    let (cmin, cmax) = bbox(&closure.geometry);
+    // Roughly 300 m in degrees: a route further than that from the closure cannot meet it.
+    let margin = 0.003 / closure.geometry.first().map_or(1.0, |p| p[1].to_radians().cos().max(0.1));
+    loop {
+        let page = ledger.by_verdict(crate::review::Verdict::Approve, after, PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for record in &page {
+            checked += 1;
+            let Ok(app) = reviewer.parse(&record.entry.application) else { continue };
+            let s = &app.schedule;
+            if closure.valid_from.date_naive() > s.end || closure.valid_until.date_naive() < s.start {
+                continue;
+            }
+            let coords = &app.route.geometry.coordinates;
+            let (rmin, rmax) = bbox(coords);
+            if rmax[0] + margin < cmin[0]
+                || rmin[0] - margin > cmax[0]
+                || rmax[1] + margin < cmin[1]
+                || rmin[1] - margin > cmax[1]
+            {
+                continue;
+            }
+            // Lowered limits affect only the vehicles they are below.
+            if let (Some(limits), Some(book)) = (&closure.limits, reviewer.rulebook(&app.jurisdiction)) {
+                let margin = book.rules.route.height_margin.si();
+                if lowered_comparisons(&app, margin, limits).iter().all(|(_, observed, limit, _)| observed <= limit) {
+                    continue;
+                }
+            }
+            let matched = routes.network.match_route(coords);
+            if let Some(hit) = closures_on_route(&matched, std::slice::from_ref(closure)).first() {
+                out.push(Affected {
+                    application_id: record.entry.application_id.clone(),
+                    schedule_start: s.start,
+                    schedule_end: s.end,
+                    km: hit.km,
+                    at: [hit.lon, hit.lat],
+                });
+            }
+        }
+        if page.len() < PAGE {
+            break;
+        }
+    }
+    Ok((out, checked))
+}
+
+fn bbox(points: &[[f64; 2]]) -> ([f64; 2], [f64; 2]) {
+    let mut min = [f64::INFINITY; 2];
+    let mut max = [f64::NEG_INFINITY; 2];
+    for p in points {
+        for k in 0..2 {
+            min[k] = min[k].min(p[k]);
+            max[k] = max[k].max(p[k]);
+        }
+    }
+    (min, max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(change: impl FnOnce(&mut Value)) -> Vec<(String, String)> {
+        let mut r = serde_json::json!({"id": "W-1", "kind": "works", "reason": "resurfacing",
+            "valid_from": "2026-12-01T00:00:00Z", "valid_until": "2026-12-02T00:00:00Z",
+            "geometry": {"type": "Point", "coordinates": [24.94, 60.17]}});
+        change(&mut r);
+        parse(&r).err().unwrap_or_default().into_iter().map(|e| (e.pointer, e.message)).collect()
+    }
+
+    #[test]
+    fn type_errors_point_at_the_field_in_json_words() {
+        let one = |pointer: &str, message: &str| vec![(pointer.to_string(), message.to_string())];
+        assert_eq!(problems(|_| {}), []);
+        assert_eq!(problems(|r| r["limits"] = 5.into()), one("/limits", "wrong type: integer `5`, expected an object"));
+        // serde reads an array as the fields in order, and says so in its own terms.
+        assert_eq!(problems(|r| *r = serde_json::json!(["W-1"])), one("", "wrong type: array, expected an object"));
+        assert_eq!(
+            problems(|r| r["limits"] = serde_json::json!({"max_weight_kg": "heavy"})),
+            one("/limits/max_weight_kg", "wrong type: string \"heavy\", expected a number")
+        );
+        assert_eq!(problems(|r| r["id"] = serde_json::json!({})), one("/id", "wrong type: object, expected text"));
+        assert_eq!(
+            problems(|r| r["colour"] = "red".into()),
+            one(
+                "/colour",
+                "unknown field `colour`, expected one of `id`, `kind`, `reason`, `valid_from`, `valid_until`, \
+                 `geometry`, `limits`"
+            )
+        );
+    }
+}
