@@ -16,15 +16,14 @@ pub mod checks;
 pub mod determination;
 pub mod ids;
 pub mod ledger;
-pub mod loadtest;
 pub mod registry;
 pub mod report;
 pub mod review;
 pub mod rng;
-pub mod route_eval;
 pub mod routes;
 pub mod rulebook;
 pub mod server;
+pub mod tooling;
 
 use application::{Application, FieldError};
 use registry::Registry;

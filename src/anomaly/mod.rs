@@ -18,12 +18,8 @@
 //!
 //! [`AnomalyBlock`]: crate::review::AnomalyBlock
 
-pub mod anomalies;
-pub mod eval;
 pub mod features;
-pub mod generator;
 pub mod model;
-pub mod train;
 
 pub use features::{FEATURES, Feature, Features, N_FEATURES, RouteFacts, features, route_facts};
 pub use model::{AnomalyModel, ModelConfig, ModelError};

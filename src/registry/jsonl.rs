@@ -49,7 +49,7 @@ impl JsonlRegistry {
 
     /// The demo registry compiled into the binary.
     pub fn embedded_demo() -> Result<JsonlRegistry, LoadError> {
-        Self::from_texts("(embedded demo registry)", &super::demo::EMBEDDED, Vec::new())
+        Self::from_texts("(embedded demo registry)", &crate::tooling::demo_registry::EMBEDDED, Vec::new())
     }
 
     /// Builds a registry from the four files' texts, in [`FILES`] order.

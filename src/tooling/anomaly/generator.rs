@@ -20,7 +20,7 @@ use crate::registry::{Certificate, Lookup, References, TrailerType, VehicleKind,
 pub use crate::rng::SplitMix64;
 use crate::routes::RouteNetwork;
 
-use super::features::{RouteFacts, path_km, route_facts};
+use crate::anomaly::features::{RouteFacts, path_km, route_facts};
 
 /// A cargo category the generator knows, with its realistic ranges (see `models/README.md`).
 #[derive(Debug, Clone, Copy)]
@@ -174,8 +174,8 @@ pub struct Sample {
 
 impl Sample {
     /// The sample's features.
-    pub fn features(&self) -> super::features::Features {
-        super::features::features(&self.app, &self.refs, self.route.as_ref())
+    pub fn features(&self) -> crate::anomaly::features::Features {
+        crate::anomaly::features::features(&self.app, &self.refs, self.route.as_ref())
     }
 }
 
@@ -231,7 +231,7 @@ impl<'a> Roads<'a> {
                 }
             }
         }
-        let drawn = crate::route_eval::redraw(&line, rng);
+        let drawn = crate::tooling::route_eval::redraw(&line, rng);
         let facts = route_facts(self.net, &self.net.match_route(&drawn));
         let km = path_km(&drawn);
         let route = Route {
@@ -639,7 +639,7 @@ fn rigid(rng: &mut SplitMix64, c_len: f64, c_mass: f64) -> Option<Built> {
 /// Escort vehicles and people: at least the CN default requirement (class 3 one car and two
 /// people, wider than 3.75 m two cars), sometimes one car more.
 fn escort(rng: &mut SplitMix64, h: f64, w: f64, l: f64, gross: f64) -> Option<Escort> {
-    let (req_v, req_p) = super::features::escort_requirement(h, w, l, gross);
+    let (req_v, req_p) = crate::anomaly::features::escort_requirement(h, w, l, gross);
     let vehicles = req_v + u32::from(rng.chance(0.35));
     if vehicles == 0 {
         return None;
