@@ -19,14 +19,6 @@ use crate::rng::SplitMix64;
 /// The seed of the shipped demo registry.
 pub const SEED: u64 = 20261120;
 
-/// The shipped files, in [`crate::registry::FILES`] order.
-pub const EMBEDDED: [&str; 4] = [
-    include_str!("../../registry-demo/companies.jsonl"),
-    include_str!("../../registry-demo/people.jsonl"),
-    include_str!("../../registry-demo/vehicles.jsonl"),
-    include_str!("../../registry-demo/authorizations.jsonl"),
-];
-
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN)
 }
