@@ -23,6 +23,7 @@ pub mod rng;
 pub mod routes;
 pub mod rulebook;
 pub mod server;
+#[cfg(feature = "tooling")]
 pub mod tooling;
 
 use application::{Application, FieldError};
