@@ -8,8 +8,8 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use oscar::anomaly::generator::{Sample, normal_samples};
 use oscar::anomaly::{AnomalyModel, Features, features};
+use oscar::tooling::anomaly::generator::{Sample, normal_samples};
 
 fn bench(c: &mut Criterion) {
     let Ok(model) = AnomalyModel::embedded() else {

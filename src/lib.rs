@@ -17,17 +17,17 @@ pub mod determination;
 pub mod digest;
 pub mod ids;
 pub mod ledger;
-pub mod loadtest;
 pub mod registry;
 pub mod report;
 pub mod restrictions;
 pub mod review;
 pub mod rng;
-pub mod route_eval;
 pub mod routes;
 pub mod rulebook;
 pub mod server;
 pub mod setup;
+#[cfg(feature = "tooling")]
+pub mod tooling;
 pub mod units;
 
 use application::{Application, FieldError};

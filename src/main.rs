@@ -18,6 +18,7 @@ use oscar::review::Verdict;
 use oscar::routes::{RouteNetwork, import_geojson, import_osm};
 use oscar::rulebook::LoadedRulebook;
 use oscar::setup::{RegistrySource, ReviewerConfig};
+use oscar::tooling;
 
 /// Exit code: the application was approved.
 const EXIT_APPROVE: u8 = 0;
@@ -95,7 +96,7 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Seed.
-        #[arg(long, default_value_t = oscar::registry::DEMO_SEED)]
+        #[arg(long, default_value_t = tooling::demo_registry::SEED)]
         seed: u64,
     },
     /// Validate a rulebook file and print its hash.
@@ -110,7 +111,7 @@ enum Command {
         #[arg(long, default_value = "models")]
         out: PathBuf,
         /// Seed of the generators and the initialisation.
-        #[arg(long, default_value_t = oscar::anomaly::train::DEFAULT_SEED)]
+        #[arg(long, default_value_t = tooling::anomaly::train::DEFAULT_SEED)]
         seed: u64,
     },
     /// Evaluate the anomaly model against the robust z-score baseline on fresh normal and
@@ -139,13 +140,13 @@ enum Command {
         #[arg(long, default_value = "../shared/data/osm")]
         osm_dir: PathBuf,
         /// Routes per network through a restricted way, segment or node.
-        #[arg(long, default_value_t = oscar::route_eval::EvalOptions::default().restricted)]
+        #[arg(long, default_value_t = tooling::route_eval::EvalOptions::default().restricted)]
         restricted: usize,
         /// Random routes per network.
-        #[arg(long, default_value_t = oscar::route_eval::EvalOptions::default().random)]
+        #[arg(long, default_value_t = tooling::route_eval::EvalOptions::default().random)]
         random: usize,
         /// Seed of the walks and drawings.
-        #[arg(long, default_value_t = oscar::route_eval::EvalOptions::default().seed)]
+        #[arg(long, default_value_t = tooling::route_eval::EvalOptions::default().seed)]
         seed: u64,
         /// Write every route (drawn, truth, oscar) as JSON Lines to this file.
         #[arg(long)]
@@ -383,7 +384,7 @@ enum CliError {
     #[error(transparent)]
     Config(#[from] oscar::setup::ConfigError),
     #[error(transparent)]
-    Eval(#[from] oscar::route_eval::EvalError),
+    Eval(#[from] tooling::route_eval::EvalError),
     #[error("{0}")]
     Missing(String),
 }
@@ -466,7 +467,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             }
         }
         Command::DemoRegistry { out, seed } => {
-            oscar::registry::write_demo(&out, seed).map_err(|e| CliError::Write(out.display().to_string(), e))?;
+            tooling::demo_registry::write_demo(&out, seed)
+                .map_err(|e| CliError::Write(out.display().to_string(), e))?;
             println!("wrote the demo registry (seed {seed}) to {}", out.display());
             Ok(EXIT_APPROVE)
         }
@@ -495,9 +497,9 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             Ok(EXIT_APPROVE)
         }
         Command::Train { out, seed } => {
-            let opts = oscar::anomaly::train::TrainOptions { seed, ..Default::default() };
-            let trained = oscar::anomaly::train::train(&opts)?;
-            let config = oscar::anomaly::train::write(&out, trained)?;
+            let opts = tooling::anomaly::train::TrainOptions { seed, ..Default::default() };
+            let trained = tooling::anomaly::train::train(&opts)?;
+            let config = tooling::anomaly::train::write(&out, trained)?;
             println!(
                 "wrote {}/anomaly.safetensors (sha256:{}) and anomaly.json: threshold {:.4}, train MSE {:.4}, calibration MSE {:.4}",
                 out.display(),
@@ -509,7 +511,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             Ok(EXIT_APPROVE)
         }
         Command::EvalModel { model, osm_dir, dump, dump_train } => {
-            use oscar::anomaly::eval;
+            use tooling::anomaly::eval;
             let model = match model {
                 Some(dir) => oscar::anomaly::AnomalyModel::load(&dir)?,
                 None => oscar::anomaly::AnomalyModel::embedded()?,
@@ -541,13 +543,13 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             Ok(EXIT_APPROVE)
         }
         Command::EvalRoutes { osm_dir, restricted, random, seed, dump } => {
-            let opts = oscar::route_eval::EvalOptions { restricted, random, seed };
+            let opts = tooling::route_eval::EvalOptions { restricted, random, seed };
             let dir = osm_dir.is_dir().then_some(osm_dir.as_path());
             if dir.is_none() {
                 eprintln!("no extract directory at {}: evaluating the shipped network only", osm_dir.display());
             }
-            let results = oscar::route_eval::run(dir, opts, dump.as_deref())?;
-            print!("{}", oscar::route_eval::render(&results));
+            let results = tooling::route_eval::run(dir, opts, dump.as_deref())?;
+            print!("{}", tooling::route_eval::render(&results));
             if let Some(path) = dump {
                 println!("\nwrote {} routes to {}", results.len(), path.display());
             }
@@ -563,7 +565,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             Ok(service::ledger_replay(&ledger, &id, &data.config(), json)?)
         }
         Command::Loadtest { url, concurrency, duration, json, api_key, examples, cases } => {
-            let opts = oscar::loadtest::LoadOptions {
+            let opts = tooling::loadtest::LoadOptions {
                 url,
                 concurrency,
                 duration: std::time::Duration::from_secs(duration),

@@ -1,5 +1,5 @@
 //! The service subcommands of the CLI (`serve`, `registry-serve`, `ledger`, `loadtest`):
-//! wiring only; the work is in `oscar::server`, `oscar::ledger` and `oscar::loadtest`.
+//! wiring only; the work is in `oscar::server`, `oscar::ledger` and `oscar::tooling::loadtest`.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -30,7 +30,7 @@ pub enum ServiceError {
     #[error(transparent)]
     Ledger(#[from] oscar::ledger::LedgerError),
     #[error(transparent)]
-    Load(#[from] oscar::loadtest::LoadError),
+    Load(#[from] oscar::tooling::loadtest::LoadError),
     #[error(transparent)]
     Registry(#[from] oscar::registry::LoadError),
     #[error("cannot start the runtime: {0}")]
@@ -205,9 +205,9 @@ pub fn ledger_replay(path: &Path, id: &str, config: &ReviewerConfig, json: bool)
 }
 
 /// `oscar loadtest`.
-pub fn loadtest(opts: oscar::loadtest::LoadOptions, json: bool) -> Result<u8, ServiceError> {
+pub fn loadtest(opts: oscar::tooling::loadtest::LoadOptions, json: bool) -> Result<u8, ServiceError> {
     let rt = runtime()?;
-    let report = rt.block_on(oscar::loadtest::run(opts))?;
+    let report = rt.block_on(oscar::tooling::loadtest::run(opts))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -8,14 +8,14 @@ use std::process::Command;
 
 use candle_core::{DType, Device, Tensor};
 use oscar::Reviewer;
-use oscar::anomaly::anomalies::{ANOMALY_KINDS, anomalous_samples};
-use oscar::anomaly::eval::{EvalOptions, evaluate};
-use oscar::anomaly::generator::{Sample, normal_samples};
 use oscar::anomaly::model::{Autoencoder, Network, sha256_hex};
 use oscar::anomaly::{AnomalyModel, FEATURES, Feature, Features, ModelError, features, route_facts};
 use oscar::application::Application;
 use oscar::registry::{JsonlRegistry, Lookup, References, fetch};
 use oscar::rulebook::LoadedRulebook;
+use oscar::tooling::anomaly::anomalies::{ANOMALY_KINDS, anomalous_samples};
+use oscar::tooling::anomaly::eval::{EvalOptions, evaluate};
+use oscar::tooling::anomaly::generator::{Sample, normal_samples};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -322,7 +322,7 @@ fn drawn(net: &oscar::routes::RouteNetwork, stops: &[[f64; 2]]) -> Vec<[f64; 2]>
         let skip = usize::from(!line.is_empty());
         line.extend(net.shortest_path(leg[0], leg[1]).unwrap().line.into_iter().skip(skip));
     }
-    oscar::route_eval::redraw(&line, &mut oscar::rng::SplitMix64::new(3))
+    oscar::tooling::route_eval::redraw(&line, &mut oscar::rng::SplitMix64::new(3))
 }
 
 #[test]
@@ -380,7 +380,7 @@ fn a_long_detour_escalates_and_the_explanation_says_what_to_check() {
 /// The extract kept out of training, from `../shared` (CI has it there).
 fn held_out_extract() -> Option<PathBuf> {
     let dir = Path::new(ROOT).join("../shared/data/osm");
-    if dir.join(oscar::anomaly::eval::HELD_OUT_EXTRACT).is_file() {
+    if dir.join(oscar::tooling::anomaly::eval::HELD_OUT_EXTRACT).is_file() {
         return Some(dir);
     }
     let why = format!("{} is missing: the real-route calibration target is NOT tested", dir.display());
@@ -392,7 +392,7 @@ fn held_out_extract() -> Option<PathBuf> {
 #[test]
 fn clean_applications_on_held_out_real_roads_escalate_under_one_percent() {
     let Some(dir) = held_out_extract() else { return };
-    let held_out = oscar::anomaly::eval::held_out(&dir).unwrap();
+    let held_out = oscar::tooling::anomaly::eval::held_out(&dir).unwrap();
     let opts = EvalOptions { normal: 1000, per_kind: 60 };
     let report = evaluate(&model(), opts, Some(&held_out), None).unwrap();
     let t = report.held_out.as_ref().unwrap();

@@ -8,7 +8,7 @@
 
 mod routes_common;
 
-use oscar::route_eval::{EvalOptions, render, run, summarise};
+use oscar::tooling::route_eval::{EvalOptions, render, run, summarise};
 
 #[test]
 fn route_items_on_every_extract_against_the_truth() {

@@ -47,7 +47,7 @@ async fn replay_is_identical_and_reports_changed_data() {
 
     // The carrier is suspended in a changed copy of the registry.
     let reg = dir.join("registry");
-    oscar::registry::write_demo(&reg, oscar::registry::DEMO_SEED).unwrap();
+    oscar::tooling::demo_registry::write_demo(&reg, oscar::tooling::demo_registry::SEED).unwrap();
     let uscc = example("x")["carrier"]["uscc"].as_str().unwrap().to_string();
     let companies = std::fs::read_to_string(reg.join("companies.jsonl")).unwrap();
     let changed: Vec<String> = companies

@@ -15,7 +15,7 @@ use crate::application::{Application, UnitRole};
 use crate::registry::{References, TrailerType};
 use crate::routes::{MatchProblemKind, RouteMatch, RouteNetwork, distance_m};
 
-use super::generator::{CARGO_KINDS, CargoKind, cargo_kind};
+use super::cargo_kinds::{CARGO_KINDS, CargoKind, cargo_kind};
 
 /// How a feature is shown to a reviewer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

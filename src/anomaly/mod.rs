@@ -8,9 +8,9 @@
 //! reconstruction error and explains the score in an [`AnomalyBlock`]. The score never
 //! approves anything: `decide()` escalates at or above the calibrated threshold.
 //!
-//! Training data come from a seeded generator of normal applications ([`generator`]);
-//! planted anomalies ([`anomalies`]) are for evaluation only. `oscar train` and
-//! `oscar eval-model` wrap [`train`] and [`eval`].
+//! This module is what serving needs: [`cargo_kinds`], [`features`] and [`model`]. The
+//! seeded generator of training data, the planted anomalies, training and evaluation (what
+//! `oscar train` and `oscar eval-model` run) are tooling, in `oscar::tooling::anomaly`.
 //!
 //! Training uses candle, whose matrix products must run single-threaded
 //! (`RAYON_NUM_THREADS=1`) to add in a fixed order; scoring runs plain loops over the
@@ -18,12 +18,9 @@
 //!
 //! [`AnomalyBlock`]: crate::review::AnomalyBlock
 
-pub mod anomalies;
-pub mod eval;
+pub mod cargo_kinds;
 pub mod features;
-pub mod generator;
 pub mod model;
-pub mod train;
 
 pub use features::{FEATURES, Feature, Features, N_FEATURES, RouteFacts, features, route_facts};
 pub use model::{AnomalyModel, ModelConfig, ModelError};

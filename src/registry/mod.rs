@@ -3,12 +3,10 @@
 //! A [`Registry`] answers lookups by key; [`fetch`] gathers every record one application
 //! needs into [`References`] before any check runs, so the checks themselves are pure.
 
-mod demo;
 mod jsonl;
 mod remote;
 
-pub use demo::{SEED as DEMO_SEED, write_demo};
-pub use jsonl::{JsonlRegistry, LoadError};
+pub use jsonl::{FILES, JsonlRegistry, LoadError};
 pub use remote::{RemoteError, RemoteOptions, RemoteRegistry, VersionAnswer};
 
 use chrono::NaiveDate;

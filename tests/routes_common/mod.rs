@@ -59,7 +59,7 @@ pub use oscar::rng::SplitMix64 as Rng;
 /// The evaluation's helpers: metres between points and redrawing a line as
 /// another map would (not every test uses both).
 #[allow(unused_imports)]
-pub use oscar::route_eval::{metres, perturb};
+pub use oscar::tooling::route_eval::{metres, perturb};
 
 use oscar::routes::{RouteNetwork, WayView};
 use std::collections::HashMap;

@@ -626,7 +626,7 @@ pub fn render(results: &[RouteResult]) -> String {
 
 /// The application whose vehicle the evaluation reviews: the shipped Helsinki example
 /// (53.5 t gross, 4.3 m high, 3.2 m wide, 22 m long), its route replaced by each walk.
-const EXAMPLE: &str = include_str!("../examples/helsinki-example.json");
+const EXAMPLE: &str = include_str!("../../examples/helsinki-example.json");
 
 /// Why an evaluation could not run.
 #[derive(Debug, thiserror::Error)]

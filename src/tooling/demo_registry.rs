@@ -9,23 +9,15 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 
-use super::{
+use crate::ids::{with_id_check, with_uscc_check};
+use crate::registry::{
     AuthorizationRecord, Certificate, CompanyRecord, CompanyStatus, DrivingLicence, Insurance, PersonRecord,
     Qualification, TrailerType, TransportLicense, VehicleKind, VehicleRecord, VehicleStatus,
 };
-use crate::ids::{with_id_check, with_uscc_check};
 use crate::rng::SplitMix64;
 
 /// The seed of the shipped demo registry.
 pub const SEED: u64 = 20261120;
-
-/// The shipped files, in [`super::jsonl::FILES`] order.
-pub const EMBEDDED: [&str; 4] = [
-    include_str!("../../registry-demo/companies.jsonl"),
-    include_str!("../../registry-demo/people.jsonl"),
-    include_str!("../../registry-demo/vehicles.jsonl"),
-    include_str!("../../registry-demo/authorizations.jsonl"),
-];
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN)
@@ -460,7 +452,7 @@ pub fn generate(seed: u64) -> [String; 5] {
 /// Writes the demo registry into `dir`.
 pub fn write_demo(dir: &Path, seed: u64) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let names = super::jsonl::FILES.iter().copied().chain(["README.md"]);
+    let names = crate::registry::FILES.iter().copied().chain(["README.md"]);
     for (name, text) in names.zip(generate(seed)) {
         std::fs::write(dir.join(name), text)?;
     }

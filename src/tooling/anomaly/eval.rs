@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::anomalies::{ANOMALY_KINDS, anomalous_samples};
-use super::features::{FEATURES, Feature, Features};
 use super::generator::{Roads, Sample, normal_samples, road_samples};
-use super::model::{AnomalyModel, ModelError, TrainOptions};
 use super::train::{baseline_score, quantile, training_features};
+use crate::anomaly::features::{FEATURES, Feature, Features};
+use crate::anomaly::model::{AnomalyModel, ModelError, TrainOptions};
 use crate::routes::RouteNetwork;
 
 /// Seed of the evaluation normals; anomaly kind `k` uses `EVAL_SEED + 1 + k`. Fixed, and
@@ -147,7 +147,7 @@ fn score_features(model: &AnomalyModel, kind: &str, feats: Vec<Features>) -> Res
 
 /// Imports the held-out extract from `osm_dir` (into a temporary directory).
 pub fn held_out(osm_dir: &Path) -> Result<HeldOut, ModelError> {
-    let net = crate::route_eval::load_extract(&osm_dir.join(HELD_OUT_EXTRACT))?;
+    let net = crate::tooling::route_eval::load_extract(&osm_dir.join(HELD_OUT_EXTRACT))?;
     Ok(HeldOut { name: HELD_OUT_EXTRACT.into(), net })
 }
 

@@ -13,10 +13,10 @@ use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
 use std::collections::BTreeMap;
 
-use super::features::{FEATURES, Features, N_FEATURES};
 use super::generator::{Roads, Sample, SplitMix64, normal_samples, road_samples};
-pub use super::model::TrainOptions;
-use super::model::{
+use crate::anomaly::features::{FEATURES, Features, N_FEATURES};
+pub use crate::anomaly::model::TrainOptions;
+use crate::anomaly::model::{
     Architecture, Autoencoder, Baseline, Comparable, FORMAT_VERSION, FeatureSpec, HIDDEN, LATENT, LAYERS, ModelConfig,
     ModelError, Network, TrainingInfo, counts, score_of, sha256_hex, standardise,
 };

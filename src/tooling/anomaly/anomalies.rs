@@ -133,7 +133,7 @@ pub fn plant(kind: AnomalyKind, s: &mut Sample, rng: &mut SplitMix64) {
         }
         AnomalyKind::ImpossibleSchedule => {
             let target = rng.uniform(700.0, 3000.0);
-            let km = super::features::path_km(&app.route.geometry.coordinates) * f64::from(app.schedule.trips);
+            let km = crate::anomaly::features::path_km(&app.route.geometry.coordinates) * f64::from(app.schedule.trips);
             if km < target {
                 // Stretch the route around its start until one day cannot cover it.
                 let stretch = target / km.max(0.1) * rng.uniform(1.0, 2.0);
@@ -146,7 +146,7 @@ pub fn plant(kind: AnomalyKind, s: &mut Sample, rng: &mut SplitMix64) {
                 // The stretched drawing leaves the roads: the service would not match it.
                 s.route = None;
             }
-            let km = super::features::path_km(&app.route.geometry.coordinates) * f64::from(app.schedule.trips);
+            let km = crate::anomaly::features::path_km(&app.route.geometry.coordinates) * f64::from(app.schedule.trips);
             let days = (km / target).floor().max(1.0) as i64;
             app.schedule.end = app.schedule.start + Duration::days(days - 1);
         }
@@ -194,7 +194,7 @@ fn subtle(which: u32, s: &mut Sample, rng: &mut SplitMix64) {
             }
         }
         _ => {
-            let km = super::features::path_km(&app.route.geometry.coordinates) * f64::from(app.schedule.trips);
+            let km = crate::anomaly::features::path_km(&app.route.geometry.coordinates) * f64::from(app.schedule.trips);
             let target = rng.uniform(380.0, 550.0);
             let days = (km / target).floor().max(1.0) as i64;
             app.schedule.end = app.schedule.start + Duration::days(days - 1);
