@@ -14,6 +14,11 @@
 //! lines and reviews the rest: the finished file is byte for byte what an uninterrupted run
 //! writes.
 //!
+//! Parallelism: the worker threads share one [`Reviewer`] and take input lines in turn from
+//! one reader, parse and review them, and send the results to the calling thread, which
+//! writes them in input order. A worker takes no line more than a window ahead of the last
+//! one written, so a slow review holds back at most that many finished results in memory.
+//!
 //! Tooling, not runtime: the service never calls this module.
 
 use std::collections::hash_map::Entry;
@@ -123,7 +128,7 @@ pub struct BadLine {
 
 /// What a batch found, over the whole output (results kept from an interrupted run
 /// included).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
     /// Results in the output: reviews plus bad lines.
     pub results: u64,
@@ -255,7 +260,9 @@ fn read_prior(path: &Path) -> Result<Prior, BatchError> {
             return Ok(prior);
         }
         let corrupt = |reason: String| BatchError::Corrupt { path: label(), line: prior.kept.len() as u64 + 1, reason };
-        let record = serde_json::from_slice::<OutRecord>(&line).map_err(|e| corrupt(e.to_string()))?;
+        let value = serde_json::from_slice::<Value>(&line).map_err(|e| corrupt(format!("not JSON: {e}")))?;
+        let record = serde_json::from_value::<OutRecord>(value)
+            .map_err(|_| corrupt("neither a review nor a bad line".into()))?;
         prior.kept.push(match record {
             OutRecord::Review(review) => {
                 prior.summary.count_review(&review);

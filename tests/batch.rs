@@ -235,8 +235,15 @@ fn an_output_of_another_input_or_a_damaged_one_is_refused_and_left_alone() {
     let second = damaged.iter().position(|b| *b == b'\n').unwrap() + 1;
     damaged[second] = b'#';
     std::fs::write(&out, &damaged).unwrap();
-    refused(&other, &out, "out.jsonl line 2 is not a result of `oscar batch`");
+    refused(&other, &out, "out.jsonl line 2 is not a result of `oscar batch` (not JSON: ");
     assert_eq!(std::fs::read(&out).unwrap(), damaged);
+
+    let short = dir.join("short.jsonl");
+    std::fs::write(&short, std::fs::read_to_string(&other).unwrap().lines().take(2).collect::<Vec<_>>().join("\n"))
+        .unwrap();
+    std::fs::write(&out, &before).unwrap();
+    refused(&short, &out, "holds 3 results but");
+    assert_eq!(std::fs::read(&out).unwrap(), before);
 
     refused(&input, &input, "is the input file");
     assert_eq!(lines(&input).len(), 3);

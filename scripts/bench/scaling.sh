@@ -14,9 +14,10 @@
 #
 # Settings (environment): THREADS="1 2 4 8 16", COUNT=20000 generated applications,
 # SEED=20261129, DURATION=10 s per load run after WARMUP=2 s, CONCURRENCY=64 clients,
-# PORT=18190, LEDGER_SYNC=normal, WORK=a new temporary directory (removed at the end
-# unless given).
-# On 16 cores it takes about 2 minutes (gen ~15 s, batch ~30 s, load runs 5 x ~15 s).
+# PORT=18190 (+ the thread count), LEDGER_SYNC=normal, WORK=a new temporary directory
+# (removed at the end unless given).
+# On 16 cores the whole run takes about 3 minutes: gen ~50 s (one thread), the five batch runs
+# ~35 s, the five load runs ~15 s each (measured here at 1 and 2 threads on a debug build).
 set -euo pipefail
 
 oscar=$(realpath "${1:?usage: $0 path/to/oscar}")
@@ -29,13 +30,14 @@ warmup=${WARMUP:-2}
 concurrency=${CONCURRENCY:-64}
 port=${PORT:-18190}
 sync=${LEDGER_SYNC:-normal}
-if [ -n "${WORK:-}" ]; then
-    work=$WORK
-    mkdir -p "$work"
-else
-    work=$(mktemp -d)
-    trap 'rm -rf "$work"' EXIT
-fi
+work=${WORK:-$(mktemp -d)}
+mkdir -p "$work"
+server=
+cleanup() {
+    [ -z "$server" ] || kill -TERM "$server" 2>/dev/null || true
+    [ -n "${WORK:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
 # oscar re-runs itself with this set anyway; set here, a pid stays the server's own.
 export RAYON_NUM_THREADS=1 RUST_LOG=warn
 
@@ -82,8 +84,13 @@ for n in $threads; do
     rm -f "$out"
     prefix=$(pin 0 $((n - 1)))
     before=$(cpu_line)
+    status=0
+    summary=$($prefix "$oscar" batch "$work/apps.jsonl" --out "$out" --threads "$n" 2>"$work/batch.log") || status=$?
     # Exit 2 (some lines not reviewable) is a result, not a failure.
-    summary=$($prefix "$oscar" batch "$work/apps.jsonl" --out "$out" --threads "$n" 2>/dev/null) || [ $? -eq 2 ]
+    if [ "$status" -ne 0 ] && [ "$status" -ne 2 ]; then
+        cat "$work/batch.log" >&2
+        exit 1
+    fi
     line=$(echo "$summary" | grep '^reviewed ')
     sum=$(cksum <"$out" | cut -d' ' -f1)
     first_sum=${first_sum:-$sum}
@@ -96,7 +103,11 @@ for n in $threads; do
     rm -f "$out"
 done
 
+load() { $client_pin "$oscar" loadtest --url "http://127.0.0.1:$port" --concurrency "$concurrency" --duration "$1" --json; }
+base_port=$port
 for n in $threads; do
+    # A port of its own: the last run's may still be closing.
+    port=$((base_port + n))
     ledger="$work/ledger-$n.sqlite"
     rm -f "$ledger"*
     "$oscar" ledger init --ledger "$ledger" >/dev/null
@@ -111,7 +122,6 @@ for n in $threads; do
         kill -0 "$server" 2>/dev/null || { cat "$work/serve-$n.log" >&2; exit 1; }
         sleep 0.1
     done
-    load() { $client_pin "$oscar" loadtest --url "http://127.0.0.1:$port" --concurrency "$concurrency" --duration "$1" --json; }
     load "$warmup" >/dev/null
     ticks_before=$(awk '{ print $14 + $15 }' "/proc/$server/stat")
     before=$(cpu_line)
@@ -120,6 +130,7 @@ for n in $threads; do
     steal_pct=$(steal "$before" "$(cpu_line)")
     kill -TERM "$server"
     wait "$server" || true
+    server=
     rate=$(echo "$report" | field reviews_per_s)
     seconds=$(echo "$report" | field seconds)
     printf '{"kind":"serve","threads":%s,"pinned":%s,"client_pinned":%s,"clients":%s,"seconds":%s,"reviews_per_s":%s,"p50_ms":%s,"p99_ms":%s,"transport_errors":%s,"server_cpu_us_per_review":%s,"steal_pct":%s}\n' \
