@@ -137,7 +137,7 @@ for n in $threads; do
         "$n" "$([ -n "$server_pin" ] && echo true || echo false)" "$([ -n "$client_pin" ] && echo true || echo false)" \
         "$concurrency" "$seconds" "$rate" "$(echo "$report" | field p50_ms)" "$(echo "$report" | field p99_ms)" \
         "$(echo "$report" | field transport_errors)" \
-        "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v r="$rate" -v s="$seconds" \
+        "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" -v r="$rate" -v s="$seconds" \
             'BEGIN { printf "%.0f", (r * s > 0 ? 1e6 * t / hz / (r * s) : 0) }')" "$steal_pct"
 done
 printf '{"kind":"done","seconds":%s}\n' $(($(date +%s) - started))
