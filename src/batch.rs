@@ -49,6 +49,8 @@ pub const GEN_SEED: u64 = 20_261_129;
 /// Results a worker may be ahead of the writer, per thread: bounds the memory held for
 /// results waiting on a slower one before them.
 const WINDOW_PER_THREAD: u64 = 64;
+/// Applications [`generate`] makes before writing them; each thread makes a share of them.
+const GEN_ROUND: usize = 1024;
 /// Bad lines listed in the summary's text (all of them are in the output).
 const BAD_LINES_SHOWN: usize = 20;
 
@@ -615,16 +617,41 @@ pub fn run(reviewer: &Reviewer, input: &Path, out: &Path, threads: NonZeroUsize)
 }
 
 /// Writes `count` realistic applications with routes on the roads of `network`, one JSON
-/// document a line, ids `GEN-000000` on; the same seed gives the same bytes. They come from
-/// the anomaly model's generator of normal applications: real cargo, rigs and axle loads,
-/// and a trip between two places of the network (shortest path, or a short detour through
-/// a third place) redrawn as another map would draw it.
-pub fn generate(network: &RouteNetwork, count: usize, seed: u64, out: &mut dyn Write) -> std::io::Result<()> {
+/// document a line, ids `GEN-000000` on, made on `threads` threads; the same seed gives the
+/// same bytes whatever the number of threads. They come from the anomaly model's generator
+/// of normal applications: real cargo, rigs and axle loads, and a trip between two places
+/// of the network (shortest path, or a short detour through a third place) redrawn as
+/// another map would draw it.
+pub fn generate(
+    network: &RouteNetwork,
+    count: usize,
+    seed: u64,
+    threads: NonZeroUsize,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     let roads = Roads::new(network);
-    let mut rng = SplitMix64::new(seed);
-    for index in 0..count {
-        serde_json::to_writer(&mut *out, &normal_sample(&mut rng, index, Some(&roads)).app)?;
-        out.write_all(b"\n")?;
+    let make = |index: usize| {
+        // A generator of its own for each application, so that any thread can make it.
+        let mut rng = SplitMix64::new(SplitMix64::new(seed ^ index as u64).next_u64());
+        serde_json::to_string(&normal_sample(&mut rng, index, Some(&roads)).app)
+    };
+    for start in (0..count).step_by(GEN_ROUND) {
+        let mut lines: Vec<serde_json::Result<String>> = Vec::new();
+        lines.resize_with(GEN_ROUND.min(count - start), || Ok(String::new()));
+        let share = lines.len().div_ceil(threads.get());
+        std::thread::scope(|scope| {
+            for (part, slots) in lines.chunks_mut(share).enumerate() {
+                scope.spawn(move || {
+                    for (k, slot) in slots.iter_mut().enumerate() {
+                        *slot = make(start + part * share + k);
+                    }
+                });
+            }
+        });
+        for line in lines {
+            out.write_all(line?.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
     }
     out.flush()
 }

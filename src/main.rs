@@ -99,6 +99,9 @@ enum Command {
         /// Road network directory made by `import-osm` (default: the embedded Helsinki network).
         #[arg(long)]
         routes: Option<PathBuf>,
+        /// Threads (default: the number of cores); the file is the same for any number.
+        #[arg(long)]
+        threads: Option<std::num::NonZeroUsize>,
     },
     /// Import an OpenStreetMap PBF extract into a road-network directory.
     ImportOsm {
@@ -443,6 +446,11 @@ fn exec_single_threaded() -> std::io::Result<()> {
     Ok(())
 }
 
+/// The number of cores, the default number of threads of `batch` and `gen`.
+fn cores() -> std::num::NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
+}
+
 /// The bytes of a file or of standard input (`-`), at most one more than
 /// [`INPUT_LIMIT_BYTES`]: enough to tell an input over the limit without reading it all.
 fn read_input(path: &Path) -> Result<Vec<u8>, CliError> {
@@ -502,13 +510,12 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Batch { input, out, threads, data } => {
             let reviewer = data.config().build(&[], None)?.reviewer;
-            let cores = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
-            let summary = oscar::batch::run(&reviewer, &input, &out, threads.unwrap_or(cores))?;
+            let summary = oscar::batch::run(&reviewer, &input, &out, threads.unwrap_or_else(cores))?;
             eprintln!("oscar batch: {} of the input's lines done, results in {}", summary.results, out.display());
             print!("{summary}");
             Ok(if summary.bad.is_empty() { EXIT_APPROVE } else { EXIT_INVALID })
         }
-        Command::Gen { count, seed, out, routes } => {
+        Command::Gen { count, seed, out, routes, threads } => {
             let network = match routes {
                 Some(dir) => RouteNetwork::load(&dir).map_err(SetupError::from)?,
                 None => oscar::embedded_routes().map_err(SetupError::from)?.network,
@@ -519,7 +526,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                 None => Box::new(std::io::stdout().lock()),
             };
             let mut sink = std::io::BufWriter::new(&mut sink);
-            oscar::batch::generate(&network, count, seed, &mut sink).map_err(|e| CliError::Write(label, e))?;
+            oscar::batch::generate(&network, count, seed, threads.unwrap_or_else(cores), &mut sink)
+                .map_err(|e| CliError::Write(label, e))?;
             Ok(EXIT_APPROVE)
         }
         Command::DemoRegistry { out, seed } => {

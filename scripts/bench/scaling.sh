@@ -16,8 +16,8 @@
 # SEED=20261129, DURATION=10 s per load run after WARMUP=2 s, CONCURRENCY=64 clients,
 # PORT=18190 (+ the thread count), LEDGER_SYNC=normal, WORK=a new temporary directory
 # (removed at the end unless given).
-# On 16 cores the whole run takes about 3 minutes: gen ~50 s (one thread), the five batch runs
-# ~35 s, the five load runs ~15 s each (measured here at 1 and 2 threads on a debug build).
+# On 16 cores the whole run takes about 2 minutes: gen ~5 s, the five batch runs ~35 s, the
+# five load runs ~15 s each (scaled from runs here at 1 and 2 threads on a debug build).
 set -euo pipefail
 
 oscar=$(realpath "${1:?usage: $0 path/to/oscar}")
