@@ -210,11 +210,12 @@ impl std::fmt::Display for Summary {
         }
         writeln!(
             f,
-            "reviewed {} applications in {:.2} s: {:.0} reviews/s on {} threads",
+            "reviewed {} applications in {:.2} s: {:.0} reviews/s on {} thread{}",
             self.reviewed_now,
             self.elapsed.as_secs_f64(),
             self.rate(),
-            self.threads
+            self.threads,
+            if self.threads == 1 { "" } else { "s" }
         )
     }
 }
