@@ -12,6 +12,7 @@
 
 pub mod anomaly;
 pub mod application;
+pub mod batch;
 pub mod checks;
 pub mod determination;
 pub mod digest;

@@ -68,6 +68,42 @@ enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Review a JSON Lines file of applications on all cores: one result a line in OUT, in
+    /// input order; an OUT left by an interrupted run is completed (exit 0 every line
+    /// reviewed, 2 some lines could not be, 3 setup error).
+    Batch {
+        /// The applications, one JSON document a line (blank lines are skipped).
+        input: PathBuf,
+        /// The results: each review as `review --json` gives it, on one line, or the line
+        /// number and field errors of a line that could not be reviewed.
+        #[arg(long)]
+        out: PathBuf,
+        /// Reviews running at once (default: the number of cores).
+        #[arg(long)]
+        threads: Option<std::num::NonZeroUsize>,
+        /// Where the reference data come from.
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Write realistic applications with routes on real roads as JSON Lines, for `batch`
+    /// (the same seed gives the same file).
+    Gen {
+        /// How many.
+        #[arg(long)]
+        count: usize,
+        /// Seed.
+        #[arg(long, default_value_t = oscar::batch::GEN_SEED)]
+        seed: u64,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Road network directory made by `import-osm` (default: the embedded Helsinki network).
+        #[arg(long)]
+        routes: Option<PathBuf>,
+        /// Threads (default: the number of cores); the file is the same for any number.
+        #[arg(long)]
+        threads: Option<std::num::NonZeroUsize>,
+    },
     /// Import an OpenStreetMap PBF extract into a road-network directory.
     ImportOsm {
         /// The `.osm.pbf` extract.
@@ -385,6 +421,8 @@ enum CliError {
     Config(#[from] oscar::setup::ConfigError),
     #[error(transparent)]
     Eval(#[from] tooling::route_eval::EvalError),
+    #[error(transparent)]
+    Batch(#[from] oscar::batch::BatchError),
     #[error("{0}")]
     Missing(String),
 }
@@ -407,6 +445,11 @@ fn exec_single_threaded() -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn exec_single_threaded() -> std::io::Result<()> {
     Ok(())
+}
+
+/// The number of cores, the default number of threads of `batch` and `gen`.
+fn cores() -> std::num::NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
 }
 
 /// The bytes of a file or of standard input (`-`), at most one more than
@@ -465,6 +508,28 @@ fn run(cli: Cli) -> Result<u8, CliError> {
                     Ok(EXIT_INVALID)
                 }
             }
+        }
+        Command::Batch { input, out, threads, data } => {
+            let reviewer = data.config().build(&[], None)?.reviewer;
+            let summary = oscar::batch::run(&reviewer, &input, &out, threads.unwrap_or_else(cores))?;
+            eprintln!("oscar batch: {} of the input's lines done, results in {}", summary.results, out.display());
+            print!("{summary}");
+            Ok(if summary.bad.is_empty() { EXIT_APPROVE } else { EXIT_INVALID })
+        }
+        Command::Gen { count, seed, out, routes, threads } => {
+            let network = match routes {
+                Some(dir) => RouteNetwork::load(&dir).map_err(SetupError::from)?,
+                None => oscar::embedded_routes().map_err(SetupError::from)?.network,
+            };
+            let label = out.as_ref().map_or_else(|| "standard output".into(), |p| p.display().to_string());
+            let mut sink: Box<dyn std::io::Write> = match &out {
+                Some(path) => Box::new(std::fs::File::create(path).map_err(|e| CliError::Write(label.clone(), e))?),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut sink = std::io::BufWriter::new(&mut sink);
+            tooling::samples::generate(&network, count, seed, threads.unwrap_or_else(cores), &mut sink)
+                .map_err(|e| CliError::Write(label, e))?;
+            Ok(EXIT_APPROVE)
         }
         Command::DemoRegistry { out, seed } => {
             tooling::demo_registry::write_demo(&out, seed)
