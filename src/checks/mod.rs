@@ -10,7 +10,7 @@ mod people;
 mod route;
 mod vehicle;
 
-pub use route::lowered_comparisons;
+pub use route::{closure_bars, lowered_comparisons, may_pass};
 
 use chrono::NaiveDate;
 use serde_json::Value;
