@@ -69,10 +69,11 @@ fn reviewer_on(net: RouteNetwork) -> Reviewer {
 
 /// Reviews a route through each way `pick` accepts (in stored order) on which `item`
 /// fails because of that way; every proposal avoids the way and passes R1-R5 again when
-/// resubmitted, every refusal to propose says which item failed. Returns the proposals.
-fn around(reviewer: &Reviewer, pick: impl Fn(&WayView) -> bool, item: &str) -> usize {
+/// resubmitted, every refusal to propose says which item failed. Returns the declared routes
+/// that got a proposal.
+fn around(reviewer: &Reviewer, pick: impl Fn(&WayView) -> bool, item: &str) -> Vec<Vec<[f64; 2]>> {
     let net = &reviewer.routes().unwrap().network;
-    let (mut tried, mut proposed) = (0, 0);
+    let (mut tried, mut proposed) = (0, Vec::new());
     for w in net.ways().filter(|w| pick(w)) {
         let Some(line) = through(reviewer, &w) else { continue };
         let r = review_route(reviewer, &line);
@@ -86,7 +87,7 @@ fn around(reviewer: &Reviewer, pick: impl Fn(&WayView) -> bool, item: &str) -> u
         let alt = r.alternative.as_ref().unwrap_or_else(|| panic!("no alternative for {source}"));
         match alt.outcome {
             Outcome::Proposed => {
-                proposed += 1;
+                proposed.push(line.clone());
                 assert!(alt.avoids.contains(&source), "{source}: {alt:#?}");
                 let geometry = &alt.geometry.as_ref().unwrap().coordinates;
                 assert!(!net.match_route(geometry).ways.iter().any(|x| x.way_id == w.way_id), "{source} used");
@@ -112,7 +113,7 @@ fn around(reviewer: &Reviewer, pick: impl Fn(&WayView) -> bool, item: &str) -> u
 fn a_route_under_a_low_bridge_gets_an_alternative_that_avoids_it_and_passes_r2() {
     // The example's load is 4.3 m high, 4.4 m with the margin.
     let low = |w: &WayView| w.tags.iter().any(|(k, v)| k == "maxheight" && v.parse::<f64>().is_ok_and(|h| h < 4.4));
-    assert!(around(&Reviewer::with_defaults().unwrap(), low, "R2") >= 1);
+    assert!(!around(&Reviewer::with_defaults().unwrap(), low, "R2").is_empty());
 }
 
 #[test]
@@ -122,7 +123,7 @@ fn a_route_on_an_hgv_no_street_gets_an_alternative_that_avoids_it() {
     let dir = temp_dir("alternative-heidelberg");
     oscar::routes::import_osm(&pbf, &dir).unwrap();
     let banned = |w: &WayView| w.tags.iter().any(|(k, v)| k == "hgv" && v == "no");
-    assert!(around(&reviewer_on(RouteNetwork::load(&dir).unwrap()), banned, "R4") >= 1);
+    assert!(!around(&reviewer_on(RouteNetwork::load(&dir).unwrap()), banned, "R4").is_empty());
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -254,4 +255,54 @@ fn a_proposal_never_meets_a_restriction_the_vehicle_exceeds() {
     }
     eprintln!("{proposed} proposals in {reviewed} reviews");
     assert!(reviewed >= 100 && proposed >= 10, "{proposed} proposals in {reviewed} reviews");
+}
+
+/// `oscar review` on the example with `route` as its geometry, with `args`: exit code and
+/// standard output.
+fn cli(route: &[[f64; 2]], args: &[&str]) -> (i32, String) {
+    let dir = temp_dir("alternative-cli");
+    let mut app = example();
+    app["route"]["geometry"]["coordinates"] = serde_json::to_value(route).unwrap();
+    let file = dir.join("app.json");
+    std::fs::write(&file, app.to_string()).unwrap();
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_oscar")).arg("review").arg(&file).args(args).output().unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn the_report_and_the_json_show_the_alternative_and_a_passing_route_has_none() {
+    let low = |w: &WayView| w.tags.iter().any(|(k, v)| k == "maxheight" && v.parse::<f64>().is_ok_and(|h| h < 4.4));
+    let reviewer = Reviewer::with_defaults().unwrap();
+    let route = around(&reviewer, low, "R2").swap_remove(0);
+    let (code, en) = cli(&route, &["--lang", "en"]);
+    assert_eq!(code, 1, "the verdict stays escalate:\n{en}");
+    let at = en.find("\nAlternative route: proposed\n  a route of `").unwrap_or_else(|| panic!("{en}"));
+    assert!(at > en.find("\nRoute\n").unwrap(), "after the items:\n{en}");
+    assert!(
+        en.contains("km against the declared route), ") && en.contains("`alternative.geometry` in `--json`"),
+        "{en}"
+    );
+    let (_, zh) = cli(&route, &["--lang", "zh"]);
+    assert!(zh.contains("\n替代路线：已提出\n") && zh.contains("公里（较申报路线 "), "{zh}");
+    let (_, json) = cli(&route, &["--json"]);
+    let review: Value = serde_json::from_str(&json).unwrap();
+    let alt = &review["alternative"];
+    assert_eq!(alt["outcome"], "proposed", "{alt:#}");
+    assert_eq!(alt["geometry"]["type"], "LineString");
+    assert!(alt["length_m"].as_f64().unwrap() > 0.0 && alt["detour_m"].is_number(), "{alt:#}");
+    assert_eq!(alt["recheck"].as_array().unwrap().len(), 5);
+    // The example's own route passes R2-R4: no alternative, the output as before.
+    let (code, json) = cli(
+        &example()["route"]["geometry"]["coordinates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| [p[0].as_f64().unwrap(), p[1].as_f64().unwrap()])
+            .collect::<Vec<_>>(),
+        &["--json"],
+    );
+    assert_eq!(code, 0);
+    assert!(serde_json::from_str::<Value>(&json).unwrap().get("alternative").is_none(), "{json}");
 }

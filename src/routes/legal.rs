@@ -298,3 +298,81 @@ impl RouteNetwork {
         closures.extend(barred.closed.get(&(way, seg)).into_iter().flatten().cloned());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::path_length_m;
+
+    fn helsinki() -> crate::routes::RouteData {
+        // INVARIANT (test): the shipped network loads; other tests check it in detail.
+        match crate::embedded_routes() {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// With nothing barred, A* and plain Dijkstra find paths as long as the plain shortest
+    /// path, on seeded random pairs.
+    #[test]
+    fn a_star_and_dijkstra_agree_with_the_shortest_path() {
+        let net = helsinki().network;
+        let open = net.barred(|_| true, &[]);
+        let mut rng = crate::rng::SplitMix64::new(11);
+        let mut found = 0;
+        for _ in 0..60 {
+            let n = net.xy.len() as u64;
+            let (a, b) = (net.lonlat(rng.below(n) as u32), net.lonlat(rng.below(n) as u32));
+            let plain = net.shortest_path(a, b);
+            let lengths: Vec<Option<f64>> = [Search::AStar, Search::Dijkstra]
+                .into_iter()
+                .map(|s| match net.legal_path(a, b, &open, s) {
+                    LegalPath::Found(p) => Some(p.length_m),
+                    _ => None,
+                })
+                .collect();
+            if let Some(p) = &plain {
+                found += 1;
+                for l in &lengths {
+                    assert!(l.is_some_and(|l| (l - p.length_m).abs() < 1e-6), "{l:?} vs {}", p.length_m);
+                }
+            }
+        }
+        assert!(found >= 30, "only {found} pairs connected");
+    }
+
+    /// A closure in force bars the roads it meets: the path found goes round it, and where
+    /// every road from the origin is closed, the closure is named.
+    #[test]
+    fn a_closure_bars_its_road() {
+        let data = helsinki();
+        let net = &data.network;
+        let open = net.barred(|_| true, &[]);
+        let mut rng = crate::rng::SplitMix64::new(3);
+        let mut checked = 0;
+        while checked < 5 {
+            let n = net.xy.len() as u64;
+            let (a, b) = (net.lonlat(rng.below(n) as u32), net.lonlat(rng.below(n) as u32));
+            let LegalPath::Found(p) = net.legal_path(a, b, &open, Search::AStar) else { continue };
+            if p.line.len() < 6 || p.length_m < 500.0 {
+                continue;
+            }
+            let k = p.line.len() / 2;
+            let at = [(p.line[k][0] + p.line[k + 1][0]) / 2.0, (p.line[k][1] + p.line[k + 1][1]) / 2.0];
+            let Some(template) = data.closures.first() else { panic!("the shipped closures file has one") };
+            let closure = Closure { geometry: vec![at], limits: None, ..template.clone() };
+            let barred = net.barred(|_| true, &[&closure]);
+            let Some(shape) = closure.shape() else { panic!("a point closure has a shape") };
+            match net.legal_path(a, b, &barred, Search::AStar) {
+                LegalPath::Found(q) => {
+                    assert!(q.length_m >= p.length_m - 1e-6);
+                    assert!(q.line.windows(2).all(|w| shape.meets(w[0], w[1]).is_none()), "{:?}", q.line);
+                    assert!((path_length_m(&q.line) - q.length_m).abs() < 0.01 * q.length_m + 2.0);
+                }
+                LegalPath::Cut { closures, .. } => assert_eq!(closures, [closure.id.clone()]),
+                other => panic!("{other:?}"),
+            }
+            checked += 1;
+        }
+    }
+}
