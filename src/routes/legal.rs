@@ -141,13 +141,13 @@ impl RouteNetwork {
         // each one refused.
         let mut nodes = HashSet::default();
         for (n, list) in &self.node_hits {
-            if list.iter().fold(false, |any, t| refuses(t) || any) {
+            if list.iter().map(&mut refuses).collect::<Vec<bool>>().contains(&true) {
                 nodes.insert(*n);
             }
         }
         let mut segs = HashSet::default();
         for (seg, list) in &self.seg_hits {
-            if list.iter().fold(false, |any, (_, t)| refuses(t) || any) {
+            if list.iter().map(|(_, t)| refuses(t)).collect::<Vec<bool>>().contains(&true) {
                 segs.insert(*seg);
                 ways[seg.0 as usize] |= SEGMENTS;
             }
@@ -369,7 +369,7 @@ mod tests {
                     assert!(q.line.windows(2).all(|w| shape.meets(w[0], w[1]).is_none()), "{:?}", q.line);
                     assert!((path_length_m(&q.line) - q.length_m).abs() < 0.01 * q.length_m + 2.0);
                 }
-                LegalPath::Cut { closures, .. } => assert_eq!(closures, [closure.id.clone()]),
+                LegalPath::Cut { closures, .. } => assert_eq!(closures, std::slice::from_ref(&closure.id)),
                 other => panic!("{other:?}"),
             }
             checked += 1;
