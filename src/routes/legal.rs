@@ -110,6 +110,13 @@ pub enum LegalPath {
     NotFound,
 }
 
+/// What closes a region off: restrictions located where they apply, and closure ids.
+#[derive(Default)]
+struct Border {
+    hits: Vec<RestrictionHit>,
+    closures: Vec<String>,
+}
+
 /// One region grown from an end: nodes reached and nodes still to expand.
 struct Region {
     seen: HashSet<u32>,
@@ -225,10 +232,9 @@ impl RouteNetwork {
             }
         };
         let region = &regions[usize::from(side == Side::Destination)];
-        let mut hits: Vec<RestrictionHit> = Vec::new();
-        let mut closures: Vec<String> = Vec::new();
+        let mut border = Border::default();
         let mut add = |way: u32, seg: u32, dir: Direction, node: Option<u32>| {
-            self.refusals(barred, way, seg, dir, node, &mut hits, &mut closures)
+            self.refusals(barred, (way, seg), dir, node, &mut border)
         };
         // The end's own segment, where it is barred or leads to a barred node.
         let (snap, own) = match side {
@@ -245,6 +251,7 @@ impl RouteNetwork {
                 }
             }
         }
+        let Border { mut hits, mut closures } = border;
         hits.sort_by(|a, b| (&a.source, &a.tag, &a.raw).cmp(&(&b.source, &b.tag, &b.raw)));
         hits.dedup_by(|a, b| (&a.source, &a.tag, &a.raw) == (&b.source, &b.tag, &b.raw));
         closures.sort();
@@ -265,37 +272,27 @@ impl RouteNetwork {
         })
     }
 
-    /// The refused restrictions and closures on segment `seg` of `way` travelled in `dir`
-    /// and on `node` (where the piece leads).
-    #[allow(clippy::too_many_arguments)]
-    fn refusals(
-        &self,
-        barred: &Barred,
-        way: u32,
-        seg: u32,
-        dir: Direction,
-        node: Option<u32>,
-        hits: &mut Vec<RestrictionHit>,
-        closures: &mut Vec<String>,
-    ) {
+    /// Adds to `border` the refused restrictions and closures on segment `seg` of `way`
+    /// travelled in `dir` and on `node` (where the piece leads).
+    fn refusals(&self, barred: &Barred, (way, seg): SegRef, dir: Direction, node: Option<u32>, border: &mut Border) {
         let oneway = self.stored.ways[way as usize].oneway;
         if (oneway == 1 && dir == Direction::Backward) || (oneway == -1 && dir == Direction::Forward) {
             return;
         }
         let mid = self.proj.to_lonlat(self.point_xy(way, seg, 0.5));
         let on_way = self.way_hits[way as usize].iter().filter(|t| t.applies(dir) && barred.refuses(t));
-        hits.extend(on_way.map(|t| t.at(mid, 0.0)));
+        border.hits.extend(on_way.map(|t| t.at(mid, 0.0)));
         if let Some(list) = self.seg_hits.get(&(way, seg)) {
             for (f, t) in list.iter().filter(|(_, t)| barred.refuses(t)) {
-                hits.push(t.at(self.proj.to_lonlat(self.point_xy(way, seg, *f)), 0.0));
+                border.hits.push(t.at(self.proj.to_lonlat(self.point_xy(way, seg, *f)), 0.0));
             }
         }
         if let Some(n) = node
             && let Some(list) = self.node_hits.get(&n)
         {
-            hits.extend(list.iter().filter(|t| barred.refuses(t)).map(|t| t.at(self.lonlat(n), 0.0)));
+            border.hits.extend(list.iter().filter(|t| barred.refuses(t)).map(|t| t.at(self.lonlat(n), 0.0)));
         }
-        closures.extend(barred.closed.get(&(way, seg)).into_iter().flatten().cloned());
+        border.closures.extend(barred.closed.get(&(way, seg)).into_iter().flatten().cloned());
     }
 }
 
