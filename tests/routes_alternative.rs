@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
 mod routes_common;
+mod server_common;
 
 use oscar::Reviewer;
 use oscar::alternative::{Alternative, Outcome};
@@ -316,4 +317,31 @@ fn the_openapi_document_describes_the_alternative() {
     for field in ["outcome", "message", "geometry", "length_m", "detour_m", "avoids", "binding", "recheck"] {
         assert!(schemas["Alternative"]["properties"][field].is_object(), "{field}: {:#}", schemas["Alternative"]);
     }
+}
+
+/// The service answers the alternative with the review and keeps it in the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_answers_the_alternative_and_stores_it() {
+    let low = |w: &WayView| w.tags.iter().any(|(k, v)| k == "maxheight" && v.parse::<f64>().is_ok_and(|h| h < 4.4));
+    let route = around(&Reviewer::with_defaults().unwrap(), low, "R2").swap_remove(0);
+    let dir = server_common::temp_dir("alternative-api");
+    let ledger = dir.join("ledger.sqlite");
+    server_common::init_ledger(&ledger);
+    let server = server_common::Oscar::start(
+        &["serve", "--no-auth", "--trust-submitted-at", "--ledger", ledger.to_str().unwrap()],
+        "/readyz",
+    );
+    let mut app = server_common::example("ALT-1");
+    app["route"]["geometry"]["coordinates"] = serde_json::to_value(&route).unwrap();
+    let client = reqwest::Client::new();
+    let answer = client.post(format!("{}/v1/reviews", server.url())).json(&app).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 201);
+    let posted: Value = answer.json().await.unwrap();
+    assert_eq!(posted["verdict"], "escalate");
+    assert_eq!(posted["alternative"]["outcome"], "proposed", "{:#}", posted["alternative"]);
+    let stored: Value =
+        client.get(format!("{}/v1/reviews/ALT-1", server.url())).send().await.unwrap().json().await.unwrap();
+    assert_eq!(stored["alternative"], posted["alternative"]);
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
