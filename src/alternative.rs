@@ -18,6 +18,9 @@ use crate::routes::{self, Closure, LegalPath, RestrictionHit, RouteData, Search,
 
 /// The items whose failure (or `unverified`) asks for an alternative.
 const TRIGGERS: [&str; 3] = ["R2", "R3", "R4"];
+/// A route whose re-check reads it onto a restricted road beside it is searched again at
+/// most this many times, without the ways along which it was misread.
+const RETRIES: usize = 2;
 /// At most this many binding restrictions are named in the message (all are listed).
 const NAMED: usize = 5;
 
@@ -116,29 +119,50 @@ pub fn propose(ctx: &Context, items: &[ItemResult], data: &RouteData) -> Option<
     let (&from, &to) = (coords.first()?, coords.last()?);
     let closures: Vec<&Closure> =
         data.closures.iter().filter(|c| closure_bars(ctx, c.valid_from, c.valid_until, c.limits.as_ref())).collect();
-    let barred = data.network.barred(|h| may_pass(ctx, h), &closures);
-    Some(match data.network.legal_path(from, to, &barred, Search::AStar) {
-        LegalPath::Found(path) => recheck(ctx, data, path),
-        LegalPath::Cut { side, restrictions, closures } => no_legal_route(side, &restrictions, &closures, data),
-        LegalPath::OffNetwork => Alternative::bare(
-            Outcome::NotFound,
-            format!(
-                "no alternative route: an end of the declared route is more than {} m from every road",
-                routes::SNAP_M
+    let mut barred = data.network.barred(|h| may_pass(ctx, h), &closures);
+    let mut first: Option<Alternative> = None;
+    for _ in 0..=RETRIES {
+        let other = match data.network.legal_path(from, to, &barred, Search::AStar) {
+            LegalPath::Found(path) => {
+                let (alt, misread) = recheck(ctx, data, path);
+                if alt.outcome == Outcome::Proposed {
+                    return Some(alt);
+                }
+                first.get_or_insert(alt);
+                if misread.is_empty() {
+                    break;
+                }
+                barred.bar_ways(&data.network, &misread);
+                continue;
+            }
+            // A search steered away from a misread route that finds nothing: the first
+            // route found and why it was not proposed say more.
+            _ if first.is_some() => break,
+            LegalPath::Cut { side, restrictions, closures } => no_legal_route(side, &restrictions, &closures, data),
+            LegalPath::OffNetwork => Alternative::bare(
+                Outcome::NotFound,
+                format!(
+                    "no alternative route: an end of the declared route is more than {} m from every road",
+                    routes::SNAP_M
+                ),
             ),
-        ),
-        LegalPath::NotFound => Alternative::bare(
-            Outcome::NotFound,
-            format!(
-                "no route this vehicle may legally use was found within the search limits (four times the straight line plus 5 km, {} nodes)",
-                routes::MAX_SETTLED
+            LegalPath::NotFound => Alternative::bare(
+                Outcome::NotFound,
+                format!(
+                    "no route this vehicle may legally use was found within the search limits (four times the straight line plus 5 km, {} nodes)",
+                    routes::MAX_SETTLED
+                ),
             ),
-        ),
-    })
+        };
+        return Some(other);
+    }
+    first
 }
 
 /// Reviews `path` with R1-R5 as if it were the declared route; proposed only when all pass.
-fn recheck(ctx: &Context, data: &RouteData, path: ShortestPath) -> Alternative {
+/// Also returns the OSM ids of the ways of the route along which the matcher found another
+/// reading onto a road this vehicle may not use (to steer the next search away from them).
+fn recheck(ctx: &Context, data: &RouteData, path: ShortestPath) -> (Alternative, Vec<i64>) {
     let mut app = ctx.app.clone();
     app.route.geometry.coordinates = path.line;
     let coords = &app.route.geometry.coordinates;
@@ -151,6 +175,13 @@ fn recheck(ctx: &Context, data: &RouteData, path: ShortestPath) -> Alternative {
         .iter()
         .filter(|r| !matches!(r.status, Status::Pass | Status::NotApplicable))
         .map(|r| format!("{} {}: {}", r.id, r.status.as_str(), r.message))
+        .collect();
+    let misread: Vec<i64> = route
+        .network
+        .iter()
+        .flat_map(|n| &n.matched.possible)
+        .filter(|p| !may_pass(&alt, &p.hit))
+        .flat_map(|p| p.instead_of.iter().copied())
         .collect();
     let avoids = avoided(ctx);
     let km = path.length_m / 1000.0;
@@ -173,7 +204,7 @@ fn recheck(ctx: &Context, data: &RouteData, path: ShortestPath) -> Alternative {
             ),
         )
     };
-    Alternative {
+    let alternative = Alternative {
         outcome,
         message,
         geometry: Some(LineString { kind: "LineString".into(), coordinates: app.route.geometry.coordinates.clone() }),
@@ -182,7 +213,8 @@ fn recheck(ctx: &Context, data: &RouteData, path: ShortestPath) -> Alternative {
         avoids: if failed.is_empty() { avoids } else { Vec::new() },
         binding: Vec::new(),
         recheck: results.into_iter().map(|r| Recheck { id: r.id, status: r.status, message: r.message }).collect(),
-    }
+    };
+    (alternative, misread)
 }
 
 /// The restrictions and closures of the declared route that this vehicle may not pass.

@@ -255,7 +255,8 @@ fn a_proposal_never_meets_a_restriction_the_vehicle_exceeds() {
         }
     }
     eprintln!("{reviewed} reviews, alternatives: {outcomes:?}");
-    assert!(reviewed >= 100 && proposed >= 10, "{proposed} proposals in {reviewed} reviews");
+    // Without the second search away from misread roads only 20 were proposed.
+    assert!(reviewed >= 100 && proposed >= 30, "{proposed} proposals in {reviewed} reviews");
 }
 
 /// `oscar review` on the example with `route` as its geometry, with `args`: exit code and

@@ -74,6 +74,16 @@ fn refused<'a>(
 }
 
 impl Barred {
+    /// Also bars the ways with OSM ids `ids`, both directions (to steer a search away from
+    /// where a route was misread); they are not named as binding restrictions.
+    pub fn bar_ways(&mut self, net: &RouteNetwork, ids: &[i64]) {
+        for (i, w) in net.stored.ways.iter().enumerate() {
+            if ids.contains(&w.id) {
+                self.ways[i] |= FORWARD | BACKWARD;
+            }
+        }
+    }
+
     fn refuses(&self, t: &HitTemplate) -> bool {
         self.refused.contains(&(t.kind, t.tag.clone(), t.raw.clone()))
     }
