@@ -1,5 +1,7 @@
 //! Match + restriction lookup on the shipped Helsinki network, against a brute-force
-//! nearest-segment matcher (the "plain proximity" baseline) in the same run.
+//! nearest-segment matcher (the "plain proximity" baseline) in the same run; the search
+//! for a legal alternative route (A*, restrictions filtered at query time) on the shipped
+//! network and the largest extract in `../shared/data/osm`, against plain Dijkstra.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::type_complexity)]
 
@@ -7,8 +9,8 @@
 mod routes_common;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use oscar::routes::{RouteNetwork, WayView};
-use routes_common::{Graph, Rng, helsinki_dir, metres, perturb};
+use oscar::routes::{LegalPath, RestrictionHit, RestrictionKind, RouteNetwork, Search, WayView};
+use routes_common::{Graph, Rng, helsinki_dir, metres, osm_extracts, perturb};
 use std::hint::black_box;
 
 /// Brute force: nearest segment of every way for each vertex, then that way's tags.
@@ -65,5 +67,67 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// What a 4.3 m high, 53.5 t load may pass, as R2-R4 judge it for the example application:
+/// height limits from 4.4 m (with the margin), weight limits from 53.5 t, no access
+/// restriction, no structure of unknown clearance or rating (both above the legal figures).
+fn example_load_passes(h: &RestrictionHit) -> bool {
+    match h.kind {
+        RestrictionKind::MaxHeight => h.limit.is_some_and(|l| l >= 4.4),
+        RestrictionKind::MaxWeight | RestrictionKind::MaxAxleLoad => h.limit.is_some_and(|l| l >= 53_500.0),
+        RestrictionKind::MaxWidth => h.limit.is_some_and(|l| l >= 3.2),
+        RestrictionKind::MaxLength => h.limit.is_some_and(|l| l >= 22.0),
+        RestrictionKind::Access | RestrictionKind::ClearanceUnknown | RestrictionKind::RatingUnknown => false,
+    }
+}
+
+/// The longest legal route among seeded random node pairs (up to 50 km): its ends and length.
+fn longest_pair(net: &RouteNetwork, barred: &oscar::routes::Barred) -> ([f64; 2], [f64; 2], f64) {
+    let nodes: Vec<[f64; 2]> = net.ways().flat_map(|w| w.coords).collect();
+    let mut rng = Rng::new(16);
+    let mut best = (nodes[0], nodes[0], 0.0);
+    for _ in 0..300 {
+        let (a, b) = (*rng.pick(&nodes), *rng.pick(&nodes));
+        if let LegalPath::Found(p) = net.legal_path(a, b, barred, Search::AStar)
+            && p.length_m > best.2
+            && p.length_m <= 50_000.0
+        {
+            best = (a, b, p.length_m);
+        }
+    }
+    best
+}
+
+fn alternative(c: &mut Criterion) {
+    let mut networks = vec![("helsinki (shipped)".to_string(), RouteNetwork::load(&helsinki_dir()).expect("shipped"))];
+    let largest =
+        osm_extracts().and_then(|v| v.into_iter().max_by_key(|p| std::fs::metadata(p).map_or(0, |m| m.len())));
+    if let Some(pbf) = largest {
+        let name = pbf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        networks.push((name, oscar::tooling::route_eval::load_extract(&pbf).expect("largest extract")));
+    }
+    let mut group = c.benchmark_group("alternative route search");
+    group.sample_size(20);
+    for (name, net) in &networks {
+        group.bench_function(BenchmarkId::new("bar restrictions for one vehicle", name), |b| {
+            b.iter(|| net.barred(example_load_passes, &[]))
+        });
+        let barred = net.barred(example_load_passes, &[]);
+        let (from, to, length) = longest_pair(net, &barred);
+        for (label, search) in [("A*", Search::AStar), ("plain Dijkstra", Search::Dijkstra)] {
+            let id = BenchmarkId::new(format!("{label} {:.1} km", length / 1000.0), name);
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    let LegalPath::Found(p) = net.legal_path(black_box(from), black_box(to), &barred, search) else {
+                        panic!("the pair is connected")
+                    };
+                    assert!((p.length_m - length).abs() < 1e-6);
+                    p
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, alternative);
 criterion_main!(benches);

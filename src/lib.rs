@@ -10,6 +10,7 @@
 //! [`checks::run_all`] → [`review::decide`] → [`review::Review`]. The entry point is
 //! [`Reviewer::review`].
 
+pub mod alternative;
 pub mod anomaly;
 pub mod application;
 pub mod batch;
@@ -187,6 +188,7 @@ impl Reviewer {
             m.score(&anomaly::features(app, &refs, facts.as_ref()))
         });
         let decision = review::decide(&items, &determination, anomaly.as_ref(), &rules.envelope);
+        let alternative = self.routes.as_ref().and_then(|data| alternative::propose(&ctx, &items, data));
         Ok(Review {
             application_id: app.application_id.clone(),
             jurisdiction: app.jurisdiction.clone(),
@@ -198,6 +200,7 @@ impl Reviewer {
             items,
             anomaly,
             reasons: decision.reasons,
+            alternative,
             versions: Versions {
                 oscar: env!("CARGO_PKG_VERSION").to_string(),
                 rulebook: book.hash.clone(),

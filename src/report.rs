@@ -1,9 +1,11 @@
 //! The readable text report of a review, for the reviewer who decides an escalated case:
 //! the verdict and a summary first, then the reasons grouped by their root cause with what
-//! to check next, then the items; the full evidence only on request.
+//! to check next, then the items, a compliant alternative route where one was searched for;
+//! the full evidence only on request.
 
 use std::fmt::Write as _;
 
+use crate::alternative::{Alternative, Outcome};
 use crate::checks::{MATCH_AT, NO_RESTRICTIONS, NO_ROAD_NETWORK, UNMATCHED_PARTS};
 use crate::determination::{Dimension, Matter};
 use crate::review::{Category, ItemId, ItemResult, Review, Status, Verdict};
@@ -142,7 +144,7 @@ pub fn render(r: &Review) -> String {
 }
 
 /// Renders a review for a person: verdict and summary, reasons by root cause, the
-/// determination, the items, the anomaly score, the versions.
+/// determination, the items, the alternative route, the anomaly score, the versions.
 pub fn render_with(r: &Review, opts: Options) -> String {
     let lang = opts.lang;
     let zh = lang == Lang::Zh;
@@ -256,6 +258,10 @@ pub fn render_with(r: &Review, opts: Options) -> String {
         }
     }
 
+    if let Some(alt) = &r.alternative {
+        alternative(&mut s, alt, lang);
+    }
+
     if let Some(a) = &r.anomaly {
         let above = a.score >= a.threshold;
         let _ = match lang {
@@ -293,6 +299,44 @@ pub fn render_with(r: &Review, opts: Options) -> String {
         short_hashes(&v.model)
     );
     s
+}
+
+/// The alternative route: what the search found, its message, and its length and detour
+/// or the restrictions that bind.
+fn alternative(s: &mut String, alt: &Alternative, lang: Lang) {
+    let zh = lang == Lang::Zh;
+    let outcome = match (alt.outcome, zh) {
+        (Outcome::Proposed, false) => "proposed",
+        (Outcome::NotProposed, false) => "none proposed",
+        (Outcome::NoLegalRoute, false) => "no legal route",
+        (Outcome::NotFound, false) => "none found",
+        (Outcome::Proposed, true) => "已提出",
+        (Outcome::NotProposed, true) => "未提出",
+        (Outcome::NoLegalRoute, true) => "无合法路线",
+        (Outcome::NotFound, true) => "未找到",
+    };
+    let _ = writeln!(
+        s,
+        "
+{}{outcome}",
+        if zh { "替代路线：" } else { "Alternative route: " }
+    );
+    let _ = writeln!(s, "  {}", wrap(&short_hashes(&alt.message), 94).replace('\n', "\n  "));
+    if let (Outcome::Proposed, Some(km), Some(detour), Some(g)) =
+        (alt.outcome, alt.length_m.map(|m| m / 1000.0), alt.detour_m.map(|m| m / 1000.0), &alt.geometry)
+    {
+        let points = g.coordinates.len();
+        let _ = match lang {
+            Lang::En => writeln!(
+                s,
+                "  {km:.1} km ({detour:+.1} km against the declared route), {points} points: `alternative.geometry` in `--json`"
+            ),
+            Lang::Zh => writeln!(
+                s,
+                "  {km:.1} 公里（较申报路线 {detour:+.1} 公里），{points} 个点：见 `--json` 的 `alternative.geometry`"
+            ),
+        };
+    }
 }
 
 /// One paragraph: the verdict in words, the determination, the count of items by status.

@@ -378,6 +378,10 @@ pub struct Review {
     /// Why it escalated; empty when approved.
     #[schema(value_type = Vec<String>)]
     pub reasons: Vec<Reason>,
+    /// Where R2-R4 fail or are unverified (and road data is loaded): a compliant
+    /// alternative route, or why there is none. Never changes the verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternative: Option<crate::alternative::Alternative>,
     /// What was used.
     pub versions: Versions,
 }

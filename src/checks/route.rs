@@ -3,7 +3,7 @@
 //! The matcher reports every restriction the vehicle actually meets (travelled ways, passed
 //! nodes, structures overhead); these items compare them with the loaded vehicle.
 
-use chrono::Datelike;
+use chrono::{DateTime, Datelike, FixedOffset};
 
 use super::{Bound, Context, Findings};
 use crate::application::Application;
@@ -350,7 +350,7 @@ pub fn r5_time_windows(ctx: &Context) -> Findings {
     let margin = ctx.rules.route.height_margin.si();
     for c in &net.closures {
         f.refer(format!("closure:{}", c.id));
-        let active = c.valid_from.date_naive() <= s.end && c.valid_until.date_naive() >= s.start;
+        let active = active_during(ctx, c.valid_from, c.valid_until);
         let place = format!("[{:.5}, {:.5}], km {:.2}", c.lon, c.lat, c.km);
         match (&c.limits, active) {
             (Some(limits), true) => {
@@ -383,6 +383,32 @@ pub fn r5_time_windows(ctx: &Context) -> Findings {
         }
     }
     f
+}
+
+/// Whether a closure valid from `from` to `until` is in force on some day of the schedule.
+fn active_during(ctx: &Context, from: DateTime<FixedOffset>, until: DateTime<FixedOffset>) -> bool {
+    from.date_naive() <= ctx.app.schedule.end && until.date_naive() >= ctx.app.schedule.start
+}
+
+/// Whether a closure (`limits` `None`) or lowered limits valid from `from` to `until` keep
+/// the loaded vehicle of `ctx` off its road during the schedule: what R5 fails.
+pub fn closure_bars(
+    ctx: &Context,
+    from: DateTime<FixedOffset>,
+    until: DateTime<FixedOffset>,
+    limits: Option<&LoweredLimits>,
+) -> bool {
+    let margin = ctx.rules.route.height_margin.si();
+    active_during(ctx, from, until)
+        && limits.is_none_or(|l| {
+            lowered_comparisons(ctx.app, margin, l).iter().any(|(_, observed, limit, _)| observed > limit)
+        })
+}
+
+/// Whether R2-R4 pass the loaded vehicle of `ctx` through restriction `h`: what a compliant
+/// alternative route may meet.
+pub fn may_pass(ctx: &Context, h: &RestrictionHit) -> bool {
+    assess(ctx, h).passes()
 }
 
 /// The loaded vehicle against each lowered limit that is set: what, observed, limit, unit.

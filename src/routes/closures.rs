@@ -163,28 +163,13 @@ pub fn closures_from_str(path: &Path, text: &str) -> Result<Vec<Closure>, Routes
 pub fn closures_on_route(m: &RouteMatch, closures: &[Closure]) -> Vec<ClosureHit> {
     let mut out = Vec::new();
     for c in closures {
-        let Some(&centre) = c.geometry.first() else {
+        let Some(shape) = c.shape() else {
             continue;
         };
-        let proj = Projection::new(centre);
-        let line: Vec<[f64; 2]> = c.geometry.iter().map(|&p| proj.to_xy(p)).collect();
-        let mut best: Option<(f64, [f64; 2])> = None;
-        for s in &m.segments {
-            let (a, b) = (proj.to_xy(s.from), proj.to_xy(s.to));
-            let met = if let [p] = line.as_slice() {
-                let (t, d) = project_on_segment(*p, a, b);
-                (d <= CLOSURE_M).then_some(t)
-            } else {
-                runs_along(a, b, &line, CLOSURE_M).then_some(0.0)
-            };
-            if let Some(t) = met {
-                let km = s.from_km + (s.to_km - s.from_km) * t;
-                let ll = [s.from[0] + (s.to[0] - s.from[0]) * t, s.from[1] + (s.to[1] - s.from[1]) * t];
-                best = Some((km, ll));
-                break;
-            }
-        }
-        if let Some((km, ll)) = best {
+        let met = m.segments.iter().find_map(|s| shape.meets(s.from, s.to).map(|t| (s, t)));
+        if let Some((s, t)) = met {
+            let km = s.from_km + (s.to_km - s.from_km) * t;
+            let ll = [s.from[0] + (s.to[0] - s.from[0]) * t, s.from[1] + (s.to[1] - s.from[1]) * t];
             out.push(ClosureHit {
                 id: c.id.clone(),
                 reason: c.reason.clone(),
@@ -199,6 +184,34 @@ pub fn closures_on_route(m: &RouteMatch, closures: &[Closure]) -> Vec<ClosureHit
     }
     out.sort_by(|a, b| a.km.total_cmp(&b.km));
     out
+}
+
+/// A closure's geometry in a projection centred on it, to test pieces of road against.
+pub(crate) struct ClosureShape {
+    proj: Projection,
+    line: Vec<[f64; 2]>,
+}
+
+impl Closure {
+    /// Its shape; `None` without geometry.
+    pub(crate) fn shape(&self) -> Option<ClosureShape> {
+        let proj = Projection::new(*self.geometry.first()?);
+        Some(ClosureShape { proj, line: self.geometry.iter().map(|&p| proj.to_xy(p)).collect() })
+    }
+}
+
+impl ClosureShape {
+    /// Whether the piece of road `from`-`to` (`[lon, lat]`) meets the closure, and where
+    /// (fraction along it): a point within [`CLOSURE_M`], or a line running along it.
+    pub(crate) fn meets(&self, from: [f64; 2], to: [f64; 2]) -> Option<f64> {
+        let (a, b) = (self.proj.to_xy(from), self.proj.to_xy(to));
+        if let [p] = self.line.as_slice() {
+            let (t, d) = project_on_segment(*p, a, b);
+            (d <= CLOSURE_M).then_some(t)
+        } else {
+            runs_along(a, b, &self.line, CLOSURE_M).then_some(0.0)
+        }
+    }
 }
 
 #[cfg(test)]

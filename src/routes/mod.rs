@@ -17,6 +17,7 @@ mod findings;
 mod geojson;
 mod grid;
 mod import;
+mod legal;
 mod matcher;
 mod network;
 mod project;
@@ -29,8 +30,9 @@ pub use closures::{Closure, ClosureHit, LoweredLimits, closures_from_str, closur
 pub use findings::{Gap, NetworkFindings, RouteData, RouteFindings, analyse_geometry, distance_m, path_length_m};
 pub use geojson::import_geojson;
 pub use import::{DRIVABLE_HIGHWAYS, ImportReport, LIMIT_KEYS, UnparsedValue, import_osm};
+pub use legal::{Barred, LegalPath, Side};
 pub use network::{KeyCount, NetworkInfo, RouteNetwork, WayView};
-pub use shortest::{MAX_SETTLED, SNAP_M, ShortestPath};
+pub use shortest::{MAX_SETTLED, SNAP_M, Search, ShortestPath};
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

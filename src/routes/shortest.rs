@@ -1,15 +1,18 @@
 //! The shortest drivable path between two places on the network: what a route's declared
-//! length is compared with (the anomaly model's detour feature), and how training routes
-//! are built from real roads. One-way roads are driven only their way; access tags are not
-//! considered (a permit route may use restricted roads; items R2-R4 judge that).
+//! length is compared with (the anomaly model's detour feature), how training routes are
+//! built from real roads, and the search behind a compliant alternative route
+//! ([`super::legal`]). One-way roads are driven only their way; which other roads a search
+//! may use is a filter applied at query time ([`Roads`]): the plain shortest path uses every
+//! road (a permit route may use restricted roads; items R2-R4 judge that).
 
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BinaryHeap;
 
 use rstar::PointDistance;
 
+use super::access::Direction;
 use super::matcher::HeapItem;
-use super::network::RouteNetwork;
+use super::network::{Edge, RouteNetwork};
 use super::project::{dist, project_on_segment_2};
 
 /// An end further than this from every road has no shortest path, metres.
@@ -34,13 +37,72 @@ pub struct ShortestPath {
     pub line: Vec<[f64; 2]>,
 }
 
+/// How a search orders the nodes it settles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Search {
+    /// Plain Dijkstra: nearest node first (the baseline the route benchmark compares with).
+    Dijkstra,
+    /// A*: nearest by distance travelled plus the straight line to the end, which never
+    /// overestimates (every edge is a straight segment of the same projection), so the
+    /// path is as short as Dijkstra's while far fewer nodes are settled.
+    AStar,
+}
+
 /// A place snapped onto the network: segment and fraction along it.
 #[derive(Debug, Clone, Copy)]
-struct Snap {
-    way: u32,
-    seg: u32,
-    frac: f64,
+pub(crate) struct Snap {
+    pub way: u32,
+    pub seg: u32,
+    pub frac: f64,
 }
+
+/// Which roads a search may use, asked at query time.
+pub(crate) trait Roads {
+    /// Whether segment `seg` of way `way` may be travelled in `dir` (one-way streets are
+    /// the graph's business, not the filter's).
+    fn segment(&self, way: u32, seg: u32, dir: Direction) -> bool;
+    /// Whether node `n` may be passed.
+    fn node(&self, n: u32) -> bool;
+    /// Whether edge `e` may be travelled and the node it leads to passed.
+    fn edge(&self, net: &RouteNetwork, e: &Edge) -> bool {
+        self.segment(e.way, e.seg, net.direction(e)) && self.node(e.to)
+    }
+}
+
+/// Every road: the plain shortest path.
+struct AnyRoad;
+
+impl Roads for AnyRoad {
+    fn segment(&self, _: u32, _: u32, _: Direction) -> bool {
+        true
+    }
+    fn node(&self, _: u32) -> bool {
+        true
+    }
+    fn edge(&self, _: &RouteNetwork, _: &Edge) -> bool {
+        true
+    }
+}
+
+/// Both ends of a search: the snapped places, the nodes it may leave from and arrive at
+/// with the metres between each and its place, and the path along one shared segment.
+pub(crate) struct Ends {
+    pub a: Snap,
+    pub b: Snap,
+    /// Length of the path along the one segment both places lie on, where allowed.
+    pub direct: Option<f64>,
+    /// (node, metres from the start place to it).
+    pub starts: Vec<(u32, f64)>,
+    /// (node, metres from it to the end place).
+    pub ends: Vec<(u32, f64)>,
+    /// The end place, projected.
+    pub target: [f64; 2],
+    /// The search gives up beyond this length, metres.
+    pub bound: f64,
+}
+
+/// A path found: its length and the nodes it passes (none along one segment).
+pub(crate) type Found = (f64, Vec<u32>);
 
 impl RouteNetwork {
     /// Length of the shortest drivable path between the roads nearest `from` and `to`
@@ -53,59 +115,90 @@ impl RouteNetwork {
 
     /// The shortest drivable path itself (see [`RouteNetwork::shortest_path_m`]).
     pub fn shortest_path(&self, from: [f64; 2], to: [f64; 2]) -> Option<ShortestPath> {
+        let ends = self.ends(from, to, &AnyRoad)?;
+        let found = self.search(&ends, &AnyRoad, Search::Dijkstra)?;
+        Some(self.polyline(&ends, found))
+    }
+
+    /// The direction edge `e` travels its way in.
+    pub(crate) fn direction(&self, e: &Edge) -> Direction {
+        // INVARIANT: edges are built from existing segments (validated at load).
+        if self.stored.ways[e.way as usize].nodes[e.seg as usize + 1] == e.to {
+            Direction::Forward
+        } else {
+            Direction::Backward
+        }
+    }
+
+    /// Snaps both places and finds where a search over `roads` may leave and arrive;
+    /// `None` when a place is more than [`SNAP_M`] from every road.
+    pub(crate) fn ends(&self, from: [f64; 2], to: [f64; 2], roads: &impl Roads) -> Option<Ends> {
         let (a, b) = (self.snap(from)?, self.snap(to)?);
-        let point = |s: Snap| self.proj.to_lonlat(self.point_xy(s.way, s.seg, s.frac));
         let oneway = |s: Snap| self.stored.ways[s.way as usize].oneway;
         let len = |s: Snap| self.seg_len(s.way, s.seg);
+        let along = |s: Snap, dir| roads.segment(s.way, s.seg, dir);
+        let forward = |s: Snap| oneway(s) >= 0 && along(s, Direction::Forward);
+        let backward = |s: Snap| oneway(s) <= 0 && along(s, Direction::Backward);
         // Along one segment, where its direction allows.
-        let mut best: Option<(f64, Option<u32>)> = None;
-        if (a.way, a.seg) == (b.way, b.seg) {
-            let forward = b.frac >= a.frac && oneway(a) >= 0;
-            let backward = b.frac <= a.frac && oneway(a) <= 0;
-            if forward || backward {
-                best = Some(((b.frac - a.frac).abs() * len(a), None));
-            }
+        let mut direct = None;
+        if (a.way, a.seg) == (b.way, b.seg) && ((b.frac >= a.frac && forward(a)) || (b.frac <= a.frac && backward(a))) {
+            direct = Some((b.frac - a.frac).abs() * len(a));
         }
         let (u, v) = self.seg_nodes(a.way, a.seg);
         let mut starts = Vec::with_capacity(2);
-        if oneway(a) >= 0 {
+        if forward(a) && roads.node(v) {
             starts.push((v, (1.0 - a.frac) * len(a)));
         }
-        if oneway(a) <= 0 {
+        if backward(a) && roads.node(u) {
             starts.push((u, a.frac * len(a)));
         }
         let (p, q) = self.seg_nodes(b.way, b.seg);
         let mut ends = Vec::with_capacity(2);
-        if oneway(b) >= 0 {
+        if forward(b) {
             ends.push((p, b.frac * len(b)));
         }
-        if oneway(b) <= 0 {
+        if backward(b) {
             ends.push((q, (1.0 - b.frac) * len(b)));
         }
         let bound = SEARCH_FACTOR * dist(self.proj.to_xy(from), self.proj.to_xy(to)) + SEARCH_SLACK_M;
+        let target = self.point_xy(b.way, b.seg, b.frac);
+        Some(Ends { a, b, direct, starts, ends, target, bound })
+    }
+
+    /// The shortest path between `ends` over `roads`, ordered as `search` says; `None`
+    /// when there is none within the bound or more than [`MAX_SETTLED`] nodes are settled.
+    pub(crate) fn search(&self, ends: &Ends, roads: &impl Roads, search: Search) -> Option<Found> {
+        // Lower bound of the metres left from a node to the end (A*), 0 for Dijkstra.
+        let rest = |n: u32| match search {
+            Search::Dijkstra => 0.0,
+            Search::AStar => dist(self.xy[n as usize], ends.target),
+        };
+        let mut best: Option<(f64, Option<u32>)> = ends.direct.map(|d| (d, None));
         // Settled distance and the node reached from, per node; sparse, so a search in a
         // large network costs what it explores.
         let mut reached: HashMap<u32, (f64, u32)> = HashMap::default();
         let mut heap = BinaryHeap::new();
-        for &(n, d) in &starts {
+        for &(n, d) in &ends.starts {
             if reached.get(&n).is_none_or(|r| d < r.0) {
                 reached.insert(n, (d, u32::MAX));
-                heap.push(HeapItem(d, n));
+                heap.push(HeapItem(d + rest(n), n));
             }
         }
         let mut settled = 0;
-        while let Some(HeapItem(d, n)) = heap.pop() {
-            if reached.get(&n).is_some_and(|r| d > r.0) {
+        while let Some(HeapItem(key, n)) = heap.pop() {
+            let Some(&(d, _)) = reached.get(&n) else { continue };
+            if key > d + rest(n) {
                 continue;
             }
-            if d > bound || best.is_some_and(|(b, _)| d >= b) {
+            // `key` is a lower bound of every path through `n`.
+            if key > ends.bound || best.is_some_and(|(b, _)| key >= b) {
                 break;
             }
             settled += 1;
             if settled > MAX_SETTLED {
                 return None;
             }
-            for &(end, extra) in &ends {
+            for &(end, extra) in &ends.ends {
                 if end == n && best.is_none_or(|(b, _)| d + extra < b) {
                     best = Some((d + extra, Some(n)));
                 }
@@ -114,9 +207,9 @@ impl RouteNetwork {
             let (lo, hi) = (self.first[n as usize] as usize, self.first[n as usize + 1] as usize);
             for e in &self.edges[lo..hi] {
                 let next = d + e.len;
-                if reached.get(&e.to).is_none_or(|r| next < r.0) {
+                if reached.get(&e.to).is_none_or(|r| next < r.0) && roads.edge(self, e) {
                     reached.insert(e.to, (next, n));
-                    heap.push(HeapItem(next, e.to));
+                    heap.push(HeapItem(next + rest(e.to), e.to));
                 }
             }
         }
@@ -128,10 +221,16 @@ impl RouteNetwork {
             at = reached.get(&n).map(|r| r.1).filter(|p| *p != u32::MAX);
         }
         nodes.reverse();
-        let mut line = vec![point(a)];
+        Some((length_m, nodes))
+    }
+
+    /// The polyline of a path found between `ends`.
+    pub(crate) fn polyline(&self, ends: &Ends, (length_m, nodes): Found) -> ShortestPath {
+        let point = |s: Snap| self.proj.to_lonlat(self.point_xy(s.way, s.seg, s.frac));
+        let mut line = vec![point(ends.a)];
         line.extend(nodes.into_iter().map(|n| self.lonlat(n)));
-        line.push(point(b));
-        Some(ShortestPath { length_m, line })
+        line.push(point(ends.b));
+        ShortestPath { length_m, line }
     }
 
     /// The segment nearest a place, within [`SNAP_M`].
