@@ -6,8 +6,6 @@
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BinaryHeap;
 
-use rstar::PointDistance;
-
 use super::matcher::HeapItem;
 use super::network::RouteNetwork;
 use super::project::{dist, project_on_segment_2};
@@ -54,8 +52,8 @@ impl RouteNetwork {
     /// The shortest drivable path itself (see [`RouteNetwork::shortest_path_m`]).
     pub fn shortest_path(&self, from: [f64; 2], to: [f64; 2]) -> Option<ShortestPath> {
         let (a, b) = (self.snap(from)?, self.snap(to)?);
-        let point = |s: Snap| self.proj.to_lonlat(self.point_xy(s.way, s.seg, s.frac));
-        let oneway = |s: Snap| self.stored.ways[s.way as usize].oneway;
+        let point = |s: Snap| self.to_lonlat(self.point_xy(s.way, s.seg, s.frac));
+        let oneway = |s: Snap| self.oneway(s.way);
         let len = |s: Snap| self.seg_len(s.way, s.seg);
         // Along one segment, where its direction allows.
         let mut best: Option<(f64, Option<u32>)> = None;
@@ -82,7 +80,7 @@ impl RouteNetwork {
         if oneway(b) <= 0 {
             ends.push((q, (1.0 - b.frac) * len(b)));
         }
-        let bound = SEARCH_FACTOR * dist(self.proj.to_xy(from), self.proj.to_xy(to)) + SEARCH_SLACK_M;
+        let bound = SEARCH_FACTOR * dist(self.to_xy(from), self.to_xy(to)) + SEARCH_SLACK_M;
         // Settled distance and the node reached from, per node; sparse, so a search in a
         // large network costs what it explores.
         let mut reached: HashMap<u32, (f64, u32)> = HashMap::default();
@@ -110,9 +108,7 @@ impl RouteNetwork {
                     best = Some((d + extra, Some(n)));
                 }
             }
-            // INVARIANT: `first` has one entry per node plus one (validated at load).
-            let (lo, hi) = (self.first[n as usize] as usize, self.first[n as usize + 1] as usize);
-            for e in &self.edges[lo..hi] {
+            for (_, e) in self.edges_from(n) {
                 let next = d + e.len;
                 if reached.get(&e.to).is_none_or(|r| next < r.0) {
                     reached.insert(e.to, (next, n));
@@ -136,14 +132,13 @@ impl RouteNetwork {
 
     /// The segment nearest a place, within [`SNAP_M`].
     fn snap(&self, p: [f64; 2]) -> Option<Snap> {
-        let xy = self.proj.to_xy(p);
-        let nearest = self.tree.nearest_neighbor(&xy)?;
-        if nearest.distance_2(&xy) > SNAP_M * SNAP_M {
+        let xy = self.to_xy(p);
+        let nearest = self.nearest_segment(xy)?;
+        if nearest.dist_2 > SNAP_M * SNAP_M {
             return None;
         }
-        let line = nearest.geom();
-        let (way, seg) = nearest.data;
-        let (frac, _) = project_on_segment_2(xy, line.from, line.to);
+        let (way, seg) = nearest.seg;
+        let (frac, _) = project_on_segment_2(xy, nearest.a, nearest.b);
         Some(Snap { way, seg, frac })
     }
 }
@@ -165,7 +160,7 @@ mod tests {
     #[test]
     fn node_to_node_lengths_match_a_full_dijkstra() {
         let net = helsinki();
-        let n = net.xy.len();
+        let n = net.node_count();
         let mut rng = crate::rng::SplitMix64::new(5);
         let mut found = 0;
         for _ in 0..20 {
@@ -179,7 +174,7 @@ mod tests {
                     break;
                 }
                 done[u] = true;
-                for e in &net.edges[net.first[u] as usize..net.first[u + 1] as usize] {
+                for (_, e) in net.edges_from(u as u32) {
                     d[e.to as usize] = d[e.to as usize].min(d[u] + e.len);
                 }
             }
@@ -202,17 +197,16 @@ mod tests {
     #[test]
     fn one_way_roads_are_driven_only_their_way() {
         let net = helsinki();
-        let Some((wi, w)) = net.stored.ways.iter().enumerate().find(|(_, w)| w.oneway == 1 && w.nodes.len() >= 3)
-        else {
+        let Some((wi, w)) = net.ways().enumerate().find(|(_, w)| w.oneway == 1 && w.node_ids.len() >= 3) else {
             panic!("Helsinki has one-way streets")
         };
         let wi = wi as u32;
         let along = net.point_xy(wi, 0, 0.2);
         let ahead = net.point_xy(wi, 1, 0.8);
-        let (a, b) = (net.proj.to_lonlat(along), net.proj.to_lonlat(ahead));
+        let (a, b) = (net.to_lonlat(along), net.to_lonlat(ahead));
         let with = net.shortest_path_m(a, b).unwrap_or(f64::INFINITY);
         let against = net.shortest_path_m(b, a).unwrap_or(f64::INFINITY);
-        assert!(with < against, "with the one-way {with} m, against it {against} m (way {})", w.id);
+        assert!(with < against, "with the one-way {with} m, against it {against} m (way {})", w.way_id);
     }
 
     #[test]
