@@ -109,9 +109,8 @@ impl Alternative {
 /// The alternative route for a review whose items are `items`: `None` when R2-R4 all pass
 /// or do not apply.
 pub fn propose(ctx: &Context, items: &[ItemResult], data: &RouteData) -> Option<Alternative> {
-    let wanted = items
-        .iter()
-        .any(|i| TRIGGERS.contains(&i.id) && matches!(i.status, Status::Fail | Status::Unverified));
+    let wanted =
+        items.iter().any(|i| TRIGGERS.contains(&i.id) && matches!(i.status, Status::Fail | Status::Unverified));
     if !wanted {
         return None;
     }

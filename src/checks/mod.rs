@@ -13,7 +13,9 @@ mod people;
 mod route;
 mod vehicle;
 
-pub use route::{MATCH_AT, NO_RESTRICTIONS, NO_ROAD_NETWORK, UNMATCHED_PARTS, closure_bars, lowered_comparisons, may_pass};
+pub use route::{
+    MATCH_AT, NO_RESTRICTIONS, NO_ROAD_NETWORK, UNMATCHED_PARTS, closure_bars, lowered_comparisons, may_pass,
+};
 
 use chrono::{Datelike, NaiveDate};
 use serde_json::Value;

@@ -210,7 +210,7 @@ fn assess(ctx: &Context, h: &RestrictionHit) -> Outcome {
         }
         // Destination / delivery / private / time-conditional access may be legitimate
         // for this trip, and a value oscar cannot read may be anything: a person decides.
-        RestrictionKind::Access => match classify_tag(&h.tag, &h.raw) {
+        RestrictionKind::Access => match classify_tag(h.tag.as_str(), &h.raw) {
             AccessClass::Barred => {
                 Outcome::Barred { raw: h.raw.clone(), message: format!("heavy vehicles are barred: {}", place(h)) }
             }

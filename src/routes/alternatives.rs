@@ -22,7 +22,7 @@ use crate::routes::matcher::{HeapItem, Piece, Sample};
 use crate::routes::network::{HitTemplate, RouteNetwork, SegRef};
 use crate::routes::project::{dist, lerp, project_on_segment};
 use crate::routes::{PossibleHit, RestrictionHit, TravelledWay};
-use rstar::{Envelope, RTreeObject};
+use rstar::Envelope;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cell::RefCell;
 use std::collections::BinaryHeap;
@@ -136,7 +136,7 @@ impl RouteNetwork {
         met: &[RestrictionHit],
     ) -> Vec<PossibleHit> {
         let mut out: Vec<PossibleHit> = Vec::new();
-        if self.restricted.size() == 0 || samples.is_empty() {
+        if !self.has_restricted() || samples.is_empty() {
             return out;
         }
         let mut seen: HashSet<SegRef> = HashSet::default();
@@ -162,10 +162,9 @@ impl RouteNetwork {
             let envs: Vec<rstar::AABB<[f64; 2]>> = group.iter().map(near_sample).collect();
             let all = envs.iter().fold(envs[0], |a, e| a.merged(e));
             found.clear();
-            for item in self.restricted.locate_in_envelope_intersecting(&all) {
-                let env = item.envelope();
+            for (env, seg) in self.restricted_in(&all) {
                 if let Some(i) = envs.iter().position(|e| e.intersects(&env)) {
-                    found.push((i, item.data));
+                    found.push((i, seg));
                 }
             }
             found.sort_by_key(|&(i, _)| i);
@@ -175,7 +174,7 @@ impl RouteNetwork {
                 }
                 // Distances are taken to the drawing as drawn: the samples skip vertices.
                 let search = search.get_or_insert_with(|| {
-                    let line: Vec<[f64; 2]> = coords.iter().map(|&c| self.proj.to_xy(c)).collect();
+                    let line: Vec<[f64; 2]> = coords.iter().map(|&c| self.to_xy(c)).collect();
                     let drawing = Drawing::new(&line, ends, radius);
                     let path_away = vec![f64::NAN; path.points.len()];
                     Search {
@@ -188,13 +187,13 @@ impl RouteNetwork {
                         node_away: RefCell::default(),
                     }
                 });
-                let near_node = |n: u32| search.node_away(n, self.xy[n as usize]) <= UNCERTAINTY_M;
+                let near_node = |n: u32| search.node_away(n, self.node_xy(n)) <= UNCERTAINTY_M;
                 let (u, v) = self.seg_nodes(seg.0, seg.1);
-                let mid = lerp(self.xy[u as usize], self.xy[v as usize], 0.5);
+                let mid = lerp(self.node_xy(u), self.node_xy(v), 0.5);
                 if !(near_node(u) || search.drawing.away(mid) <= UNCERTAINTY_M || near_node(v)) {
                     continue;
                 }
-                let ow = self.stored.ways[seg.0 as usize].oneway;
+                let ow = self.oneway(seg.0);
                 for (dir, from, to) in [(Direction::Forward, u, v), (Direction::Backward, v, u)] {
                     let allowed = if dir == Direction::Forward { ow >= 0 } else { ow <= 0 };
                     if !allowed {
@@ -231,7 +230,7 @@ impl RouteNetwork {
             [(path.ends[0], first, 0.0, true, radius[0]), (path.ends[1], last, total_km, false, radius[1])]
         {
             let Some(p) = piece else { continue };
-            let end = self.proj.to_xy(end);
+            let end = self.to_xy(end);
             let forward = p.f1 >= p.f0;
             // Where the path leaves the segment at this end, and whether the outside lies
             // towards the segment's first node.
@@ -239,19 +238,19 @@ impl RouteNetwork {
             let (u, v) = self.seg_nodes(p.way, p.seg);
             let (outer_frac, outer) = if below { (0.0, u) } else { (1.0, v) };
             let mut found: Vec<(&HitTemplate, [f64; 2])> = Vec::new();
-            for (f, t) in self.seg_hits.get(&(p.way, p.seg)).into_iter().flatten() {
+            for (f, t) in self.seg_hits(p.way, p.seg) {
                 if (below && *f < edge) || (!below && *f > edge) {
                     found.push((t, self.point_xy(p.way, p.seg, *f)));
                 }
             }
             if edge != outer_frac {
-                let at = self.xy[outer as usize];
-                found.extend(self.node_hits.get(&outer).into_iter().flatten().map(|t| (t, at)));
+                let at = self.node_xy(outer);
+                found.extend(self.node_hits(outer).iter().map(|t| (t, at)));
             }
-            let via = self.stored.ways[p.way as usize].id;
+            let via = self.way_id(p.way);
             let mut found: Vec<(&HitTemplate, [f64; 2], i64)> = found.into_iter().map(|(t, at)| (t, at, via)).collect();
-            if dist(self.xy[outer as usize], end) <= END_M {
-                let (a, b) = (self.xy[u as usize], self.xy[v as usize]);
+            if dist(self.node_xy(outer), end) <= END_M {
+                let (a, b) = (self.node_xy(u), self.node_xy(v));
                 let towards_v = if start { below } else { !below };
                 let heading = if towards_v { [b[0] - a[0], b[1] - a[1]] } else { [a[0] - b[0], a[1] - b[1]] };
                 self.past_end(outer, start, EndArea { at: end, radius, heading }, path, &mut found);
@@ -259,7 +258,7 @@ impl RouteNetwork {
             for (t, at, via_way_id) in found {
                 if !among(met.iter().chain(out.iter().map(|o| &o.hit)), t) && dist(at, end) <= UNCERTAINTY_M {
                     out.push(PossibleHit {
-                        hit: t.at(self.proj.to_lonlat(at), km),
+                        hit: t.at(self.to_lonlat(at), km),
                         via_way_id,
                         instead_of: Vec::new(),
                         from_km: km,
@@ -286,17 +285,16 @@ impl RouteNetwork {
         found: &mut Vec<(&'n HitTemplate, [f64; 2], i64)>,
     ) {
         let EndArea { at: end, radius, heading } = area;
-        let (first, edges) = if start { (&self.rfirst, &self.redges) } else { (&self.first, &self.edges) };
         let mut seen: HashMap<u32, f64> = HashMap::default();
         let mut heap = BinaryHeap::new();
         seen.insert(from, 0.0);
         heap.push(HeapItem(0.0, from));
         while let Some(HeapItem(d, n)) = heap.pop() {
-            if seen.get(&n).is_some_and(|&best| d > best) || dist(self.xy[n as usize], end) > END_M {
+            if seen.get(&n).is_some_and(|&best| d > best) || dist(self.node_xy(n), end) > END_M {
                 continue;
             }
-            // INVARIANT: `first` / `rfirst` have one entry per node plus one.
-            for e in &edges[first[n as usize] as usize..first[n as usize + 1] as usize] {
+            let edges = if start { self.edges_into(n) } else { self.edges_from(n) };
+            for (_, e) in edges {
                 if path.segs.contains(&(e.way, e.seg)) {
                     continue;
                 }
@@ -306,24 +304,22 @@ impl RouteNetwork {
                     seen.insert(e.to, nd);
                     heap.push(HeapItem(nd, e.to));
                 }
-                let (a, b) = (self.xy[n as usize], self.xy[e.to as usize]);
+                let (a, b) = (self.node_xy(n), self.node_xy(e.to));
                 let travel = if start { [a[0] - b[0], a[1] - b[1]] } else { [b[0] - a[0], b[1] - a[1]] };
                 let along = travel[0] * heading[0] + travel[1] * heading[1];
                 let straight = along >= MIN_STRAIGHT_COS * travel[0].hypot(travel[1]) * heading[0].hypot(heading[1]);
-                if !straight || project_on_segment(end, self.xy[u as usize], self.xy[v as usize]).1 > radius {
+                if !straight || project_on_segment(end, self.node_xy(u), self.node_xy(v)).1 > radius {
                     continue;
                 }
                 // Travelled from `n` to `e.to`, or (before the start) from `e.to` to `n`.
                 let towards_v = if start { n == v } else { e.to == v };
                 let dir = if towards_v { Direction::Forward } else { Direction::Backward };
-                let via = self.stored.ways[e.way as usize].id;
-                let at = self.xy[n as usize];
-                found.extend(self.way_hits[e.way as usize].iter().filter(|t| t.applies(dir)).map(|t| (t, at, via)));
-                for (f, t) in self.seg_hits.get(&(e.way, e.seg)).into_iter().flatten() {
+                let via = self.way_id(e.way);
+                found.extend(self.way_hits(e.way).iter().filter(|t| t.applies(dir)).map(|t| (t, a, via)));
+                for (f, t) in self.seg_hits(e.way, e.seg) {
                     found.push((t, self.point_xy(e.way, e.seg, *f), via));
                 }
-                let far = self.xy[e.to as usize];
-                found.extend(self.node_hits.get(&e.to).into_iter().flatten().map(|t| (t, far, via)));
+                found.extend(self.node_hits(e.to).iter().map(|t| (t, b, via)));
             }
         }
     }
@@ -342,11 +338,11 @@ impl RouteNetwork {
         }
         let found = [self.joints(search, from, false), self.joints(search, to, true)];
         let Search { drawing, path_away, node_away, .. } = search;
-        let node_away = |n: u32| *node_away.borrow_mut().entry(n).or_insert_with(|| drawing.away(self.xy[n as usize]));
+        let node_away = |n: u32| *node_away.borrow_mut().entry(n).or_insert_with(|| drawing.away(self.node_xy(n)));
         // The drawing may start or end on the segment itself: the reading then covers
         // only the part of it beyond the end's projection.
         let len = self.seg_len(seg.0, seg.1);
-        let (a, b) = (self.xy[from as usize], self.xy[to as usize]);
+        let (a, b) = (self.node_xy(from), self.node_xy(to));
         let on_piece = [0, 1].map(|k| {
             let (t, d) = project_on_segment(drawing.ends[k], a, b);
             (d <= drawing.radius[k] && !found[k].iter().any(|j| j.node.is_none())).then(|| {
@@ -371,7 +367,7 @@ impl RouteNetwork {
                 // rejoins it behind), the loop explains the drawing better. A reading that
                 // ends near (not at) an end of the drawing may differ by that distance.
                 let other = jn.dist + len + jm.dist;
-                let at = |j: Option<u32>, end: [f64; 2]| drawing.along(j.map_or(end, |j| self.xy[j as usize]));
+                let at = |j: Option<u32>, end: [f64; 2]| drawing.along(j.map_or(end, |j| self.node_xy(j)));
                 let drawn = at(m, drawing.ends[1]) - at(n, drawing.ends[0]);
                 let gap = |reference: f64| if reference > 1.0 { (other - reference).abs() } else { f64::INFINITY };
                 let vs_matched = if n.is_some() && m.is_some() { gap(matched) } else { f64::INFINITY };
@@ -408,7 +404,7 @@ impl RouteNetwork {
                     let (a, b) = (nodes[i / 3], nodes[i / 3 + 1]);
                     let stray = match i % 3 {
                         0 => node_away(a),
-                        1 => away(lerp(self.xy[a as usize], self.xy[b as usize], 0.5)),
+                        1 => away(lerp(self.node_xy(a), self.node_xy(b), 0.5)),
                         _ => node_away(b),
                     };
                     stray <= limit
@@ -425,11 +421,11 @@ impl RouteNetwork {
                 instead_of.push(w.way_id);
             }
         }
-        let via_way_id = self.stored.ways[seg.0 as usize].id;
+        let via_way_id = self.way_id(seg.0);
         fresh
             .into_iter()
             .map(|(t, at)| PossibleHit {
-                hit: t.at(self.proj.to_lonlat(*at), from_km),
+                hit: t.at(self.to_lonlat(*at), from_km),
                 via_way_id,
                 instead_of: instead_of.clone(),
                 from_km,
@@ -449,16 +445,12 @@ impl RouteNetwork {
         path: &PathIndex,
     ) -> Vec<(&HitTemplate, [f64; 2])> {
         let mut out: Vec<(&HitTemplate, [f64; 2])> = Vec::new();
-        let start = self.xy[from as usize];
-        out.extend(self.way_hits[seg.0 as usize].iter().filter(|t| t.applies(dir)).map(|t| (t, start)));
-        if let Some(sh) = self.seg_hits.get(&seg) {
-            out.extend(sh.iter().map(|(f, t)| (t, self.point_xy(seg.0, seg.1, *f))));
-        }
+        let start = self.node_xy(from);
+        out.extend(self.way_hits(seg.0).iter().filter(|t| t.applies(dir)).map(|t| (t, start)));
+        out.extend(self.seg_hits(seg.0, seg.1).iter().map(|(f, t)| (t, self.point_xy(seg.0, seg.1, *f))));
         for n in [from, to] {
-            if !path.nodes.contains_key(&n)
-                && let Some(ts) = self.node_hits.get(&n)
-            {
-                out.extend(ts.iter().map(|t| (t, self.xy[n as usize])));
+            if !path.nodes.contains_key(&n) {
+                out.extend(self.node_hits(n).iter().map(|t| (t, self.node_xy(n))));
             }
         }
         out
@@ -489,7 +481,6 @@ impl RouteNetwork {
         let mut heap = BinaryHeap::new();
         seen.insert(start, (0.0, start));
         heap.push(HeapItem(0.0, start));
-        let (first, edges) = if forward { (&self.first, &self.edges) } else { (&self.rfirst, &self.redges) };
         let chain = |seen: &HashMap<u32, (f64, u32)>, n: u32| {
             let mut nodes = Vec::new();
             let mut at = n;
@@ -511,18 +502,18 @@ impl RouteNetwork {
             }
             // A dead end near where the drawing ends is a place a route may end at (a
             // yard, a driveway), wherever the matched path ends.
-            let to_end = dist(self.xy[n as usize], end);
+            let to_end = dist(self.node_xy(n), end);
             if !found_end && (to_end <= radius || (to_end <= END_M && self.dead_end(n))) {
                 found_end = true;
                 out.push(Joint { node: None, dist: d, chain: chain(&seen, n), off: to_end });
             }
-            // INVARIANT: `first` / `rfirst` have one entry per node plus one.
-            for e in &edges[first[n as usize] as usize..first[n as usize + 1] as usize] {
+            let next = if forward { self.edges_from(n) } else { self.edges_into(n) };
+            for (_, e) in next {
                 let nd = d + e.len;
                 if nd > MAX_LINK_M || seen.get(&e.to).is_some_and(|&(best, _)| best <= nd) {
                     continue;
                 }
-                if !path.nodes.contains_key(&e.to) && search.node_away(e.to, self.xy[e.to as usize]) > UNCERTAINTY_M {
+                if !path.nodes.contains_key(&e.to) && search.node_away(e.to, self.node_xy(e.to)) > UNCERTAINTY_M {
                     continue;
                 }
                 seen.insert(e.to, (nd, n));
@@ -534,11 +525,7 @@ impl RouteNetwork {
 
     /// Whether node `n` has a single neighbour on the network.
     pub(crate) fn dead_end(&self, n: u32) -> bool {
-        let i = n as usize;
-        let mut next = self.edges[self.first[i] as usize..self.first[i + 1] as usize]
-            .iter()
-            .chain(&self.redges[self.rfirst[i] as usize..self.rfirst[i + 1] as usize])
-            .map(|e| e.to);
+        let mut next = self.edges_from(n).chain(self.edges_into(n)).map(|(_, e)| e.to);
         let Some(one) = next.next() else { return true };
         next.all(|m| m == one)
     }

@@ -123,14 +123,13 @@ fn restrictions_of(f: &Feature, problems: &mut Vec<String>) -> Vec<(RestrictionK
 
 /// Network segments a feature applies to.
 fn attach(net: &RouteNetwork, geometry: &[[f64; 2]]) -> Vec<Attachment> {
-    let line: Vec<[f64; 2]> = geometry.iter().map(|&p| net.proj.to_xy(p)).collect();
+    let line: Vec<[f64; 2]> = geometry.iter().map(|&p| net.to_xy(p)).collect();
     if let [p] = line.as_slice() {
         return net
-            .tree
-            .nearest_neighbor(p)
-            .map(|item| {
-                let (way, seg) = item.data;
-                let (f, d) = project_on_segment(*p, item.geom().from, item.geom().to);
+            .nearest_segment(*p)
+            .map(|nearest| {
+                let (way, seg) = nearest.seg;
+                let (f, d) = project_on_segment(*p, nearest.a, nearest.b);
                 (d <= ATTACH_M).then_some(Attachment { way, seg, from: f, to: f })
             })
             .into_iter()
@@ -143,9 +142,8 @@ fn attach(net: &RouteNetwork, geometry: &[[f64; 2]]) -> Vec<Attachment> {
         lo = [lo[0].min(p[0]) - ATTACH_M, lo[1].min(p[1]) - ATTACH_M];
         hi = [hi[0].max(p[0]) + ATTACH_M, hi[1].max(p[1]) + ATTACH_M];
     }
-    for item in net.tree.locate_in_envelope_intersecting(&rstar::AABB::from_corners(lo, hi)) {
-        let (way, seg) = item.data;
-        if runs_along(item.geom().from, item.geom().to, &line, ATTACH_M) {
+    for ((way, seg), a, b) in net.segments_in(lo, hi) {
+        if runs_along(a, b, &line, ATTACH_M) {
             out.push(Attachment { way, seg, from: 0.0, to: 1.0 });
         }
     }

@@ -60,7 +60,7 @@ impl Roads for Barred {
     fn edge(&self, net: &RouteNetwork, e: &Edge) -> bool {
         // Most ways carry nothing refused: no need to work out the direction.
         (self.ways[e.way as usize] == 0 || self.segment(e.way, e.seg, net.direction(e)))
-            && (!net.node_flags[e.to as usize] || self.node(e.to))
+            && (!net.node_restricted(e.to) || self.node(e.to))
     }
 }
 
@@ -77,15 +77,15 @@ impl Barred {
     /// Also bars the ways with OSM ids `ids`, both directions (to steer a search away from
     /// where a route was misread); they are not named as binding restrictions.
     pub fn bar_ways(&mut self, net: &RouteNetwork, ids: &[i64]) {
-        for (i, w) in net.stored.ways.iter().enumerate() {
-            if ids.contains(&w.id) {
-                self.ways[i] |= FORWARD | BACKWARD;
+        for (slot, way) in self.ways.iter_mut().zip(0u32..) {
+            if ids.contains(&net.way_id(way)) {
+                *slot |= FORWARD | BACKWARD;
             }
         }
     }
 
     fn refuses(&self, t: &HitTemplate) -> bool {
-        self.refused.contains(&(t.kind, t.tag.clone(), t.raw.clone()))
+        self.refused.contains(&(t.kind, t.tag.as_str().to_string(), t.raw.clone()))
     }
 }
 
@@ -146,41 +146,41 @@ impl RouteNetwork {
     pub fn barred(&self, mut allows: impl FnMut(&RestrictionHit) -> bool, closures: &[&Closure]) -> Barred {
         let mut judged: HashMap<(RestrictionKind, &str, &str), bool> = HashMap::default();
         let mut refuses = |t| refused(&mut judged, &mut allows, t);
-        let mut ways = vec![0u8; self.stored.ways.len()];
-        for (w, list) in self.way_hits.iter().enumerate() {
+        let mut ways = vec![0u8; self.way_count()];
+        for (w, list) in self.all_way_hits() {
             for t in list {
-                if refuses(t) {
-                    ways[w] |= t.direction.map_or(FORWARD | BACKWARD, bit);
+                if refuses(t)
+                    && let Some(slot) = ways.get_mut(w as usize)
+                {
+                    *slot |= t.direction.map_or(FORWARD | BACKWARD, bit);
                 }
             }
         }
         // Every template is judged (no short cut), so that the border of a region can name
         // each one refused.
         let mut nodes = HashSet::default();
-        for (n, list) in &self.node_hits {
+        for (n, list) in self.all_node_hits() {
             if list.iter().map(&mut refuses).collect::<Vec<bool>>().contains(&true) {
-                nodes.insert(*n);
+                nodes.insert(n);
             }
         }
         let mut segs = HashSet::default();
-        for (seg, list) in &self.seg_hits {
+        for (seg, list) in self.all_seg_hits() {
             if list.iter().map(|(_, t)| refuses(t)).collect::<Vec<bool>>().contains(&true) {
-                segs.insert(*seg);
-                ways[seg.0 as usize] |= SEGMENTS;
+                segs.insert(seg);
+                if let Some(slot) = ways.get_mut(seg.0 as usize) {
+                    *slot |= SEGMENTS;
+                }
             }
         }
         let mut closed: HashMap<SegRef, Vec<String>> = HashMap::default();
         for c in closures {
             let Some(shape) = c.shape() else { continue };
-            let pts: Vec<[f64; 2]> = c.geometry.iter().map(|&p| self.proj.to_xy(p)).collect();
+            let pts: Vec<[f64; 2]> = c.geometry.iter().map(|&p| self.to_xy(p)).collect();
             let lo = pts.iter().fold([f64::MAX; 2], |m, p| [m[0].min(p[0]), m[1].min(p[1])]);
             let hi = pts.iter().fold([f64::MIN; 2], |m, p| [m[0].max(p[0]), m[1].max(p[1])]);
-            let env = rstar::AABB::from_corners(
-                [lo[0] - CLOSURE_M, lo[1] - CLOSURE_M],
-                [hi[0] + CLOSURE_M, hi[1] + CLOSURE_M],
-            );
-            for item in self.tree.locate_in_envelope_intersecting(&env) {
-                let (way, seg) = item.data;
+            let (lo, hi) = ([lo[0] - CLOSURE_M, lo[1] - CLOSURE_M], [hi[0] + CLOSURE_M, hi[1] + CLOSURE_M]);
+            for ((way, seg), _, _) in self.segments_in(lo, hi) {
                 let (a, b) = self.seg_nodes(way, seg);
                 if shape.meets(self.lonlat(a), self.lonlat(b)).is_some() {
                     closed.entry((way, seg)).or_default().push(c.id.clone());
@@ -201,7 +201,7 @@ impl RouteNetwork {
     /// restrictions that cut the ends apart.
     pub fn legal_path(&self, from: [f64; 2], to: [f64; 2], barred: &Barred, search: Search) -> LegalPath {
         let Some(ends) = self.ends(from, to, barred) else { return LegalPath::OffNetwork };
-        match self.search(&ends, barred, search) {
+        match self.path_between(&ends, barred, search) {
             Some(found) => LegalPath::Found(self.polyline(&ends, found)),
             None => self.cut(&ends, barred),
         }
@@ -262,7 +262,7 @@ impl RouteNetwork {
             }
         }
         let Border { mut hits, mut closures } = border;
-        hits.sort_by(|a, b| (&a.source, &a.tag, &a.raw).cmp(&(&b.source, &b.tag, &b.raw)));
+        hits.sort_by(|a, b| (&a.source, a.tag.as_str(), &a.raw).cmp(&(&b.source, b.tag.as_str(), &b.raw)));
         hits.dedup_by(|a, b| (&a.source, &a.tag, &a.raw) == (&b.source, &b.tag, &b.raw));
         closures.sort();
         closures.dedup();
@@ -272,10 +272,8 @@ impl RouteNetwork {
     /// The nodes next to `n` with the edge between and its direction along its way: those
     /// reachable from `n`, or (`backward`) those `n` is reachable from.
     fn neighbours(&self, n: u32, backward: bool) -> impl Iterator<Item = (u32, &Edge, Direction)> + '_ {
-        let (first, edges) = if backward { (&self.rfirst, &self.redges) } else { (&self.first, &self.edges) };
-        // INVARIANT: both adjacency arrays have one entry per node plus one (built at load).
-        let (lo, hi) = (first[n as usize] as usize, first[n as usize + 1] as usize);
-        edges[lo..hi].iter().map(move |e| {
+        let edges = if backward { self.edges_into(n) } else { self.edges_from(n) };
+        edges.map(move |(_, e)| {
             // A reversed edge names the node it comes from; its direction is the original's.
             let dir = if backward { self.direction(&Edge { to: n, ..*e }) } else { self.direction(e) };
             (e.to, e, dir)
@@ -285,21 +283,18 @@ impl RouteNetwork {
     /// Adds to `border` the refused restrictions and closures on segment `seg` of `way`
     /// travelled in `dir` and on `node` (where the piece leads).
     fn refusals(&self, barred: &Barred, (way, seg): SegRef, dir: Direction, node: Option<u32>, border: &mut Border) {
-        let oneway = self.stored.ways[way as usize].oneway;
+        let oneway = self.oneway(way);
         if (oneway == 1 && dir == Direction::Backward) || (oneway == -1 && dir == Direction::Forward) {
             return;
         }
-        let mid = self.proj.to_lonlat(self.point_xy(way, seg, 0.5));
-        let on_way = self.way_hits[way as usize].iter().filter(|t| t.applies(dir) && barred.refuses(t));
+        let mid = self.to_lonlat(self.point_xy(way, seg, 0.5));
+        let on_way = self.way_hits(way).iter().filter(|t| t.applies(dir) && barred.refuses(t));
         border.hits.extend(on_way.map(|t| t.at(mid, 0.0)));
-        if let Some(list) = self.seg_hits.get(&(way, seg)) {
-            for (f, t) in list.iter().filter(|(_, t)| barred.refuses(t)) {
-                border.hits.push(t.at(self.proj.to_lonlat(self.point_xy(way, seg, *f)), 0.0));
-            }
+        for (f, t) in self.seg_hits(way, seg).iter().filter(|(_, t)| barred.refuses(t)) {
+            border.hits.push(t.at(self.to_lonlat(self.point_xy(way, seg, *f)), 0.0));
         }
-        if let Some(n) = node
-            && let Some(list) = self.node_hits.get(&n)
-        {
+        if let Some(n) = node {
+            let list = self.node_hits(n);
             border.hits.extend(list.iter().filter(|t| barred.refuses(t)).map(|t| t.at(self.lonlat(n), 0.0)));
         }
         border.closures.extend(barred.closed.get(&(way, seg)).into_iter().flatten().cloned());
@@ -328,7 +323,7 @@ mod tests {
         let mut rng = crate::rng::SplitMix64::new(11);
         let mut found = 0;
         for _ in 0..60 {
-            let n = net.xy.len() as u64;
+            let n = net.node_count() as u64;
             let (a, b) = (net.lonlat(rng.below(n) as u32), net.lonlat(rng.below(n) as u32));
             let plain = net.shortest_path(a, b);
             let lengths: Vec<Option<f64>> = [Search::AStar, Search::Dijkstra]
@@ -358,7 +353,7 @@ mod tests {
         let mut rng = crate::rng::SplitMix64::new(3);
         let mut checked = 0;
         while checked < 5 {
-            let n = net.xy.len() as u64;
+            let n = net.node_count() as u64;
             let (a, b) = (net.lonlat(rng.below(n) as u32), net.lonlat(rng.below(n) as u32));
             let LegalPath::Found(p) = net.legal_path(a, b, &open, Search::AStar) else { continue };
             if p.line.len() < 6 || p.length_m < 500.0 {

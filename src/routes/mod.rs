@@ -15,7 +15,6 @@ mod alternatives;
 mod closures;
 mod findings;
 mod geojson;
-mod grid;
 mod import;
 mod legal;
 mod matcher;
@@ -105,6 +104,52 @@ pub enum RestrictionKind {
     RatingUnknown,
 }
 
+/// Where a restriction comes from: a tag or property as written, or a bridge found above
+/// the road by its geometry (no tag on the road says so). Written as the key, or
+/// `bridge above`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub enum HitTag {
+    /// The OSM key or GeoJSON property, e.g. `maxheight:physical`, `barrier`, `bridge`,
+    /// `max_height_m`.
+    Key(String),
+    /// A bridge (a road, railway, footbridge, ...) crossing above the road at a higher
+    /// layer without a junction there; its clearance is unknown unless the road below
+    /// carries a numeric `maxheight`.
+    BridgeAbove,
+}
+
+/// How [`HitTag::BridgeAbove`] is written.
+const BRIDGE_ABOVE: &str = "bridge above";
+
+impl HitTag {
+    /// The tag as written: the key, or `bridge above`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            HitTag::Key(key) => key,
+            HitTag::BridgeAbove => BRIDGE_ABOVE,
+        }
+    }
+}
+
+impl From<String> for HitTag {
+    fn from(s: String) -> HitTag {
+        if s == BRIDGE_ABOVE { HitTag::BridgeAbove } else { HitTag::Key(s) }
+    }
+}
+
+impl Serialize for HitTag {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for HitTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A restriction the vehicle meets along the matched route.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RestrictionHit {
@@ -114,8 +159,8 @@ pub struct RestrictionHit {
     /// `below_default`, access bans, unknown clearance or rating).
     pub limit: Option<f64>,
     /// The tag or property it comes from, e.g. `maxheight:physical`, `barrier`,
-    /// `bridge`, `bridge above`, `max_height_m`.
-    pub tag: String,
+    /// `bridge`, `max_height_m`, or a bridge found above the road.
+    pub tag: HitTag,
     /// The value as written in the source, e.g. `12'6"`.
     pub raw: String,
     /// Where it comes from: `osm:way/123`, `osm:node/456`, `geojson:<id>`.
@@ -237,4 +282,33 @@ pub struct RouteMatch {
     pub possible: Vec<PossibleHit>,
     /// The matched path, piece by piece.
     pub segments: Vec<MatchedSegment>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A bridge above is a type inside and reads as before outside: `bridge above` in
+    /// JSON, read back as the type; a key stays a key.
+    #[test]
+    fn a_bridge_above_is_a_type_written_as_before() {
+        for (tag, written) in [(HitTag::BridgeAbove, "bridge above"), (HitTag::Key("maxheight".into()), "maxheight")] {
+            let hit = RestrictionHit {
+                kind: RestrictionKind::ClearanceUnknown,
+                limit: None,
+                tag: tag.clone(),
+                raw: "railway=rail bridge=yes layer=1".into(),
+                source: "osm:way/1".into(),
+                lon: 24.9,
+                lat: 60.2,
+                km: 0.5,
+            };
+            let json = serde_json::to_value(&hit).unwrap();
+            assert_eq!(json["tag"], written);
+            assert_eq!(tag.to_string(), written);
+            let back: RestrictionHit = serde_json::from_value(json).unwrap();
+            assert_eq!(back.tag, tag);
+        }
+    }
 }

@@ -8,8 +8,6 @@
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BinaryHeap;
 
-use rstar::PointDistance;
-
 use super::access::Direction;
 use super::matcher::HeapItem;
 use super::network::{Edge, RouteNetwork};
@@ -116,25 +114,20 @@ impl RouteNetwork {
     /// The shortest drivable path itself (see [`RouteNetwork::shortest_path_m`]).
     pub fn shortest_path(&self, from: [f64; 2], to: [f64; 2]) -> Option<ShortestPath> {
         let ends = self.ends(from, to, &AnyRoad)?;
-        let found = self.search(&ends, &AnyRoad, Search::Dijkstra)?;
+        let found = self.path_between(&ends, &AnyRoad, Search::Dijkstra)?;
         Some(self.polyline(&ends, found))
     }
 
     /// The direction edge `e` travels its way in.
     pub(crate) fn direction(&self, e: &Edge) -> Direction {
-        // INVARIANT: edges are built from existing segments (validated at load).
-        if self.stored.ways[e.way as usize].nodes[e.seg as usize + 1] == e.to {
-            Direction::Forward
-        } else {
-            Direction::Backward
-        }
+        if self.seg_nodes(e.way, e.seg).1 == e.to { Direction::Forward } else { Direction::Backward }
     }
 
     /// Snaps both places and finds where a search over `roads` may leave and arrive;
     /// `None` when a place is more than [`SNAP_M`] from every road.
     pub(crate) fn ends(&self, from: [f64; 2], to: [f64; 2], roads: &impl Roads) -> Option<Ends> {
         let (a, b) = (self.snap(from)?, self.snap(to)?);
-        let oneway = |s: Snap| self.stored.ways[s.way as usize].oneway;
+        let oneway = |s: Snap| self.oneway(s.way);
         let len = |s: Snap| self.seg_len(s.way, s.seg);
         let along = |s: Snap, dir| roads.segment(s.way, s.seg, dir);
         let forward = |s: Snap| oneway(s) >= 0 && along(s, Direction::Forward);
@@ -160,18 +153,18 @@ impl RouteNetwork {
         if backward(b) {
             ends.push((q, (1.0 - b.frac) * len(b)));
         }
-        let bound = SEARCH_FACTOR * dist(self.proj.to_xy(from), self.proj.to_xy(to)) + SEARCH_SLACK_M;
+        let bound = SEARCH_FACTOR * dist(self.to_xy(from), self.to_xy(to)) + SEARCH_SLACK_M;
         let target = self.point_xy(b.way, b.seg, b.frac);
         Some(Ends { a, b, direct, starts, ends, target, bound })
     }
 
     /// The shortest path between `ends` over `roads`, ordered as `search` says; `None`
     /// when there is none within the bound or more than [`MAX_SETTLED`] nodes are settled.
-    pub(crate) fn search(&self, ends: &Ends, roads: &impl Roads, search: Search) -> Option<Found> {
+    pub(crate) fn path_between(&self, ends: &Ends, roads: &impl Roads, search: Search) -> Option<Found> {
         // Lower bound of the metres left from a node to the end (A*), 0 for Dijkstra.
         let rest = |n: u32| match search {
             Search::Dijkstra => 0.0,
-            Search::AStar => dist(self.xy[n as usize], ends.target),
+            Search::AStar => dist(self.node_xy(n), ends.target),
         };
         let mut best: Option<(f64, Option<u32>)> = ends.direct.map(|d| (d, None));
         // Settled distance and the node reached from, per node; sparse, so a search in a
@@ -203,9 +196,7 @@ impl RouteNetwork {
                     best = Some((d + extra, Some(n)));
                 }
             }
-            // INVARIANT: `first` has one entry per node plus one (validated at load).
-            let (lo, hi) = (self.first[n as usize] as usize, self.first[n as usize + 1] as usize);
-            for e in &self.edges[lo..hi] {
+            for (_, e) in self.edges_from(n) {
                 let next = d + e.len;
                 if reached.get(&e.to).is_none_or(|r| next < r.0) && roads.edge(self, e) {
                     reached.insert(e.to, (next, n));
@@ -226,7 +217,7 @@ impl RouteNetwork {
 
     /// The polyline of a path found between `ends`.
     pub(crate) fn polyline(&self, ends: &Ends, (length_m, nodes): Found) -> ShortestPath {
-        let point = |s: Snap| self.proj.to_lonlat(self.point_xy(s.way, s.seg, s.frac));
+        let point = |s: Snap| self.to_lonlat(self.point_xy(s.way, s.seg, s.frac));
         let mut line = vec![point(ends.a)];
         line.extend(nodes.into_iter().map(|n| self.lonlat(n)));
         line.push(point(ends.b));
@@ -235,14 +226,13 @@ impl RouteNetwork {
 
     /// The segment nearest a place, within [`SNAP_M`].
     fn snap(&self, p: [f64; 2]) -> Option<Snap> {
-        let xy = self.proj.to_xy(p);
-        let nearest = self.tree.nearest_neighbor(&xy)?;
-        if nearest.distance_2(&xy) > SNAP_M * SNAP_M {
+        let xy = self.to_xy(p);
+        let nearest = self.nearest_segment(xy)?;
+        if nearest.dist_2 > SNAP_M * SNAP_M {
             return None;
         }
-        let line = nearest.geom();
-        let (way, seg) = nearest.data;
-        let (frac, _) = project_on_segment_2(xy, line.from, line.to);
+        let (way, seg) = nearest.seg;
+        let (frac, _) = project_on_segment_2(xy, nearest.a, nearest.b);
         Some(Snap { way, seg, frac })
     }
 }
@@ -264,7 +254,7 @@ mod tests {
     #[test]
     fn node_to_node_lengths_match_a_full_dijkstra() {
         let net = helsinki();
-        let n = net.xy.len();
+        let n = net.node_count();
         let mut rng = crate::rng::SplitMix64::new(5);
         let mut found = 0;
         for _ in 0..20 {
@@ -278,7 +268,7 @@ mod tests {
                     break;
                 }
                 done[u] = true;
-                for e in &net.edges[net.first[u] as usize..net.first[u + 1] as usize] {
+                for (_, e) in net.edges_from(u as u32) {
                     d[e.to as usize] = d[e.to as usize].min(d[u] + e.len);
                 }
             }
@@ -301,17 +291,16 @@ mod tests {
     #[test]
     fn one_way_roads_are_driven_only_their_way() {
         let net = helsinki();
-        let Some((wi, w)) = net.stored.ways.iter().enumerate().find(|(_, w)| w.oneway == 1 && w.nodes.len() >= 3)
-        else {
+        let Some((wi, w)) = net.ways().enumerate().find(|(_, w)| w.oneway == 1 && w.node_ids.len() >= 3) else {
             panic!("Helsinki has one-way streets")
         };
         let wi = wi as u32;
         let along = net.point_xy(wi, 0, 0.2);
         let ahead = net.point_xy(wi, 1, 0.8);
-        let (a, b) = (net.proj.to_lonlat(along), net.proj.to_lonlat(ahead));
+        let (a, b) = (net.to_lonlat(along), net.to_lonlat(ahead));
         let with = net.shortest_path_m(a, b).unwrap_or(f64::INFINITY);
         let against = net.shortest_path_m(b, a).unwrap_or(f64::INFINITY);
-        assert!(with < against, "with the one-way {with} m, against it {against} m (way {})", w.id);
+        assert!(with < against, "with the one-way {with} m, against it {against} m (way {})", w.way_id);
     }
 
     #[test]

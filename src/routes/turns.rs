@@ -76,7 +76,7 @@ impl RouteNetwork {
             back_m += self.seg_len(r.way, r.seg) * (r.f1 - r.f0).abs();
         }
         // Node -> (distance, edge index it was reached by).
-        let mut seen: HashMap<u32, (f64, Option<usize>)> = HashMap::default();
+        let mut seen: HashMap<u32, (f64, Option<u32>)> = HashMap::default();
         let mut heap = BinaryHeap::new();
         seen.insert(ahead, (start, None));
         heap.push(HeapItem(start, ahead));
@@ -89,9 +89,7 @@ impl RouteNetwork {
             {
                 return Some((self.loop_pieces(&seen, n), rejoin));
             }
-            // INVARIANT: `first` has one entry per node plus one.
-            for ei in self.first[n as usize] as usize..self.first[n as usize + 1] as usize {
-                let e = self.edges[ei];
+            for (ei, &e) in self.edges_from(n) {
                 let nd = d + e.len;
                 let same_segment = e.way == p.way && e.seg == p.seg;
                 if same_segment || nd > MAX_LOOP_M || seen.get(&e.to).is_some_and(|&(best, _)| best <= nd) {
@@ -105,11 +103,11 @@ impl RouteNetwork {
     }
 
     /// The pieces of the search's path to `n`, in travel order.
-    fn loop_pieces(&self, seen: &HashMap<u32, (f64, Option<usize>)>, n: u32) -> Vec<Piece> {
+    fn loop_pieces(&self, seen: &HashMap<u32, (f64, Option<u32>)>, n: u32) -> Vec<Piece> {
         let mut out = Vec::new();
         let mut at = n;
         while let Some(&(_, Some(ei))) = seen.get(&at) {
-            let e = self.edges[ei];
+            let e = self.edge(ei);
             let (u, v) = self.seg_nodes(e.way, e.seg);
             let towards_v = e.to == v;
             out.push(Piece {

@@ -6,6 +6,6 @@
 
 pub mod anomaly;
 pub mod demo_registry;
-pub mod samples;
 pub mod loadtest;
 pub mod route_eval;
+pub mod samples;

@@ -17,7 +17,7 @@ use crate::review::Status;
 use crate::rng::SplitMix64;
 use crate::routes::access::Direction;
 use crate::routes::{
-    NetworkFindings, RestrictionHit, RestrictionKind, RouteMatch, RouteNetwork, TravelledWay, WayView,
+    HitTag, NetworkFindings, RestrictionHit, RestrictionKind, RouteMatch, RouteNetwork, TravelledWay, WayView,
 };
 use crate::rulebook::Rulebook;
 use serde::Serialize;
@@ -272,7 +272,9 @@ fn case_of(h: &RestrictionHit) -> &'static str {
     match h.kind {
         RestrictionKind::Access => "access",
         RestrictionKind::MaxWeight | RestrictionKind::MaxAxleLoad | RestrictionKind::RatingUnknown => "weight",
-        RestrictionKind::MaxHeight | RestrictionKind::ClearanceUnknown if h.tag == "bridge above" => "under bridge",
+        RestrictionKind::MaxHeight | RestrictionKind::ClearanceUnknown if h.tag == HitTag::BridgeAbove => {
+            "under bridge"
+        }
         RestrictionKind::MaxHeight | RestrictionKind::ClearanceUnknown => "height",
         RestrictionKind::MaxWidth | RestrictionKind::MaxLength => "size",
     }

@@ -1,0 +1,67 @@
+//! What the HMM observes: samples taken along the declared route, and for each the
+//! candidate positions on nearby roads.
+
+use super::{FAR_MARGIN_M, MAX_CANDIDATES, MIN_STEP_M, NEAR_RADIUS_M, SAMPLE_STEP_M, SEARCH_RADIUS_M};
+use crate::routes::network::{Candidate, RouteNetwork};
+use crate::routes::project::lerp;
+
+/// A sample of the declared route.
+pub(crate) struct Sample {
+    pub xy: [f64; 2],
+    pub lonlat: [f64; 2],
+    pub km: f64,
+}
+
+impl RouteNetwork {
+    /// Candidates around `p` into `out`: the closest segment of each way within
+    /// [`SEARCH_RADIUS_M`], nearest first, at most [`MAX_CANDIDATES`]. The grid is
+    /// queried within [`NEAR_RADIUS_M`] first (query cost grows with the area): where
+    /// that finds a road within `NEAR_RADIUS_M - FAR_MARGIN_M`, roads beyond
+    /// `NEAR_RADIUS_M` are at least [`FAR_MARGIN_M`] further than it and cannot compete
+    /// (their emission is far below the beam); elsewhere the full radius is searched.
+    pub(super) fn candidates_into(&self, p: [f64; 2], out: &mut Vec<Candidate>) {
+        self.candidates_near(p, NEAR_RADIUS_M, out);
+        let near = NEAR_RADIUS_M - FAR_MARGIN_M;
+        if out.first().is_none_or(|c| c.dist > near) {
+            self.candidates_near(p, SEARCH_RADIUS_M, out);
+        }
+        out.truncate(MAX_CANDIDATES);
+    }
+
+    /// Samples of the declared route: its own vertices (they carry its shape), skipping
+    /// those closer than [`MIN_STEP_M`] to the previous sample, plus points inserted
+    /// on stretches longer than [`SAMPLE_STEP_M`]. The last vertex is always kept.
+    pub(super) fn resample(&self, coords: &[[f64; 2]]) -> Vec<Sample> {
+        // Thinning keeps far fewer samples than a densely drawn route has vertices: size
+        // by length, not by vertex count (a 10,000-vertex route would otherwise allocate
+        // 400 kB per call).
+        let mut out: Vec<Sample> = Vec::with_capacity(64);
+        for (i, &c) in coords.iter().enumerate() {
+            let p = self.to_xy(c);
+            let Some(prev) = out.last() else {
+                out.push(Sample { xy: p, lonlat: c, km: 0.0 });
+                continue;
+            };
+            let (dx, dy) = (p[0] - prev.xy[0], p[1] - prev.xy[1]);
+            let gap2 = dx * dx + dy * dy;
+            let is_last = i + 1 == coords.len();
+            if gap2 < MIN_STEP_M * MIN_STEP_M && !is_last {
+                continue;
+            }
+            // Distances are measured along the samples, not along every vertex: a
+            // densely drawn line's jitter would otherwise inflate its length.
+            let gap = gap2.sqrt();
+            let (from, from_km) = (prev.xy, prev.km);
+            let km = from_km + gap / 1000.0;
+            // Long stretch: interpolate so that no two samples are far apart.
+            let n = (gap / SAMPLE_STEP_M).ceil().max(1.0) as usize;
+            for k in 1..n {
+                let t = k as f64 / n as f64;
+                let xy = lerp(from, p, t);
+                out.push(Sample { xy, lonlat: self.to_lonlat(xy), km: from_km + (km - from_km) * t });
+            }
+            out.push(Sample { xy: p, lonlat: c, km });
+        }
+        out
+    }
+}

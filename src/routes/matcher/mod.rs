@@ -1,0 +1,259 @@
+//! HMM map matching in the spirit of Newson & Krumm (2009).
+//!
+//! The declared route is thinned to samples at least [`MIN_STEP_M`] apart (points are
+//! inserted on stretches longer than [`SAMPLE_STEP_M`]). Each sample gets candidate
+//! positions on nearby road segments from the network's segment grid: the closest
+//! segment of each way, the [`MAX_CANDIDATES`] nearest within [`SEARCH_RADIUS_M`].
+//! Emission: Gaussian in the distance from sample to candidate, weighted by the length
+//! of route the sample stands for (so the evidence does not depend on the thinning).
+//! Transition: exponential in the difference between the network distance of two
+//! candidates (bounded Dijkstra on the directed graph, one-way streets respected) and
+//! the straight distance between the two samples, plus a one-off cost for entering a
+//! service road. Viterbi picks the most likely sequence; roads that are parallel, merely
+//! crossed at an intersection or at another level (no shared node) lose because reaching
+//! them costs a detour.
+//! Samples without candidates, or transitions with no path, break the chain and are
+//! reported.
+//!
+//! Speed: candidates come from a uniform grid with cells about the search radius (a few
+//! array lookups, where an R-tree descent costs several times more); candidates below
+//! the beam of their layer are not expanded; moves along one way are scored without a
+//! search; one Dijkstra per previous candidate settles all next candidates at once and
+//! only as far as a path could still improve a candidate's score (a tight detour bound
+//! first, the wide one only where nothing connects); the Dijkstra arrays live in a
+//! thread-local scratch reused between calls.
+//!
+//! By job: `candidates` (samples and their candidates), `viterbi` (scores and the
+//! lattice), `search` (the bounded search between candidates), `path` (the matched
+//! path and what it meets); this file ties them together and scores the match.
+
+mod candidates;
+mod path;
+mod search;
+mod viterbi;
+
+pub(crate) use candidates::Sample;
+pub(crate) use path::Piece;
+pub(crate) use search::HeapItem;
+
+use crate::routes::network::RouteNetwork;
+use crate::routes::project::dist;
+use crate::routes::{MatchProblem, MatchProblemKind, RouteMatch};
+use path::cancel_uturns;
+use search::{SCRATCH, Scratch, WORK, Work};
+
+/// Largest spacing of the samples taken along the declared route, metres.
+pub const SAMPLE_STEP_M: f64 = 35.0;
+/// Vertices of the declared route closer than this to the previous sample are skipped.
+pub const MIN_STEP_M: f64 = 30.0;
+/// Length of route whose distance to the road counts as one Gaussian observation.
+const EVIDENCE_STEP_M: f64 = 10.0;
+/// Radius of the candidate search around a sample, metres.
+pub const SEARCH_RADIUS_M: f64 = 45.0;
+/// Standard deviation of the offset between the declared route and OSM, metres.
+const SIGMA_M: f64 = 8.0;
+/// Scale of the exponential transition model, metres of detour.
+const BETA_M: f64 = 8.0;
+/// Log-probability penalty for entering a `highway=service` road.
+const SERVICE_ENTRY_PENALTY: f64 = 2.0;
+/// Candidates kept per sample.
+const MAX_CANDIDATES: usize = 6;
+/// Radius of the first, cheaper candidate search around a sample, metres.
+const NEAR_RADIUS_M: f64 = 30.0;
+/// Roads this much further than the nearest one are not candidates worth a full-radius
+/// search, metres: with [`SIGMA_M`] = 8 m, a road beyond [`NEAR_RADIUS_M`] scores at
+/// least 6 (log-probability) per observation below one within 10 m.
+const FAR_MARGIN_M: f64 = 20.0;
+/// Samples further than this from the matched road lower the confidence, metres.
+const NEAR_M: f64 = 25.0;
+/// Backward movement on a one-way road tolerated as drawing noise, metres.
+const NOISE_BACK_M: f64 = 6.0;
+/// U-turns shorter than this are matching artefacts and removed, metres.
+const MAX_ARTEFACT_UTURN_M: f64 = 30.0;
+/// Candidates this far (log-probability) below the best of their sample are dropped.
+const BEAM: f64 = 8.0;
+/// Detour (log-probability, in units of [`BETA_M`]) searched first between two samples.
+const TIGHT_DETOUR: f64 = 6.0;
+/// Matched and declared lengths this close agree fully, metres: about one drawing step
+/// cut at each end or corner...
+const LENGTH_TOLERANCE_M: f64 = 25.0;
+/// ...but at most this share of the longer: a route of 60 m has no room to cut 25 m,
+/// and a short drawing that the match follows only partly must not pass as a good match.
+const LENGTH_TOLERANCE_SHARE: f64 = 0.25;
+/// Below this the match is reported as low confidence.
+const LOW_CONFIDENCE: f64 = 0.8;
+
+/// The longest road distance searched between two samples `straight` metres apart,
+/// metres: where nothing connects within the tight bound, and for the chosen path.
+fn wide_bound(straight: f64) -> f64 {
+    2.0 * straight + 2.0 * SEARCH_RADIUS_M + 30.0
+}
+
+impl RouteNetwork {
+    /// Matches a declared route (`[lon, lat]` WGS84 vertices) onto the network and
+    /// reports the ways travelled and every restriction met. Never panics; bad input
+    /// gives an empty match with problems.
+    pub fn match_route(&self, coords: &[[f64; 2]]) -> RouteMatch {
+        // One scratch per thread, reused between calls (and grown for a larger network);
+        // a fresh one if it is in use already or the thread is shutting down.
+        let nodes = self.node_count();
+        SCRATCH
+            .try_with(|cell| {
+                let mut scratch = cell.try_borrow_mut().ok()?;
+                scratch.fit(nodes);
+                Some(self.match_route_with(coords, &mut scratch, WORK))
+            })
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| self.match_route_with(coords, &mut Scratch::new(nodes), WORK))
+    }
+
+    /// [`Self::match_route`] with a given scratch and work budget.
+    pub(crate) fn match_route_with(&self, coords: &[[f64; 2]], scratch: &mut Scratch, work: Work) -> RouteMatch {
+        let mut problems = Vec::new();
+        let valid = coords.len() >= 2 && coords.iter().all(|&[lon, lat]| crate::units::is_lon_lat(lon, lat));
+        if !valid {
+            let first = coords.first().copied().unwrap_or([0.0, 0.0]);
+            problems.push(MatchProblem {
+                kind: MatchProblemKind::InvalidGeometry,
+                lon: first[0],
+                lat: first[1],
+                km: 0.0,
+                message: "the route needs at least two points with valid longitude and latitude".into(),
+            });
+            return empty_match(problems, 0.0);
+        }
+        let samples = self.resample(coords);
+        let declared_m = samples.last().map_or(0.0, |s| s.km * 1000.0);
+        scratch.settled = 0;
+        let chains = self.viterbi(&samples, scratch, work.budget(declared_m), &mut problems);
+
+        // Pieces of every chain, with artefact U-turns removed.
+        let mut all: Vec<Vec<Piece>> = Vec::new();
+        let mut matched_declared_m = 0.0;
+        let mut near = 0usize;
+        let mut total = 0usize;
+        let mut worst: Option<(f64, usize)> = None;
+        let mut u_turns: Vec<MatchProblem> = Vec::new();
+        for chain in &chains {
+            let mut pieces = Vec::new();
+            for w in chain.windows(2) {
+                let (ia, a) = w[0];
+                let (ib, b) = w[1];
+                let straight = dist(samples[ia].xy, samples[ib].xy);
+                self.path(&a, &b, wide_bound(straight), scratch, &mut pieces);
+            }
+            if let (Some((i0, _)), Some((i1, _))) = (chain.first(), chain.last()) {
+                matched_declared_m += (samples[*i1].km - samples[*i0].km) * 1000.0;
+            }
+            for &(i, c) in chain {
+                total += 1;
+                if c.dist <= NEAR_M {
+                    near += 1;
+                }
+                if worst.is_none_or(|(d, _)| c.dist > d) {
+                    worst = Some((c.dist, i));
+                }
+            }
+            let (pieces, turns) = self.turn_around(cancel_uturns(self, pieces));
+            for turn in turns {
+                let at = chain
+                    .iter()
+                    .map(|&(i, _)| &samples[i])
+                    .min_by(|a, b| dist(a.xy, turn).total_cmp(&dist(b.xy, turn)));
+                if let Some(at) = at {
+                    u_turns.push(problem_at(
+                        MatchProblemKind::LowConfidence,
+                        at,
+                        format!(
+                            "the matched path turns back on itself near km {:.2}, where a long vehicle cannot turn and no way round lies within {} m: the drawing may return along another road nearby, whose restrictions are unknown",
+                            at.km,
+                            crate::routes::turns::MAX_LOOP_M
+                        ),
+                    ));
+                }
+            }
+            all.push(pieces);
+        }
+        let (mut m, path) = self.report(&all);
+        m.possible = self.possible_hits(coords, &samples, &path, &m.ways, &m.hits);
+        m.problems = problems;
+        m.problems.append(&mut u_turns);
+        m.declared_length_m = declared_m;
+        let coverage = if declared_m > 0.0 { (matched_declared_m / declared_m).min(1.0) } else { 0.0 };
+        let closeness = if total > 0 { near as f64 / total as f64 } else { 0.0 };
+        // A drawing cuts corners and starts and ends a little off the road: lengths
+        // within LENGTH_TOLERANCE_M of each other agree.
+        let ratio = if m.length_m > 0.0 && matched_declared_m > 0.0 {
+            let longer = m.length_m.max(matched_declared_m);
+            let tolerance = LENGTH_TOLERANCE_M.min(LENGTH_TOLERANCE_SHARE * longer);
+            ((m.length_m.min(matched_declared_m) + tolerance) / longer).min(1.0)
+        } else {
+            0.0
+        };
+        m.confidence = (coverage * closeness * ratio).clamp(0.0, 1.0);
+        if m.confidence < LOW_CONFIDENCE {
+            let at = worst.map_or(&samples[0], |(_, i)| &samples[i]);
+            m.problems.push(problem_at(
+                MatchProblemKind::LowConfidence,
+                at,
+                format!(
+                    "the route matches the road network with confidence {:.2} only ({:.0}% of its length matched, {:.0}% of points within {NEAR_M} m of the matched road); the worst point is here",
+                    m.confidence,
+                    coverage * 100.0,
+                    closeness * 100.0
+                ),
+            ));
+        }
+        m.problems.sort_by(|a, b| a.km.total_cmp(&b.km));
+        m
+    }
+}
+
+fn problem(kind: MatchProblemKind, s: &Sample) -> MatchProblem {
+    let message = match kind {
+        MatchProblemKind::OutsideCoverage => {
+            format!("the route leaves the area covered by the road data at km {:.2}", s.km)
+        }
+        _ => format!("no drivable road within {SEARCH_RADIUS_M} m of the route at km {:.2}", s.km),
+    };
+    problem_at(kind, s, message)
+}
+
+/// A problem located at sample `s`.
+fn problem_at(kind: MatchProblemKind, s: &Sample, message: String) -> MatchProblem {
+    MatchProblem { kind, lon: s.lonlat[0], lat: s.lonlat[1], km: s.km, message }
+}
+
+fn empty_match(problems: Vec<MatchProblem>, declared_length_m: f64) -> RouteMatch {
+    RouteMatch { declared_length_m, problems, ..RouteMatch::default() }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Back and forth between two points 1.4 km apart across central Helsinki: every step a
+    /// wide search.
+    fn jumping() -> Vec<[f64; 2]> {
+        (0..300).map(|i| if i % 2 == 0 { [24.9370606, 60.164352] } else { [24.95, 60.17] }).collect()
+    }
+
+    #[test]
+    fn a_match_stops_where_its_work_budget_runs_out() {
+        let data = crate::embedded_routes().unwrap();
+        let net = &data.network;
+        let route = jumping();
+        let spent =
+            net.match_route_with(&route, &mut Scratch::new(net.node_count()), Work { floor: 20_000, per_km: 0 });
+        let stops: Vec<&MatchProblem> =
+            spent.problems.iter().filter(|p| p.kind == MatchProblemKind::WorkLimit).collect();
+        assert_eq!(stops.len(), 1, "{:?}", spent.problems);
+        assert!(stops[0].km > 0.0 && stops[0].km < spent.declared_length_m / 1000.0, "{:?}", stops[0]);
+        // The shipped budget is far above what this drawing needs.
+        let full = net.match_route(&route);
+        assert!(full.problems.iter().all(|p| p.kind != MatchProblemKind::WorkLimit), "{:?}", full.problems);
+        assert!(full.length_m > spent.length_m);
+    }
+}

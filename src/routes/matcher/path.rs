@@ -1,0 +1,181 @@
+//! The matched path: the pieces of road travelled, cleaned of matching artefacts, and
+//! what they add up to: ways travelled, restrictions met, matched segments, and the
+//! index of the path's nodes that the search of other readings starts from.
+
+use super::MAX_ARTEFACT_UTURN_M;
+use super::empty_match;
+use crate::routes::access::Direction;
+use crate::routes::alternatives::PathIndex;
+use crate::routes::network::RouteNetwork;
+use crate::routes::project::dist;
+use crate::routes::{MatchedSegment, RouteMatch, TravelledWay};
+
+/// A stretch of the matched path on one segment, from fraction `f0` to `f1`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Piece {
+    pub way: u32,
+    pub seg: u32,
+    pub f0: f64,
+    pub f1: f64,
+}
+
+impl RouteNetwork {
+    /// The node at fraction `f` of piece `p`'s segment, if `f` is one of its ends.
+    pub(crate) fn node_at(&self, p: &Piece, f: f64) -> Option<u32> {
+        let (u, v) = self.seg_nodes(p.way, p.seg);
+        if f <= 0.0 {
+            Some(u)
+        } else if f >= 1.0 {
+            Some(v)
+        } else {
+            None
+        }
+    }
+
+    /// Builds ways, segments and restriction hits from the matched pieces, and the index
+    /// of the path's nodes and segments.
+    pub(super) fn report(&self, chains: &[Vec<Piece>]) -> (RouteMatch, PathIndex) {
+        let mut path = PathIndex::default();
+        let mut ways: Vec<TravelledWay> = Vec::new();
+        let mut segments = Vec::with_capacity(chains.iter().map(Vec::len).sum());
+        let mut hits = Vec::new();
+        let mut km = 0.0;
+        let mut prev_end: Option<[f64; 2]> = None;
+        for pieces in chains {
+            let mut prev: Option<Piece> = None;
+            if let (Some(end), Some(p)) = (prev_end, pieces.first()) {
+                // Across a gap: count the straight distance so km stays comparable.
+                km += dist(end, self.point_xy(p.way, p.seg, p.f0)) / 1000.0;
+            }
+            for p in pieces {
+                let len = self.seg_len(p.way, p.seg) * (p.f1 - p.f0).abs();
+                let way_id = self.way_id(p.way);
+                let a = self.point_xy(p.way, p.seg, p.f0);
+                let b = self.point_xy(p.way, p.seg, p.f1);
+                // Node passed between two pieces.
+                if let Some(q) = prev
+                    && let Some(n) = self.node_at(&q, q.f1)
+                {
+                    let ts = self.node_hits(n);
+                    if !ts.is_empty() {
+                        let ll = self.lonlat(n);
+                        hits.extend(ts.iter().map(|t| t.at(ll, km)));
+                    }
+                }
+                let new_way = prev.is_none_or(|q| q.way != p.way);
+                if new_way {
+                    let ll = self.to_lonlat(a);
+                    let dir = if p.f1 >= p.f0 { Direction::Forward } else { Direction::Backward };
+                    hits.extend(self.way_hits(p.way).iter().filter(|t| t.applies(dir)).map(|t| t.at(ll, km)));
+                    match ways.last_mut() {
+                        Some(last) if last.way_id == way_id && prev.is_some() => {}
+                        _ => ways.push(TravelledWay {
+                            way_id,
+                            name: self.way_name(p.way).map(str::to_string),
+                            highway: self.highway(p.way).to_string(),
+                            from_km: km,
+                            to_km: km,
+                        }),
+                    }
+                }
+                let (lo, hi) = (p.f0.min(p.f1), p.f0.max(p.f1));
+                for (f, t) in self.seg_hits(p.way, p.seg) {
+                    if (lo..=hi).contains(f) && hi > lo {
+                        let at = km + self.seg_len(p.way, p.seg) * (f - p.f0).abs() / 1000.0;
+                        let ll = self.to_lonlat(self.point_xy(p.way, p.seg, *f));
+                        hits.push(t.at(ll, at));
+                    }
+                }
+                for (f, at) in [(p.f0, km), (p.f1, km + len / 1000.0)] {
+                    if let Some(n) = self.node_at(p, f) {
+                        path.nodes.entry(n).or_insert(at);
+                        path.points.push((at, self.node_xy(n)));
+                    }
+                }
+                path.segs.insert((p.way, p.seg));
+                segments.push(MatchedSegment {
+                    way_id,
+                    from: self.to_lonlat(a),
+                    to: self.to_lonlat(b),
+                    from_km: km,
+                    to_km: km + len / 1000.0,
+                });
+                km += len / 1000.0;
+                if let Some(last) = ways.last_mut() {
+                    last.to_km = km;
+                }
+                prev = Some(*p);
+                prev_end = Some(b);
+            }
+        }
+        // The path starts and ends inside a segment: the node behind its start and the
+        // node beyond its end are where another reading can join it at its ends.
+        let first = chains.iter().find_map(|c| c.first());
+        let last = chains.iter().rev().find_map(|c| c.last());
+        path.ends = [first.copied(), last.copied()];
+        for (piece, at, behind) in [(first, 0.0, true), (last, km, false)] {
+            if let Some(p) = piece {
+                let (u, v) = self.seg_nodes(p.way, p.seg);
+                let forward = p.f1 >= p.f0;
+                let n = if forward == behind { u } else { v };
+                if let std::collections::hash_map::Entry::Vacant(e) = path.nodes.entry(n) {
+                    e.insert(at);
+                    let point = (at, self.node_xy(n));
+                    if behind { path.points.insert(0, point) } else { path.points.push(point) }
+                }
+            }
+        }
+        hits.sort_by(|a, b| a.km.total_cmp(&b.km));
+        let mut m = empty_match(Vec::new(), 0.0);
+        m.length_m = segments.iter().map(|s| (s.to_km - s.from_km) * 1000.0).sum();
+        m.ways = ways;
+        m.hits = hits;
+        m.segments = segments;
+        (m, path)
+    }
+}
+
+/// Removes short back-and-forth movements (a candidate on a side road at an
+/// intersection, noise on a one-way road): they are matching artefacts, and keeping them
+/// would report the side road's restrictions. At most [`MAX_ARTEFACT_UTURN_M`] are undone
+/// in a row, so a real turn back (or a return along a road beside the outward one,
+/// matched onto the outward one) is kept, however short its segments.
+pub(super) fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece> {
+    let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
+    // Metres undone since the last piece kept as it came.
+    let mut undone = 0.0;
+    'next: for mut cur in pieces {
+        // Whether `cur` undid part of the path: then it was not kept as it came, and
+        // what it undid still counts against the next reversal.
+        let mut reversed = false;
+        while let Some(top) = out.last().copied() {
+            if top.way != cur.way || top.seg != cur.seg {
+                break;
+            }
+            let reverses = (top.f1 - top.f0) * (cur.f1 - cur.f0) < 0.0;
+            let back = net.seg_len(cur.way, cur.seg) * (cur.f1 - cur.f0).abs().min((top.f1 - top.f0).abs());
+            if reverses && undone + back > MAX_ARTEFACT_UTURN_M {
+                break;
+            }
+            if reverses {
+                undone += back;
+                reversed = true;
+            }
+            // Consecutive pieces on one segment are continuous: merge them.
+            out.pop();
+            cur = Piece { f0: top.f0, ..cur };
+            if (cur.f1 - cur.f0).abs() < 1e-9 {
+                // Back where the excursion began: it vanishes; the piece that led into
+                // it may meet its own reversal with the next piece.
+                continue 'next;
+            }
+        }
+        if !reversed && out.last().is_none_or(|top| top.way != cur.way || top.seg != cur.seg) {
+            undone = 0.0;
+        }
+        if (cur.f1 - cur.f0).abs() >= 1e-9 {
+            out.push(cur);
+        }
+    }
+    out
+}

@@ -1,0 +1,265 @@
+//! The HMM's scores and the Viterbi pass over the samples: emission (Gaussian in the
+//! distance from sample to candidate, weighted by the length of route the sample stands
+//! for), transition (exponential in the difference between the network distance and the
+//! straight distance, plus a one-off cost for entering a service road), and the lattice
+//! of the chain being built. Samples without candidates, or transitions with no path,
+//! break the chain and are reported.
+
+use super::candidates::Sample;
+use super::search::{Scratch, Targets};
+use super::{
+    BEAM, BETA_M, EVIDENCE_STEP_M, MAX_CANDIDATES, SEARCH_RADIUS_M, SERVICE_ENTRY_PENALTY, SIGMA_M, TIGHT_DETOUR,
+    problem, problem_at, wide_bound,
+};
+use crate::routes::network::{Candidate, RouteNetwork};
+use crate::routes::project::dist;
+use crate::routes::{MatchProblem, MatchProblemKind};
+
+/// The Viterbi lattice of the chain being built, stored flat (no allocation per step):
+/// layer `l` is sample `sample[l]` with candidates, scores and back pointers (indices
+/// into layer `l - 1`) at `start[l]..start[l + 1]`.
+struct Lattice {
+    sample: Vec<usize>,
+    start: Vec<usize>,
+    cands: Vec<Candidate>,
+    scores: Vec<f64>,
+    back: Vec<usize>,
+}
+
+impl Lattice {
+    /// Sized for `layers` layers of full candidate lists: growing five vectors step by
+    /// step cost dozens of reallocations per match.
+    fn new(layers: usize) -> Lattice {
+        let n = layers * MAX_CANDIDATES;
+        let mut start = Vec::with_capacity(layers + 1);
+        start.push(0);
+        Lattice {
+            sample: Vec::with_capacity(layers),
+            start,
+            cands: Vec::with_capacity(n),
+            scores: Vec::with_capacity(n),
+            back: Vec::with_capacity(n),
+        }
+    }
+
+    /// The last layer: sample index, candidates, scores.
+    fn last(&self) -> Option<(usize, &[Candidate], &[f64])> {
+        let l = self.sample.len().checked_sub(1)?;
+        let r = self.start[l]..self.start[l + 1];
+        Some((self.sample[l], &self.cands[r.clone()], &self.scores[r]))
+    }
+
+    /// Appends a layer; `back` is empty at the start of a chain.
+    fn push(&mut self, sample: usize, cands: &[Candidate], scores: &[f64], back: &[usize]) {
+        self.sample.push(sample);
+        self.cands.extend_from_slice(cands);
+        self.scores.extend_from_slice(scores);
+        if back.len() == cands.len() {
+            self.back.extend_from_slice(back);
+        } else {
+            self.back.extend(std::iter::repeat_n(0, cands.len()));
+        }
+        self.start.push(self.cands.len());
+    }
+
+    /// Backtracks the best path into a chain of (sample index, chosen candidate) and
+    /// empties the lattice.
+    fn finish(&mut self, chains: &mut Vec<Vec<(usize, Candidate)>>) {
+        if let Some((_, _, scores)) = self.last() {
+            let mut best = 0;
+            for (i, s) in scores.iter().enumerate() {
+                if *s > scores[best] {
+                    best = i;
+                }
+            }
+            let layers = self.sample.len();
+            let mut chain = Vec::with_capacity(layers);
+            for l in (0..layers).rev() {
+                let at = self.start[l] + best;
+                chain.push((self.sample[l], self.cands[at]));
+                best = self.back[at];
+            }
+            chain.reverse();
+            chains.push(chain);
+        }
+        self.sample.clear();
+        self.start.truncate(1);
+        self.cands.clear();
+        self.scores.clear();
+        self.back.clear();
+    }
+}
+
+/// Keeps the move from candidate `from` into candidate `to` scored `score` if it beats
+/// the best move into `to` so far.
+#[inline]
+fn keep_best(scores: &mut [f64], back: &mut [usize], from: usize, to: usize, score: f64) {
+    if score > scores[to] {
+        scores[to] = score;
+        back[to] = from;
+    }
+}
+
+impl RouteNetwork {
+    /// Log-probability of observing a sample at a candidate: Gaussian in the distance.
+    fn emission(&self, c: &Candidate) -> f64 {
+        -0.5 * (c.dist / SIGMA_M).powi(2)
+    }
+
+    /// A small prior against entering a service road (driveway, parking aisle), which
+    /// often runs a few metres beside a street and is rarely a permit route: paid once
+    /// per entry (`from` is `None` at the start of a chain), not per sample, so that a
+    /// service road the route clearly follows (closer at every sample) still wins.
+    fn entry_cost(&self, from: Option<u32>, to: u32) -> f64 {
+        if self.is_service(to) && from.is_none_or(|f| !self.is_service(f)) { SERVICE_ENTRY_PENALTY } else { 0.0 }
+    }
+
+    /// Scores of the first sample of a chain.
+    fn chain_start(&self, cands: &[Candidate], emissions: &[f64]) -> Vec<f64> {
+        cands.iter().zip(emissions).map(|(c, e)| e - self.entry_cost(None, c.way)).collect()
+    }
+
+    /// Log-probability of the chain ending at candidate `a` (scored `from_score`) going on
+    /// to candidate `b` (emission `emission`) over `d` metres of road, where the two
+    /// samples lie `straight` metres apart: exponential in the detour, plus the cost of
+    /// entering a service road.
+    #[inline]
+    fn transition(&self, from_score: f64, a: &Candidate, d: f64, straight: f64, emission: f64, b: &Candidate) -> f64 {
+        from_score - (d - straight).abs() / BETA_M + emission - self.entry_cost(Some(a.way), b.way)
+    }
+
+    /// Viterbi over chains of samples that have candidates and connect: the most likely
+    /// candidate of each sample, chain by chain, with what broke the chains in
+    /// `problems`. Stops once the searches have settled more than `budget` nodes.
+    pub(super) fn viterbi(
+        &self,
+        samples: &[Sample],
+        scratch: &mut Scratch,
+        budget: u64,
+        problems: &mut Vec<MatchProblem>,
+    ) -> Vec<Vec<(usize, Candidate)>> {
+        let mut chains: Vec<Vec<(usize, Candidate)>> = Vec::new();
+        let mut lattice = Lattice::new(samples.len());
+        let mut cands: Vec<Candidate> = Vec::with_capacity(16);
+        let mut emissions: Vec<f64> = Vec::new();
+        let mut scores: Vec<f64> = Vec::new();
+        let mut back: Vec<usize> = Vec::new();
+        let mut last_kind: Option<MatchProblemKind> = None;
+        let mut entries: Vec<[(u32, f64); 2]> = Vec::new();
+        let mut ds: Vec<f64> = Vec::new();
+        let mut limits: Vec<f64> = Vec::new();
+        let mut order: Vec<usize> = Vec::new();
+        for (i, smp) in samples.iter().enumerate() {
+            if scratch.settled > budget {
+                problems.push(problem_at(
+                    MatchProblemKind::WorkLimit,
+                    smp,
+                    format!(
+                        "matching stopped at km {:.2}: following this drawing on the road network takes more work than one review may spend, so the rest of the route is unchecked",
+                        smp.km
+                    ),
+                ));
+                break;
+            }
+            let inside = self.covers(smp.xy, SEARCH_RADIUS_M);
+            cands.clear();
+            if inside {
+                self.candidates_into(smp.xy, &mut cands);
+            }
+            if cands.is_empty() {
+                let kind = if inside { MatchProblemKind::OffNetwork } else { MatchProblemKind::OutsideCoverage };
+                if last_kind != Some(kind) {
+                    problems.push(problem(kind, smp));
+                }
+                last_kind = Some(kind);
+                lattice.finish(&mut chains);
+                continue;
+            }
+            last_kind = None;
+
+            // Each sample stands for the stretch of route since the previous one, so its
+            // evidence counts in proportion (the result does not depend on thinning).
+            let weight = if i == 0 { 1.0 } else { (samples[i].km - samples[i - 1].km) * 1000.0 / EVIDENCE_STEP_M };
+            emissions.clear();
+            emissions.extend(cands.iter().map(|c| weight * self.emission(c)));
+            let Some((pi, prev, prev_scores)) = lattice.last() else {
+                let start = self.chain_start(&cands, &emissions);
+                lattice.push(i, &cands, &start, &[]);
+                continue;
+            };
+            let straight = dist(samples[pi].xy, smp.xy);
+            entries.clear();
+            entries.extend(cands.iter().map(|b| self.entries(b)));
+            let top = prev_scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            scores.clear();
+            scores.resize(cands.len(), f64::NEG_INFINITY);
+            back.clear();
+            back.resize(cands.len(), 0);
+            // A tight bound first (a detour costing more than TIGHT_DETOUR in
+            // log-probability is never the best path when the road connects normally);
+            // the wide bound only where nothing connects within it.
+            for wide in [false, true] {
+                let cap = if wide { wide_bound(straight) } else { straight + TIGHT_DETOUR * BETA_M };
+                order.clear();
+                // The wide pass, only run where nothing connected, tries every candidate.
+                let beam = if wide { f64::INFINITY } else { BEAM };
+                order.extend((0..prev.len()).filter(|&ai| prev_scores[ai] >= top - beam));
+                order.sort_by(|&x, &y| prev_scores[y].total_cmp(&prev_scores[x]));
+                // Moves along one way need no search: score them first, so that the
+                // searches below know what they have to beat.
+                for &ai in &order {
+                    for (bi, b) in cands.iter().enumerate() {
+                        if let Some(d) = self.same_way(&prev[ai], b).filter(|&d| d <= cap) {
+                            let s = self.transition(prev_scores[ai], &prev[ai], d, straight, emissions[bi], b);
+                            keep_best(&mut scores, &mut back, ai, bi, s);
+                        }
+                    }
+                }
+                for &ai in &order {
+                    // Longest path to each target that could still beat its best score
+                    // (Viterbi keeps the maximum, so longer paths cannot matter) and keep
+                    // it within the beam of this layer's best (else it is dropped anyway).
+                    let floor = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max) - BEAM;
+                    limits.clear();
+                    limits.extend(
+                        emissions
+                            .iter()
+                            .zip(&scores)
+                            .map(|(e, best)| (straight + BETA_M * (prev_scores[ai] + e - best.max(floor))).min(cap)),
+                    );
+                    let targets = Targets { cands: &cands, entries: &entries, limits: &limits };
+                    if targets.bound() < 0.0 {
+                        continue;
+                    }
+                    self.distances(&prev[ai], targets, scratch, &mut ds);
+                    for (bi, &d) in ds.iter().enumerate() {
+                        if d.is_finite() {
+                            let s = self.transition(prev_scores[ai], &prev[ai], d, straight, emissions[bi], &cands[bi]);
+                            keep_best(&mut scores, &mut back, ai, bi, s);
+                        }
+                    }
+                }
+                if scores.iter().any(|s| s.is_finite()) {
+                    break;
+                }
+            }
+            if scores.iter().all(|s| s.is_infinite()) {
+                problems.push(problem_at(
+                    MatchProblemKind::Gap,
+                    smp,
+                    format!(
+                        "the route cannot be followed on the road network near km {:.2} (no connected road in the drawn direction)",
+                        smp.km
+                    ),
+                ));
+                lattice.finish(&mut chains);
+                let start = self.chain_start(&cands, &emissions);
+                lattice.push(i, &cands, &start, &[]);
+                continue;
+            }
+            lattice.push(i, &cands, &scores, &back);
+        }
+        lattice.finish(&mut chains);
+        chains
+    }
+}
