@@ -108,15 +108,8 @@ impl RouteNetwork {
         let mut at = n;
         while let Some(&(_, Some(ei))) = seen.get(&at) {
             let e = self.edge(ei);
-            let (u, v) = self.seg_nodes(e.way, e.seg);
-            let towards_v = e.to == v;
-            out.push(Piece {
-                way: e.way,
-                seg: e.seg,
-                f0: if towards_v { 0.0 } else { 1.0 },
-                f1: if towards_v { 1.0 } else { 0.0 },
-            });
-            at = if towards_v { u } else { v };
+            out.push(self.edge_piece(e));
+            at = self.edge_start(e);
         }
         out.reverse();
         out

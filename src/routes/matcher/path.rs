@@ -6,7 +6,7 @@ use super::MAX_ARTEFACT_UTURN_M;
 use super::empty_match;
 use crate::routes::access::Direction;
 use crate::routes::alternatives::PathIndex;
-use crate::routes::network::RouteNetwork;
+use crate::routes::network::{Edge, RouteNetwork};
 use crate::routes::project::dist;
 use crate::routes::{MatchedSegment, RouteMatch, TravelledWay};
 
@@ -30,6 +30,12 @@ impl RouteNetwork {
         } else {
             None
         }
+    }
+
+    /// The whole segment edge `e` travels, as a piece in its direction.
+    pub(crate) fn edge_piece(&self, e: Edge) -> Piece {
+        let forward = e.to == self.seg_nodes(e.way, e.seg).1;
+        Piece { way: e.way, seg: e.seg, f0: if forward { 0.0 } else { 1.0 }, f1: if forward { 1.0 } else { 0.0 } }
     }
 
     /// Builds ways, segments and restriction hits from the matched pieces, and the index

@@ -276,17 +276,7 @@ impl RouteNetwork {
         let (u0, _) = self.seg_nodes(a.way, a.seg);
         let exit = edges.first().map_or(entry, |&ei| self.edge_start(self.edge(ei)));
         pieces.push(Piece { way: a.way, seg: a.seg, f0: a.frac, f1: if exit == u0 { 0.0 } else { 1.0 } });
-        for &ei in &edges {
-            let e = self.edge(ei);
-            let (_, v) = self.seg_nodes(e.way, e.seg);
-            let fwd = e.to == v;
-            pieces.push(Piece {
-                way: e.way,
-                seg: e.seg,
-                f0: if fwd { 0.0 } else { 1.0 },
-                f1: if fwd { 1.0 } else { 0.0 },
-            });
-        }
+        pieces.extend(edges.iter().map(|&ei| self.edge_piece(self.edge(ei))));
         let (ub, _) = self.seg_nodes(b.way, b.seg);
         pieces.push(Piece { way: b.way, seg: b.seg, f0: if entry == ub { 0.0 } else { 1.0 }, f1: b.frac });
         s.path = edges;
