@@ -178,7 +178,7 @@ impl RouteNetwork {
         out.clear();
         out.extend(targets.cands.iter().map(|b| self.same_way(a, b).unwrap_or(f64::INFINITY)));
         let mut via = [NO_NODE; MAX_CANDIDATES];
-        self.search(a, targets, s, out, &mut via);
+        self.search(a, targets, bound, s, out, &mut via);
         for (b, limit) in out.iter_mut().zip(targets.limits) {
             // A select, not a branch: which targets were reached is unpredictable.
             *b = if *b > bound.min(*limit) { f64::INFINITY } else { *b };
@@ -188,13 +188,14 @@ impl RouteNetwork {
     /// The bounded Dijkstra from `a`: lowers `out[j]` to the network distance to target
     /// `j` where the road reaches it (along `a`'s own way counts as given in `out`), and
     /// sets `via[j]` to the entry node it was reached through. It settles nodes no
-    /// further than the largest limit and stops as soon as no target can improve (its
-    /// distance is known, or beyond its limit); a target with a negative limit is not
-    /// searched.
-    #[inline]
-    fn search(&self, a: &Candidate, targets: Targets, s: &mut Scratch, out: &mut [f64], via: &mut [u32]) {
+    /// further than `bound` (the largest limit) and stops as soon as no target can
+    /// improve (its distance is known, or beyond its limit); a target with a negative
+    /// limit is not searched.
+    // Inlined into both callers: out of line, a match costs about 1 % more instructions
+    // (callgrind).
+    #[inline(always)]
+    fn search(&self, a: &Candidate, targets: Targets, bound: f64, s: &mut Scratch, out: &mut [f64], via: &mut [u32]) {
         let Targets { cands, entries, limits } = targets;
-        let bound = targets.bound();
         // Entry nodes of the targets still to be reached through the graph.
         let mut flat: [Entry; 2 * MAX_CANDIDATES] = [(u32::MAX, 0.0, 0usize); 2 * MAX_CANDIDATES];
         let mut nflat = 0;
@@ -258,7 +259,7 @@ impl RouteNetwork {
         }
         let mut via = [NO_NODE];
         let targets = Targets { cands: std::slice::from_ref(b), entries: &[self.entries(b)], limits: &[bound] };
-        self.search(a, targets, s, &mut [f64::INFINITY], &mut via);
+        self.search(a, targets, bound, s, &mut [f64::INFINITY], &mut via);
         let [entry] = via;
         if entry == NO_NODE {
             return;
