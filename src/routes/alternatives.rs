@@ -293,33 +293,29 @@ impl RouteNetwork {
             if seen.get(&n).is_some_and(|&best| d > best) || dist(self.node_xy(n), end) > END_M {
                 continue;
             }
-            let edges = if start { self.edges_into(n) } else { self.edges_from(n) };
-            for (_, e) in edges {
+            for (next, e, dir) in self.neighbours(n, start) {
                 if path.segs.contains(&(e.way, e.seg)) {
                     continue;
                 }
                 let (u, v) = self.seg_nodes(e.way, e.seg);
                 let nd = d + e.len;
-                if nd <= END_M && seen.get(&e.to).is_none_or(|&best| nd < best) {
-                    seen.insert(e.to, nd);
-                    heap.push(HeapItem(nd, e.to));
+                if nd <= END_M && seen.get(&next).is_none_or(|&best| nd < best) {
+                    seen.insert(next, nd);
+                    heap.push(HeapItem(nd, next));
                 }
-                let (a, b) = (self.node_xy(n), self.node_xy(e.to));
+                let (a, b) = (self.node_xy(n), self.node_xy(next));
                 let travel = if start { [a[0] - b[0], a[1] - b[1]] } else { [b[0] - a[0], b[1] - a[1]] };
                 let along = travel[0] * heading[0] + travel[1] * heading[1];
                 let straight = along >= MIN_STRAIGHT_COS * travel[0].hypot(travel[1]) * heading[0].hypot(heading[1]);
                 if !straight || project_on_segment(end, self.node_xy(u), self.node_xy(v)).1 > radius {
                     continue;
                 }
-                // Travelled from `n` to `e.to`, or (before the start) from `e.to` to `n`.
-                let towards_v = if start { n == v } else { e.to == v };
-                let dir = if towards_v { Direction::Forward } else { Direction::Backward };
                 let via = self.way_id(e.way);
                 found.extend(self.way_hits(e.way).iter().filter(|t| t.applies(dir)).map(|t| (t, a, via)));
                 for (f, t) in self.seg_hits(e.way, e.seg) {
                     found.push((t, self.point_xy(e.way, e.seg, *f), via));
                 }
-                found.extend(self.node_hits(e.to).iter().map(|t| (t, b, via)));
+                found.extend(self.node_hits(next).iter().map(|t| (t, b, via)));
             }
         }
     }

@@ -271,7 +271,7 @@ impl RouteNetwork {
 
     /// The nodes next to `n` with the edge between and its direction along its way: those
     /// reachable from `n`, or (`backward`) those `n` is reachable from.
-    fn neighbours(&self, n: u32, backward: bool) -> impl Iterator<Item = (u32, &Edge, Direction)> + '_ {
+    pub(crate) fn neighbours(&self, n: u32, backward: bool) -> impl Iterator<Item = (u32, &Edge, Direction)> + '_ {
         let edges = if backward { self.edges_into(n) } else { self.edges_from(n) };
         edges.map(move |(_, e)| {
             // A reversed edge names the node it comes from; its direction is the original's.

@@ -25,8 +25,7 @@ impl RouteNetwork {
         let mut i = 0;
         while i + 1 < pieces.len() {
             let (p, q) = (pieces[i], pieces[i + 1]);
-            let reverses = p.way == q.way && p.seg == q.seg && (p.f1 - p.f0) * (q.f1 - q.f0) < 0.0;
-            if !reverses || self.node_at(&p, p.f1).is_some_and(|n| self.dead_end(n)) {
+            if !p.reversed_by(&q) || self.node_at(&p, p.f1).is_some_and(|n| self.dead_end(n)) {
                 i += 1;
                 continue;
             }

@@ -19,6 +19,13 @@ pub(crate) struct Piece {
     pub f1: f64,
 }
 
+impl Piece {
+    /// Whether `next` goes back along the same segment the way this piece came.
+    pub(crate) fn reversed_by(&self, next: &Piece) -> bool {
+        self.way == next.way && self.seg == next.seg && (self.f1 - self.f0) * (next.f1 - next.f0) < 0.0
+    }
+}
+
 impl RouteNetwork {
     /// The node at fraction `f` of piece `p`'s segment, if `f` is one of its ends.
     pub(crate) fn node_at(&self, p: &Piece, f: f64) -> Option<u32> {
@@ -34,7 +41,7 @@ impl RouteNetwork {
 
     /// The whole segment edge `e` travels, as a piece in its direction.
     pub(crate) fn edge_piece(&self, e: Edge) -> Piece {
-        let forward = e.to == self.seg_nodes(e.way, e.seg).1;
+        let forward = self.direction(&e) == Direction::Forward;
         Piece { way: e.way, seg: e.seg, f0: if forward { 0.0 } else { 1.0 }, f1: if forward { 1.0 } else { 0.0 } }
     }
 
@@ -158,7 +165,7 @@ pub(super) fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece
             if top.way != cur.way || top.seg != cur.seg {
                 break;
             }
-            let reverses = (top.f1 - top.f0) * (cur.f1 - cur.f0) < 0.0;
+            let reverses = top.reversed_by(&cur);
             let back = net.seg_len(cur.way, cur.seg) * (cur.f1 - cur.f0).abs().min((top.f1 - top.f0).abs());
             if reverses && undone + back > MAX_ARTEFACT_UTURN_M {
                 break;
