@@ -13,11 +13,15 @@ fn helsinki() -> RouteNetwork {
     RouteNetwork::load(&helsinki_dir()).expect("shipped network")
 }
 
+/// A real extract from `../shared`, imported; `None` (said loudly, fatal on CI) where absent.
+fn network(pbf: &str) -> Option<RouteNetwork> {
+    let dir = temp_dir(&format!("traps-{pbf}"));
+    import_osm(&extract(pbf)?, &dir).expect("import");
+    Some(RouteNetwork::load(&dir).expect("load"))
+}
+
 fn heidelberg() -> Option<RouteNetwork> {
-    let pbf = extract("heidelberg-ors.osm.pbf")?;
-    let dir = temp_dir("traps-heidelberg");
-    import_osm(&pbf, &dir).expect("import heidelberg");
-    Some(RouteNetwork::load(&dir).expect("load heidelberg"))
+    network("heidelberg-ors.osm.pbf")
 }
 
 fn length(coords: &[[f64; 2]]) -> f64 {
@@ -358,6 +362,86 @@ fn passing_under_a_bridge_of_unknown_clearance() {
     assert!(tested >= 5, "too few test places: {tested}");
     // Ambiguous drawings are the exception, not the rule.
     assert!(ambiguous.len() * 4 <= draws.len(), "{} ambiguous of {}", ambiguous.len(), draws.len() + ambiguous.len());
+}
+
+/// Whether the match meets the restriction on `source`, on the path or as another reading.
+fn meets_source(m: &RouteMatch, source: &str) -> bool {
+    m.hits.iter().any(|h| h.source == source) || m.possible.iter().any(|p| p.hit.source == source)
+}
+
+/// Drawings (as the evaluation redrew them from real walks) whose restricted piece the
+/// matcher once read past: a car-park ramp loop drawn with a few points (Heidelberg,
+/// Untere Neckarstraße: its tunnel `osm:way/14197792`); a route that starts in a car-park
+/// tunnel and goes 27 m out and back before it leaves (`osm:way/318715747`); a route that
+/// ends at a gate in a covered passage (Paris, `osm:node/3396853740`).
+#[test]
+fn loops_spurs_and_a_gate_at_the_end_are_not_read_past() {
+    let cases: [(&str, &[[f64; 2]], &str); 3] = [
+        (
+            "heidelberg-ors.osm.pbf",
+            &[
+                [8.7019568, 49.4127683],
+                [8.7017863, 49.4127544],
+                [8.7016250, 49.4127197],
+                [8.7014120, 49.4126914],
+                [8.7013448, 49.4125931],
+                [8.7013805, 49.4124881],
+                [8.7014016, 49.4123851],
+                [8.7013361, 49.4122857],
+                [8.7011408, 49.4122525],
+                [8.7008954, 49.4122147],
+                [8.7006757, 49.4121612],
+                [8.7004457, 49.4121109],
+                [8.7002774, 49.4120971],
+                [8.7000943, 49.4120867],
+                [8.6999457, 49.4120813],
+                [8.6998585, 49.4120162],
+                [8.6999584, 49.4119545],
+                [8.7001070, 49.4120233],
+                [8.6998795, 49.4120423],
+                [8.6997569, 49.4120321],
+                [8.6994894, 49.4120152],
+                [8.6993346, 49.4120449],
+                [8.6992655, 49.4121569],
+                [8.6992240, 49.4123077],
+            ],
+            "osm:way/14197792",
+        ),
+        (
+            "heidelberg-ors.osm.pbf",
+            &[
+                [8.6694668, 49.4093450],
+                [8.6698191, 49.4092528],
+                [8.6696605, 49.4092174],
+                [8.6693171, 49.4092564],
+                [8.6688089, 49.4093315],
+                [8.6682212, 49.4092709],
+                [8.6681973, 49.4089230],
+                [8.6682223, 49.4085409],
+                [8.6677909, 49.4083116],
+                [8.6672826, 49.4083593],
+                [8.6668544, 49.4084182],
+            ],
+            "osm:way/318715747",
+        ),
+        (
+            "paris_bss.osm.pbf",
+            &[
+                [2.3804906, 48.8691521],
+                [2.3801743, 48.8694022],
+                [2.3798699, 48.8696486],
+                [2.3795772, 48.8698716],
+                [2.3797857, 48.8699955],
+            ],
+            "osm:node/3396853740",
+        ),
+    ];
+    let mut nets: std::collections::BTreeMap<&str, Option<RouteNetwork>> = Default::default();
+    for (pbf, drawn, source) in cases {
+        let Some(net) = nets.entry(pbf).or_insert_with(|| network(pbf)) else { continue };
+        let m = net.match_route(drawn);
+        assert!(meets_source(&m, source), "{pbf}: {source} not met: {:?} {:?}", m.ways, m.possible);
+    }
 }
 
 #[test]

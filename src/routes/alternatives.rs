@@ -49,6 +49,10 @@ const MAX_LINK_M: f64 = 300.0;
 const LENGTH_SLACK_M: f64 = 8.0;
 /// ...(the share)...
 const LENGTH_SLACK_SHARE: f64 = 0.2;
+/// ...or of the drawing where the reading is the longer and the drawing goes where the
+/// matched path does not: a drawing thinned to a few points cuts the corners of what it
+/// draws, of a tight loop (a car-park ramp, a turning loop) by a third.
+const LONGER_SLACK_SHARE: f64 = 0.5;
 /// ...and it strays from the drawing at most this much further than the matched path
 /// does there, metres. Cutting or going round a corner beside the drawing differs by
 /// more (a route that turns at an intersection is not read as using the street ahead).
@@ -236,17 +240,17 @@ impl RouteNetwork {
             // towards the segment's first node.
             let (edge, below) = if start { (p.f0, forward) } else { (p.f1, !forward) };
             let (u, v) = self.seg_nodes(p.way, p.seg);
-            let (outer_frac, outer) = if below { (0.0, u) } else { (1.0, v) };
+            let outer = if below { u } else { v };
             let mut found: Vec<(&HitTemplate, [f64; 2])> = Vec::new();
             for (f, t) in self.seg_hits(p.way, p.seg) {
                 if (below && *f < edge) || (!below && *f > edge) {
                     found.push((t, self.point_xy(p.way, p.seg, *f)));
                 }
             }
-            if edge != outer_frac {
-                let at = self.node_xy(outer);
-                found.extend(self.node_hits(outer).iter().map(|t| (t, at)));
-            }
+            // Also where the path ends right at it: a drawing that ends at a gate may
+            // stop before it or go through.
+            let at = self.node_xy(outer);
+            found.extend(self.node_hits(outer).iter().map(|t| (t, at)));
             let via = self.way_id(p.way);
             let mut found: Vec<(&HitTemplate, [f64; 2], i64)> = found.into_iter().map(|(t, at)| (t, at, via)).collect();
             if dist(self.node_xy(outer), end) <= END_M {
@@ -363,12 +367,24 @@ impl RouteNetwork {
                 // rejoins it behind), the loop explains the drawing better. A reading that
                 // ends near (not at) an end of the drawing may differ by that distance.
                 let other = jn.dist + len + jm.dist;
-                let at = |j: Option<u32>, end: [f64; 2]| drawing.along(j.map_or(end, |j| self.node_xy(j)));
-                let drawn = at(m, drawing.ends[1]) - at(n, drawing.ends[0]);
-                let gap = |reference: f64| if reference > 1.0 { (other - reference).abs() } else { f64::INFINITY };
-                let vs_matched = if n.is_some() && m.is_some() { gap(matched) } else { f64::INFINITY };
-                let miss = (vs_matched.min(gap(drawn)) - jn.off - jm.off).max(0.0);
-                if miss > LENGTH_SLACK_M.max(LENGTH_SLACK_SHARE * matched.max(drawn)) {
+                let at = |j: Option<u32>, end: [f64; 2]| j.map_or(end, |j| self.node_xy(j));
+                let drawn = drawing.stretch(at(n, drawing.ends[0]), at(m, drawing.ends[1]), other);
+                // How far the reading's length lies outside what `reference` allows.
+                let outside = |reference: f64, longer_share: f64| {
+                    if reference <= 1.0 {
+                        return f64::INFINITY;
+                    }
+                    let share = if other > reference { longer_share } else { LENGTH_SLACK_SHARE };
+                    let allowed = LENGTH_SLACK_M.max(share * reference);
+                    ((other - reference).abs() - jn.off - jm.off).max(0.0) - allowed
+                };
+                let vs_matched =
+                    if n.is_some() && m.is_some() { outside(matched, LENGTH_SLACK_SHARE) } else { f64::INFINITY };
+                // A drawing longer than the matched path goes where the match does not:
+                // there the reading may be longer than the drawing by its cut corners.
+                let cut = if drawn > matched + LENGTH_SLACK_M { LONGER_SLACK_SHARE } else { LENGTH_SLACK_SHARE };
+                let miss = vs_matched.min(outside(drawn, cut));
+                if miss > 0.0 {
                     continue;
                 }
                 if best.is_some_and(|b| miss >= b.0) {
@@ -547,6 +563,9 @@ struct Drawing {
 
 /// Vertices of the drawing closer than this to the previous one are skipped, metres.
 const DRAWING_STEP_M: f64 = 5.0;
+/// A drawing passes a point again once it has gone this much further from it and come
+/// this much nearer again, metres: more than its jitter.
+const REVISIT_M: f64 = 5.0;
 
 fn cell(p: [f64; 2]) -> (i64, i64) {
     ((p[0] / UNCERTAINTY_M).floor() as i64, (p[1] / UNCERTAINTY_M).floor() as i64)
@@ -606,26 +625,34 @@ impl Drawing {
         Drawing { line, cum, cells, in_cells, ends, radius }
     }
 
-    /// Distance from `p` to the drawing and how far along it `p` projects, metres; the
-    /// distance is exact within [`UNCERTAINTY_M`] and infinite beyond.
-    fn project(&self, p: [f64; 2]) -> (f64, f64) {
-        if let [only] = self.line.as_slice() {
-            return (dist(*only, p), 0.0);
-        }
+    /// Each segment of the drawing in the grid cells around `p`: how far `p` lies from it
+    /// and where along the drawing it passes nearest, metres.
+    fn near_segments(&self, p: [f64; 2], mut each: impl FnMut(usize, f64, f64)) {
         let (cx, cy) = cell(p);
-        let mut best = (f64::INFINITY, 0.0);
         for x in cx - 1..=cx + 1 {
             for y in cy - 1..=cy + 1 {
                 let Some(&(lo, hi)) = self.cells.get(&(x, y)) else { continue };
                 for &k in &self.in_cells[lo as usize..hi as usize] {
                     let k = k as usize;
                     let (frac, d) = project_on_segment(p, self.line[k], self.line[k + 1]);
-                    if d < best.0 {
-                        best = (d, self.cum[k] + frac * (self.cum[k + 1] - self.cum[k]));
-                    }
+                    each(k, d, self.cum[k] + frac * (self.cum[k + 1] - self.cum[k]));
                 }
             }
         }
+    }
+
+    /// Distance from `p` to the drawing and how far along it `p` projects, metres; the
+    /// distance is exact within [`UNCERTAINTY_M`] and infinite beyond.
+    fn project(&self, p: [f64; 2]) -> (f64, f64) {
+        if let [only] = self.line.as_slice() {
+            return (dist(*only, p), 0.0);
+        }
+        let mut best = (f64::INFINITY, 0.0);
+        self.near_segments(p, |_, d, along| {
+            if d < best.0 {
+                best = (d, along);
+            }
+        });
         if best.0 > UNCERTAINTY_M { (f64::INFINITY, best.1) } else { best }
     }
 
@@ -634,10 +661,63 @@ impl Drawing {
         self.project(p).0
     }
 
-    /// How far along the drawing `p` projects, metres (0 for a point further than
-    /// [`UNCERTAINTY_M`] from it).
-    fn along(&self, p: [f64; 2]) -> f64 {
-        self.project(p).1
+    /// Where along the drawing it passes `p` within [`UNCERTAINTY_M`], metres: once per
+    /// visit, where it comes nearest (it leaves when it goes [`REVISIT_M`] further than
+    /// that, and comes back when it comes [`REVISIT_M`] nearer again).
+    fn passes(&self, p: [f64; 2]) -> Vec<f64> {
+        // (segment, distance, along), in drawing order.
+        let mut near: Vec<(usize, f64, f64)> = Vec::new();
+        self.near_segments(p, |k, d, along| {
+            if d <= UNCERTAINTY_M {
+                near.push((k, d, along));
+            }
+        });
+        // A segment is listed once per grid cell it crosses.
+        near.sort_by_key(|n| n.0);
+        near.dedup_by_key(|n| n.0);
+        let mut out: Vec<f64> = Vec::new();
+        // In a visit: its nearest (distance, along) so far. Between visits: the furthest
+        // distance since the last one left.
+        let mut nearest: Option<(f64, f64)> = None;
+        let mut away = f64::INFINITY;
+        let mut last: Option<usize> = None;
+        for &(k, d, along) in &near {
+            if last.is_some_and(|l| l + 1 != k) {
+                // The drawing went beyond the uncertainty and came back.
+                out.extend(nearest.take().map(|n| n.1));
+                away = f64::INFINITY;
+            }
+            last = Some(k);
+            match nearest {
+                Some((best, _)) if d < best => nearest = Some((d, along)),
+                Some((best, at)) if d >= best + REVISIT_M => {
+                    out.push(at);
+                    nearest = None;
+                    away = d;
+                }
+                Some(_) => {}
+                None if d <= away - REVISIT_M => nearest = Some((d, along)),
+                None => away = away.max(d),
+            }
+        }
+        out.extend(nearest.map(|n| n.1));
+        out
+    }
+
+    /// Length of the drawing from where it passes `a` to where it passes `b` later, as
+    /// near `length` as its passes allow: where the drawing goes round a loop and passes
+    /// a point twice, the stretch round the loop is the one to compare a loop with.
+    fn stretch(&self, a: [f64; 2], b: [f64; 2], length: f64) -> f64 {
+        let (at_a, at_b) = (self.passes(a), self.passes(b));
+        let mut best = self.project(b).1 - self.project(a).1;
+        for &ka in &at_a {
+            for &kb in at_b.iter().filter(|&&kb| kb > ka) {
+                if (kb - ka - length).abs() < (best - length).abs() {
+                    best = kb - ka;
+                }
+            }
+        }
+        best
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the HMM observes: samples taken along the declared route, and for each the
 //! candidate positions on nearby roads.
 
-use super::{FAR_MARGIN_M, MAX_CANDIDATES, MIN_STEP_M, NEAR_RADIUS_M, SAMPLE_STEP_M, SEARCH_RADIUS_M};
+use super::{FAR_MARGIN_M, MAX_CANDIDATES, MIN_STEP_M, NEAR_RADIUS_M, SAMPLE_STEP_M, SEARCH_RADIUS_M, TURN_BACK_M};
 use crate::routes::network::{Candidate, RouteNetwork};
 use crate::routes::project::lerp;
 
@@ -30,24 +30,40 @@ impl RouteNetwork {
 
     /// Samples of the declared route: its own vertices (they carry its shape), skipping
     /// those closer than [`MIN_STEP_M`] to the previous sample, plus points inserted
-    /// on stretches longer than [`SAMPLE_STEP_M`]. The last vertex is always kept.
+    /// on stretches longer than [`SAMPLE_STEP_M`]. The last vertex is always kept, and so
+    /// is the tip of a stretch that goes out and comes back within [`MIN_STEP_M`] (a
+    /// spur into a yard, a car park or a turning loop): thinned away, the match would
+    /// never go there, and nothing on it would be checked.
     pub(super) fn resample(&self, coords: &[[f64; 2]]) -> Vec<Sample> {
         // Thinning keeps far fewer samples than a densely drawn route has vertices: size
         // by length, not by vertex count (a 10,000-vertex route would otherwise allocate
         // 400 kB per call).
         let mut out: Vec<Sample> = Vec::with_capacity(64);
+        // The skipped vertex furthest from the last sample, and its squared distance.
+        let mut tip: Option<([f64; 2], [f64; 2], f64)> = None;
         for (i, &c) in coords.iter().enumerate() {
             let p = self.to_xy(c);
             let Some(prev) = out.last() else {
                 out.push(Sample { xy: p, lonlat: c, km: 0.0 });
                 continue;
             };
-            let (dx, dy) = (p[0] - prev.xy[0], p[1] - prev.xy[1]);
-            let gap2 = dx * dx + dy * dy;
+            let mut gap2 = dist2(prev.xy, p);
             let is_last = i + 1 == coords.len();
+            if let Some((tip_xy, tip_lonlat, tip2)) = tip
+                && tip2.sqrt() - gap2.sqrt() >= TURN_BACK_M
+            {
+                out.push(Sample { xy: tip_xy, lonlat: tip_lonlat, km: prev.km + tip2.sqrt() / 1000.0 });
+                tip = None;
+                gap2 = dist2(tip_xy, p);
+            }
             if gap2 < MIN_STEP_M * MIN_STEP_M && !is_last {
+                if gap2 >= TURN_BACK_M * TURN_BACK_M && tip.is_none_or(|t| gap2 > t.2) {
+                    tip = Some((p, c, gap2));
+                }
                 continue;
             }
+            tip = None;
+            let Some(prev) = out.last() else { continue };
             // Distances are measured along the samples, not along every vertex: a
             // densely drawn line's jitter would otherwise inflate its length.
             let gap = gap2.sqrt();
@@ -64,4 +80,10 @@ impl RouteNetwork {
         }
         out
     }
+}
+
+/// Squared distance between two points, metres².
+fn dist2(a: [f64; 2], b: [f64; 2]) -> f64 {
+    let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+    dx * dx + dy * dy
 }

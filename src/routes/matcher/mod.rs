@@ -46,6 +46,10 @@ use search::{SCRATCH, Scratch, WORK, Work};
 pub const SAMPLE_STEP_M: f64 = 35.0;
 /// Vertices of the declared route closer than this to the previous sample are skipped.
 pub const MIN_STEP_M: f64 = 30.0;
+/// A drawing that goes at least this far from the last sample and comes back at least
+/// this far keeps the turning point as a sample, metres: above the drift of a drawing
+/// (up to 10 m), below [`MIN_STEP_M`].
+pub const TURN_BACK_M: f64 = 12.0;
 /// Length of route whose distance to the road counts as one Gaussian observation.
 const EVIDENCE_STEP_M: f64 = 10.0;
 /// Radius of the candidate search around a sample, metres.
