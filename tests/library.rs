@@ -179,6 +179,7 @@ async fn references_to_other_carriers_or_to_nothing_are_refused() {
     let renewal = json!({"application_id": "R-1", "submitted_at": "2026-11-21T09:30:00+08:00",
         "schedule": {"start": "2026-12-07", "end": "2026-12-09", "trips": 1}});
     assert_eq!(post(&format!("{}/v1/reviews/NOPE/renewals", s.url), &renewal).await.0, 404);
+    assert_eq!(post(&format!("{}/v1/reviews/OWN-1/copies", s.url), &renewal).await.0, 404);
     let mut wider = renewal.clone();
     wider["cargo"] = json!({"mass_kg": 1});
     let (status, problem) = post(&format!("{}/v1/reviews/OWN-1/renewals", s.url), &wider).await;
