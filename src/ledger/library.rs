@@ -2,17 +2,17 @@
 //!
 //! The library holds, per carrier (USCC), the parts of every recorded application that a
 //! later application may reuse by reference ([`Part`]), each with the application it came
-//! from. It is written in the same transaction as the review, from the application the
-//! review's record hashes, so it can always be rebuilt from the chain: a writer that opens
-//! a file whose library lags behind its reviews (a file from before the library) fills it
-//! in first ([`catch_up`]).
+//! from. It files each review under its carrier in the same transaction as the review, and
+//! the parts are read from the application the review's record hashes, so the library can
+//! always be rebuilt from the chain: a writer that opens a file whose library lags behind
+//! its reviews (a file from before the library) fills it in first ([`catch_up`]).
 //!
 //! Refusals are the applications answered `422` (form errors): nothing of them is reviewed
 //! or chained, but the share of first submissions refused is an indicator, so each refusal
 //! is stored (append-only) before the answer, like a review.
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, Row, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -110,37 +110,39 @@ pub struct StoredRefusal {
     pub refusal: Refusal,
 }
 
-/// The library's rows of one application: its carrier and each part it has.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Archive {
-    uscc: String,
-    parts: Vec<(Part, String)>,
+/// The carrier of an application's canonical JSON; `None` for text that is no application
+/// with a carrier (the ledger's own tests store such records). Read without building the
+/// whole tree: it runs for every append.
+pub(super) fn carrier_of(application: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Carrier {
+        uscc: String,
+    }
+    #[derive(Deserialize)]
+    struct WithCarrier {
+        carrier: Carrier,
+    }
+    serde_json::from_str::<WithCarrier>(application).ok().map(|a| a.carrier.uscc)
 }
 
-/// The archive of an application's canonical JSON; `None` for text that is no application
-/// with a carrier (the ledger's own tests store such records).
-pub(super) fn archive_of(application: &str) -> Option<Archive> {
-    let value: Value = serde_json::from_str(application).ok()?;
-    let uscc = value.pointer("/carrier/uscc")?.as_str()?.to_string();
-    let parts = Part::ALL
+/// Each part `application` (canonical JSON) has, as canonical JSON.
+fn parts_of(application: &str) -> Vec<(Part, String)> {
+    let Ok(value) = serde_json::from_str::<Value>(application) else { return Vec::new() };
+    Part::ALL
         .into_iter()
         .filter_map(|p| value.get(p.as_str()).filter(|v| !v.is_null()).map(|v| (p, canonical_json(v))))
-        .collect();
-    Some(Archive { uscc, parts })
+        .collect()
 }
 
-/// The tables, each append-only (`append_only` makes the triggers).
+/// The tables, each append-only (`append_only` makes the triggers). The library is an index
+/// of the chain by carrier: the parts themselves are read from the recorded application, so
+/// an append writes a few dozen bytes more, not a second copy of the application.
 pub(super) const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS library (
-    seq            INTEGER NOT NULL,
-    application_id TEXT NOT NULL,
-    uscc           TEXT NOT NULL,
-    part           TEXT NOT NULL,
-    content        TEXT NOT NULL,
-    PRIMARY KEY (application_id, part)
+    seq  INTEGER PRIMARY KEY,
+    uscc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS library_by_carrier ON library (uscc, seq);
-CREATE INDEX IF NOT EXISTS library_by_seq ON library (seq);
 CREATE TABLE IF NOT EXISTS refusals (
     seq            INTEGER PRIMARY KEY,
     application_id TEXT,
@@ -154,63 +156,82 @@ CREATE TABLE IF NOT EXISTS refusals (
 /// The tables of this module, for `append_only`.
 pub(super) const TABLE_NAMES: [&str; 2] = ["library", "refusals"];
 
-/// Stores the archive of the review at `seq`, inside the writer's transaction. A part
-/// already stored for the id (only [`catch_up`] could have put it there) is kept.
-pub(super) fn store(conn: &Connection, seq: i64, application_id: &str, archive: &Archive) -> Result<(), LedgerError> {
-    let mut insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO library (seq, application_id, uscc, part, content) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    for (part, content) in &archive.parts {
-        insert.execute(params![seq, application_id, archive.uscc, part, content])?;
-    }
+/// Files the review at `seq` under its carrier, inside the writer's transaction.
+pub(super) fn store(conn: &Connection, seq: i64, uscc: &str) -> Result<(), LedgerError> {
+    conn.prepare_cached("INSERT OR IGNORE INTO library (seq, uscc) VALUES (?1, ?2)")?.execute(params![seq, uscc])?;
     Ok(())
 }
 
-/// Archives the reviews recorded after the library's last one; `decode` reads a row of
-/// `seq, application_id, application`. Returns how many reviews were read.
+/// Files the reviews recorded after the library's last one; `decode` reads a row of `seq,
+/// application`. Returns how many reviews were read.
 pub(super) fn catch_up(
     conn: &Connection,
-    decode: impl Fn(&Row<'_>) -> rusqlite::Result<(i64, String, String)>,
+    decode: impl Fn(&Row<'_>) -> rusqlite::Result<(i64, String)>,
 ) -> Result<usize, LedgerError> {
     let mut stmt = conn.prepare(
-        "SELECT seq, application_id, application FROM reviews
+        "SELECT seq, application FROM reviews
          WHERE seq > (SELECT coalesce(max(seq), 0) FROM library) ORDER BY seq",
     )?;
     let mut read = 0;
     for row in stmt.query_map([], decode)? {
-        let (seq, application_id, application) = row?;
-        if let Some(archive) = archive_of(&application) {
-            store(conn, seq, &application_id, &archive)?;
+        let (seq, application) = row?;
+        if let Some(uscc) = carrier_of(&application) {
+            store(conn, seq, &uscc)?;
         }
         read += 1;
     }
     Ok(read)
 }
 
-const ARCHIVED: &str = "SELECT l.seq, l.application_id, l.uscc, l.part, l.content, r.recorded_at
+/// Reads a row of `seq, application_id, uscc, application, recorded_at`; `decode` gives the
+/// text of the application column.
+type Decode<'d> = &'d dyn Fn(&Row<'_>, usize) -> rusqlite::Result<String>;
+
+const FILED: &str = "SELECT r.seq, r.application_id, l.uscc, r.application, r.recorded_at
      FROM library l JOIN reviews r ON r.seq = l.seq";
 
-fn archived_part(row: &Row<'_>) -> rusqlite::Result<ArchivedPart> {
-    Ok(ArchivedPart {
-        seq: row.get(0)?,
-        application_id: row.get(1)?,
-        uscc: row.get(2)?,
-        part: row.get(3)?,
-        content: row.get(4)?,
-        recorded_at: row.get(5)?,
-    })
+/// The archived parts of the rows `stmt` selects ([`FILED`]), `keep` of each application.
+fn archived(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+    decode: Decode<'_>,
+    keep: impl Fn(Part) -> bool,
+) -> Result<Vec<ArchivedPart>, LedgerError> {
+    let rows = stmt.query_map(params, |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?, decode(row, 3)?, row.get(4)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, application_id, uscc, application, recorded_at): (i64, String, String, String, String) = row?;
+        for (part, content) in parts_of(&application).into_iter().filter(|(p, _)| keep(*p)) {
+            out.push(ArchivedPart {
+                seq,
+                application_id: application_id.clone(),
+                uscc: uscc.clone(),
+                part,
+                content,
+                recorded_at: recorded_at.clone(),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Every part archived for `uscc`, in sequence order.
-pub(super) fn of_carrier(conn: &Connection, uscc: &str) -> Result<Vec<ArchivedPart>, LedgerError> {
-    let mut stmt = conn.prepare_cached(&format!("{ARCHIVED} WHERE l.uscc = ?1 ORDER BY l.seq, l.part"))?;
-    Ok(stmt.query_map([uscc], archived_part)?.collect::<Result<Vec<_>, _>>()?)
+pub(super) fn of_carrier(conn: &Connection, uscc: &str, decode: Decode<'_>) -> Result<Vec<ArchivedPart>, LedgerError> {
+    let mut stmt = conn.prepare_cached(&format!("{FILED} WHERE l.uscc = ?1 ORDER BY l.seq"))?;
+    archived(&mut stmt, [uscc], decode, |_| true)
 }
 
 /// The part `part` archived from `application_id`.
-pub(super) fn one(conn: &Connection, application_id: &str, part: Part) -> Result<Option<ArchivedPart>, LedgerError> {
-    let mut stmt = conn.prepare_cached(&format!("{ARCHIVED} WHERE l.application_id = ?1 AND l.part = ?2"))?;
-    Ok(stmt.query_row(params![application_id, part], archived_part).optional()?)
+pub(super) fn one(
+    conn: &Connection,
+    application_id: &str,
+    part: Part,
+    decode: Decode<'_>,
+) -> Result<Option<ArchivedPart>, LedgerError> {
+    let mut stmt = conn.prepare_cached(&format!("{FILED} WHERE r.application_id = ?1"))?;
+    Ok(archived(&mut stmt, [application_id], decode, |p| p == part)?.pop())
 }
 
 /// Stores a refusal inside the writer's transaction; its sequence number.
@@ -253,16 +274,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_archive_keeps_each_part_present_and_its_carrier() {
+    fn parts_and_carrier_are_read_from_the_application() {
         let app = canonical_json(&serde_json::json!({
             "carrier": {"uscc": "91370800MA3C5Q8K44"}, "agent": {"name": "A"}, "drivers": [{"name": "D"}],
             "escort": null, "vehicle": {"units": []}, "route": {"origin": "o"}, "cargo": {}
         }));
-        let archive = archive_of(&app).unwrap_or_else(|| Archive { uscc: String::new(), parts: Vec::new() });
-        assert_eq!(archive.uscc, "91370800MA3C5Q8K44");
-        let parts: Vec<Part> = archive.parts.iter().map(|(p, _)| *p).collect();
+        assert_eq!(carrier_of(&app).as_deref(), Some("91370800MA3C5Q8K44"));
+        let parts: Vec<Part> = parts_of(&app).into_iter().map(|(p, _)| p).collect();
         assert_eq!(parts, [Part::Agent, Part::Drivers, Part::Vehicle, Part::Route]);
-        assert_eq!(archive_of(r#"{"id":"x"}"#), None);
+        assert_eq!(carrier_of(r#"{"id":"x"}"#), None);
         assert!(Part::ALL.into_iter().all(|p| Part::parse(p.as_str()) == Some(p)));
     }
 }

@@ -173,8 +173,8 @@ struct Prepared {
     review: Vec<u8>,
     /// [`HashScheme::review_digest`] of the review.
     digest: String,
-    /// What the carrier library keeps of the application.
-    archive: Option<library::Archive>,
+    /// The application's carrier, which the library files it under.
+    carrier: Option<String>,
 }
 
 /// Most jobs committed in one transaction.
@@ -313,7 +313,7 @@ impl Codec {
             },
             review: self.compress(&r.review)?,
             digest: scheme.review_digest(&r.review),
-            archive: library::archive_of(&r.application),
+            carrier: library::carrier_of(&r.application),
         })
     }
 
@@ -735,7 +735,7 @@ impl Format {
             tx.pragma_update(None, "user_version", DICTIONARY_VERSION)?;
         }
         let format = Format::read(&tx)?;
-        library::catch_up(&tx, |row| Ok((row.get(0)?, row.get(1)?, format.codec.text(row, 2)?)))?;
+        library::catch_up(&tx, |row| Ok((row.get(0)?, format.codec.text(row, 1)?)))?;
         tx.commit()?;
         Ok(format)
     }
@@ -994,8 +994,8 @@ fn append(
             hash
         ])?;
     (tip.seq, tip.hash) = (seq, hash.clone());
-    if let Some(archive) = &prepared.archive {
-        library::store(tx, seq, &r.application_id, archive)?;
+    if let Some(uscc) = &prepared.carrier {
+        library::store(tx, seq, uscc)?;
     }
     Ok(Appended::New(Record { seq, entry: r, prev_hash, hash }))
 }
@@ -1130,11 +1130,13 @@ impl Ledger for SqliteLedger {
     }
 
     fn library(&self, uscc: &str) -> Result<Vec<ArchivedPart>, LedgerError> {
-        self.readers.with(Read::Scan, |conn| library::of_carrier(conn, uscc))
+        self.readers
+            .with(Read::Scan, |conn| library::of_carrier(conn, uscc, &|row, idx| self.format.codec.text(row, idx)))
     }
 
     fn archived(&self, application_id: &str, part: Part) -> Result<Option<ArchivedPart>, LedgerError> {
-        self.readers.with(Read::Lookup, |conn| library::one(conn, application_id, part))
+        let decode = |row: &Row<'_>, idx| self.format.codec.text(row, idx);
+        self.readers.with(Read::Lookup, |conn| library::one(conn, application_id, part, &decode))
     }
 
     fn add_refusal(&self, refusal: Refusal) -> Pending<i64> {
