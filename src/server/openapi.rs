@@ -24,7 +24,7 @@ use super::{carriers, error, indicators, ops, renewals, restrictions, reviews};
         ops::metrics,
         ops::openapi,
     ),
-    components(schemas(error::Problem, error::ProblemField, reviews::QueuePage, reviews::QueueEntry, crate::restrictions::Restriction, restrictions::Created, restrictions::AffectedReview, crate::restrictions::Affected, restrictions::Listed, restrictions::RestrictionPage, ops::Status, ops::Ready, ops::EnvelopeEntry, carriers::Library, crate::library::LibraryEntry, crate::ledger::Part, crate::library::indicators::Indicators, crate::library::indicators::Spread)),
+    components(schemas(error::Problem, error::ProblemField, reviews::QueuePage, reviews::QueueEntry, crate::restrictions::Restriction, restrictions::Created, restrictions::AffectedReview, crate::restrictions::Affected, restrictions::Listed, restrictions::RestrictionPage, ops::Status, ops::Ready, ops::EnvelopeEntry, carriers::Library, crate::library::LibraryEntry, crate::library::Provenance, crate::library::Reuse, crate::ledger::Part, crate::library::indicators::Indicators, crate::library::indicators::Spread)),
     modifiers(&BearerAuth),
     tags(
         (name = "reviews", description = "Submit applications and read reviews"),
