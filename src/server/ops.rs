@@ -64,7 +64,8 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Ready>, A
     Ok(Json(Ready { status: "ready".into(), auth: state.auth.mode().into() }))
 }
 
-/// Prometheus metrics: reviews by verdict, item outcomes, latency histogram, registry errors.
+/// Prometheus metrics: reviews by verdict, item outcomes, latency histogram, registry errors,
+/// and the service indicators over the whole ledger (`oscar_indicator_*`).
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut text = state.metrics.render();
