@@ -19,6 +19,7 @@ pub mod determination;
 pub mod digest;
 pub mod ids;
 pub mod ledger;
+pub mod library;
 pub mod registry;
 pub mod report;
 pub mod restrictions;

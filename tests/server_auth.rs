@@ -179,11 +179,14 @@ async fn every_route_needs_the_permission_it_declares() {
     assert_eq!(
         checked,
         [
+            "GET /v1/carriers/{uscc}/library read",
+            "GET /v1/indicators read",
             "GET /v1/restrictions read",
             "GET /v1/reviews read",
             "GET /v1/reviews/{id} read",
             "POST /v1/restrictions restrict",
             "POST /v1/reviews submit",
+            "POST /v1/reviews/{id}/{derivation} submit",
         ]
     );
     // Each permission does what it names, and its key's name is the caller recorded.

@@ -65,6 +65,10 @@ pub struct ItemDef {
     pub run: fn(&Context) -> Findings,
 }
 
+/// How an item's message begins where a registry lookup ended unavailable (an outage, not
+/// a missing record); the registry-availability indicator counts reviews by it.
+pub const REGISTRY_UNANSWERED: &str = "the registry could not answer";
+
 /// The 21 items in report order, one line each.
 #[rustfmt::skip]
 pub const ITEMS: [ItemDef; 21] = [
@@ -395,7 +399,7 @@ impl Findings {
                 None
             }
             Lookup::Unavailable(why) => {
-                self.unverified(what, format!("the registry could not answer for {what} `{key}`: {why}"));
+                self.unverified(what, format!("{REGISTRY_UNANSWERED} for {what} `{key}`: {why}"));
                 None
             }
         }

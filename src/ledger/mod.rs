@@ -6,9 +6,11 @@
 //! [`Ledger::verify`] checks the storage and walks the chain, reporting the first broken
 //! record; [`replay()`] reviews a recorded application again and compares the result.
 
+mod library;
 mod replay;
 mod sqlite;
 
+pub use library::{ArchivedPart, Part, Refusal, StoredRefusal};
 pub use replay::{ItemDiff, ReplayReport, VersionDiff, replay};
 pub use sqlite::SqliteLedger;
 
@@ -249,6 +251,14 @@ pub trait Ledger: Send + Sync {
     /// Readiness: whether writes can be taken now ([`LedgerError::Unavailable`] with the
     /// reason when not: the last write failed, or the storage is lost).
     fn ping(&self) -> Result<(), LedgerError>;
+    /// Every part archived for the carrier `uscc` (the carrier library), in sequence order.
+    fn library(&self, uscc: &str) -> Result<Vec<ArchivedPart>, LedgerError>;
+    /// The part `part` archived from the application `application_id`, if there is one.
+    fn archived(&self, application_id: &str, part: Part) -> Result<Option<ArchivedPart>, LedgerError>;
+    /// Stores an application refused for form errors; the answer comes when it is durable.
+    fn add_refusal(&self, refusal: Refusal) -> Pending<i64>;
+    /// Stored refusals whose sequence number is above `after_seq`, at most `limit`, in order.
+    fn refusals_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredRefusal>, LedgerError>;
 }
 
 /// How the records of a ledger are hashed; one ledger keeps one scheme for all its records.

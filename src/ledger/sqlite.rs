@@ -16,6 +16,7 @@ use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row
 use tokio::sync::oneshot;
 use zstd::zstd_safe;
 
+use super::library::{self, ArchivedPart, Part, Refusal, StoredRefusal};
 use super::{
     Appended, Broken, ChainChecker, GENESIS, HashScheme, Ledger, LedgerError, NewRecord, Pending, Query, Record,
     StoredRestriction, VerifyReport,
@@ -85,7 +86,9 @@ fn append_only(table: &str) -> String {
 fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(TABLES)?;
     conn.execute_batch(&append_only("reviews"))?;
-    conn.execute_batch(&append_only("restrictions"))
+    conn.execute_batch(&append_only("restrictions"))?;
+    conn.execute_batch(library::TABLES)?;
+    library::TABLE_NAMES.iter().try_for_each(|table| conn.execute_batch(&append_only(table)))
 }
 
 const COLUMNS: &str =
@@ -159,6 +162,7 @@ enum Job {
     Append(NewRecord, Prepared, Reply<Appended>),
     Restriction { restriction: String, caller: String, recorded_at: String, reply: Reply<i64> },
     Ping(Reply<()>),
+    Refusal(Refusal, Reply<i64>),
 }
 
 /// What the caller's thread computes for an append, so that the writer need not.
@@ -169,6 +173,8 @@ struct Prepared {
     review: Vec<u8>,
     /// [`HashScheme::review_digest`] of the review.
     digest: String,
+    /// The application's carrier, which the library files it under.
+    carrier: Option<String>,
 }
 
 /// Most jobs committed in one transaction.
@@ -307,6 +313,7 @@ impl Codec {
             },
             review: self.compress(&r.review)?,
             digest: scheme.review_digest(&r.review),
+            carrier: library::carrier_of(&r.application),
         })
     }
 
@@ -728,6 +735,7 @@ impl Format {
             tx.pragma_update(None, "user_version", DICTIONARY_VERSION)?;
         }
         let format = Format::read(&tx)?;
+        library::catch_up(&tx, |row| Ok((row.get(0)?, format.codec.text(row, 1)?)))?;
         tx.commit()?;
         Ok(format)
     }
@@ -914,6 +922,8 @@ fn run_job(tx: &rusqlite::Transaction<'_>, format: &Format, tip: &mut Tip, job: 
             Done::Restriction(stored, reply)
         }
         Job::Ping(reply) => Done::Ping(reply),
+        // Answered as a restriction is: its sequence number.
+        Job::Refusal(refusal, reply) => Done::Restriction(library::add_refusal(tx, &refusal), reply),
     }
 }
 
@@ -924,6 +934,7 @@ impl Job {
             Job::Append(_, _, reply) => reply.refuse(why),
             Job::Restriction { reply, .. } => reply.refuse(why),
             Job::Ping(reply) => reply.refuse(why),
+            Job::Refusal(_, reply) => reply.refuse(why),
         }
     }
 }
@@ -983,6 +994,9 @@ fn append(
             hash
         ])?;
     (tip.seq, tip.hash) = (seq, hash.clone());
+    if let Some(uscc) = &prepared.carrier {
+        library::store(tx, seq, uscc)?;
+    }
     Ok(Appended::New(Record { seq, entry: r, prev_hash, hash }))
 }
 
@@ -1113,6 +1127,28 @@ impl Ledger for SqliteLedger {
 
     fn ping(&self) -> Result<(), LedgerError> {
         self.submit(Job::Ping)
+    }
+
+    fn library(&self, uscc: &str) -> Result<Vec<ArchivedPart>, LedgerError> {
+        self.readers
+            .with(Read::Scan, |conn| library::of_carrier(conn, uscc, &|row, idx| self.format.codec.text(row, idx)))
+    }
+
+    fn archived(&self, application_id: &str, part: Part) -> Result<Option<ArchivedPart>, LedgerError> {
+        let decode = |row: &Row<'_>, idx| self.format.codec.text(row, idx);
+        self.readers.with(Read::Lookup, |conn| library::one(conn, application_id, part, &decode))
+    }
+
+    fn add_refusal(&self, refusal: Refusal) -> Pending<i64> {
+        let (reply, answer) = oneshot::channel();
+        match self.queue(Job::Refusal(refusal, Reply::Task(reply))) {
+            Ok(()) => Pending::new(answer),
+            Err(e) => Pending::failed(e),
+        }
+    }
+
+    fn refusals_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredRefusal>, LedgerError> {
+        self.readers.with(Read::Scan, |conn| library::refusals_after(conn, after_seq, limit))
     }
 }
 

@@ -32,6 +32,9 @@ pub enum ApiError {
         /// The permission needed.
         scope: &'static str,
     },
+    /// A reference to another carrier's archived data.
+    #[error("{0}")]
+    ForeignReference(String),
     /// No such resource.
     #[error("{0}")]
     NotFound(String),
@@ -94,6 +97,7 @@ impl ApiError {
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
             ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden", "Not permitted"),
+            ApiError::ForeignReference(_) => (StatusCode::FORBIDDEN, "foreign-reference", "Another carrier's data"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
@@ -166,6 +170,16 @@ impl From<crate::restrictions::RestrictionError> for ApiError {
             crate::restrictions::RestrictionError::Ledger(e) => e.into(),
             // A fault of the stored data, not of the request: logged in full, answered 500.
             e @ crate::restrictions::RestrictionError::Unreadable(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::library::LibraryError> for ApiError {
+    fn from(e: crate::library::LibraryError) -> Self {
+        match e {
+            crate::library::LibraryError::Invalid(errors) => ApiError::Invalid(errors),
+            crate::library::LibraryError::Foreign(why) => ApiError::ForeignReference(why),
+            crate::library::LibraryError::Ledger(e) => e.into(),
         }
     }
 }

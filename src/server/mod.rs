@@ -11,12 +11,15 @@
 #![deny(clippy::indexing_slicing)]
 
 pub mod auth;
+pub mod carriers;
 pub mod error;
+pub mod indicators;
 pub mod log;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod registry;
+pub mod renewals;
 pub mod restrictions;
 pub mod reviews;
 
@@ -30,7 +33,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tracing::Instrument;
@@ -88,6 +91,8 @@ pub struct AppState {
     permits: Arc<Semaphore>,
     metrics: Metrics,
     ready: AtomicBool,
+    /// What the indicators have read of the ledger so far.
+    indicators: crate::library::indicators::Cache,
 }
 
 impl AppState {
@@ -108,6 +113,7 @@ impl AppState {
             limits,
             metrics,
             ready: AtomicBool::new(true),
+            indicators: crate::library::indicators::Cache::default(),
         }
     }
 
@@ -172,6 +178,9 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/reviews", get(reviews::list).post(reviews::create))
         .route("/v1/reviews/{id}", get(reviews::get_one))
+        .route("/v1/reviews/{id}/{derivation}", post(renewals::derive))
+        .route("/v1/carriers/{uscc}/library", get(carriers::library))
+        .route("/v1/indicators", get(indicators::indicators))
         .route("/v1/restrictions", get(restrictions::list).post(restrictions::create))
         .route("/v1/envelope", get(ops::envelope))
         .route("/healthz", get(ops::healthz))

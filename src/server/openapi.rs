@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{error, ops, restrictions, reviews};
+use super::{carriers, error, indicators, ops, renewals, restrictions, reviews};
 
 /// The service's API description.
 #[derive(OpenApi)]
@@ -13,6 +13,9 @@ use super::{error, ops, restrictions, reviews};
         reviews::create,
         reviews::get_one,
         reviews::list,
+        renewals::derive,
+        carriers::library,
+        indicators::indicators,
         restrictions::create,
         restrictions::list,
         ops::envelope,
@@ -21,10 +24,11 @@ use super::{error, ops, restrictions, reviews};
         ops::metrics,
         ops::openapi,
     ),
-    components(schemas(error::Problem, error::ProblemField, reviews::QueuePage, reviews::QueueEntry, crate::restrictions::Restriction, restrictions::Created, restrictions::AffectedReview, crate::restrictions::Affected, restrictions::Listed, restrictions::RestrictionPage, ops::Status, ops::Ready, ops::EnvelopeEntry)),
+    components(schemas(error::Problem, error::ProblemField, reviews::QueuePage, reviews::QueueEntry, crate::restrictions::Restriction, restrictions::Created, restrictions::AffectedReview, crate::restrictions::Affected, restrictions::Listed, restrictions::RestrictionPage, ops::Status, ops::Ready, ops::EnvelopeEntry, carriers::Library, crate::library::LibraryEntry, crate::library::Provenance, crate::library::Reuse, crate::ledger::Part, crate::library::indicators::Indicators, crate::library::indicators::Spread)),
     modifiers(&BearerAuth),
     tags(
         (name = "reviews", description = "Submit applications and read reviews"),
+        (name = "library", description = "What carriers' recorded applications archived for reuse"),
         (name = "restrictions", description = "Temporary restrictions and the approved permits they affect"),
         (name = "operations", description = "Health, readiness, metrics, envelope"),
     )

@@ -64,10 +64,17 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Ready>, A
     Ok(Json(Ready { status: "ready".into(), auth: state.auth.mode().into() }))
 }
 
-/// Prometheus metrics: reviews by verdict, item outcomes, latency histogram, registry errors.
+/// Prometheus metrics: reviews by verdict, item outcomes, latency histogram, registry errors,
+/// and the service indicators over the whole ledger (`oscar_indicator_*`).
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let mut resp = state.metrics.render().into_response();
+    let mut text = state.metrics.render();
+    // The indicators over the whole ledger; one that cannot be read leaves them out.
+    match super::indicators::computed(&state, None, None).await {
+        Ok(indicators) => text.push_str(&indicators.prometheus()),
+        Err(e) => tracing::warn!(error = %e, "the indicators could not be computed for /metrics"),
+    }
+    let mut resp = text.into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     resp
 }

@@ -17,9 +17,10 @@ use super::AppState;
 use super::auth::{Read, Require, Submit};
 use super::error::ApiError;
 use super::metrics::Tally;
-use crate::application::{Application, Receipt};
-use crate::ids::mask_id;
-use crate::ledger::{self, Appended, NewRecord, Record};
+use crate::application::{Application, FieldError, Receipt};
+use crate::ids::{mask_id, mask_id_numbers};
+use crate::ledger::{self, Appended, NewRecord, Record, Refusal};
+use crate::library::{self, Provenance};
 use crate::review::{Review, Verdict};
 
 /// Largest page of the queue.
@@ -61,7 +62,9 @@ pub fn location(application_id: &str) -> String {
 ///
 /// The review is recorded in the ledger before the answer. The same `application_id` with
 /// the same content (compared as canonical JSON) returns the stored review with `200`; with
-/// different content it is a `409`.
+/// different content it is a `409`. A part given as `{"ref": "<application id>"}` is taken
+/// from the carrier's library first; the expanded application is what is reviewed and
+/// recorded, and the review's `provenance` lists what was reused from where.
 #[utoipa::path(
     post,
     path = "/v1/reviews",
@@ -73,7 +76,7 @@ pub fn location(application_id: &str) -> String {
         (status = 200, description = "Already reviewed with the same content: the stored review", body = Review),
         (status = 400, description = "Malformed JSON", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or unknown API key", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Key lacks `submit`", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key lacks `submit`, or a reference names another carrier's data (`/problems/foreign-reference`)", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Same id, different content", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid application: every field error with its JSON Pointer", body = super::error::Problem, content_type = "application/problem+json"),
@@ -86,17 +89,69 @@ pub async fn create(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    // Stamped on arrival: what `submitted_at` is compared with, and what the ledger records.
-    let received = Utc::now();
-    let receipt = state.limits.max_clock_skew.map(|max_skew| Receipt { at: received, max_skew });
+    let arrival = Arrival::now(allowed.caller());
     let body = super::error::body_bytes(body, state.limits.body_bytes)?;
+    review_and_record(&state, arrival, body, |mut value, ledger| {
+        let reused = library::expand(&mut value, ledger)?;
+        Ok((value, Provenance { reused, ..Provenance::default() }))
+    })
+    .await
+}
+
+/// A request for a review as it arrived.
+pub(super) struct Arrival {
+    /// Stamped on arrival: what `submitted_at` is compared with, and what the ledger records.
+    at: DateTime<Utc>,
+    /// Where the machine decision time starts.
+    clock: Instant,
+    /// Who asked.
+    caller: String,
+}
+
+impl Arrival {
+    /// A request arriving now from `caller`.
+    pub(super) fn now(caller: &str) -> Arrival {
+        Arrival { at: Utc::now(), clock: Instant::now(), caller: caller.to_string() }
+    }
+}
+
+/// The id and carrier of an application refused for form errors, as far as they could be
+/// read.
+#[derive(Default)]
+struct Who {
+    application_id: Option<String>,
+    uscc: Option<String>,
+}
+
+impl Who {
+    fn read(&mut self, value: &Value) {
+        if let Some(id) = value.get("application_id").and_then(Value::as_str) {
+            self.application_id = Some(id.to_string());
+        }
+        if let Some(uscc) = library::uscc_of(value) {
+            self.uscc = Some(uscc.to_string());
+        }
+    }
+}
+
+/// Reviews and records the application that `assemble` makes of the request body (and the
+/// ledger): the application to review, expanded, and how it was assembled. An application
+/// refused for form errors is recorded as a refusal before the `422` is answered.
+pub(super) async fn review_and_record(
+    state: &Arc<AppState>,
+    arrival: Arrival,
+    body: Bytes,
+    assemble: impl FnOnce(Value, &dyn crate::ledger::Ledger) -> Result<(Value, Provenance), ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let receipt = state.limits.max_clock_skew.map(|max_skew| Receipt { at: arrival.at, max_skew });
     let permit = Arc::clone(&state.permits)
         .acquire_owned()
         .await
         .map_err(|_| ApiError::Internal("review pool closed".into()))?;
     let reviewer = state.reviewer()?;
-    let st = Arc::clone(&state);
+    let st = Arc::clone(state);
     let start = Instant::now();
+    let (caller, recorded_at, clock) = (arrival.caller.clone(), rfc3339(arrival.at), arrival.clock);
     // The review runs on the blocking pool (CPU bound, and a remote registry blocks); the
     // ledger write is then awaited without holding a thread (the writer batches commits).
     // The body is parsed and the review dropped on that thread too: what one thread
@@ -106,32 +161,49 @@ pub async fn create(
     // review), not looked up first: under load those lookups kept read transactions open on
     // the WAL so often that SQLite could seldom start it over, and every commit then paid a
     // checkpoint. A resubmission is reviewed again for nothing, which is rare.
-    let (tally, record) = tokio::task::spawn_blocking(move || -> Result<(Tally, NewRecord), ApiError> {
+    let (who, outcome) = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let value = parse_object(&body)?;
-        let application = ledger::canonical_json(&value);
-        let content_hash = ledger::content_hash(&application);
-        let review = match &receipt {
-            Some(receipt) => reviewer.review_received(&value, receipt),
-            None => reviewer.review_value(&value),
+        let mut who = Who::default();
+        let reviewed = || -> Result<(Tally, NewRecord), ApiError> {
+            let value = parse_object(&body)?;
+            who.read(&value);
+            let (value, provenance) = assemble(value, st.ledger.as_ref())?;
+            who.read(&value);
+            let application = ledger::canonical_json(&value);
+            let content_hash = ledger::content_hash(&application);
+            let review = match &receipt {
+                Some(receipt) => reviewer.review_received(&value, receipt),
+                None => reviewer.review_value(&value),
+            };
+            let review = review.map_err(|errors| {
+                st.metrics.invalid();
+                ApiError::Invalid(errors)
+            })?;
+            let machine_decision_ms = clock.elapsed().as_secs_f64() * 1e3;
+            let recorded = library::Recorded { review: &review, provenance: &provenance, machine_decision_ms };
+            let review_json = serde_json::to_string(&recorded).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let record = NewRecord {
+                application_id: review.application_id.clone(),
+                content_hash,
+                application,
+                review: review_json,
+                verdict: review.verdict,
+                caller,
+                recorded_at,
+            };
+            Ok((Tally::of(&review), record))
         };
-        let review = review.map_err(|errors| {
-            st.metrics.invalid();
-            ApiError::Invalid(errors)
-        })?;
-        let review_json = serde_json::to_string(&review).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let record = NewRecord {
-            application_id: review.application_id.clone(),
-            content_hash,
-            application,
-            review: review_json,
-            verdict: review.verdict,
-            caller: allowed.caller().to_string(),
-            recorded_at: rfc3339(received),
-        };
-        Ok((Tally::of(&review), record))
+        let outcome = reviewed();
+        (who, outcome)
     })
-    .await??;
+    .await?;
+    let (tally, record) = match outcome {
+        Err(ApiError::Invalid(errors)) => {
+            record_refusal(state, who, &errors, arrival).await;
+            return Err(ApiError::Invalid(errors));
+        }
+        outcome => outcome?,
+    };
     let content_hash = record.content_hash.clone();
     let appended = state.ledger.append(record).await?;
     if let Appended::New(r) = &appended {
@@ -139,6 +211,22 @@ pub async fn create(
         tracing::debug!(application_id = %r.entry.application_id, verdict = %r.entry.verdict, "reviewed");
     }
     stored_answer(appended, &content_hash)
+}
+
+/// Stores a refusal for form errors (what the data-quality indicator counts) before the
+/// `422` is answered. One that cannot be stored leaves the answer as it is: the applicant's
+/// form is refused either way; the failure is logged.
+async fn record_refusal(state: &AppState, who: Who, errors: &[FieldError], arrival: Arrival) {
+    let refusal = Refusal {
+        application_id: who.application_id,
+        uscc: who.uscc,
+        pointers: errors.iter().map(|e| mask_id_numbers(&e.pointer).into_owned()).collect(),
+        caller: arrival.caller,
+        recorded_at: rfc3339(arrival.at),
+    };
+    if let Err(e) = state.ledger.add_refusal(refusal).await {
+        tracing::error!(error = %e, "a refusal for form errors could not be recorded");
+    }
 }
 
 /// The body as a JSON object.
@@ -249,7 +337,7 @@ pub struct QueuePage {
     pub next: Option<String>,
 }
 
-fn parse_since(s: &str) -> Result<String, ApiError> {
+pub(super) fn parse_since(s: &str) -> Result<String, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Micros, true));
     }
