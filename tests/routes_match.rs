@@ -110,3 +110,67 @@ fn bad_input_gives_problems_not_panics() {
     assert_eq!(m.problems[0].kind, MatchProblemKind::OutsideCoverage);
     assert!(m.confidence == 0.0 && m.hits.is_empty());
 }
+
+/// A two-way way that closes on itself (a ring road round a yard: Baltimore's
+/// `osm:way/5994984`, 324 m) is followed through the node that closes it: along the way the
+/// two sides of that node are its whole length apart, on the road one step. The drawing is
+/// the evaluation's redrawing of a walk round it, which once broke with "no connected road".
+#[test]
+fn a_ring_road_is_followed_through_the_node_that_closes_it() {
+    let Some(pbf) = routes_common::extract("baltimore.osm.pbf") else { return };
+    let dir = routes_common::temp_dir("match-baltimore");
+    oscar::routes::import_osm(&pbf, &dir).expect("import baltimore");
+    let net = RouteNetwork::load(&dir).expect("load baltimore");
+    let drawn: [[f64; 2]; 45] = [
+        [-76.5454495, 39.2605839],
+        [-76.5453621, 39.2605540],
+        [-76.5453767, 39.2605590],
+        [-76.5453115, 39.2605571],
+        [-76.5452564, 39.2605628],
+        [-76.5451881, 39.2606016],
+        [-76.5451972, 39.2605964],
+        [-76.5451328, 39.2606244],
+        [-76.5451005, 39.2606685],
+        [-76.5450548, 39.2606954],
+        [-76.5450640, 39.2606899],
+        [-76.5450070, 39.2607712],
+        [-76.5450023, 39.2608185],
+        [-76.5450183, 39.2608698],
+        [-76.5450690, 39.2609248],
+        [-76.5451468, 39.2609589],
+        [-76.5451377, 39.2609549],
+        [-76.5452145, 39.2610018],
+        [-76.5452671, 39.2610426],
+        [-76.5452516, 39.2610305],
+        [-76.5453333, 39.2610611],
+        [-76.5454170, 39.2611154],
+        [-76.5454882, 39.2611423],
+        [-76.5455627, 39.2611713],
+        [-76.5456166, 39.2611984],
+        [-76.5457163, 39.2612338],
+        [-76.5457720, 39.2612594],
+        [-76.5458317, 39.2612877],
+        [-76.5458973, 39.2613121],
+        [-76.5459462, 39.2613252],
+        [-76.5460331, 39.2613532],
+        [-76.5460907, 39.2613619],
+        [-76.5461829, 39.2613667],
+        [-76.5462380, 39.2613768],
+        [-76.5463033, 39.2613770],
+        [-76.5463889, 39.2613768],
+        [-76.5463610, 39.2613768],
+        [-76.5464089, 39.2613285],
+        [-76.5464017, 39.2612540],
+        [-76.5463751, 39.2612015],
+        [-76.5463568, 39.2611720],
+        [-76.5462837, 39.2611020],
+        [-76.5462510, 39.2610642],
+        [-76.5462545, 39.2610683],
+        [-76.5462726, 39.2610353],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.iter().all(|p| p.kind != MatchProblemKind::Gap), "{:?}", m.problems);
+    assert!(m.ways.iter().all(|w| w.way_id == 5994984), "{:?}", m.ways);
+    // The walk is 240 m; the long way round the ring would add most of its 324 m.
+    assert!((200.0..280.0).contains(&m.length_m), "{} m", m.length_m);
+}

@@ -200,7 +200,10 @@ impl RouteNetwork {
         let mut flat: [Entry; 2 * MAX_CANDIDATES] = [(u32::MAX, 0.0, 0usize); 2 * MAX_CANDIDATES];
         let mut nflat = 0;
         for (j, b) in cands.iter().enumerate().take(MAX_CANDIDATES) {
-            if (b.way != a.way || out[j].is_infinite()) && limits[j] >= 0.0 {
+            // Along `a`'s own way counts as given unless it is too long to matter: then
+            // the road may still reach `b` the other way (round a ring road through the
+            // node that closes it, or a one-way way's start from its end).
+            if (b.way != a.way || out[j] > limits[j]) && limits[j] >= 0.0 {
                 for &(node, extra) in &entries[j] {
                     if extra.is_finite() {
                         flat[nflat] = (node, extra, j);
@@ -253,15 +256,15 @@ impl RouteNetwork {
     /// The pieces travelled from `a` to `b`, the shortest path no longer than `bound`
     /// found by the same search as [`Self::distances`]. Appends them to `pieces`.
     pub(super) fn path(&self, a: &Candidate, b: &Candidate, bound: f64, s: &mut Scratch, pieces: &mut Vec<Piece>) {
-        if self.same_way(a, b).is_some() {
-            self.along_way(a, b, pieces);
-            return;
-        }
+        let along = self.same_way(a, b);
         let mut via = [NO_NODE];
         let targets = Targets { cands: std::slice::from_ref(b), entries: &[self.entries(b)], limits: &[bound] };
-        self.search(a, targets, bound, s, &mut [f64::INFINITY], &mut via);
+        self.search(a, targets, bound, s, &mut [along.unwrap_or(f64::INFINITY)], &mut via);
         let [entry] = via;
         if entry == NO_NODE {
+            if along.is_some() {
+                self.along_way(a, b, pieces);
+            }
             return;
         }
         // Walk parents back from the entry node of b's segment.
