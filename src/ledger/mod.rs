@@ -6,9 +6,11 @@
 //! [`Ledger::verify`] checks the storage and walks the chain, reporting the first broken
 //! record; [`replay()`] reviews a recorded application again and compares the result.
 
+mod decisions;
 mod replay;
 mod sqlite;
 
+pub use decisions::{Decided, DecisionChecker, NewDecision, StoredDecision, decision_hash};
 pub use replay::{ItemDiff, ReplayReport, VersionDiff, replay};
 pub use sqlite::SqliteLedger;
 
@@ -161,12 +163,16 @@ pub struct VerifyReport {
     pub records: i64,
     /// The first broken record, if any.
     pub first_broken: Option<Broken>,
+    /// Reviewers' decisions checked.
+    pub decisions: i64,
+    /// The first broken decision, if any (`seq` is the decision's).
+    pub first_broken_decision: Option<Broken>,
 }
 
 impl VerifyReport {
-    /// The storage is sound and the chain unbroken.
+    /// The storage is sound and the chains of reviews and decisions unbroken.
     pub fn intact(&self) -> bool {
-        self.storage_problems.is_empty() && self.first_broken.is_none()
+        self.storage_problems.is_empty() && self.first_broken.is_none() && self.first_broken_decision.is_none()
     }
 }
 
@@ -249,6 +255,13 @@ pub trait Ledger: Send + Sync {
     /// Readiness: whether writes can be taken now ([`LedgerError::Unavailable`] with the
     /// reason when not: the last write failed, or the storage is lost).
     fn ping(&self) -> Result<(), LedgerError>;
+    /// Records a reviewer's decision, if the case takes one now (checked with the write, so
+    /// two reviewers cannot both close a case); durable before it returns.
+    fn decide(&self, decision: NewDecision) -> Result<Decided, LedgerError>;
+    /// The decisions on one application, in order.
+    fn decisions(&self, application_id: &str) -> Result<Vec<StoredDecision>, LedgerError>;
+    /// Decisions whose sequence number is above `after_seq`, at most `limit`, in order.
+    fn decisions_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredDecision>, LedgerError>;
 }
 
 /// How the records of a ledger are hashed; one ledger keeps one scheme for all its records.

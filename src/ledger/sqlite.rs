@@ -16,6 +16,7 @@ use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row
 use tokio::sync::oneshot;
 use zstd::zstd_safe;
 
+use super::decisions::{self, Decided, DecisionChecker, NewDecision, StoredDecision};
 use super::{
     Appended, Broken, ChainChecker, GENESIS, HashScheme, Ledger, LedgerError, NewRecord, Pending, Query, Record,
     StoredRestriction, VerifyReport,
@@ -85,7 +86,9 @@ fn append_only(table: &str) -> String {
 fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(TABLES)?;
     conn.execute_batch(&append_only("reviews"))?;
-    conn.execute_batch(&append_only("restrictions"))
+    conn.execute_batch(&append_only("restrictions"))?;
+    conn.execute_batch(decisions::TABLE)?;
+    conn.execute_batch(&append_only("decisions"))
 }
 
 const COLUMNS: &str =
@@ -159,6 +162,7 @@ enum Job {
     Append(NewRecord, Prepared, Reply<Appended>),
     Restriction { restriction: String, caller: String, recorded_at: String, reply: Reply<i64> },
     Ping(Reply<()>),
+    Decision(NewDecision, Reply<Decided>),
 }
 
 /// What the caller's thread computes for an append, so that the writer need not.
@@ -695,6 +699,7 @@ enum Done {
     Append(Result<Appended, LedgerError>, Reply<Appended>),
     Restriction(Result<i64, LedgerError>, Reply<i64>),
     Ping(Reply<()>),
+    Decision(Result<Decided, LedgerError>, Reply<Decided>),
 }
 
 /// `PRAGMA user_version` of a ledger whose records are hashed with [`HashScheme::Digests`]
@@ -914,6 +919,7 @@ fn run_job(tx: &rusqlite::Transaction<'_>, format: &Format, tip: &mut Tip, job: 
             Done::Restriction(stored, reply)
         }
         Job::Ping(reply) => Done::Ping(reply),
+        Job::Decision(d, reply) => Done::Decision(decisions::insert(tx, d), reply),
     }
 }
 
@@ -924,6 +930,7 @@ impl Job {
             Job::Append(_, _, reply) => reply.refuse(why),
             Job::Restriction { reply, .. } => reply.refuse(why),
             Job::Ping(reply) => reply.refuse(why),
+            Job::Decision(_, reply) => reply.refuse(why),
         }
     }
 }
@@ -942,6 +949,8 @@ impl Done {
             (Done::Append(_, reply), Some(why)) => reply.refuse(why),
             (Done::Restriction(_, reply), Some(why)) => reply.refuse(why),
             (Done::Ping(reply), Some(why)) => reply.refuse(why),
+            (Done::Decision(r, reply), None) => reply.send(r),
+            (Done::Decision(_, reply), Some(why)) => reply.refuse(why),
         }
     }
 }
@@ -1084,7 +1093,15 @@ impl Ledger for SqliteLedger {
                 }
                 Err(e) => return Err(e),
             };
-            Ok(VerifyReport { storage_problems, records: checker.count(), first_broken })
+            let mut decided = DecisionChecker::default();
+            let first_broken_decision = decisions::walk(&tx, &mut decided)?;
+            Ok(VerifyReport {
+                storage_problems,
+                records: checker.count(),
+                first_broken,
+                decisions: decided.count(),
+                first_broken_decision,
+            })
         })
     }
 
@@ -1114,6 +1131,18 @@ impl Ledger for SqliteLedger {
     fn ping(&self) -> Result<(), LedgerError> {
         self.submit(Job::Ping)
     }
+
+    fn decide(&self, decision: NewDecision) -> Result<Decided, LedgerError> {
+        self.submit(|reply| Job::Decision(decision, reply))
+    }
+
+    fn decisions(&self, application_id: &str) -> Result<Vec<StoredDecision>, LedgerError> {
+        self.readers.with(Read::Lookup, |conn| decisions::of(conn, application_id))
+    }
+
+    fn decisions_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredDecision>, LedgerError> {
+        self.readers.with(Read::Scan, |conn| decisions::after(conn, after_seq, limit))
+    }
 }
 
 #[cfg(test)]
@@ -1136,7 +1165,13 @@ mod tests {
 
     /// The report on a sound file whose chain of `records` is unbroken.
     fn intact(records: i64) -> VerifyReport {
-        VerifyReport { storage_problems: Vec::new(), records, first_broken: None }
+        VerifyReport {
+            storage_problems: Vec::new(),
+            records,
+            first_broken: None,
+            decisions: 0,
+            first_broken_decision: None,
+        }
     }
 
     /// A fresh directory for one test, and the ledger path in it.
