@@ -19,6 +19,7 @@ pub mod ops;
 pub mod registry;
 pub mod restrictions;
 pub mod reviews;
+pub mod workbench;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -30,7 +31,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tracing::Instrument;
@@ -172,6 +173,11 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/reviews", get(reviews::list).post(reviews::create))
         .route("/v1/reviews/{id}", get(reviews::get_one))
+        .route("/v1/reviews/{id}/decisions", post(workbench::decisions::create))
+        .route("/", get(workbench::queue_page))
+        .route("/reviews/{id}", get(workbench::case_page))
+        .route("/workbench.css", get(workbench::stylesheet))
+        .route("/workbench.js", get(workbench::script))
         .route("/v1/restrictions", get(restrictions::list).post(restrictions::create))
         .route("/v1/envelope", get(ops::envelope))
         .route("/healthz", get(ops::healthz))

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{error, ops, restrictions, reviews};
+use super::{error, ops, restrictions, reviews, workbench};
 
 /// The service's API description.
 #[derive(OpenApi)]
@@ -13,6 +13,7 @@ use super::{error, ops, restrictions, reviews};
         reviews::create,
         reviews::get_one,
         reviews::list,
+        workbench::decisions::create,
         restrictions::create,
         restrictions::list,
         ops::envelope,
@@ -21,7 +22,7 @@ use super::{error, ops, restrictions, reviews};
         ops::metrics,
         ops::openapi,
     ),
-    components(schemas(error::Problem, error::ProblemField, reviews::QueuePage, reviews::QueueEntry, crate::restrictions::Restriction, restrictions::Created, restrictions::AffectedReview, crate::restrictions::Affected, restrictions::Listed, restrictions::RestrictionPage, ops::Status, ops::Ready, ops::EnvelopeEntry)),
+    components(schemas(error::Problem, error::ProblemField, reviews::QueuePage, reviews::QueueEntry, crate::restrictions::Restriction, restrictions::Created, restrictions::AffectedReview, crate::restrictions::Affected, restrictions::Listed, restrictions::RestrictionPage, ops::Status, ops::Ready, ops::EnvelopeEntry, workbench::decisions::Case, workbench::decisions::DecisionView)),
     modifiers(&BearerAuth),
     tags(
         (name = "reviews", description = "Submit applications and read reviews"),
