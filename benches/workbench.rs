@@ -40,8 +40,9 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::temporary().unwrap());
     let limits = Limits { max_clock_skew: None, ..Limits::default() };
-    let state =
-        rt.block_on(async { AppState::from_config(ReviewerConfig::default(), Arc::clone(&ledger), Auth::Disabled, limits, None) });
+    let state = rt.block_on(async {
+        AppState::from_config(ReviewerConfig::default(), Arc::clone(&ledger), Auth::Disabled, limits, None)
+    });
     let router = app(Arc::new(state.unwrap()));
     let coords = route(1_000);
     let mut application: serde_json::Value =
@@ -59,7 +60,11 @@ fn bench(c: &mut Criterion) {
     group.bench_function(format!("case page, {}-vertex route through central Helsinki", coords.len()), |b| {
         b.iter(|| {
             let page = rt.block_on(async {
-                let resp = router.clone().oneshot(Request::get("/reviews/BENCH-1000").body(Body::empty()).unwrap()).await.unwrap();
+                let resp = router
+                    .clone()
+                    .oneshot(Request::get("/reviews/BENCH-1000").body(Body::empty()).unwrap())
+                    .await
+                    .unwrap();
                 assert_eq!(resp.status().as_u16(), 200);
                 axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap()
             });
