@@ -257,7 +257,7 @@ async fn a_reviewer_works_through_the_queue_in_chromium() {
     b.wait_text("#case-status", "decided").await;
     let refused = b.wait_text("#timeline li[data-kind=\"refuse\"]", "refused").await;
     assert!(refused.contains("osm:way/317360906"), "{refused}");
-    b.screenshot("case", 1280, 1500).await;
+    b.screenshot("case", 1280, 1100).await;
 
     // An approval with a standard condition, its value changed, on another case.
     b.go(&format!("{url}/reviews/WB-EARLY")).await;

@@ -158,21 +158,16 @@ impl Drawn {
         }
         let _ = write!(h, "<path class=\"matched\" d=\"{d}\"><title>matched path</title></path>");
         let r = view.w.max(view.h) / 70.0;
-        // Markers at one place are stacked below it, each joined to the place by a line.
-        let mut stacked: Vec<([f64; 2], usize)> = Vec::new();
+        // A marker whose box (shape and label) would cover one placed before it moves down
+        // until it is clear, joined to its place by a line.
+        let mut placed: Vec<[f64; 4]> = Vec::new();
         for m in &self.markers {
             let [x, at_y] = view.xy([m.hit.lon, m.hit.lat]);
-            let k = match stacked.iter_mut().find(|(p, _)| (p[0] - x).hypot(p[1] - at_y) < 2.0 * r) {
-                Some((_, k)) => {
-                    *k += 1;
-                    *k
-                }
-                None => {
-                    stacked.push(([x, at_y], 0));
-                    0
-                }
-            };
-            let y = at_y + k as f64 * 2.6 * r;
+            let width = if m.status == Status::Pass { 2.0 * r } else { 2.6 * r + 0.62 * 1.1 * r * (m.figures().chars().count() + 12) as f64 };
+            let covers = |y: f64| placed.iter().any(|p| x - r < p[2] && p[0] < x - r + width && y - 1.3 * r < p[3] && p[1] < y + 1.3 * r);
+            let k = (0..200).find(|k| !covers(at_y + f64::from(*k) * 2.6 * r)).unwrap_or(0);
+            let y = at_y + f64::from(k) * 2.6 * r;
+            placed.push([x - r, y - 1.3 * r, x - r + width, y + 1.3 * r]);
             if k > 0 {
                 let _ =
                     write!(h, "<line class=\"leader\" x1=\"{x:.1}\" y1=\"{at_y:.1}\" x2=\"{x:.1}\" y2=\"{y:.1}\"/>");
