@@ -209,7 +209,7 @@ async fn a_reviewer_works_through_the_queue_in_chromium() {
     let rows = b.attrs("#queue tbody tr", &["data-id", "data-due"]).await;
     assert_eq!(rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(), BY_DUE);
     assert!(rows.windows(2).all(|w| w[0][1] <= w[1][1]), "{rows:?}");
-    b.screenshot("queue", 1280, 420).await;
+    b.screenshot("queue", 1280, 600).await;
 
     // The tunnel case: the failing items and the map's markers are the review's.
     b.click("a[href=\"/reviews/WB-TUNNEL\"]").await;

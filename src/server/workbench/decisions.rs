@@ -101,6 +101,7 @@ impl Case {
     request_body(content = Decision, description = "The decision", content_type = "application/json"),
     responses(
         (status = 201, description = "Recorded; the case as it now stands", body = Case),
+        (status = 400, description = "Malformed JSON", body = super::super::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No review with this id", body = super::super::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The case takes no decision: oscar approved it, or it is already decided", body = super::super::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid decision: every field error with its JSON Pointer (a refusal without findings, evidence or reasons)", body = super::super::error::Problem, content_type = "application/problem+json"),
