@@ -29,15 +29,29 @@ fn server(ledger: &str) -> Oscar {
     )
 }
 
-async fn decide(server: &Oscar, id: &str, key: &str, body: Value) -> (u16, Value) {
+/// A fresh directory named `name` with a ledger, a server on it, and the cases submitted.
+async fn serving(name: &str) -> (std::path::PathBuf, Oscar) {
+    let dir = temp_dir(name);
+    let ledger = dir.join("ledger.sqlite");
+    init_ledger(&ledger);
+    let s = server(ledger.to_str().unwrap());
+    submit_all(&reqwest::Client::new(), &s.url(), Some(PLATFORM)).await;
+    (dir, s)
+}
+
+async fn post(server: &Oscar, path: &str, key: &str, body: &Value) -> (u16, Value) {
     let resp = reqwest::Client::new()
-        .post(format!("{}/v1/reviews/{id}/decisions", server.url()))
+        .post(format!("{}{path}", server.url()))
         .bearer_auth(key)
-        .json(&body)
+        .json(body)
         .send()
         .await
         .unwrap();
     (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+async fn decide(server: &Oscar, id: &str, key: &str, body: Value) -> (u16, Value) {
+    post(server, &format!("/v1/reviews/{id}/decisions"), key, &body).await
 }
 
 async fn get(server: &Oscar, path: &str, key: &str) -> (u16, String) {
@@ -56,12 +70,9 @@ fn pointers(problem: &Value) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_are_validated_recorded_shown_and_verified() {
-    let dir = temp_dir("workbench-decisions");
+    let (dir, s) = serving("workbench-decisions").await;
     let ledger_path = dir.join("ledger.sqlite");
-    init_ledger(&ledger_path);
     let ledger = ledger_path.to_str().unwrap();
-    let s = server(ledger);
-    submit_all(&reqwest::Client::new(), &s.url(), Some(PLATFORM)).await;
 
     // A refusal without findings is refused, pointing at the field; nothing is stored.
     let reasons = "the load cannot cross the 25 t bridge";
@@ -134,11 +145,7 @@ async fn decisions_are_validated_recorded_shown_and_verified() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_puts_the_most_urgent_first_and_keeps_decided_cases_findable() {
-    let dir = temp_dir("workbench-queue");
-    let ledger = dir.join("ledger.sqlite");
-    init_ledger(&ledger);
-    let s = server(ledger.to_str().unwrap());
-    submit_all(&reqwest::Client::new(), &s.url(), Some(PLATFORM)).await;
+    let (dir, s) = serving("workbench-queue").await;
 
     let (status, page) = get(&s, "/", READER).await;
     assert_eq!(status, 200);
@@ -162,23 +169,12 @@ async fn the_queue_puts_the_most_urgent_first_and_keeps_decided_cases_findable()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_case_page_shows_items_map_and_timeline_as_the_review_says() {
-    let dir = temp_dir("workbench-case");
-    let ledger = dir.join("ledger.sqlite");
-    init_ledger(&ledger);
-    let s = server(ledger.to_str().unwrap());
-    submit_all(&reqwest::Client::new(), &s.url(), Some(PLATFORM)).await;
+    let (dir, s) = serving("workbench-case").await;
     // A closure on the tunnel during the trip, added after the review.
     let closure = json!({"id": "WB-CLOSURE", "kind": "closure", "reason": "tunnel inspection",
         "valid_from": "2026-12-02T00:00:00Z", "valid_until": "2026-12-03T00:00:00Z",
         "geometry": {"type": "Point", "coordinates": [24.93617, 60.16938]}});
-    let added = reqwest::Client::new()
-        .post(format!("{}/v1/restrictions", s.url()))
-        .bearer_auth(PLATFORM)
-        .json(&closure)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status().as_u16(), 201);
+    assert_eq!(post(&s, "/v1/restrictions", PLATFORM, &closure).await.0, 201);
 
     let review: Value = serde_json::from_str(&get(&s, "/v1/reviews/WB-TUNNEL", READER).await.1).unwrap();
     let (status, page) = get(&s, "/reviews/WB-TUNNEL", READER).await;

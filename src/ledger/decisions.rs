@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Broken, GENESIS, LedgerError};
+use super::{Broken, GENESIS, LedgerError, broken_link};
 use crate::decision::{CaseStatus, DecisionKind};
 use crate::digest;
 use crate::review::Verdict;
@@ -110,15 +110,11 @@ impl DecisionChecker {
         self.count += 1;
         let broken =
             |problem: String| Some(Broken { seq: d.seq, application_id: d.entry.application_id.clone(), problem });
-        if d.seq != self.count {
-            return broken(format!("decision sequence number {} where {} was expected", d.seq, self.count));
-        }
-        if d.prev_hash != self.prev {
-            return broken(format!("prev_hash is `{}`, the previous decision's hash is `{}`", d.prev_hash, self.prev));
-        }
         let expected = decision_hash(d.seq, &d.prev_hash, &d.review_hash, &d.entry);
-        if d.hash != expected {
-            return broken(format!("hash is `{}`, its content hashes to `{expected}`", d.hash));
+        if let Some(problem) =
+            broken_link("decision", (d.seq, self.count), (&d.prev_hash, &self.prev), (&d.hash, &expected))
+        {
+            return broken(problem);
         }
         match review_hash {
             None => return broken("it decides a review the ledger does not hold".into()),

@@ -328,6 +328,22 @@ pub fn content_hash(canonical: &str) -> String {
     digest::sha256_tagged(canonical.as_bytes())
 }
 
+/// What breaks the link of an entry (a record, a decision) into its chain, if anything: its
+/// position against the one expected, the previous hash it names against the previous
+/// entry's, its hash against its content's.
+fn broken_link(noun: &str, at: (i64, i64), prev: (&str, &str), hash: (&str, &str)) -> Option<String> {
+    let ((seq, expected_seq), (named, previous), (stored, content)) = (at, prev, hash);
+    if seq != expected_seq {
+        Some(format!("sequence number {seq} where {expected_seq} was expected"))
+    } else if named != previous {
+        Some(format!("prev_hash is `{named}`, the previous {noun}'s hash is `{previous}`"))
+    } else if stored != content {
+        Some(format!("hash is `{stored}`, its content hashes to `{content}`"))
+    } else {
+        None
+    }
+}
+
 /// Walks a chain record by record, from the genesis; shared by every implementation's
 /// [`Ledger::verify`].
 #[derive(Debug)]
@@ -348,16 +364,12 @@ impl ChainChecker {
         self.count += 1;
         let broken =
             |problem: String| Some(Broken { seq: r.seq, application_id: r.entry.application_id.clone(), problem });
-        if r.seq != self.count {
-            return broken(format!("sequence number {} where {} was expected", r.seq, self.count));
-        }
-        if r.prev_hash != self.prev {
-            return broken(format!("prev_hash is `{}`, the previous record's hash is `{}`", r.prev_hash, self.prev));
-        }
         let digest = self.scheme.review_digest(&r.entry.review);
         let expected = self.scheme.record_hash(r.seq, &r.prev_hash, &r.entry, &digest);
-        if r.hash != expected {
-            return broken(format!("hash is `{}`, its content hashes to `{expected}`", r.hash));
+        if let Some(problem) =
+            broken_link("record", (r.seq, self.count), (&r.prev_hash, &self.prev), (&r.hash, &expected))
+        {
+            return broken(problem);
         }
         if content_hash(&r.entry.application) != r.entry.content_hash {
             return broken("content_hash does not match the stored application".into());

@@ -163,8 +163,14 @@ impl Drawn {
         let mut placed: Vec<[f64; 4]> = Vec::new();
         for m in &self.markers {
             let [x, at_y] = view.xy([m.hit.lon, m.hit.lat]);
-            let width = if m.status == Status::Pass { 2.0 * r } else { 2.6 * r + 0.62 * 1.1 * r * (m.figures().chars().count() + 12) as f64 };
-            let covers = |y: f64| placed.iter().any(|p| x - r < p[2] && p[0] < x - r + width && y - 1.3 * r < p[3] && p[1] < y + 1.3 * r);
+            let width = if m.status == Status::Pass {
+                2.0 * r
+            } else {
+                2.6 * r + 0.62 * 1.1 * r * (m.figures().chars().count() + 12) as f64
+            };
+            let covers = |y: f64| {
+                placed.iter().any(|p| x - r < p[2] && p[0] < x - r + width && y - 1.3 * r < p[3] && p[1] < y + 1.3 * r)
+            };
             let k = (0..200).find(|k| !covers(at_y + f64::from(*k) * 2.6 * r)).unwrap_or(0);
             let y = at_y + f64::from(k) * 2.6 * r;
             placed.push([x - r, y - 1.3 * r, x - r + width, y + 1.3 * r]);
