@@ -386,6 +386,21 @@ mod tests {
     }
 
     #[test]
+    fn a_rulebook_condition_must_name_exactly_its_values_and_have_a_unique_id() {
+        let (path, text) = crate::rulebook::EMBEDDED[0];
+        let broken = text
+            .replace("values = { vehicles = \"1\" }", "values = { vehicle = \"1\" }")
+            .replace("id = \"travel_hours\"", "id = \"escort\"");
+        let problems = match crate::rulebook::LoadedRulebook::from_toml(path, &broken) {
+            Err(crate::rulebook::RulebookError::Invalid { problems, .. }) => problems,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].starts_with("conditions[0].values: the text names {\"vehicles\"}"), "{problems:?}");
+        assert!(problems[1].starts_with("conditions[1].id: `escort` must be non-empty and unique"), "{problems:?}");
+    }
+
+    #[test]
     fn the_status_follows_the_last_decision() {
         use DecisionKind::*;
         assert_eq!(CaseStatus::of(Verdict::Approve, []), CaseStatus::AutoApproved);

@@ -258,6 +258,25 @@ async fn a_reviewer_works_through_the_queue_in_chromium() {
     let refused = b.wait_text("#timeline li[data-kind=\"refuse\"]", "refused").await;
     assert!(refused.contains("osm:way/317360906"), "{refused}");
     b.screenshot("case", 1280, 1100).await;
+    // Printed (A4), the page keeps the case and drops the header bar and the map's buttons.
+    let print = json!({"cmd": "Emulation.setEmulatedMedia", "params": {"media": "print"}});
+    b.call(reqwest::Method::POST, "/goog/cdp/execute", Some(print)).await;
+    let hidden = "return ['header.bar', '.map-tools'].map(s => getComputedStyle(document.querySelector(s)).display);";
+    assert_eq!(b.run(hidden, json!([])).await, json!(["none", "none"]));
+    assert_ne!(
+        b.run("return getComputedStyle(document.querySelector('#map')).display;", json!([])).await,
+        json!("none")
+    );
+    let pdf = b.call(reqwest::Method::POST, "/print", Some(json!({"page": {"width": 21.0, "height": 29.7}}))).await;
+    let pdf = base64(pdf.as_str().unwrap());
+    assert!(pdf.starts_with(b"%PDF"));
+    std::fs::write(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots/case.pdf"), pdf).unwrap();
+    b.call(
+        reqwest::Method::POST,
+        "/goog/cdp/execute",
+        Some(json!({"cmd": "Emulation.setEmulatedMedia", "params": {"media": ""}})),
+    )
+    .await;
 
     // An approval with a standard condition, its value changed, on another case.
     b.go(&format!("{url}/reviews/WB-EARLY")).await;

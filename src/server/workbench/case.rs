@@ -23,11 +23,17 @@ pub fn render(state: &AppState, id: &str) -> Result<String, ApiError> {
     let cf = CaseFile::read(record, &decisions)?;
     let reviewer = state.reviewer()?;
     let map = super::map::Drawn::of(&reviewer, &cf);
-    let restrictions = super::map::restrictions_met_later(state, &cf, map.as_ref())?;
+    let restrictions = super::map::restrictions_met_later(state, &cf, map.as_ref().ok())?;
     let mut h = String::with_capacity(64 << 10);
     head(&mut h, &cf);
-    if let Some(drawn) = &map {
-        drawn.section(&mut h);
+    match &map {
+        Ok(drawn) => drawn.section(&mut h),
+        Err(why) => {
+            let _ = write!(
+                h,
+                "<section id=\"map-section\"><h2>Route <span lang=\"zh\">路线图</span></h2><p class=\"note\">No map: {why}.</p></section>"
+            );
+        }
     }
     items(&mut h, &cf);
     determination(&mut h, &cf);

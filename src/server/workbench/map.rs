@@ -83,10 +83,13 @@ pub struct Drawn {
 }
 
 impl Drawn {
-    /// The map of a case, where road data is loaded and the application still reads.
-    pub fn of(reviewer: &Reviewer, cf: &CaseFile) -> Option<Drawn> {
-        let routes = reviewer.routes()?;
-        let app = reviewer.parse(&cf.record.entry.application).ok()?;
+    /// The map of a case, or why none can be drawn (no road data loaded, or an application
+    /// that no longer reads under the rulebook loaded now).
+    pub fn of(reviewer: &Reviewer, cf: &CaseFile) -> Result<Drawn, &'static str> {
+        let routes = reviewer.routes().ok_or("no road data is loaded, so the route cannot be drawn")?;
+        let app = reviewer
+            .parse(&cf.record.entry.application)
+            .map_err(|_| "the application does not read under the rulebook loaded now, so its route cannot be drawn")?;
         let route = app.route.geometry.coordinates;
         let found = routes.analyse(&route);
         let markers = found
@@ -107,7 +110,7 @@ impl Drawn {
             .map(|w| (w.highway, w.coords))
             .collect();
         let reviewed_on = (cf.review.versions.routes != routes.version).then(|| cf.review.versions.routes.clone());
-        Some(Drawn { route, found, markers, roads, reviewed_on })
+        Ok(Drawn { route, found, markers, roads, reviewed_on })
     }
 
     /// The map section: the SVG, its legend and the list of restrictions met.
