@@ -164,6 +164,18 @@ async fn the_queue_puts_the_most_urgent_first_and_keeps_decided_cases_findable()
     assert!(status == 400 && problem.contains("`item`"), "{status} {problem}");
     // The pages need a key that reads.
     assert_eq!(reqwest::get(format!("{}/", s.url())).await.unwrap().status().as_u16(), 401);
+    // Pages of 25: with 27 cases open, the second page holds the last two, filters kept.
+    for n in 0..25 {
+        let id = format!("WB-MORE-{n:02}");
+        let app = workbench_common::case(&id, "r3-weight-limit", "2026-11-26T09:30:00+08:00");
+        assert_eq!(post(&s, "/v1/reviews", PLATFORM, &app).await.0, 201, "{id}");
+    }
+    let first = get(&s, "/?status=open", READER).await.1;
+    assert_eq!(ids_in(&first, "<tbody>").len(), 25);
+    assert!(first.contains("<a href=\"/?status=open&amp;page=2\">next →</a>"), "{first}");
+    let second = ids_in(&get(&s, "/?status=open&page=2", READER).await.1, "<tbody>");
+    // Due 2026-12-03, after WB-EARLY and WB-LATE; among themselves in the order they came.
+    assert_eq!(second, ["WB-MORE-23", "WB-MORE-24"]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

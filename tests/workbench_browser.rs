@@ -237,6 +237,13 @@ async fn a_reviewer_works_through_the_queue_in_chromium() {
     markers.sort();
     assert!(!markers.is_empty());
     assert_eq!(markers, judged);
+    // The map zooms (its viewBox narrows) and resets.
+    let width = "return document.getElementById('map').viewBox.baseVal.width;";
+    let full = b.run(width, json!([])).await.as_f64().unwrap();
+    b.click("[data-zoom=\"in\"]").await;
+    assert!(b.run(width, json!([])).await.as_f64().unwrap() < full * 0.9);
+    b.click("[data-zoom=\"reset\"]").await;
+    assert_eq!(b.run(width, json!([])).await.as_f64().unwrap(), full);
     // Pointing at an entry of the list highlights its marker.
     let entry = b.find("#met a").await;
     let pointer = json!({"type": "pointerMove", "duration": 0, "origin": {ELEMENT: entry}, "x": 0, "y": 0});
