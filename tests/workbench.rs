@@ -162,8 +162,23 @@ async fn the_queue_puts_the_most_urgent_first_and_keeps_decided_cases_findable()
     // A bad filter says which.
     let (status, problem) = get(&s, "/?item=Z9", READER).await;
     assert!(status == 400 && problem.contains("`item`"), "{status} {problem}");
-    // The pages need a key that reads.
-    assert_eq!(reqwest::get(format!("{}/", s.url())).await.unwrap().status().as_u16(), 401);
+    // The pages need a key that reads: without one they answer the sign-in page; the key may
+    // come as the cookie that page sets.
+    let with_cookie = |key: &str| {
+        let cookie = format!("theme=dark; oscar_key={}", key.replace('-', "%2D"));
+        reqwest::Client::new().get(format!("{}/", s.url())).header("cookie", cookie).send()
+    };
+    let signed_out = reqwest::get(format!("{}/", s.url())).await.unwrap();
+    assert_eq!(signed_out.status().as_u16(), 401);
+    assert!(signed_out.text().await.unwrap().contains("<form id=\"sign-in\">"));
+    assert_eq!(with_cookie(READER).await.unwrap().status().as_u16(), 200);
+    let not_a_reader = with_cookie(PLATFORM).await.unwrap();
+    assert_eq!(not_a_reader.status().as_u16(), 403);
+    assert!(not_a_reader.text().await.unwrap().contains("lacks the `read` permission"));
+    // The API never takes the cookie.
+    let api =
+        reqwest::Client::new().get(format!("{}/v1/reviews", s.url())).header("cookie", format!("oscar_key={READER}"));
+    assert_eq!(api.send().await.unwrap().status().as_u16(), 401);
     // Pages of 25: with 27 cases open, the second page holds the last two, filters kept.
     for n in 0..25 {
         let id = format!("WB-MORE-{n:02}");

@@ -18,6 +18,10 @@ use serde_json::{Value, json};
 use server_common::{Oscar, free_port, init_ledger, temp_dir};
 use workbench_common::{BY_DUE, submit_all};
 
+/// A reviewer's key (reads and decides) and the platform's (submits).
+const REVIEWER: &str = "ana-key-0123456789abcdef";
+const PLATFORM: &str = "platform-key-0123456789ab";
+
 /// The WebDriver name of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -188,11 +192,16 @@ async fn a_reviewer_works_through_the_queue_in_chromium() {
     let dir = temp_dir("workbench-browser");
     let ledger = dir.join("ledger.sqlite");
     init_ledger(&ledger);
-    let server =
-        Oscar::start(&["serve", "--no-auth", "--trust-submitted-at", "--ledger", ledger.to_str().unwrap()], "/readyz");
+    let keys = format!("ana {REVIEWER} read,decide;platform {PLATFORM} submit");
+    let server = Oscar::start_with(
+        &["serve", "--trust-submitted-at", "--ledger", ledger.to_str().unwrap()],
+        "/readyz",
+        &[("OSCAR_API_KEYS", &keys)],
+        Stdio::null(),
+    );
     let url = server.url();
     let http = reqwest::Client::new();
-    submit_all(&http, &url, None).await;
+    submit_all(&http, &url, Some(PLATFORM)).await;
     let port = free_port();
     let _driver = Driver(
         Command::new(chromedriver)
@@ -204,8 +213,12 @@ async fn a_reviewer_works_through_the_queue_in_chromium() {
     );
     let b = Browser::start(&format!("http://127.0.0.1:{port}"), &chromium, &dir.join("profile")).await;
 
-    // The queue, most urgent first by statutory due date.
+    // Signed out, the workbench asks for a key; signed in, the queue comes, most urgent first
+    // by statutory due date.
     b.go(&format!("{url}/")).await;
+    b.type_into("#sign-in-key", REVIEWER).await;
+    b.click("#sign-in-button").await;
+    b.wait_text("#count", "3 case(s)").await;
     let rows = b.attrs("#queue tbody tr", &["data-id", "data-due"]).await;
     assert_eq!(rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(), BY_DUE);
     assert!(rows.windows(2).all(|w| w[0][1] <= w[1][1]), "{rows:?}");
@@ -214,7 +227,15 @@ async fn a_reviewer_works_through_the_queue_in_chromium() {
     // The tunnel case: the failing items and the map's markers are the review's.
     b.click("a[href=\"/reviews/WB-TUNNEL\"]").await;
     b.wait_text("#case-status", "open").await;
-    let review: Value = http.get(format!("{url}/v1/reviews/WB-TUNNEL")).send().await.unwrap().json().await.unwrap();
+    let review: Value = http
+        .get(format!("{url}/v1/reviews/WB-TUNNEL"))
+        .bearer_auth(REVIEWER)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let items = review["items"].as_array().unwrap();
     let failing: Vec<&str> =
         items.iter().filter(|i| i["status"] == "fail").map(|i| i["id"].as_str().unwrap()).collect();
@@ -263,7 +284,7 @@ async fn a_reviewer_works_through_the_queue_in_chromium() {
     b.click("#record").await;
     b.wait_text("#case-status", "decided").await;
     let refused = b.wait_text("#timeline li[data-kind=\"refuse\"]", "refused").await;
-    assert!(refused.contains("osm:way/317360906"), "{refused}");
+    assert!(refused.contains("by ana") && refused.contains("osm:way/317360906"), "{refused}");
     b.screenshot("case", 1280, 1100).await;
     // Printed (A4), the page keeps the case and drops the header bar and the map's buttons.
     let print = json!({"cmd": "Emulation.setEmulatedMedia", "params": {"media": "print"}});

@@ -406,7 +406,6 @@ fn form(h: &mut String, cf: &CaseFile, standard: &[StandardCondition]) {
          <fieldset data-for=\"request_information\" hidden><legend>Information requested <span lang=\"zh\">要求补充的材料</span></legend>\
          <label>What the applicant must provide (the statutory clock stops until it arrives)<textarea name=\"information\" id=\"information\" rows=\"3\"></textarea></label></fieldset>\
          <label>Note for the file <span lang=\"zh\">备注</span><textarea name=\"note\" rows=\"2\"></textarea></label>\
-         <label>API key, where the service needs one (kept in this tab only) <input type=\"password\" name=\"key\" id=\"api-key\" autocomplete=\"off\"></label>\
          <button type=\"submit\" id=\"record\">Record the decision <span lang=\"zh\">记录决定</span></button>\
          <div id=\"decision-errors\" role=\"alert\" aria-live=\"assertive\"></div></form></section></article>",
     );

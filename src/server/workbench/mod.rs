@@ -5,7 +5,9 @@
 //! Pages are plain server-rendered HTML with a small stylesheet and a small script, both
 //! compiled into the binary: no framework, no build step, nothing fetched from elsewhere.
 //! They need the `read` permission, as the API they show does; the form records decisions
-//! through the decisions API, which needs `decide`.
+//! through the decisions API, which needs `decide`. A browser opening a page sends no
+//! `authorization` header, so the pages also take the key from a cookie ([`KEY_COOKIE`]) that
+//! their sign-in form sets; the API never reads it.
 
 // A request must never panic on an index: every site is checked or says why it cannot fail.
 #![deny(clippy::indexing_slicing)]
@@ -18,8 +20,9 @@ pub mod queue;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde_json::Value;
@@ -102,6 +105,74 @@ pub fn case_href(application_id: &str) -> String {
     format!("/reviews/{}", super::reviews::percent_encode(application_id))
 }
 
+/// The cookie that holds a reviewer's API key in the browser: set by the pages' sign-in form
+/// (`SameSite=Strict`, so no other site's page sends it), read by the pages where no
+/// `authorization` header comes, and sent by the decision form as its bearer key.
+pub const KEY_COOKIE: &str = "oscar_key";
+
+/// A caller allowed to read the pages: the `read` permission, as [`Require`] checks it, from
+/// the `authorization` header or else from [`KEY_COOKIE`]. Refused, the answer is the
+/// sign-in page (`401`, or `403` for a key without `read`).
+pub struct PageReader;
+
+impl FromRequestParts<Arc<AppState>> for PageReader {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Response> {
+        if !parts.headers.contains_key(header::AUTHORIZATION)
+            && let Some(bearer) =
+                cookie_key(&parts.headers).and_then(|k| HeaderValue::from_str(&format!("Bearer {k}")).ok())
+        {
+            parts.headers.insert(header::AUTHORIZATION, bearer);
+        }
+        match Require::<Read>::from_request_parts(parts, state).await {
+            Ok(_) => Ok(PageReader),
+            Err(e @ (ApiError::Unauthorized | ApiError::Forbidden { .. })) => Err(sign_in(&e)),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// The key in [`KEY_COOKIE`], percent-decoded, if one is sent.
+fn cookie_key(headers: &HeaderMap) -> Option<String> {
+    let value = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(KEY_COOKIE)?.strip_prefix('='))?;
+    let mut bytes = Vec::with_capacity(value.len());
+    let mut rest = value.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
+        if b != b'%' {
+            bytes.push(b);
+            continue;
+        }
+        let hex =
+            rest.get(..2).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok())?;
+        bytes.push(hex);
+        rest = rest.get(2..).unwrap_or_default();
+    }
+    String::from_utf8(bytes).ok().filter(|k| !k.is_empty())
+}
+
+/// The sign-in page, answered with the refusal's status.
+fn sign_in(refused: &ApiError) -> Response {
+    let problem = refused.problem();
+    let body = format!(
+        "<h1>Sign in <span lang=\"zh\">登录</span></h1><p id=\"refused\">{}.</p>\
+         <p>The workbench needs an API key with the <code>read</code> permission, and <code>decide</code> to record \
+         decisions. The key is kept in this browser as a cookie for this service only.</p>\
+         <form id=\"sign-in\"><label>API key <input type=\"password\" id=\"sign-in-key\" autocomplete=\"current-password\" required></label> \
+         <button type=\"submit\" id=\"sign-in-button\">Open the workbench <span lang=\"zh\">进入工作台</span></button></form>",
+        esc(&problem.detail)
+    );
+    let mut resp = page("Sign in", &body);
+    *resp.status_mut() = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::UNAUTHORIZED);
+    resp
+}
+
 /// A whole page: the shell around `body`, its stylesheet and script.
 fn page(title: &str, body: &str) -> Response {
     let mut html = String::with_capacity(body.len() + 600);
@@ -120,7 +191,7 @@ fn page(title: &str, body: &str) -> Response {
 
 /// The queue of escalated cases, most urgent first.
 pub async fn queue_page(
-    _allowed: Require<Read>,
+    _allowed: PageReader,
     State(state): State<Arc<AppState>>,
     query: Result<Query<queue::Filters>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
@@ -131,7 +202,7 @@ pub async fn queue_page(
 
 /// One case: verdict and reasons, the items, the map, the timeline and the decision form.
 pub async fn case_page(
-    _allowed: Require<Read>,
+    _allowed: PageReader,
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -10,8 +10,6 @@ function decisionForm(form) {
   };
   kinds.forEach((k) => k.addEventListener("change", show));
   show();
-  const key = form.querySelector("#api-key");
-  key.value = sessionStorage.getItem("oscar-key") || "";
   form.querySelector("#add-finding").addEventListener("click", () => {
     const first = form.querySelector(".finding");
     const copy = first.cloneNode(true);
@@ -49,7 +47,8 @@ function decisionForm(form) {
     if (kind.value === "request_information" && text("information")) body.information = text("information");
     if (text("note")) body.note = text("note");
     const headers = { "content-type": "application/json" };
-    if (key.value) { sessionStorage.setItem("oscar-key", key.value); headers.authorization = "Bearer " + key.value; }
+    const key = (document.cookie.match(/(?:^|; )oscar_key=([^;]*)/) || [])[1];
+    if (key) headers.authorization = "Bearer " + decodeURIComponent(key);
     const answer = await fetch(form.dataset.action, { method: "POST", headers, body: JSON.stringify(body) });
     if (answer.status === 201) { location.reload(); return; }
     const problem = await answer.json().catch(() => ({ detail: answer.statusText }));
@@ -121,7 +120,20 @@ function map(svg) {
   });
 }
 
+// The sign-in form keeps the key in a cookie the pages read (SameSite=Strict: no other site
+// sends it) and opens the page again.
+function signIn(form) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = form.querySelector("#sign-in-key").value.trim();
+    document.cookie = `oscar_key=${encodeURIComponent(key)}; Path=/; SameSite=Strict`;
+    location.reload();
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const login = document.getElementById("sign-in");
+  if (login) signIn(login);
   const form = document.getElementById("decision");
   if (form) decisionForm(form);
   const svg = document.getElementById("map");
