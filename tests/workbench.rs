@@ -88,7 +88,8 @@ async fn decisions_are_validated_recorded_shown_and_verified() {
     assert_eq!((status, pointers(&problem)), (422, vec!["/findings/0/evidence"]), "{problem}");
     // The `decide` permission is needed.
     let refusal = json!({"kind": "refuse", "reasons": reasons,
-        "findings": [{"fact": "53.5 t declared on roads signed 25 t", "evidence": ["R3", "osm:way/25264802"]}]});
+        "findings": [{"fact": "53.5 t declared on roads signed 25 t", "evidence": ["R3", "osm:way/25264802"]}],
+        "note": "driver 370802198001011234 called"});
     assert_eq!(decide(&s, "WB-EARLY", READER, refusal.clone()).await.0, 403);
     // With findings, evidence and reasons it is recorded, with who decided.
     let (status, case) = decide(&s, "WB-EARLY", REVIEWER, refusal.clone()).await;
@@ -96,6 +97,8 @@ async fn decisions_are_validated_recorded_shown_and_verified() {
     assert_eq!(case["status"], "decided");
     assert_eq!(case["decisions"][0]["caller"], "ana");
     assert_eq!(case["decisions"][0]["findings"], refusal["findings"]);
+    // An ID number written into a decision is masked wherever it is shown.
+    assert_eq!(case["decisions"][0]["note"], "driver 3708************34 called");
     // A decided case, a case oscar approved and an unknown one take no decision.
     assert_eq!(decide(&s, "WB-EARLY", REVIEWER, json!({"kind": "approve"})).await.0, 409);
     assert_eq!(decide(&s, "WB-CLEAN", REVIEWER, json!({"kind": "approve"})).await.0, 409);

@@ -17,6 +17,7 @@ use super::super::auth::{Decide, Require};
 use super::super::error::ApiError;
 use super::super::reviews::now_rfc3339;
 use crate::decision::{CaseStatus, Decision, DecisionKind, refused_on};
+use crate::ids::mask_id_numbers;
 use crate::ledger::{self, Decided, NewDecision, Record, StoredDecision};
 
 /// One recorded decision, as shown with the review.
@@ -56,6 +57,7 @@ impl Case {
             .map(|d| {
                 let decision: Decision = serde_json::from_str(&d.entry.decision)
                     .map_err(|e| ApiError::Internal(format!("decision {} does not read: {e}", d.seq)))?;
+                let decision = masked(decision);
                 Ok(DecisionView {
                     seq: d.seq,
                     decision,
@@ -84,6 +86,24 @@ impl Case {
         }
         serde_json::to_string(&value).map_err(|e| ApiError::Internal(e.to_string()))
     }
+}
+
+/// A decision as shown: every ID number a reviewer wrote into its text masked (the ledger
+/// keeps it as written), as everything else the service answers.
+fn masked(mut d: Decision) -> Decision {
+    let mask = |text: &mut String| *text = mask_id_numbers(text).into_owned();
+    for c in &mut d.conditions {
+        mask(&mut c.text);
+        c.values.values_mut().for_each(mask);
+    }
+    for f in &mut d.findings {
+        mask(&mut f.fact);
+        f.evidence.iter_mut().for_each(mask);
+    }
+    for text in [&mut d.reasons, &mut d.information, &mut d.note] {
+        mask(text);
+    }
+    d
 }
 
 /// Record a reviewer's decision on an escalated case.
