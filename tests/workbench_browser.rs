@@ -148,9 +148,22 @@ impl Browser {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), base64(png.as_str().unwrap())).unwrap();
     }
+}
 
-    async fn quit(self) {
-        let _ = self.http.delete(&self.session).send().await;
+impl Drop for Browser {
+    /// Ends the session, which closes Chromium, also when the test fails midway: chromedriver,
+    /// killed after it, would leave Chromium running.
+    fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let Some((host, path)) = self.session.strip_prefix("http://").and_then(|rest| rest.split_once('/')) else {
+            return;
+        };
+        if let Ok(mut s) = std::net::TcpStream::connect(host) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = write!(s, "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+            // chromedriver answers once Chromium is closed; the answer's first bytes will do.
+            let _ = s.read(&mut [0; 512]);
+        }
     }
 }
 
@@ -326,7 +339,7 @@ async fn a_reviewer_works_through_the_queue_in_chromium() {
     b.go(&format!("{url}/?status=decided")).await;
     let decided = b.attrs("#queue tbody tr", &["data-id"]).await;
     assert_eq!(decided.concat(), ["WB-EARLY", "WB-TUNNEL"]);
-    b.quit().await;
+    drop(b);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
