@@ -226,7 +226,7 @@ async fn the_case_page_shows_items_map_and_timeline_as_the_review_says() {
     assert!(page.contains("R2 clearance<br><span lang=\"zh\">净空高度</span>"));
     assert!(page.contains("✘ fail <span lang=\"zh\">不通过</span>"));
     // Map markers: one per restriction the review judged on the route, each with its result.
-    let judged: Vec<(String, String)> = items
+    let mut judged: Vec<(String, String)> = items
         .iter()
         .filter(|i| ["R2", "R3", "R4"].contains(&i["id"].as_str().unwrap()))
         .flat_map(|i| {
@@ -247,19 +247,31 @@ async fn the_case_page_shows_items_map_and_timeline_as_the_review_says() {
             (attr("data-item"), attr("data-status"))
         })
         .collect();
-    assert_eq!(markers.len(), 10);
+    // The closure added after the review is on the map too, not judged for this case.
+    judged.push(("R5".into(), "unverified".into()));
+    assert_eq!(markers.len(), 11);
     let mut sorted = (judged.clone(), markers.clone());
     sorted.0.sort();
     sorted.1.sort();
     assert_eq!(sorted.0, sorted.1, "markers {markers:?} against the review's checks {judged:?}");
-    for needle in ["© OpenStreetMap contributors", "class=\"north\"", "class=\"scale\"", "km 0.01</span> R3 ✘ fail"]
-    {
+    for needle in [
+        "© OpenStreetMap contributors",
+        "class=\"north\"",
+        "class=\"scale\"",
+        "km 0.01</span> R3 ✘ fail",
+        "closure temporary:WB-CLOSURE (closure: tunnel inspection)</code> on closure:temporary:WB-CLOSURE — added after the review",
+    ] {
         assert!(page.contains(needle), "`{needle}` not on the page");
     }
     // The timeline: submitted, reviewed, then the closure added that the route meets.
     let kinds = ids_in(&page.replace("data-kind=", "data-id="), "id=\"timeline\"");
     assert_eq!(kinds, ["submitted", "reviewed", "restriction"]);
     assert!(page.contains("<code>WB-CLOSURE</code>"));
+    // A case reviewed while the closure is known: R5 fails on it, and its marker says so.
+    let after = workbench_common::case("WB-AFTER", "r2-r4-service-tunnel", "2026-11-20T09:30:00+08:00");
+    assert_eq!(post(&s, "/v1/reviews", PLATFORM, &after).await.0, 201);
+    let page_after = get(&s, "/reviews/WB-AFTER", READER).await.1;
+    assert!(page_after.contains("data-item=\"R5\" data-status=\"fail\" data-source=\"closure:temporary:WB-CLOSURE\""));
     // The decision form posts to the decisions API; a decided case shows no form.
     assert!(page.contains("data-action=\"/v1/reviews/WB-TUNNEL/decisions\""));
     assert_eq!(decide(&s, "WB-TUNNEL", REVIEWER, json!({"kind": "approve"})).await.0, 201);

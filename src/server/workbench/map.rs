@@ -18,7 +18,7 @@ use super::{CaseFile, esc};
 use crate::Reviewer;
 use crate::checks::{place, show};
 use crate::review::{Check, ItemId, ItemResult, Status};
-use crate::routes::{NetworkFindings, RestrictionHit, RestrictionKind, closures_on_route};
+use crate::routes::{ClosureHit, NetworkFindings, RestrictionHit, RestrictionKind, closures_on_route};
 
 /// Metres per degree of latitude (and of longitude at the equator).
 const M_PER_DEG: f64 = 111_320.0;
@@ -27,7 +27,14 @@ const M_PER_DEG: f64 = 111_320.0;
 struct Marker {
     /// 1-based, as labelled on the map.
     n: usize,
-    hit: RestrictionHit,
+    /// Where the route meets it, `[lon, lat]`, and how far along, km.
+    at: [f64; 2],
+    km: f64,
+    /// What it is (`maxheight=3.8`, `closure WORKS-7`) and where it comes from.
+    what: String,
+    source: String,
+    /// The limit as written, where the review has no check naming it.
+    raw: String,
     item: ItemId,
     status: Status,
     /// The review's check for it, where one names it.
@@ -35,16 +42,14 @@ struct Marker {
 }
 
 impl Marker {
-    /// `observed 4.4 m, limit 3.8 m`, or what is known.
+    /// `observed 4.4 m, limit 3.8 m`, the fact observed where there is no limit (a closure's
+    /// validity), or what is known without a check.
     fn figures(&self) -> String {
-        let unit = self.check.as_ref().and_then(|c| c.unit.clone()).unwrap_or_default();
-        match &self.check {
-            Some(c) => format!(
-                "observed {} {unit}, limit {}",
-                show(&c.observed),
-                c.limit.as_ref().map_or_else(|| "unknown".to_string(), |l| format!("{} {unit}", show(l)))
-            ),
-            None => format!("limit {}", if self.hit.raw.is_empty() { "unknown" } else { &self.hit.raw }),
+        let Some(c) = &self.check else { return self.raw.clone() };
+        let unit = c.unit.as_deref().unwrap_or_default();
+        match &c.limit {
+            Some(l) => format!("observed {} {unit}, limit {} {unit}", show(&c.observed), show(l)),
+            None => show(&c.observed),
         }
     }
 }
@@ -70,6 +75,34 @@ fn judged(items: &[ItemResult], hit: &RestrictionHit) -> (ItemId, Status, Option
     }
     let status = if item.message.contains(&format!("barred: {at}")) { Status::Fail } else { Status::Unverified };
     (id, status, None)
+}
+
+/// A temporary closure or lowered limit on the route, as R5 judged it: its check in the
+/// review (the worst, for lowered limits compared one by one); one added after the review has
+/// none and is unverified for this case.
+fn closure_marker(items: &[ItemResult], c: &ClosureHit) -> Marker {
+    let (closed, under) = (format!("closure `{}`", c.id), format!("under `{}`", c.id));
+    let check = items
+        .iter()
+        .find(|i| i.id == ItemId::R5)
+        .into_iter()
+        .flat_map(|i| &i.evidence.checks)
+        .filter(|k| k.what == closed || k.what.contains(&under))
+        .max_by_key(|k| k.status)
+        .cloned();
+    let raw =
+        if check.is_some() { String::new() } else { "added after the review: not judged for this case".to_string() };
+    Marker {
+        n: 0,
+        at: [c.lon, c.lat],
+        km: c.km,
+        what: format!("{} {} ({})", if c.limits.is_some() { "lowered limits" } else { "closure" }, c.id, c.reason),
+        source: format!("closure:{}", c.id),
+        raw,
+        item: ItemId::R5,
+        status: check.as_ref().map_or(Status::Unverified, |k| k.status),
+        check,
+    }
 }
 
 /// A case's route drawn on the road network loaded now.
@@ -99,8 +132,23 @@ impl Drawn {
             .enumerate()
             .map(|(i, hit)| {
                 let (item, status, check) = judged(&cf.review.items, hit);
-                Marker { n: i + 1, hit: hit.clone(), item, status, check }
+                let raw = format!("limit {}", if hit.raw.is_empty() { "unknown" } else { &hit.raw });
+                let what = format!("{}={}", hit.tag, hit.raw);
+                Marker {
+                    n: i + 1,
+                    at: [hit.lon, hit.lat],
+                    km: hit.km,
+                    what,
+                    source: hit.source.clone(),
+                    raw,
+                    item,
+                    status,
+                    check,
+                }
             })
+            .chain(found.closures.iter().map(|c| closure_marker(&cf.review.items, c)))
+            .enumerate()
+            .map(|(i, m)| Marker { n: i + 1, ..m })
             .collect();
         let (min, max) = bounds(route.iter().chain(found.matched.segments.iter().flat_map(|s| [&s.from, &s.to])));
         let roads = routes
@@ -165,7 +213,7 @@ impl Drawn {
         // until it is clear, joined to its place by a line.
         let mut placed: Vec<[f64; 4]> = Vec::new();
         for m in &self.markers {
-            let [x, at_y] = view.xy([m.hit.lon, m.hit.lat]);
+            let [x, at_y] = view.xy(m.at);
             let width = if m.status == Status::Pass {
                 2.0 * r
             } else {
@@ -223,10 +271,10 @@ impl Drawn {
                 status = m.status.as_str(),
                 n = m.n,
                 item = m.item,
-                source = esc(&m.hit.source),
+                source = esc(&m.source),
                 ny = y + 0.35 * r,
                 mark = esc(m.status.mark()),
-                tag = esc(&format!("{}={}", m.hit.tag, m.hit.raw)),
+                tag = esc(&m.what),
                 figures = esc(&m.figures()),
             );
         }
@@ -263,10 +311,10 @@ fn restrictions_list(h: &mut String, markers: &[Marker]) {
             m.status.as_str(),
             m.item,
             m.n,
-            m.hit.km,
+            m.km,
             esc(m.status.mark()),
-            esc(&format!("{}={}", m.hit.tag, m.hit.raw)),
-            esc(&m.hit.source),
+            esc(&m.what),
+            esc(&m.source),
             esc(&m.figures()),
         );
     }
