@@ -15,6 +15,7 @@ pub mod anomaly;
 pub mod application;
 pub mod batch;
 pub mod checks;
+pub mod decision;
 pub mod determination;
 pub mod digest;
 pub mod ids;

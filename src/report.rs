@@ -438,7 +438,8 @@ fn columns(text: &str) -> usize {
     text.chars().map(|c| if c >= '\u{2e80}' { 2 } else { 1 }).sum()
 }
 
-fn status_word(status: Status, lang: Lang) -> &'static str {
+/// A status in words.
+pub fn status_word(status: Status, lang: Lang) -> &'static str {
     match (status, lang) {
         (Status::Pass, Lang::En) => "pass",
         (Status::Fail, Lang::En) => "fail",
@@ -451,7 +452,8 @@ fn status_word(status: Status, lang: Lang) -> &'static str {
     }
 }
 
-fn category(c: Category, lang: Lang) -> &'static str {
+/// A category's heading.
+pub fn category(c: Category, lang: Lang) -> &'static str {
     match (c, lang) {
         (_, Lang::En) => c.title(),
         (Category::People, Lang::Zh) => "人员",
@@ -463,7 +465,7 @@ fn category(c: Category, lang: Lang) -> &'static str {
 }
 
 /// The item's title; in Chinese from the item id.
-fn item_title(item: &ItemResult, lang: Lang) -> &str {
+pub fn item_title(item: &ItemResult, lang: Lang) -> &str {
     if lang == Lang::En {
         return &item.title;
     }
@@ -492,7 +494,8 @@ fn item_title(item: &ItemResult, lang: Lang) -> &str {
     }
 }
 
-fn matter(m: Matter, lang: Lang) -> &'static str {
+/// A matter's name.
+pub fn matter(m: Matter, lang: Lang) -> &'static str {
     match (m, lang) {
         (Matter::HighwayOverlimit, Lang::En) => "highway over-limit transport permit",
         (Matter::UrbanRoad, Lang::En) => "urban-road approval",

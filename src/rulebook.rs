@@ -220,6 +220,9 @@ pub struct Rulebook {
     pub time_windows: TimeWindows,
     /// The auto-approve envelope.
     pub envelope: Envelope,
+    /// The standard conditions a reviewer may attach to an approval.
+    #[serde(default)]
+    pub conditions: Vec<StandardCondition>,
 }
 
 /// Identity of a rulebook.
@@ -546,6 +549,38 @@ pub struct Envelope {
     pub auto_approve_classes: Vec<u8>,
 }
 
+/// A standard condition of approval: its text, with `{name}` where a value goes, and the
+/// values' defaults, which the reviewer may change on the decision form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandardCondition {
+    /// Stable id, as recorded with a decision (`escort`).
+    pub id: String,
+    /// Short name, English.
+    pub title: String,
+    /// Short name, Chinese.
+    pub title_zh: String,
+    /// The condition as issued; `{name}` is replaced by the value `name`.
+    pub text: String,
+    /// Every value the text names, with its default.
+    #[serde(default)]
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
+impl StandardCondition {
+    /// The text with `values` filled in (a value not given keeps its default).
+    pub fn render(&self, values: &std::collections::BTreeMap<String, String>) -> String {
+        self.values.iter().fold(self.text.clone(), |text, (name, default)| {
+            text.replace(&format!("{{{name}}}"), values.get(name).unwrap_or(default))
+        })
+    }
+
+    /// The names between braces in the text.
+    fn placeholders(&self) -> BTreeSet<&str> {
+        self.text.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name)).collect()
+    }
+}
+
 /// A rulebook with the hash of its source text.
 #[derive(Debug, Clone)]
 pub struct LoadedRulebook {
@@ -666,6 +701,7 @@ impl Rulebook {
         t.mass_balance_min.check("tolerances.mass_balance_min", &mut p);
         t.dimension.check("tolerances.dimension", &mut p);
         self.cargo_problems(&mut p);
+        condition_problems(&self.conditions, &mut p);
         self.route.max_vertex_gap.check("route.max_vertex_gap", &mut p);
         self.route.max_length.check("route.max_length", &mut p);
         if self.route.max_vertices < 2 {
@@ -736,6 +772,23 @@ impl Rulebook {
     /// The category named, if the rulebook knows it.
     pub fn category(&self, name: &str) -> Option<&CargoCategory> {
         self.cargo.categories.iter().find(|c| c.name == name)
+    }
+}
+
+/// Ids must be unique and the text must name exactly the values given.
+fn condition_problems(conditions: &[StandardCondition], p: &mut Vec<String>) {
+    let mut seen = BTreeSet::new();
+    for (i, c) in conditions.iter().enumerate() {
+        if c.id.trim().is_empty() || !seen.insert(c.id.as_str()) {
+            p.push(format!("conditions[{i}].id: `{}` must be non-empty and unique", c.id));
+        }
+        let named = c.placeholders();
+        let given: BTreeSet<&str> = c.values.keys().map(String::as_str).collect();
+        if named != given {
+            p.push(format!(
+                "conditions[{i}].values: the text names {named:?}, the values are {given:?}; they must be the same"
+            ));
+        }
     }
 }
 

@@ -169,6 +169,13 @@ pub fn ledger_verify(path: &Path, json: bool) -> Result<u8, ServiceError> {
                 println!("{file}: chain broken at record {} (application `{}`): {}", b.seq, b.application_id, b.problem)
             }
         }
+        match &report.first_broken_decision {
+            None => println!("{file}: {} decision(s), each bound to the review it decides", report.decisions),
+            Some(b) => println!(
+                "{file}: decisions broken at decision {} (application `{}`): {}",
+                b.seq, b.application_id, b.problem
+            ),
+        }
     }
     Ok(u8::from(!report.intact()))
 }

@@ -115,8 +115,12 @@ async fn no_auth_must_be_asked_for_and_is_reported() {
 }
 
 /// A key for each permission, named after it.
-const PERMISSION_KEYS: [(&str, &str); 3] =
-    [("submit", "submit-key-0123456789"), ("read", "read-key-0123456789ab"), ("restrict", "restrict-key-0123456789")];
+const PERMISSION_KEYS: [(&str, &str); 4] = [
+    ("submit", "submit-key-0123456789"),
+    ("read", "read-key-0123456789ab"),
+    ("restrict", "restrict-key-0123456789"),
+    ("decide", "decide-key-0123456789"),
+];
 
 /// The status of `METHOD path` with `key`, and an empty JSON object as the body of a `POST`.
 async fn status_with(server: &Oscar, method: &str, path: &str, key: Option<&str>) -> u16 {
@@ -186,6 +190,7 @@ async fn every_route_needs_the_permission_it_declares() {
             "GET /v1/reviews/{id} read",
             "POST /v1/restrictions restrict",
             "POST /v1/reviews submit",
+            "POST /v1/reviews/{id}/decisions decide",
             "POST /v1/reviews/{id}/{derivation} submit",
         ]
     );

@@ -147,7 +147,9 @@ async fn load_stalled_clients_registry_outage_and_kill_9_lose_nothing() {
     for (id, review) in &acked {
         let resp = client.get(format!("{url}/v1/reviews/{id}")).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200, "acknowledged review {id} is missing");
-        assert_eq!(&resp.json::<Value>().await.unwrap(), review, "{id} is stored otherwise than answered");
+        let mut stored = resp.json::<Value>().await.unwrap();
+        stored.as_object_mut().unwrap().remove("case");
+        assert_eq!(&stored, review, "{id} is stored otherwise than answered");
     }
     // Unknown is never approved, and the outage showed: some reviews escalated because the
     // registry could not answer, others (before and after) were approved.

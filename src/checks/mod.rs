@@ -14,7 +14,7 @@ mod route;
 mod vehicle;
 
 pub use route::{
-    MATCH_AT, NO_RESTRICTIONS, NO_ROAD_NETWORK, UNMATCHED_PARTS, closure_bars, lowered_comparisons, may_pass,
+    MATCH_AT, NO_RESTRICTIONS, NO_ROAD_NETWORK, UNMATCHED_PARTS, closure_bars, lowered_comparisons, may_pass, place,
 };
 
 use chrono::{Datelike, NaiveDate};
@@ -115,7 +115,8 @@ pub struct Findings {
 }
 
 /// Formats a value for a message: numbers without needless decimals.
-fn show(v: &Value) -> String {
+/// A value as findings write it: numbers to three decimals at most, `none` for null.
+pub fn show(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |f| format!("{}", (f * 1000.0).round() / 1000.0)),

@@ -97,7 +97,9 @@ fn matched<'a>(ctx: &'a Context, f: &mut Findings) -> Option<&'a NetworkFindings
     Some(net)
 }
 
-fn place(h: &RestrictionHit) -> String {
+/// How a check names the restriction it judged; the workbench's route map finds a marker's
+/// check in the review by it.
+pub fn place(h: &RestrictionHit) -> String {
     format!("`{}={}` on {} at [{:.5}, {:.5}], km {:.2}", h.tag, h.raw, h.source, h.lon, h.lat, h.km)
 }
 

@@ -6,10 +6,12 @@
 //! [`Ledger::verify`] checks the storage and walks the chain, reporting the first broken
 //! record; [`replay()`] reviews a recorded application again and compares the result.
 
+mod decisions;
 mod library;
 mod replay;
 mod sqlite;
 
+pub use decisions::{Decided, DecisionChecker, NewDecision, StoredDecision, decision_hash};
 pub use library::{ArchivedPart, Part, Refusal, StoredRefusal};
 pub use replay::{ItemDiff, ReplayReport, VersionDiff, replay};
 pub use sqlite::SqliteLedger;
@@ -163,12 +165,16 @@ pub struct VerifyReport {
     pub records: i64,
     /// The first broken record, if any.
     pub first_broken: Option<Broken>,
+    /// Reviewers' decisions checked.
+    pub decisions: i64,
+    /// The first broken decision, if any (`seq` is the decision's).
+    pub first_broken_decision: Option<Broken>,
 }
 
 impl VerifyReport {
-    /// The storage is sound and the chain unbroken.
+    /// The storage is sound and the chains of reviews and decisions unbroken.
     pub fn intact(&self) -> bool {
-        self.storage_problems.is_empty() && self.first_broken.is_none()
+        self.storage_problems.is_empty() && self.first_broken.is_none() && self.first_broken_decision.is_none()
     }
 }
 
@@ -259,6 +265,13 @@ pub trait Ledger: Send + Sync {
     fn add_refusal(&self, refusal: Refusal) -> Pending<i64>;
     /// Stored refusals whose sequence number is above `after_seq`, at most `limit`, in order.
     fn refusals_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredRefusal>, LedgerError>;
+    /// Records a reviewer's decision, if the case takes one now (checked with the write, so
+    /// two reviewers cannot both close a case); durable before it returns.
+    fn decide(&self, decision: NewDecision) -> Result<Decided, LedgerError>;
+    /// The decisions on one application, in order.
+    fn decisions(&self, application_id: &str) -> Result<Vec<StoredDecision>, LedgerError>;
+    /// Decisions whose sequence number is above `after_seq`, at most `limit`, in order.
+    fn decisions_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredDecision>, LedgerError>;
 }
 
 /// How the records of a ledger are hashed; one ledger keeps one scheme for all its records.
@@ -325,6 +338,22 @@ pub fn content_hash(canonical: &str) -> String {
     digest::sha256_tagged(canonical.as_bytes())
 }
 
+/// What breaks the link of an entry (a record, a decision) into its chain, if anything: its
+/// position against the one expected, the previous hash it names against the previous
+/// entry's, its hash against its content's.
+fn broken_link(noun: &str, at: (i64, i64), prev: (&str, &str), hash: (&str, &str)) -> Option<String> {
+    let ((seq, expected_seq), (named, previous), (stored, content)) = (at, prev, hash);
+    if seq != expected_seq {
+        Some(format!("sequence number {seq} where {expected_seq} was expected"))
+    } else if named != previous {
+        Some(format!("prev_hash is `{named}`, the previous {noun}'s hash is `{previous}`"))
+    } else if stored != content {
+        Some(format!("hash is `{stored}`, its content hashes to `{content}`"))
+    } else {
+        None
+    }
+}
+
 /// Walks a chain record by record, from the genesis; shared by every implementation's
 /// [`Ledger::verify`].
 #[derive(Debug)]
@@ -345,16 +374,12 @@ impl ChainChecker {
         self.count += 1;
         let broken =
             |problem: String| Some(Broken { seq: r.seq, application_id: r.entry.application_id.clone(), problem });
-        if r.seq != self.count {
-            return broken(format!("sequence number {} where {} was expected", r.seq, self.count));
-        }
-        if r.prev_hash != self.prev {
-            return broken(format!("prev_hash is `{}`, the previous record's hash is `{}`", r.prev_hash, self.prev));
-        }
         let digest = self.scheme.review_digest(&r.entry.review);
         let expected = self.scheme.record_hash(r.seq, &r.prev_hash, &r.entry, &digest);
-        if r.hash != expected {
-            return broken(format!("hash is `{}`, its content hashes to `{expected}`", r.hash));
+        if let Some(problem) =
+            broken_link("record", (r.seq, self.count), (&r.prev_hash, &self.prev), (&r.hash, &expected))
+        {
+            return broken(problem);
         }
         if content_hash(&r.entry.application) != r.entry.content_hash {
             return broken("content_hash does not match the stored application".into());

@@ -16,6 +16,7 @@ use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, OptionalExtension, Row
 use tokio::sync::oneshot;
 use zstd::zstd_safe;
 
+use super::decisions::{self, Decided, DecisionChecker, NewDecision, StoredDecision};
 use super::library::{self, ArchivedPart, Part, Refusal, StoredRefusal};
 use super::{
     Appended, Broken, ChainChecker, GENESIS, HashScheme, Ledger, LedgerError, NewRecord, Pending, Query, Record,
@@ -88,7 +89,9 @@ fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(&append_only("reviews"))?;
     conn.execute_batch(&append_only("restrictions"))?;
     conn.execute_batch(library::TABLES)?;
-    library::TABLE_NAMES.iter().try_for_each(|table| conn.execute_batch(&append_only(table)))
+    library::TABLE_NAMES.iter().try_for_each(|table| conn.execute_batch(&append_only(table)))?;
+    conn.execute_batch(decisions::TABLE)?;
+    conn.execute_batch(&append_only("decisions"))
 }
 
 const COLUMNS: &str =
@@ -163,6 +166,7 @@ enum Job {
     Restriction { restriction: String, caller: String, recorded_at: String, reply: Reply<i64> },
     Ping(Reply<()>),
     Refusal(Refusal, Reply<i64>),
+    Decision(NewDecision, Reply<Decided>),
 }
 
 /// What the caller's thread computes for an append, so that the writer need not.
@@ -702,6 +706,7 @@ enum Done {
     Append(Result<Appended, LedgerError>, Reply<Appended>),
     Restriction(Result<i64, LedgerError>, Reply<i64>),
     Ping(Reply<()>),
+    Decision(Result<Decided, LedgerError>, Reply<Decided>),
 }
 
 /// `PRAGMA user_version` of a ledger whose records are hashed with [`HashScheme::Digests`]
@@ -924,6 +929,7 @@ fn run_job(tx: &rusqlite::Transaction<'_>, format: &Format, tip: &mut Tip, job: 
         Job::Ping(reply) => Done::Ping(reply),
         // Answered as a restriction is: its sequence number.
         Job::Refusal(refusal, reply) => Done::Restriction(library::add_refusal(tx, &refusal), reply),
+        Job::Decision(d, reply) => Done::Decision(decisions::insert(tx, d), reply),
     }
 }
 
@@ -935,6 +941,7 @@ impl Job {
             Job::Restriction { reply, .. } => reply.refuse(why),
             Job::Ping(reply) => reply.refuse(why),
             Job::Refusal(_, reply) => reply.refuse(why),
+            Job::Decision(_, reply) => reply.refuse(why),
         }
     }
 }
@@ -953,6 +960,8 @@ impl Done {
             (Done::Append(_, reply), Some(why)) => reply.refuse(why),
             (Done::Restriction(_, reply), Some(why)) => reply.refuse(why),
             (Done::Ping(reply), Some(why)) => reply.refuse(why),
+            (Done::Decision(r, reply), None) => reply.send(r),
+            (Done::Decision(_, reply), Some(why)) => reply.refuse(why),
         }
     }
 }
@@ -1098,7 +1107,15 @@ impl Ledger for SqliteLedger {
                 }
                 Err(e) => return Err(e),
             };
-            Ok(VerifyReport { storage_problems, records: checker.count(), first_broken })
+            let mut decided = DecisionChecker::default();
+            let first_broken_decision = decisions::walk(&tx, &mut decided)?;
+            Ok(VerifyReport {
+                storage_problems,
+                records: checker.count(),
+                first_broken,
+                decisions: decided.count(),
+                first_broken_decision,
+            })
         })
     }
 
@@ -1150,6 +1167,18 @@ impl Ledger for SqliteLedger {
     fn refusals_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredRefusal>, LedgerError> {
         self.readers.with(Read::Scan, |conn| library::refusals_after(conn, after_seq, limit))
     }
+
+    fn decide(&self, decision: NewDecision) -> Result<Decided, LedgerError> {
+        self.submit(|reply| Job::Decision(decision, reply))
+    }
+
+    fn decisions(&self, application_id: &str) -> Result<Vec<StoredDecision>, LedgerError> {
+        self.readers.with(Read::Lookup, |conn| decisions::of(conn, application_id))
+    }
+
+    fn decisions_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredDecision>, LedgerError> {
+        self.readers.with(Read::Scan, |conn| decisions::after(conn, after_seq, limit))
+    }
 }
 
 #[cfg(test)]
@@ -1172,7 +1201,13 @@ mod tests {
 
     /// The report on a sound file whose chain of `records` is unbroken.
     fn intact(records: i64) -> VerifyReport {
-        VerifyReport { storage_problems: Vec::new(), records, first_broken: None }
+        VerifyReport {
+            storage_problems: Vec::new(),
+            records,
+            first_broken: None,
+            decisions: 0,
+            first_broken_decision: None,
+        }
     }
 
     /// A fresh directory for one test, and the ledger path in it.

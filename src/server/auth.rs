@@ -2,8 +2,8 @@
 //!
 //! Key file (and the `OSCAR_API_KEYS` variable, entries separated by `;` or newlines): one
 //! key per line, `NAME KEY PERMISSIONS`, permissions comma-separated from `submit` (POST
-//! reviews), `read` (GET reviews and restrictions), `restrict` (POST restrictions), or `*`
-//! for all. `#` starts a comment. The name is the caller identity recorded in the ledger.
+//! reviews), `read` (GET reviews and restrictions), `restrict` (POST restrictions), `decide`
+//! (record a reviewer's decision on a case), or `*` for all. `#` starts a comment. The name is the caller identity recorded in the ledger.
 //!
 //! Authentication fails closed: a key list with no key is refused, and running without keys
 //! is the explicit [`Auth::Disabled`], never an empty list.
@@ -35,6 +35,8 @@ pub enum Scope {
     Read,
     /// Add temporary restrictions.
     Restrict,
+    /// Record reviewers' decisions on escalated cases.
+    Decide,
 }
 
 impl Scope {
@@ -44,6 +46,7 @@ impl Scope {
             Scope::Submit => "submit",
             Scope::Read => "read",
             Scope::Restrict => "restrict",
+            Scope::Decide => "decide",
         }
     }
 }
@@ -63,6 +66,9 @@ pub struct Read;
 /// Adding temporary restrictions ([`Scope::Restrict`]).
 #[derive(Debug)]
 pub struct Restrict;
+/// Recording reviewers' decisions ([`Scope::Decide`]).
+#[derive(Debug)]
+pub struct Decide;
 
 impl Permission for Submit {
     const SCOPE: Scope = Scope::Submit;
@@ -72,6 +78,9 @@ impl Permission for Read {
 }
 impl Permission for Restrict {
     const SCOPE: Scope = Scope::Restrict;
+}
+impl Permission for Decide {
+    const SCOPE: Scope = Scope::Decide;
 }
 
 /// A caller allowed to do `P`. A handler that takes one declares that its route needs `P`:
@@ -199,10 +208,11 @@ impl ApiKeys {
             let mut list = Vec::new();
             for s in scopes.split(',') {
                 match s {
-                    "*" => list.extend([Scope::Submit, Scope::Read, Scope::Restrict]),
+                    "*" => list.extend([Scope::Submit, Scope::Read, Scope::Restrict, Scope::Decide]),
                     "submit" => list.push(Scope::Submit),
                     "read" => list.push(Scope::Read),
                     "restrict" => list.push(Scope::Restrict),
+                    "decide" => list.push(Scope::Decide),
                     other => problems.push(format!("entry {} (`{name}`): unknown permission `{other}`", i + 1)),
                 }
             }
@@ -258,7 +268,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(keys.check("k-0123456789abcdef"), Some(("platform", &[Scope::Submit, Scope::Read][..])));
-        assert_eq!(keys.check("k-ops-0123456789abc").map(|k| k.1.len()), Some(3));
+        assert_eq!(keys.check("k-ops-0123456789abc").map(|k| k.1.len()), Some(4));
         assert_eq!(keys.check("nope"), None);
         let err = ApiKeys::parse("test", "a short read\nb k-0123456789abcdef fly").unwrap_err();
         assert_eq!(err.problems.len(), 2);

@@ -22,6 +22,7 @@ pub mod registry;
 pub mod renewals;
 pub mod restrictions;
 pub mod reviews;
+pub mod workbench;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -181,6 +182,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/reviews/{id}/{derivation}", post(renewals::derive))
         .route("/v1/carriers/{uscc}/library", get(carriers::library))
         .route("/v1/indicators", get(indicators::indicators))
+        .route("/v1/reviews/{id}/decisions", post(workbench::decisions::create))
+        .route("/", get(workbench::queue_page))
+        .route("/reviews/{id}", get(workbench::case_page))
+        .route("/workbench.css", get(workbench::stylesheet))
+        .route("/workbench.js", get(workbench::script))
         .route("/v1/restrictions", get(restrictions::list).post(restrictions::create))
         .route("/v1/envelope", get(ops::envelope))
         .route("/healthz", get(ops::healthz))

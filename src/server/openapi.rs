@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{carriers, error, indicators, ops, renewals, restrictions, reviews};
+use super::{carriers, error, indicators, ops, renewals, restrictions, reviews, workbench};
 
 /// The service's API description.
 #[derive(OpenApi)]
@@ -16,6 +16,7 @@ use super::{carriers, error, indicators, ops, renewals, restrictions, reviews};
         renewals::derive,
         carriers::library,
         indicators::indicators,
+        workbench::decisions::create,
         restrictions::create,
         restrictions::list,
         ops::envelope,
@@ -24,7 +25,7 @@ use super::{carriers, error, indicators, ops, renewals, restrictions, reviews};
         ops::metrics,
         ops::openapi,
     ),
-    components(schemas(error::Problem, error::ProblemField, reviews::QueuePage, reviews::QueueEntry, crate::restrictions::Restriction, restrictions::Created, restrictions::AffectedReview, crate::restrictions::Affected, restrictions::Listed, restrictions::RestrictionPage, ops::Status, ops::Ready, ops::EnvelopeEntry, carriers::Library, crate::library::LibraryEntry, crate::library::Provenance, crate::library::Reuse, crate::ledger::Part, crate::library::indicators::Indicators, crate::library::indicators::Spread)),
+    components(schemas(error::Problem, error::ProblemField, reviews::QueuePage, reviews::QueueEntry, crate::restrictions::Restriction, restrictions::Created, restrictions::AffectedReview, crate::restrictions::Affected, restrictions::Listed, restrictions::RestrictionPage, ops::Status, ops::Ready, ops::EnvelopeEntry, carriers::Library, crate::library::LibraryEntry, crate::library::Provenance, crate::library::Reuse, crate::ledger::Part, crate::library::indicators::Indicators, crate::library::indicators::Spread, workbench::decisions::Case, workbench::decisions::DecisionView)),
     modifiers(&BearerAuth),
     tags(
         (name = "reviews", description = "Submit applications and read reviews"),

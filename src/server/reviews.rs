@@ -47,8 +47,13 @@ fn json_response(status: StatusCode, body: String, location: Option<&str>) -> Re
 
 /// `/v1/reviews/{id}` with the id percent-encoded.
 pub fn location(application_id: &str) -> String {
-    let mut out = String::from("/v1/reviews/");
-    for b in application_id.bytes() {
+    format!("/v1/reviews/{}", percent_encode(application_id))
+}
+
+/// `text` percent-encoded but for letters, digits and `-_.`: a path segment or query value.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
             out.push(char::from(b));
         } else {
@@ -265,7 +270,7 @@ fn review_answer(status: StatusCode, r: Record) -> Response {
     tag = "reviews",
     params(("id" = String, Path, description = "application_id")),
     responses(
-        (status = 200, description = "The review as recorded", body = Review),
+        (status = 200, description = "The review as recorded, with `case`: the case's status and the reviewers' decisions", body = Review),
         (status = 404, description = "No review with this id", body = super::error::Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["read"]))
@@ -277,9 +282,15 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     let st = Arc::clone(&state);
     let lookup = id.clone();
-    let record = tokio::task::spawn_blocking(move || st.ledger.get(&lookup)).await??;
-    match record {
-        Some(r) => Ok(json_response(StatusCode::OK, r.entry.review, None)),
+    let found = tokio::task::spawn_blocking(move || {
+        st.ledger.get(&lookup)?.map(|r| Ok::<_, ApiError>((st.ledger.decisions(&lookup)?, r))).transpose()
+    })
+    .await??;
+    match found {
+        Some((decisions, r)) => {
+            let body = super::workbench::decisions::Case::of(&r, &decisions)?.joined_to(&r.entry.review)?;
+            Ok(json_response(StatusCode::OK, body, None))
+        }
         None => Err(ApiError::NotFound(format!("no review of application `{id}`"))),
     }
 }
