@@ -26,6 +26,8 @@ pub const LAYERS: [(&str, usize, usize); 4] =
     [("enc1", N_FEATURES, HIDDEN), ("enc2", HIDDEN, LATENT), ("dec1", LATENT, HIDDEN), ("dec2", HIDDEN, N_FEATURES)];
 /// How many contributors a block lists.
 const TOP_CONTRIBUTORS: usize = 3;
+/// How many of the largest residuals a block weighs as contributors.
+const CANDIDATES: usize = 8;
 /// Standardised inputs are clamped here so that a ×10⁶ slip stays finite in f32.
 const Z_CLAMP: f64 = 1000.0;
 
@@ -398,8 +400,10 @@ impl AnomalyModel {
         if batch.is_empty() {
             return Vec::new();
         }
-        match self.residuals(batch) {
-            Ok(rows) => batch.iter().zip(rows).map(|(f, r)| self.block(f, &r)).collect(),
+        let blocks =
+            self.residuals(batch).and_then(|rows| batch.iter().zip(rows).map(|(f, r)| self.block(f, &r)).collect());
+        match blocks {
+            Ok(blocks) => blocks,
             // Could-not-score is not normal: the block sits at the threshold, so it escalates.
             Err(e) => batch.iter().map(|_| self.failed(&e.to_string())).collect(),
         }
@@ -457,15 +461,34 @@ impl AnomalyModel {
         }
     }
 
-    fn block(&self, f: &Features, r: &[f64; N_FEATURES]) -> AnomalyBlock {
+    /// The block of one application: its score and the features that make it, each with
+    /// the score it would have were that feature typical.
+    ///
+    /// Ranked by that counterfactual score, not by the feature's own residual: one odd
+    /// feature throws the reconstruction of the others off too (a detour made the cargo's
+    /// shape, well within its range, the largest residual), but taking the cause away
+    /// clears them all.
+    fn block(&self, f: &Features, r: &[f64; N_FEATURES]) -> Result<AnomalyBlock, ModelError> {
         let score = score_of(r, &f.missing);
-        let total: f64 = r.iter().map(|x| x * x).sum::<f64>().max(f64::MIN_POSITIVE);
-        let mut order: Vec<usize> = (0..N_FEATURES).filter(|j| counts(*j, &f.missing)).collect();
-        order.sort_by(|a, b| (r[*b] * r[*b]).total_cmp(&(r[*a] * r[*a])));
-        let mut contributors: Vec<String> = order
+        let mut candidates: Vec<usize> = (0..N_FEATURES).filter(|j| counts(*j, &f.missing)).collect();
+        candidates.sort_by(|a, b| (r[*b] * r[*b]).total_cmp(&(r[*a] * r[*a])));
+        candidates.truncate(CANDIDATES);
+        // Each candidate taken as typical: the input the mean, left out of the score.
+        let typical: Vec<Features> = candidates
+            .iter()
+            .map(|j| {
+                let mut g = f.clone();
+                g.missing[*j] = true;
+                g
+            })
+            .collect();
+        let without = self.raw_scores(&typical)?;
+        let mut ranked: Vec<(usize, f64)> = candidates.into_iter().zip(without).collect();
+        ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let mut contributors: Vec<String> = ranked
             .into_iter()
             .take(TOP_CONTRIBUTORS)
-            .map(|j| {
+            .map(|(j, without)| {
                 let info = &FEATURES[j];
                 let show = |x: f64| match info.display {
                     Display::Plain => x,
@@ -474,19 +497,19 @@ impl AnomalyModel {
                 };
                 let (group, [lo, hi]) = self.typical(f, j);
                 format!(
-                    "{}: `{}` {}, typical {group} `{}`–`{}` ({:.0}% of the score); {}",
+                    "{}: `{}` {}, typical {group} `{}`–`{}` (the score would be `{}` without it); {}",
                     info.meaning,
                     sig(show(f.values[j])),
                     info.shown_unit,
                     sig(show(lo)),
                     sig(show(hi)),
-                    100.0 * r[j] * r[j] / total,
+                    sig(without),
                     info.check
                 )
             })
             .collect();
         contributors.extend(f.notes.iter().map(|n| format!("note: {n}")));
-        AnomalyBlock { score, threshold: self.config.threshold, contributors }
+        Ok(AnomalyBlock { score, threshold: self.config.threshold, contributors })
     }
 }
 
