@@ -14,7 +14,7 @@ use oscar::application::Application;
 use oscar::registry::{JsonlRegistry, Lookup, References, fetch};
 use oscar::rulebook::LoadedRulebook;
 use oscar::tooling::anomaly::anomalies::{ANOMALY_KINDS, anomalous_samples};
-use oscar::tooling::anomaly::eval::{EvalOptions, evaluate};
+use oscar::tooling::anomaly::eval::{EvalOptions, HELD_OUT_EXTRACT, evaluate};
 use oscar::tooling::anomaly::generator::{Sample, normal_samples};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -382,7 +382,7 @@ fn a_long_detour_escalates_and_the_explanation_says_what_to_check() {
 /// The extract kept out of training, from `../shared` (CI has it there).
 fn held_out_extract() -> Option<PathBuf> {
     let dir = Path::new(ROOT).join("../shared/data/osm");
-    if dir.join(oscar::tooling::anomaly::eval::HELD_OUT_EXTRACT).is_file() {
+    if dir.join(HELD_OUT_EXTRACT).is_file() {
         return Some(dir);
     }
     let why = format!("{} is missing: the real-route calibration target is NOT tested", dir.display());
@@ -394,7 +394,7 @@ fn held_out_extract() -> Option<PathBuf> {
 #[test]
 fn clean_applications_on_held_out_real_roads_escalate_under_one_percent() {
     let Some(dir) = held_out_extract() else { return };
-    let held_out = oscar::tooling::anomaly::eval::held_out(&dir).unwrap();
+    let held_out = oscar::tooling::anomaly::eval::held_out(&dir, HELD_OUT_EXTRACT).unwrap();
     let opts = EvalOptions { normal: 1000, per_kind: 60 };
     let report = evaluate(&model(), opts, Some(&held_out), None).unwrap();
     let t = report.held_out.as_ref().unwrap();
