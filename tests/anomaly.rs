@@ -180,6 +180,8 @@ fn the_spec_example_scores_under_the_threshold() {
     assert!(block.score < block.threshold, "{block:?}");
     let (notes, named): (Vec<&String>, Vec<&String>) = block.contributors.iter().partition(|c| c.starts_with("note: "));
     assert_eq!(named.len(), 3, "{block:?}");
+    // Under the threshold the largest residuals are listed, with no counterfactual passes.
+    assert!(named.iter().all(|c| !c.contains("the score would be")), "{block:?}");
     assert!(notes.iter().any(|n| n.contains("not matched on the road network")), "{block:?}");
 }
 
