@@ -405,3 +405,13 @@ fn clean_applications_on_held_out_real_roads_escalate_under_one_percent() {
     let all = t.rows.iter().find(|r| r.kind == "all").unwrap();
     assert!(all.model.roc_auc >= 0.97 && all.model.roc_auc >= all.baseline.roc_auc, "{t:?}");
 }
+
+#[test]
+fn another_extract_can_be_the_held_out_one() {
+    let Some(dir) = held_out_extract() else { return };
+    let other = oscar::tooling::anomaly::eval::held_out(&dir, "monaco.osm.pbf").unwrap();
+    assert_eq!(other.name, "monaco.osm.pbf");
+    let heidelberg = oscar::tooling::anomaly::eval::held_out(&dir, HELD_OUT_EXTRACT).unwrap();
+    assert_ne!(other.net.version(), heidelberg.net.version(), "the extract named is the one imported");
+    assert!(other.net.ways().count() > 100);
+}
