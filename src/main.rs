@@ -151,8 +151,8 @@ enum Command {
         seed: u64,
     },
     /// Evaluate the anomaly model against the robust z-score baseline on fresh normal and
-    /// planted anomalous applications, with synthetic routes and with routes on the
-    /// extract kept out of training (heidelberg-ors.osm.pbf in --osm-dir).
+    /// planted anomalous applications, with synthetic routes and with routes on an
+    /// extract kept out of training (heidelberg-ors.osm.pbf in --osm-dir unless --extract).
     EvalModel {
         /// Model directory (default: the shipped model).
         #[arg(long)]
@@ -161,6 +161,10 @@ enum Command {
         /// is skipped with a warning (an error when CI=true).
         #[arg(long, default_value = "../shared/data/osm")]
         osm_dir: PathBuf,
+        /// The extract in --osm-dir to draw the real routes on (training uses none of them,
+        /// only the shipped Helsinki network).
+        #[arg(long, default_value = tooling::anomaly::eval::HELD_OUT_EXTRACT)]
+        extract: String,
         /// Write the evaluation feature vectors, labels and scores to this CSV file.
         #[arg(long)]
         dump: Option<PathBuf>,
@@ -575,15 +579,15 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             );
             Ok(EXIT_APPROVE)
         }
-        Command::EvalModel { model, osm_dir, dump, dump_train } => {
+        Command::EvalModel { model, osm_dir, extract, dump, dump_train } => {
             use tooling::anomaly::eval;
             let model = match model {
                 Some(dir) => oscar::anomaly::AnomalyModel::load(&dir)?,
                 None => oscar::anomaly::AnomalyModel::embedded()?,
             };
-            let pbf = osm_dir.join(eval::HELD_OUT_EXTRACT);
+            let pbf = osm_dir.join(&extract);
             let held_out = if pbf.is_file() {
-                Some(eval::held_out(&osm_dir)?)
+                Some(eval::held_out(&osm_dir, &extract)?)
             } else {
                 let why = format!(
                     "held-out extract {} not found: routes on real roads kept out of training are NOT evaluated",

@@ -392,11 +392,21 @@ pub const FEATURES: [FeatureInfo; N_FEATURES] = [
 ];
 
 impl Feature {
-    /// Whether the feature's surprise counts in the score. An indicator (whether the route
-    /// is on the network) tells the model which features are known: an input, never odd
-    /// in itself.
+    /// Whether the feature's surprise counts in the score. A condition — the category's
+    /// encoding, the kind of combination, whether the route is on the network — tells the
+    /// model what to compare the others with: an input, never odd in itself. (Scored, the
+    /// category's encoding stood first in explanations as "`2.52`, typical `2.52`–`2.52`"
+    /// whenever another feature threw the reconstruction off.)
     pub fn scored(self) -> bool {
-        self != Feature::RouteOnNetwork
+        !matches!(
+            self,
+            Feature::CategoryTypicalDensity
+                | Feature::CategoryTypicalMass
+                | Feature::CategoryTypicalSlenderness
+                | Feature::HydraulicModular
+                | Feature::RigidTruck
+                | Feature::RouteOnNetwork
+        )
     }
 }
 

@@ -26,6 +26,8 @@ pub const LAYERS: [(&str, usize, usize); 4] =
     [("enc1", N_FEATURES, HIDDEN), ("enc2", HIDDEN, LATENT), ("dec1", LATENT, HIDDEN), ("dec2", HIDDEN, N_FEATURES)];
 /// How many contributors a block lists.
 const TOP_CONTRIBUTORS: usize = 3;
+/// How many of the largest residuals a block weighs as contributors.
+const CANDIDATES: usize = 6;
 /// Standardised inputs are clamped here so that a ×10⁶ slip stays finite in f32.
 const Z_CLAMP: f64 = 1000.0;
 
@@ -417,20 +419,44 @@ impl AnomalyModel {
 
     /// Per-feature standardised residuals: (reconstruction − input) / residual scale.
     fn residuals(&self, batch: &[Features]) -> Result<Vec<[f64; N_FEATURES]>, ModelError> {
-        let z = self.standardise(batch);
-        let out = self.net.reconstruct(&z);
-        let mut rows = Vec::with_capacity(batch.len());
-        for (b, f) in batch.iter().enumerate() {
-            let mut r = [0.0; N_FEATURES];
-            for (j, slot) in r.iter_mut().enumerate() {
-                let k = b * N_FEATURES + j;
-                if !f.missing[j] {
-                    *slot = f64::from(out[k] - z[k]) / self.config.residual_scale[j];
-                }
-            }
-            rows.push(r);
+        let missing: Vec<[bool; N_FEATURES]> = batch.iter().map(|f| f.missing).collect();
+        Ok(self.residuals_of(&self.standardise(batch), &missing))
+    }
+
+    /// The scores of `f` with each of `features` in turn taken as typical: its input the
+    /// mean (0), left out of the score.
+    fn scores_without(&self, f: &Features, features: &[usize]) -> Vec<f64> {
+        let z = self.standardise(std::slice::from_ref(f));
+        let mut rows = Vec::with_capacity(features.len() * N_FEATURES);
+        let mut missing = Vec::with_capacity(features.len());
+        for &j in features {
+            let at = rows.len() + j;
+            rows.extend_from_slice(&z);
+            rows[at] = 0.0;
+            let mut m = f.missing;
+            m[j] = true;
+            missing.push(m);
         }
-        Ok(rows)
+        self.residuals_of(&rows, &missing).iter().zip(&missing).map(|(r, m)| score_of(r, m)).collect()
+    }
+
+    /// Residuals of standardised rows (row-major), each row with the features it lacks.
+    fn residuals_of(&self, z: &[f32], missing: &[[bool; N_FEATURES]]) -> Vec<[f64; N_FEATURES]> {
+        let out = self.net.reconstruct(z);
+        missing
+            .iter()
+            .enumerate()
+            .map(|(b, m)| {
+                let mut r = [0.0; N_FEATURES];
+                for (j, slot) in r.iter_mut().enumerate() {
+                    let k = b * N_FEATURES + j;
+                    if !m[j] {
+                        *slot = f64::from(out[k] - z[k]) / self.config.residual_scale[j];
+                    }
+                }
+                r
+            })
+            .collect()
     }
 
     fn failed(&self, why: &str) -> AnomalyBlock {
@@ -457,15 +483,31 @@ impl AnomalyModel {
         }
     }
 
+    /// The block of one application: its score and the features that make it.
+    ///
+    /// At or above the threshold they are ranked by the score the application would have
+    /// were each typical, which the block says, not by each feature's own residual: one odd
+    /// feature throws the reconstruction of others off too (a detour made the cargo's shape,
+    /// well within its range, the largest residual), but taking the cause away clears them
+    /// all. Under the threshold (most reviews) the largest residuals are listed, which
+    /// costs no further pass through the network.
     fn block(&self, f: &Features, r: &[f64; N_FEATURES]) -> AnomalyBlock {
         let score = score_of(r, &f.missing);
-        let total: f64 = r.iter().map(|x| x * x).sum::<f64>().max(f64::MIN_POSITIVE);
         let mut order: Vec<usize> = (0..N_FEATURES).filter(|j| counts(*j, &f.missing)).collect();
         order.sort_by(|a, b| (r[*b] * r[*b]).total_cmp(&(r[*a] * r[*a])));
-        let mut contributors: Vec<String> = order
+        let ranked: Vec<(usize, Option<f64>)> = if score >= self.config.threshold {
+            order.truncate(CANDIDATES);
+            let mut ranked: Vec<(usize, f64)> = order.iter().copied().zip(self.scores_without(f, &order)).collect();
+            ranked.sort_by(|a, b| a.1.total_cmp(&b.1));
+            ranked.into_iter().map(|(j, w)| (j, Some(w))).collect()
+        } else {
+            order.into_iter().map(|j| (j, None)).collect()
+        };
+        let mut contributors: Vec<String> = ranked
             .into_iter()
             .take(TOP_CONTRIBUTORS)
-            .map(|j| {
+            .map(|(j, without)| {
+                let without = without.map(|w| format!(" (the score would be `{}` without it)", sig(w)));
                 let info = &FEATURES[j];
                 let show = |x: f64| match info.display {
                     Display::Plain => x,
@@ -474,13 +516,13 @@ impl AnomalyModel {
                 };
                 let (group, [lo, hi]) = self.typical(f, j);
                 format!(
-                    "{}: `{}` {}, typical {group} `{}`–`{}` ({:.0}% of the score); {}",
+                    "{}: `{}` {}, typical {group} `{}`–`{}`{}; {}",
                     info.meaning,
                     sig(show(f.values[j])),
                     info.shown_unit,
                     sig(show(lo)),
                     sig(show(hi)),
-                    100.0 * r[j] * r[j] / total,
+                    without.unwrap_or_default(),
                     info.check
                 )
             })

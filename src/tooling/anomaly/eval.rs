@@ -145,10 +145,11 @@ fn score_features(model: &AnomalyModel, kind: &str, feats: Vec<Features>) -> Res
     })
 }
 
-/// Imports the held-out extract from `osm_dir` (into a temporary directory).
-pub fn held_out(osm_dir: &Path) -> Result<HeldOut, ModelError> {
-    let net = crate::tooling::route_eval::load_extract(&osm_dir.join(HELD_OUT_EXTRACT))?;
-    Ok(HeldOut { name: HELD_OUT_EXTRACT.into(), net })
+/// Imports the extract `name` (normally [`HELD_OUT_EXTRACT`]) from `osm_dir` (into a
+/// temporary directory).
+pub fn held_out(osm_dir: &Path, name: &str) -> Result<HeldOut, ModelError> {
+    let net = crate::tooling::route_eval::load_extract(&osm_dir.join(name))?;
+    Ok(HeldOut { name: name.into(), net })
 }
 
 /// The normals and anomalies of one set of routes (synthetic without `roads`), scored.
