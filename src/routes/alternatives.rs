@@ -368,7 +368,7 @@ impl RouteNetwork {
                 // ends near (not at) an end of the drawing may differ by that distance.
                 let other = jn.dist + len + jm.dist;
                 let at = |j: Option<u32>, end: [f64; 2]| j.map_or(end, |j| self.node_xy(j));
-                let drawn = drawing.stretch(at(n, drawing.ends[0]), at(m, drawing.ends[1]), other);
+                let (a, b) = (at(n, drawing.ends[0]), at(m, drawing.ends[1]));
                 // How far the reading's length lies outside what `reference` allows.
                 let outside = |reference: f64, longer_share: f64| {
                     if reference <= 1.0 {
@@ -382,8 +382,16 @@ impl RouteNetwork {
                     if n.is_some() && m.is_some() { outside(matched, LENGTH_SLACK_SHARE) } else { f64::INFINITY };
                 // A drawing longer than the matched path goes where the match does not:
                 // there the reading may be longer than the drawing by its cut corners.
-                let cut = if drawn > matched + LENGTH_SLACK_M { LONGER_SLACK_SHARE } else { LENGTH_SLACK_SHARE };
-                let miss = vs_matched.min(outside(drawn, cut));
+                let vs_drawn = |drawn: f64| {
+                    let cut = if drawn > matched + LENGTH_SLACK_M { LONGER_SLACK_SHARE } else { LENGTH_SLACK_SHARE };
+                    outside(drawn, cut)
+                };
+                let mut miss = vs_matched.min(vs_drawn(drawing.project(b).1 - drawing.project(a).1));
+                if miss > 0.0 {
+                    // Where the drawing passes the same place twice (round a loop), the
+                    // stretch round the loop; looked for only here, it costs a few queries.
+                    miss = miss.min(vs_drawn(drawing.stretch(a, b, other)));
+                }
                 if miss > 0.0 {
                     continue;
                 }
