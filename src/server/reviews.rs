@@ -20,7 +20,9 @@ use super::metrics::Tally;
 use crate::application::{Application, Receipt};
 use crate::ids::mask_id;
 use crate::ledger::{self, Appended, NewRecord, Record};
+use crate::restrictions;
 use crate::review::{Review, Verdict};
+use crate::route_index::Pieces;
 
 /// Largest page of the queue.
 pub const MAX_LIMIT: usize = 200;
@@ -106,7 +108,7 @@ pub async fn create(
     // review), not looked up first: under load those lookups kept read transactions open on
     // the WAL so often that SQLite could seldom start it over, and every commit then paid a
     // checkpoint. A resubmission is reviewed again for nothing, which is rare.
-    let (tally, record) = tokio::task::spawn_blocking(move || -> Result<(Tally, NewRecord), ApiError> {
+    let (tally, record, pieces) = tokio::task::spawn_blocking(move || -> Result<Reviewed, ApiError> {
         let _permit = permit;
         let value = parse_object(&body)?;
         let application = ledger::canonical_json(&value);
@@ -120,6 +122,11 @@ pub async fn create(
             ApiError::Invalid(errors)
         })?;
         let review_json = serde_json::to_string(&review).map_err(|e| ApiError::Internal(e.to_string()))?;
+        // An approved permit joins the index of approved routes once stored; its pieces are
+        // made here, off the async threads, from the application as the ledger keeps it.
+        let pieces = (review.verdict == Verdict::Approve)
+            .then(|| restrictions::approved_pieces(&reviewer, &review.application_id, &application))
+            .flatten();
         let record = NewRecord {
             application_id: review.application_id.clone(),
             content_hash,
@@ -129,17 +136,24 @@ pub async fn create(
             caller: allowed.caller().to_string(),
             recorded_at: rfc3339(received),
         };
-        Ok((Tally::of(&review), record))
+        Ok((Tally::of(&review), record, pieces))
     })
     .await??;
     let content_hash = record.content_hash.clone();
     let appended = state.ledger.append(record).await?;
     if let Appended::New(r) = &appended {
+        if let Some(pieces) = pieces {
+            state.index_approved(r.seq, pieces)?;
+        }
         state.metrics.review(&tally, start.elapsed());
         tracing::debug!(application_id = %r.entry.application_id, verdict = %r.entry.verdict, "reviewed");
     }
     stored_answer(appended, &content_hash)
 }
+
+/// What the blocking part of a review hands back: counts for the metrics, the record to
+/// store, and the pieces of an approved route for the index.
+type Reviewed = (Tally, NewRecord, Option<Pieces>);
 
 /// The body as a JSON object.
 fn parse_object(body: &[u8]) -> Result<Value, ApiError> {
