@@ -4,17 +4,22 @@
 //! again) on 10,000 of them in the same run (the scan grows with the permits: multiply
 //! by 25 for 250,000).
 //!
-//! The permits: 5,000 applications from `oscar gen` (trips on the shipped Helsinki
-//! network, 2.5 km on average, redrawn as another map would) approved 50 times each over
-//! 2026, each time with its own id and travel days (its route matched once). A candidate's
-//! application is written out as JSON when it is checked, standing in for reading it from
-//! the ledger. The restrictions: points and short stretches on real roads of the network,
-//! closed or under lowered limits, valid for one to three days.
+//! The permits: 5,000 applications from `oscar gen` (trips between places of the network,
+//! redrawn as another map would) approved 50 times each over 2026, each time with its own id
+//! and travel days (its route matched once), on two real networks: the shipped central
+//! Helsinki (1 × 1.7 km: every permit of the year in one district, the worst case) and the
+//! largest extract in `../shared/data/osm` (Heidelberg and its region, about 100 km across).
+//! A candidate's application is written out as JSON when it is checked, standing in for
+//! reading it from the ledger. The restrictions: points and short stretches on real roads,
+//! half of them on a road a permit uses, closed or under lowered limits, valid for one to
+//! three days.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code: failing loudly is the point
 
 #[path = "../tests/recheck_common/mod.rs"]
 mod recheck_common;
+#[path = "../tests/routes_common/mod.rs"]
+mod routes_common;
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -22,10 +27,12 @@ use std::time::Instant;
 use chrono::{Duration, NaiveDate};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use oscar::Reviewer;
+use oscar::registry::JsonlRegistry;
 use oscar::restrictions::{Affected, affected_among};
 use oscar::rng::SplitMix64;
 use oscar::route_index::{Pieces, RouteIndex};
-use oscar::routes::Closure;
+use oscar::routes::{Closure, RouteData, RouteNetwork};
+use oscar::rulebook::LoadedRulebook;
 use recheck_common::{applications, restrictions};
 use serde_json::{Value, json};
 
@@ -33,14 +40,66 @@ const ROUTES: usize = 5_000;
 const PERMITS: usize = 250_000;
 const SCANNED: usize = 10_000;
 
-/// The approved permits: which generated application each is, and its travel days.
-struct Permits {
+/// The approved permits on one network, their index and the restrictions to add.
+struct Scenario {
+    reviewer: Reviewer,
     apps: Vec<Value>,
     /// By ledger position from 1: application, first and last travel day.
     permits: Vec<(usize, NaiveDate, NaiveDate)>,
+    index: RouteIndex,
+    closures: Vec<Closure>,
 }
 
-impl Permits {
+impl Scenario {
+    fn new(name: &str, network: RouteNetwork) -> Scenario {
+        let reviewer = Reviewer::new(
+            LoadedRulebook::embedded().unwrap(),
+            Box::new(JsonlRegistry::embedded_demo().unwrap()),
+            Some(RouteData::new(network, Vec::new(), "")),
+        );
+        let network = &reviewer.routes().unwrap().network;
+        let apps = applications(network, ROUTES, 20_261_130);
+        let mut rng = SplitMix64::new(7);
+        let year = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let (mut permits, mut pieces, mut segments, mut km) = (Vec::new(), Vec::new(), 0, 0.0);
+        let started = Instant::now();
+        for (a, app) in apps.iter().enumerate() {
+            let parsed = reviewer.parse(&app.to_string()).unwrap();
+            let matched = network.match_route(&parsed.route.geometry.coordinates);
+            (segments, km) = (segments + matched.segments.len(), km + matched.length_m / 1000.0);
+            let days = parsed.schedule.end - parsed.schedule.start;
+            for _ in 0..PERMITS / ROUTES {
+                let start = year + Duration::days(rng.below(365) as i64);
+                let seq = permits.len() as i64 + 1;
+                permits.push((a, start, start + days));
+                pieces.push((seq, Pieces::new(&format!("P-{seq:06}"), start, start + days, &matched)));
+            }
+        }
+        let matched_in = started.elapsed();
+        let before = rss_kib();
+        let started = Instant::now();
+        let index = RouteIndex::new(pieces);
+        let built_in = started.elapsed();
+        let memory_mib = rss_kib().saturating_sub(before) as f64 / 1024.0;
+        let mut closures = restrictions(network, 50, 3, |rng| 1 + rng.below(3) as i64);
+        // Half on a road a permit uses (a vertex of its drawn route): on a wide network most
+        // roads carry no permit at all.
+        for closure in closures.iter_mut().step_by(2) {
+            let route = apps[rng.below(ROUTES as u64) as usize]["route"]["geometry"]["coordinates"].as_array().unwrap();
+            let at = &route[rng.below(route.len() as u64) as usize];
+            closure.geometry = vec![[at[0].as_f64().unwrap(), at[1].as_f64().unwrap()]];
+        }
+        eprintln!(
+            "{name}: {PERMITS} approved permits on {ROUTES} routes ({:.1} km, {:.0} matched segments a route): \
+             matched in {:.1} s, indexed in {:.1} s, index {memory_mib:.0} MiB",
+            km / ROUTES as f64,
+            segments as f64 / ROUTES as f64,
+            matched_in.as_secs_f64(),
+            built_in.as_secs_f64(),
+        );
+        Scenario { reviewer, apps, permits, index, closures }
+    }
+
     /// The permit recorded at `seq` as the ledger would hold it: id and JSON.
     fn read(&self, seq: i64) -> (String, String) {
         let (app, start, end) = self.permits[usize::try_from(seq - 1).unwrap()];
@@ -53,9 +112,19 @@ impl Permits {
     }
 
     /// What a restriction affects among `candidates` (ledger positions).
-    fn affected(&self, reviewer: &Reviewer, closure: &Closure, candidates: impl Iterator<Item = i64>) -> Vec<Affected> {
+    fn affected(&self, closure: &Closure, candidates: impl Iterator<Item = i64>) -> Vec<Affected> {
         let read: Vec<(String, String)> = candidates.map(|seq| self.read(seq)).collect();
-        affected_among(reviewer, closure, read.iter().map(|(id, json)| (id.as_str(), json.as_str())))
+        affected_among(&self.reviewer, closure, read.iter().map(|(id, json)| (id.as_str(), json.as_str())))
+    }
+
+    /// Through the index.
+    fn indexed(&self, closure: &Closure) -> Vec<Affected> {
+        self.affected(closure, self.index.candidates(closure).into_iter().map(|(seq, _)| seq))
+    }
+
+    /// The full scan of the first [`SCANNED`] permits.
+    fn scan(&self, closure: &Closure) -> Vec<Affected> {
+        self.affected(closure, 1..=SCANNED as i64)
     }
 }
 
@@ -66,85 +135,62 @@ fn rss_kib() -> u64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let reviewer = Reviewer::with_defaults().unwrap();
-    let network = &reviewer.routes().unwrap().network;
-    let apps = applications(network, ROUTES, 20_261_130);
-    let mut rng = SplitMix64::new(7);
-    let year = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-    let mut permits = Permits { apps, permits: Vec::with_capacity(PERMITS) };
-    let (mut pieces, mut segments) = (Vec::with_capacity(PERMITS), 0);
-    let started = Instant::now();
-    for (a, app) in permits.apps.iter().enumerate() {
-        let parsed = reviewer.parse(&app.to_string()).unwrap();
-        let matched = network.match_route(&parsed.route.geometry.coordinates);
-        segments += matched.segments.len();
-        let days = parsed.schedule.end - parsed.schedule.start;
-        for _ in 0..PERMITS / ROUTES {
-            let start = year + Duration::days(rng.below(365) as i64);
-            let seq = permits.permits.len() as i64 + 1;
-            permits.permits.push((a, start, start + days));
-            pieces.push((seq, Pieces::new(&format!("P-{seq:06}"), start, start + days, &matched)));
-        }
+    let mut networks =
+        vec![("helsinki (shipped)".to_string(), RouteNetwork::load(&routes_common::helsinki_dir()).unwrap())];
+    let largest = routes_common::osm_extracts()
+        .and_then(|v| v.into_iter().max_by_key(|p| std::fs::metadata(p).map_or(0, |m| m.len())));
+    if let Some(pbf) = largest {
+        let name = pbf.file_name().unwrap().to_string_lossy().into_owned();
+        networks.push((name, oscar::tooling::route_eval::load_extract(&pbf).unwrap()));
     }
-    let matched_in = started.elapsed();
-    let before = rss_kib();
-    let started = Instant::now();
-    let index = RouteIndex::new(pieces);
-    let built_in = started.elapsed();
-    let memory_mib = rss_kib().saturating_sub(before) as f64 / 1024.0;
-    let closures = restrictions(network, 50, 3, |rng| 1 + rng.below(3) as i64);
-
-    // What each restriction affects, found through the index; on the first 10,000 permits,
-    // the same as the full scan finds.
-    let expected: Vec<Vec<Affected>> = closures
-        .iter()
-        .map(|c| permits.affected(&reviewer, c, index.candidates(c).into_iter().map(|(seq, _)| seq)))
-        .collect();
-    let candidates: usize = closures.iter().map(|c| index.candidates(c).len()).sum();
-    let found: usize = expected.iter().map(Vec::len).sum();
-    let scan = |c: &Closure| permits.affected(&reviewer, c, 1..=SCANNED as i64);
-    for (c, all) in closures.iter().zip(&expected).take(5) {
-        let first: Vec<&str> = all
-            .iter()
-            .map(|a| a.application_id.as_str())
-            .filter(|id| id[2..].parse::<usize>().unwrap() <= SCANNED)
-            .collect();
-        let scanned: Vec<String> = scan(c).into_iter().map(|a| a.application_id).collect();
-        assert_eq!(first, scanned, "{}", c.id);
-    }
-    eprintln!(
-        "{PERMITS} approved permits on {ROUTES} routes ({:.0} matched segments a route): matched in {:.1} s, \
-         indexed in {:.1} s, index {memory_mib:.0} MiB; {} restrictions: {:.1} candidates and {:.1} affected \
-         permits each",
-        segments as f64 / ROUTES as f64,
-        matched_in.as_secs_f64(),
-        built_in.as_secs_f64(),
-        closures.len(),
-        candidates as f64 / closures.len() as f64,
-        found as f64 / closures.len() as f64
-    );
-
     let mut group = c.benchmark_group("re-check a new restriction");
-    group.sample_size(20);
-    let mut next = 0;
-    group.bench_function(BenchmarkId::new("R-tree of approved routes", PERMITS), |b| {
-        b.iter(|| {
-            let k = next % closures.len();
-            next += 1;
-            let c = &closures[k];
-            let found = permits.affected(&reviewer, c, index.candidates(black_box(c)).into_iter().map(|(seq, _)| seq));
-            assert_eq!(found.len(), expected[k].len());
-            found
-        })
-    });
-    group.sample_size(10);
-    let mut next = 0;
-    group.bench_function(BenchmarkId::new("baseline: full scan", SCANNED), |b| {
-        b.iter(|| {
-            next += 1;
-            scan(black_box(&closures[next % closures.len()]))
-        })
-    });
+    for (name, network) in networks {
+        let s = Scenario::new(&name, network);
+        let expected: Vec<Vec<Affected>> = s.closures.iter().map(|c| s.indexed(c)).collect();
+        let candidates: usize = s.closures.iter().map(|c| s.index.candidates(c).len()).sum();
+        let found: usize = expected.iter().map(Vec::len).sum();
+        // On the first 10,000 permits the index finds what the full scan finds.
+        for (c, all) in s.closures.iter().zip(&expected).take(6) {
+            let first: Vec<&str> = all
+                .iter()
+                .map(|a| a.application_id.as_str())
+                .filter(|id| id[2..].parse::<usize>().unwrap() <= SCANNED)
+                .collect();
+            let scanned: Vec<String> = s.scan(c).into_iter().map(|a| a.application_id).collect();
+            assert_eq!(first, scanned, "{}", c.id);
+        }
+        let n = s.closures.len() as f64;
+        eprintln!(
+            "{name}: {} restrictions: {:.1} candidates checked and {:.1} permits affected each",
+            s.closures.len(),
+            candidates as f64 / n,
+            found as f64 / n
+        );
+        group.sample_size(20);
+        let mut next = 0;
+        group.bench_function(BenchmarkId::new(format!("R-tree of approved routes, {PERMITS}"), &name), |b| {
+            b.iter(|| {
+                let k = next % s.closures.len();
+                next += 1;
+                let found = s.indexed(black_box(&s.closures[k]));
+                assert_eq!(found.len(), expected[k].len());
+                found
+            })
+        });
+        group.bench_function(BenchmarkId::new(format!("R-tree query alone, {PERMITS}"), &name), |b| {
+            b.iter(|| {
+                next += 1;
+                s.index.candidates(black_box(&s.closures[next % s.closures.len()]))
+            })
+        });
+        group.sample_size(10);
+        group.bench_function(BenchmarkId::new(format!("baseline: full scan, {SCANNED}"), &name), |b| {
+            b.iter(|| {
+                next += 1;
+                s.scan(black_box(&s.closures[next % s.closures.len()]))
+            })
+        });
+    }
     group.finish();
 }
 
