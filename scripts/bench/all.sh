@@ -8,19 +8,20 @@
 #   1. the scale-test network (scripts/bench/scale_network.py; needs Python with `osmium`,
 #      installed with pip if missing; skipped, with the largest real extract used instead,
 #      where that fails): its import time, peak memory and file size;
-#   2. criterion: benches/review.rs (a review against deserialising alone), benches/mix.rs (the
-#      in-process review of the load mix), benches/recheck.rs (a new restriction against
-#      250,000 approved permits, against the full scan), benches/long_routes.rs (matching and
-#      full review of 10, 100 and 500 km routes, against a 1.4 km Helsinki route);
+#   2. criterion: benches/review.rs (a review against deserialising alone), benches/recheck.rs
+#      (a new restriction against 250,000 approved permits, against the full scan),
+#      benches/long_routes.rs (matching and full review of 10, 100 and 500 km routes, against a
+#      1.4 km Helsinki route);
 #   3. scripts/bench/scaling.sh at 1 thread and at every core: batch reviews/s against the
 #      number of threads, and `oscar serve` + `oscar loadtest` reviews/s, p99 and server CPU
-#      per request, set beside the in-process review of the same mix (the service overhead).
+#      per request; beside it the CPU per review of `oscar batch --threads 1` on the same mix
+#      (scripts/bench/mix_jsonl.py), the service overhead being the difference.
 # Steal time (/proc/stat) is recorded over the whole run and for each load run.
 #
 # Writes OUT/bench.json and OUT/table.md (OUT=target/bench-all unless set) and puts the table
 # into README.md between the `bench-all` markers. Settings (environment): OUT, MEASURE=3
 # seconds a criterion bench, COUNT=4000 batch applications, DURATION=10 s a load run,
-# README=0 to leave README.md alone. About 25 minutes on 2 cores, most of it the builds.
+# README=0 to leave README.md alone, REPORT_ONLY=1 to write the file and table again from OUT. About 25 minutes on 2 cores, most of it the builds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-target/bench-all}
@@ -31,9 +32,11 @@ cpu_line() { head -1 /proc/stat; }
 started_cpu=$(cpu_line)
 started=$(date +%s)
 
+# REPORT_ONLY=1: only write the JSON file and the table again from OUT's last run.
+if [ -z "${REPORT_ONLY:-}" ]; then
 echo "== builds" >&2
 cargo build --release >&2
-cargo bench --no-run --bench review --bench mix --bench recheck --bench long_routes >&2
+cargo bench --no-run --bench review --bench recheck --bench long_routes >&2
 
 echo "== scale-test network" >&2
 scale="$out/scale-net"
@@ -48,12 +51,18 @@ fi
 
 echo "== criterion" >&2
 rm -rf target/criterion
-RAYON_NUM_THREADS=1 cargo bench --bench review --bench mix --bench recheck --bench long_routes -- \
+RAYON_NUM_THREADS=1 cargo bench --bench review --bench recheck --bench long_routes -- \
     --warm-up-time 1 --measurement-time "$measure" --noplot 2>"$out/criterion.log" >&2
 
 echo "== batch and service" >&2
 THREADS="1 $(nproc)" COUNT=${COUNT:-4000} DURATION=${DURATION:-10} \
     scripts/bench/scaling.sh target/release/oscar >"$out/scaling.jsonl"
+# The same mix in-process: CPU seconds (user + system) of one batch thread.
+python3 scripts/bench/mix_jsonl.py 150 >"$out/mix.jsonl"
+rm -f "$out/mix-reviews.jsonl"
+RAYON_NUM_THREADS=1 /usr/bin/time -f "cpu_s %U %S" target/release/oscar batch "$out/mix.jsonl" \
+    --out "$out/mix-reviews.jsonl" --threads 1 >"$out/mix.txt" 2>&1 || true
+fi
 
 python3 - "$out" "$started_cpu" "$(cpu_line)" "$(($(date +%s) - started))" "${README:-1}" <<'PY'
 import glob, json, os, re, subprocess, sys
@@ -74,8 +83,10 @@ for path in glob.glob("target/criterion/**/new/benchmark.json", recursive=True):
     est = json.load(open(os.path.join(os.path.dirname(path), "estimates.json")))
     benches[meta["full_id"]] = est["median"]["point_estimate"] / 1e3  # µs
 log = open(os.path.join(out, "criterion.log")).read()
-printed = [l for l in log.splitlines() if re.match(r"(\d+ approved|scale test|baseline|loadtest mix|heidelberg)", l)]
-mix_n = int(re.search(r"loadtest mix: (\d+) applications", log).group(1))
+printed = [l for l in log.splitlines() if re.match(r"(helsinki|heidelberg|scale test|baseline|loadtest mix)", l)]
+mix_text = open(os.path.join(out, "mix.txt")).read()
+mix_n = int(re.search(r"reviewed (\d+) applications", mix_text).group(1))
+cpu = re.search(r"cpu_s ([\d.]+) ([\d.]+)", mix_text)
 
 def find(pattern):
     return {k: v for k, v in sorted(benches.items()) if re.search(pattern, k)}
@@ -93,8 +104,7 @@ if text:
 scaling = [json.loads(l) for l in open(os.path.join(out, "scaling.jsonl"))]
 batch = [s for s in scaling if s["kind"] == "batch"]
 serve = [s for s in scaling if s["kind"] == "serve"]
-in_process = find(r"loadtest mix in-process")
-per_review = next(iter(in_process.values())) / mix_n if in_process else None
+per_review = 1e6 * (float(cpu.group(1)) + float(cpu.group(2))) / mix_n if cpu and mix_n else None
 for s in serve:
     s["in_process_us_per_review"] = round(per_review, 1) if per_review else None
     s["service_overhead_x"] = round(s["server_cpu_us_per_review"] / per_review - 1, 2) if per_review else None
@@ -117,7 +127,8 @@ if r:
         us(find(r"review/.*matching").popitem()[1]) if find(r"review/.*matching") else "-",
         "deserialise: " + us(find(r"review/baseline").popitem()[1]) if find(r"review/baseline") else "-")
 if per_review:
-    row(f"in-process review, load mix ({mix_n} applications), per review", us(per_review), "-")
+    row(f"in-process review of the load mix, CPU per review (`oscar batch --threads 1`, {mix_n} applications)",
+        us(per_review), "-")
 for k, v in find(r"re-check a new restriction/R-tree of approved routes").items():
     net = k.rsplit("/", 1)[1]
     query = find(r"re-check a new restriction/R-tree query alone.*/" + re.escape(net) + "$")
