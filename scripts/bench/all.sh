@@ -116,8 +116,13 @@ json.dump(result, open(os.path.join(out, "bench.json"), "w"), indent=1)
 def us(v):
     return f"{v / 1000:.2f} ms" if v >= 1000 else f"{v:.1f} µs"
 
-rows = [f"Machine: {machine['cpu']}, {machine['cores']} cores, steal {machine['steal_pct']} % over the run "
-        f"({seconds} s), commit `{machine['commit']}`; `scripts/bench/all.sh`, medians.", "",
+if os.environ.get("REPORT_ONLY"):
+    machine["steal_pct"] = None  # this run only wrote the report
+    how = "assembled from the outputs in target/bench-all (`REPORT_ONLY=1 scripts/bench/all.sh`)"
+else:
+    how = f"steal {machine['steal_pct']} % over the run ({seconds} s)"
+rows = [f"Machine: {machine['cpu']}, {machine['cores']} cores; {how}; commit `{machine['commit']}`; medians, "
+        "batch and HTTP steal in bench.json.", "",
         "| what | figure | same-run baseline |", "|---|---:|---:|"]
 def row(what, value, base):
     rows.append(f"| {what} | {value} | {base} |")
@@ -138,13 +143,15 @@ for k, v in find(r"re-check a new restriction/R-tree of approved routes").items(
         (f"full scan of 10,000: {us(next(iter(scan.values())))} (×25 for 250,000)") if scan else "-")
 base_match = find(r"long routes/match/.*baseline")
 base_review = find(r"long routes/full review/.*baseline")
-for k, v in find(r"long routes/match/").items():
+def by_km(found):
+    return sorted(found.items(), key=lambda kv: float(re.search(r"/([\d.]+) km", kv[0]).group(1)))
+for k, v in by_km(find(r"long routes/match/")):
     if "baseline" in k:
         continue
     km = float(re.search(r"/([\d.]+) km", k).group(1))
     row(f"match {km:.1f} km ({k.split(', ', 1)[1]})", f"{us(v)} ({v / km:.1f} µs/km)",
         ("1.4 km Helsinki: " + us(next(iter(base_match.values())))) if base_match else "-")
-for k, v in find(r"long routes/full review/").items():
+for k, v in by_km(find(r"long routes/full review/")):
     if "baseline" in k:
         continue
     km = float(re.search(r"/([\d.]+) km", k).group(1))
@@ -158,7 +165,7 @@ for b in batch:
         f"1 thread: {b1['reviews_per_s']} reviews/s" if b1 else "-")
 for s in serve:
     row(f"HTTP, {s['threads']} thread(s), {s['clients']} clients",
-        f"{s['reviews_per_s']} reviews/s, p99 {s['p99_ms']} ms, server CPU {s['server_cpu_us_per_review']} µs/request",
+        f"{s['reviews_per_s']:.0f} reviews/s, p99 {s['p99_ms']:.1f} ms, server CPU {s['server_cpu_us_per_review']} µs/request",
         f"in-process {s['in_process_us_per_review']} µs/review: overhead {s['service_overhead_x']}×")
 table = "\n".join(rows) + "\n"
 open(os.path.join(out, "table.md"), "w").write(table)
