@@ -21,7 +21,9 @@
 # Writes OUT/bench.json and OUT/table.md (OUT=target/bench-all unless set) and puts the table
 # into README.md between the `bench-all` markers. Settings (environment): OUT, MEASURE=3
 # seconds a criterion bench, COUNT=4000 batch applications, DURATION=10 s a load run,
-# README=0 to leave README.md alone, REPORT_ONLY=1 to write the file and table again from OUT. About 25 minutes on 2 cores, most of it the builds.
+# README=0 to leave README.md alone, REPORT_ONLY=1 to write the file and table again from OUT.
+# About an hour on a shared 2-core machine from a fresh clone: the release builds (fat LTO)
+# take half of it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-target/bench-all}
@@ -134,13 +136,16 @@ if r:
 if per_review:
     row(f"in-process review of the load mix, CPU per review (`oscar batch --threads 1`, {mix_n} applications)",
         us(per_review), "-")
+def scan_figure(key, value):
+    n = int(re.search(r"full scan, (\d+)", key).group(1))
+    return f"full scan of {n:,}: {us(value)} (×{250_000 // n} for 250,000)"
 for k, v in find(r"re-check a new restriction/R-tree of approved routes").items():
     net = k.rsplit("/", 1)[1]
     query = find(r"re-check a new restriction/R-tree query alone.*/" + re.escape(net) + "$")
     scan = find(r"re-check a new restriction/baseline: full scan.*/" + re.escape(net) + "$")
     row(f"new restriction, 250,000 approved permits, {net}: R-tree query + check of the candidates",
         us(v) + (f" (query {us(next(iter(query.values())))})" if query else ""),
-        (f"full scan of 10,000: {us(next(iter(scan.values())))} (×25 for 250,000)") if scan else "-")
+        scan_figure(*next(iter(scan.items()))) if scan else "-")
 base_match = find(r"long routes/match/.*baseline")
 base_review = find(r"long routes/full review/.*baseline")
 def by_km(found):
