@@ -26,6 +26,7 @@ pub mod report;
 pub mod restrictions;
 pub mod review;
 pub mod rng;
+pub mod route_index;
 pub mod routes;
 pub mod rulebook;
 pub mod server;

@@ -17,9 +17,10 @@ use crate::Reviewer;
 use crate::application::{FieldError, plain_serde_message, typed_at};
 use crate::checks::lowered_comparisons;
 use crate::ledger::{Ledger, LedgerError, StoredRestriction};
+use crate::route_index::{Pieces, RouteIndex};
 use crate::routes::{Closure, LoweredLimits, closures_on_route};
 
-/// Approved reviews are re-checked in pages of this size.
+/// Approved reviews are read for the index of approved routes in pages of this size.
 const PAGE: usize = 500;
 
 /// Longest `reason`: a sentence for a reviewer, not a document (it is echoed in every
@@ -92,7 +93,8 @@ impl std::fmt::Display for Unreadable {
     }
 }
 
-/// Why the stored restrictions could not be read.
+/// Why the stored restrictions, or the approved routes they are checked against, could not
+/// be read.
 #[derive(Debug, thiserror::Error)]
 pub enum RestrictionError {
     /// The ledger could not be read.
@@ -105,6 +107,10 @@ pub enum RestrictionError {
         .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     )]
     Unreadable(Vec<Unreadable>),
+    /// Indexing the approved routes stopped in the page of reviews ending at this ledger
+    /// position; restrictions cannot be checked against approved permits without them.
+    #[error("indexing the approved routes failed in the reviews up to ledger record {0}")]
+    Indexing(i64),
 }
 
 fn point(v: &Value) -> Option<[f64; 2]> {
@@ -244,63 +250,128 @@ pub fn joined(ledger: &dyn Ledger, closure: &Closure) -> Result<Option<Vec<Closu
 }
 
 /// The approved reviews whose matched route meets `closure` during their schedule (for
-/// lowered limits: and whose vehicle exceeds one of them), and how many approved reviews
-/// were checked.
+/// lowered limits: and whose vehicle exceeds one of them), of the `candidates` that the
+/// [`RouteIndex`] finds for it (ledger position and application id), each read from the
+/// ledger and checked as [`affected_among`] does. A candidate the ledger no longer holds
+/// fails it.
 pub fn affected(
     ledger: &dyn Ledger,
     reviewer: &Reviewer,
+    candidates: &[(i64, String)],
     closure: &Closure,
-) -> Result<(Vec<Affected>, usize), LedgerError> {
+) -> Result<Vec<Affected>, LedgerError> {
+    let mut approved = Vec::with_capacity(candidates.len());
+    for (seq, id) in candidates {
+        match ledger.get(id)? {
+            Some(record) if record.seq == *seq => approved.push(record.entry),
+            _ => {
+                return Err(LedgerError::Corrupt {
+                    seq: *seq,
+                    message: format!("approved review `{id}` is in the index of approved routes but not in the ledger"),
+                });
+            }
+        }
+    }
+    Ok(affected_among(reviewer, closure, approved.iter().map(|e| (e.application_id.as_str(), e.application.as_str()))))
+}
+
+/// Of the approved applications given (id and JSON), those whose matched route meets
+/// `closure` during their schedule (for lowered limits: whose vehicle exceeds one of them),
+/// in the order given: each is read, its schedule and declared route compared with the
+/// closure, and its route matched again and met against it.
+pub fn affected_among<'a>(
+    reviewer: &Reviewer,
+    closure: &Closure,
+    approved: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Vec<Affected> {
     let Some(routes) = reviewer.routes() else {
-        return Ok((Vec::new(), 0));
+        return Vec::new();
     };
-    let (mut out, mut checked, mut after) = (Vec::new(), 0, 0);
+    let mut out = Vec::new();
     let (cmin, cmax) = bbox(&closure.geometry);
     // Roughly 300 m in degrees: a route further than that from the closure cannot meet it.
     let margin = 0.003 / closure.geometry.first().map_or(1.0, |p| p[1].to_radians().cos().max(0.1));
+    for (application_id, json) in approved {
+        let Ok(app) = reviewer.parse(json) else { continue };
+        let s = &app.schedule;
+        if closure.valid_from.date_naive() > s.end || closure.valid_until.date_naive() < s.start {
+            continue;
+        }
+        let coords = &app.route.geometry.coordinates;
+        let (rmin, rmax) = bbox(coords);
+        if rmax[0] + margin < cmin[0]
+            || rmin[0] - margin > cmax[0]
+            || rmax[1] + margin < cmin[1]
+            || rmin[1] - margin > cmax[1]
+        {
+            continue;
+        }
+        // Lowered limits affect only the vehicles they are below.
+        if let (Some(limits), Some(book)) = (&closure.limits, reviewer.rulebook(&app.jurisdiction)) {
+            let margin = book.rules.route.height_margin.si();
+            if lowered_comparisons(&app, margin, limits).iter().all(|(_, observed, limit, _)| observed <= limit) {
+                continue;
+            }
+        }
+        let matched = routes.network.match_route(coords);
+        if let Some(hit) = closures_on_route(&matched, std::slice::from_ref(closure)).first() {
+            out.push(Affected {
+                application_id: application_id.to_string(),
+                schedule_start: s.start,
+                schedule_end: s.end,
+                km: hit.km,
+                at: [hit.lon, hit.lat],
+            });
+        }
+    }
+    out
+}
+
+/// The pieces of an approved application's route for the [`RouteIndex`]: its route as the
+/// network matches it, on its travel days; `None` where the reviewer has no network or the
+/// application no longer reads (then no restriction can affect it, as [`affected_among`]
+/// skips it too).
+pub fn approved_pieces(reviewer: &Reviewer, application_id: &str, json: &str) -> Option<Pieces> {
+    let routes = reviewer.routes()?;
+    let app = reviewer.parse(json).ok()?;
+    let matched = routes.network.match_route(&app.route.geometry.coordinates);
+    Some(Pieces::new(application_id, app.schedule.start, app.schedule.end, &matched))
+}
+
+/// The index of the approved reviews stored in the ledger, read a page at a time; each
+/// page's routes are matched on all cores.
+pub fn approved_index(ledger: &dyn Ledger, reviewer: &Reviewer) -> Result<RouteIndex, RestrictionError> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let (mut permits, mut after) = (Vec::new(), 0);
     loop {
         let page = ledger.by_verdict(crate::review::Verdict::Approve, after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        for record in &page {
-            checked += 1;
-            let Ok(app) = reviewer.parse(&record.entry.application) else { continue };
-            let s = &app.schedule;
-            if closure.valid_from.date_naive() > s.end || closure.valid_until.date_naive() < s.start {
-                continue;
-            }
-            let coords = &app.route.geometry.coordinates;
-            let (rmin, rmax) = bbox(coords);
-            if rmax[0] + margin < cmin[0]
-                || rmin[0] - margin > cmax[0]
-                || rmax[1] + margin < cmin[1]
-                || rmin[1] - margin > cmax[1]
-            {
-                continue;
-            }
-            // Lowered limits affect only the vehicles they are below.
-            if let (Some(limits), Some(book)) = (&closure.limits, reviewer.rulebook(&app.jurisdiction)) {
-                let margin = book.rules.route.height_margin.si();
-                if lowered_comparisons(&app, margin, limits).iter().all(|(_, observed, limit, _)| observed <= limit) {
-                    continue;
-                }
-            }
-            let matched = routes.network.match_route(coords);
-            if let Some(hit) = closures_on_route(&matched, std::slice::from_ref(closure)).first() {
-                out.push(Affected {
-                    application_id: record.entry.application_id.clone(),
-                    schedule_start: s.start,
-                    schedule_end: s.end,
-                    km: hit.km,
-                    at: [hit.lon, hit.lat],
-                });
-            }
-        }
+        let share = page.len().div_ceil(threads);
+        let parts: Result<Vec<Vec<(i64, Pieces)>>, RestrictionError> = std::thread::scope(|scope| {
+            let workers: Vec<_> = page
+                .chunks(share)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .filter_map(|r| {
+                                let pieces = approved_pieces(reviewer, &r.entry.application_id, &r.entry.application);
+                                pieces.map(|p| (r.seq, p))
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            // Matching never panics; a worker that did would leave its permits out of the
+            // index: fail rather than go on without them.
+            workers.into_iter().map(|w| w.join().map_err(|_| RestrictionError::Indexing(last.seq))).collect()
+        });
+        permits.extend(parts?.into_iter().flatten());
         if page.len() < PAGE {
             break;
         }
     }
-    Ok((out, checked))
+    Ok(RouteIndex::new(permits))
 }
 
 fn bbox(points: &[[f64; 2]]) -> ([f64; 2], [f64; 2]) {

@@ -356,7 +356,8 @@ async fn restriction_lists_affected_approved_reviews_and_applies_to_new_ones() {
     let created = post(&state, "/v1/restrictions", &restriction, None).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let body = created.json();
-    assert_eq!(body["checked"], 2);
+    // Only R-1 travels there during the works: R-2 is not even a candidate to check.
+    assert_eq!(body["checked"], 1);
     let affected: Vec<&str> =
         body["affected"].as_array().unwrap().iter().map(|a| a["application_id"].as_str().unwrap()).collect();
     assert_eq!(affected, ["R-1"]);
@@ -412,6 +413,34 @@ async fn restriction_lists_affected_approved_reviews_and_applies_to_new_ones() {
     let r5 = again["items"].as_array().unwrap().iter().find(|i| i["id"] == "R5").unwrap();
     assert_eq!(r5["status"], "fail");
     assert!(r5["refs"].as_array().unwrap().iter().any(|r| r == "closure:temporary:W-1"));
+}
+
+/// The index of approved routes is filled from the ledger at start: a service started over
+/// a ledger with an approved review finds it for a new restriction, and one approved since
+/// then too.
+#[tokio::test]
+async fn approved_reviews_stored_before_the_start_are_found_for_a_new_restriction() {
+    let (first, ledger) = open_state();
+    let app = with_id(example(), "S-1");
+    assert_eq!(post(&first, "/v1/reviews", &app, None).await.json()["verdict"], "approve");
+    let started = AppState::from_config(
+        ReviewerConfig::default(),
+        Arc::clone(&ledger),
+        Auth::Disabled,
+        recorded_applications(),
+        None,
+    )
+    .unwrap();
+    let started = Arc::new(started);
+    assert_eq!(post(&started, "/v1/reviews", &with_id(example(), "S-2"), None).await.json()["verdict"], "approve");
+    let on_route = app["route"]["geometry"]["coordinates"][1].clone();
+    let restriction = json!({"id": "W-start", "kind": "closure", "reason": "event",
+        "valid_from": "2026-12-02T00:00:00+02:00", "valid_until": "2026-12-02T12:00:00+02:00",
+        "geometry": {"type": "Point", "coordinates": on_route}});
+    let body = post(&started, "/v1/restrictions", &restriction, None).await.json();
+    let affected: Vec<&str> =
+        body["affected"].as_array().unwrap().iter().map(|a| a["application_id"].as_str().unwrap()).collect();
+    assert_eq!(affected, ["S-1", "S-2"], "{body}");
 }
 
 #[tokio::test]

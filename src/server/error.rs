@@ -169,7 +169,8 @@ impl From<crate::restrictions::RestrictionError> for ApiError {
         match e {
             crate::restrictions::RestrictionError::Ledger(e) => e.into(),
             // A fault of the stored data, not of the request: logged in full, answered 500.
-            e @ crate::restrictions::RestrictionError::Unreadable(_) => ApiError::Internal(e.to_string()),
+            e @ (crate::restrictions::RestrictionError::Unreadable(_)
+            | crate::restrictions::RestrictionError::Indexing(_)) => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -42,6 +42,7 @@ use tracing::Instrument;
 use crate::Reviewer;
 use crate::ledger::Ledger;
 use crate::restrictions::RestrictionError;
+use crate::route_index::{Pieces, RouteIndex};
 use crate::routes::Closure;
 use crate::setup::{Built, ConfigError, ReviewerConfig};
 use auth::{Auth, CallerSlot};
@@ -86,6 +87,8 @@ pub struct AppState {
     /// Serialises restriction updates (store, rebuild, swap).
     restrict_lock: tokio::sync::Mutex<()>,
     ledger: Arc<dyn Ledger>,
+    /// The approved permits by where and when they travel, for re-checks.
+    route_index: RwLock<RouteIndex>,
     auth: Auth,
     limits: Limits,
     /// Reviews computing at once (the ledger write is outside: it waits, it does not compute).
@@ -97,9 +100,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State over a built reviewer, authenticating callers as `auth` says. The state is
-    /// ready at once.
-    pub fn new(built: Built, config: ReviewerConfig, ledger: Arc<dyn Ledger>, auth: Auth, limits: Limits) -> AppState {
+    /// State over a built reviewer, the ledger and the index of its approved routes
+    /// ([`crate::restrictions::approved_index`]), authenticating callers as `auth` says.
+    /// The state is ready at once.
+    pub fn new(
+        built: Built,
+        config: ReviewerConfig,
+        ledger: Arc<dyn Ledger>,
+        route_index: RouteIndex,
+        auth: Auth,
+        limits: Limits,
+    ) -> AppState {
         let metrics = Metrics::default();
         if let Ok(mut r) = metrics.registry_errors.lock() {
             *r = built.registry_errors;
@@ -109,6 +120,7 @@ impl AppState {
             config,
             restrict_lock: tokio::sync::Mutex::new(()),
             ledger,
+            route_index: RwLock::new(route_index),
             auth,
             permits: Arc::new(Semaphore::new(limits.concurrent_reviews.max(1))),
             limits,
@@ -118,7 +130,8 @@ impl AppState {
         }
     }
 
-    /// Builds the reviewer from `config` plus the restrictions stored in the ledger.
+    /// Builds the reviewer from `config` plus the restrictions stored in the ledger, and
+    /// the index of the approved routes in it.
     pub fn from_config(
         config: ReviewerConfig,
         ledger: Arc<dyn Ledger>,
@@ -128,7 +141,8 @@ impl AppState {
     ) -> Result<AppState, StartError> {
         let extra = crate::restrictions::stored_closures(ledger.as_ref(), None)?;
         let built = config.build(&extra, handle)?;
-        Ok(AppState::new(built, config, ledger, auth, limits))
+        let index = crate::restrictions::approved_index(ledger.as_ref(), &built.reviewer)?;
+        Ok(AppState::new(built, config, ledger, index, auth, limits))
     }
 
     /// The reviewer in use now.
@@ -140,6 +154,20 @@ impl AppState {
         let mut slot = self.reviewer.write().map_err(|_| ApiError::Internal("reviewer lock poisoned".into()))?;
         *slot = Arc::new(reviewer);
         Ok(())
+    }
+
+    /// Adds a permit just approved (recorded at `seq`) to the index of approved routes.
+    fn index_approved(&self, seq: i64, pieces: Pieces) -> Result<(), ApiError> {
+        let mut index = self.route_index.write().map_err(|_| ApiError::Internal("route index lock poisoned".into()))?;
+        index.insert(seq, pieces);
+        Ok(())
+    }
+
+    /// The approved permits that may meet `closure` ([`RouteIndex::candidates`]); the index
+    /// is not held while they are checked, so approvals go on meanwhile.
+    fn approved_near(&self, closure: &Closure) -> Result<Vec<(i64, String)>, ApiError> {
+        let index = self.route_index.read().map_err(|_| ApiError::Internal("route index lock poisoned".into()))?;
+        Ok(index.candidates(closure))
     }
 
     /// Marks the service ready or not (`/readyz`).

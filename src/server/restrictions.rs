@@ -86,7 +86,9 @@ pub async fn create(
         st.ledger.add_restriction(&text, allowed.caller(), &now_rfc3339())?;
         st.swap_reviewer(built.reviewer)?;
         let reviewer = st.reviewer()?;
-        let (affected, checked) = restrictions::affected(st.ledger.as_ref(), &reviewer, &closure)?;
+        let candidates = st.approved_near(&closure)?;
+        let affected = restrictions::affected(st.ledger.as_ref(), &reviewer, &candidates, &closure)?;
+        let checked = candidates.len();
         tracing::info!(id = %restriction.id, affected = affected.len(), checked, "restriction added");
         let affected = affected
             .into_iter()

@@ -21,7 +21,9 @@ use crate::application::{Application, FieldError, Receipt};
 use crate::ids::{mask_id, mask_id_numbers};
 use crate::ledger::{self, Appended, NewRecord, Record, Refusal};
 use crate::library::{self, Provenance};
+use crate::restrictions;
 use crate::review::{Review, Verdict};
+use crate::route_index::Pieces;
 
 /// Largest page of the queue.
 pub const MAX_LIMIT: usize = 200;
@@ -169,7 +171,7 @@ pub(super) async fn review_and_record(
     let (who, outcome) = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let mut who = Who::default();
-        let reviewed = || -> Result<(Tally, NewRecord), ApiError> {
+        let reviewed = || -> Result<Reviewed, ApiError> {
             let value = parse_object(&body)?;
             who.read(&value);
             let (value, provenance) = assemble(value, st.ledger.as_ref())?;
@@ -187,6 +189,11 @@ pub(super) async fn review_and_record(
             let machine_decision_ms = clock.elapsed().as_secs_f64() * 1e3;
             let recorded = library::Recorded { review: &review, provenance: &provenance, machine_decision_ms };
             let review_json = serde_json::to_string(&recorded).map_err(|e| ApiError::Internal(e.to_string()))?;
+            // An approved permit joins the index of approved routes once stored; its pieces
+            // are made here, off the async threads, from the application as the ledger keeps it.
+            let pieces = (review.verdict == Verdict::Approve)
+                .then(|| restrictions::approved_pieces(&reviewer, &review.application_id, &application))
+                .flatten();
             let record = NewRecord {
                 application_id: review.application_id.clone(),
                 content_hash,
@@ -196,13 +203,13 @@ pub(super) async fn review_and_record(
                 caller,
                 recorded_at,
             };
-            Ok((Tally::of(&review), record))
+            Ok((Tally::of(&review), record, pieces))
         };
         let outcome = reviewed();
         (who, outcome)
     })
     .await?;
-    let (tally, record) = match outcome {
+    let (tally, record, pieces) = match outcome {
         Err(ApiError::Invalid(errors)) => {
             record_refusal(state, who, &errors, arrival).await;
             return Err(ApiError::Invalid(errors));
@@ -212,11 +219,18 @@ pub(super) async fn review_and_record(
     let content_hash = record.content_hash.clone();
     let appended = state.ledger.append(record).await?;
     if let Appended::New(r) = &appended {
+        if let Some(pieces) = pieces {
+            state.index_approved(r.seq, pieces)?;
+        }
         state.metrics.review(&tally, start.elapsed());
         tracing::debug!(application_id = %r.entry.application_id, verdict = %r.entry.verdict, "reviewed");
     }
     stored_answer(appended, &content_hash)
 }
+
+/// What the blocking part of a review hands back: counts for the metrics, the record to
+/// store, and the pieces of an approved route for the index.
+type Reviewed = (Tally, NewRecord, Option<Pieces>);
 
 /// Stores a refusal for form errors (what the data-quality indicator counts) before the
 /// `422` is answered. One that cannot be stored leaves the answer as it is: the applicant's
