@@ -39,7 +39,7 @@ pub const UNCERTAINTY_M: f64 = 20.0;
 const END_M: f64 = 12.0;
 /// ...and, unless it ends in a dead end, at most this much further from it than the
 /// matched path's start or end.
-const END_SLACK_M: f64 = 5.0;
+const END_SLACK_M: f64 = 3.0;
 /// How far along the network the search goes from a restricted piece back to the path
 /// before it and on to the path after it, metres.
 const MAX_LINK_M: f64 = 300.0;
