@@ -117,10 +117,7 @@ fn bad_input_gives_problems_not_panics() {
 /// the evaluation's redrawing of a walk round it, which once broke with "no connected road".
 #[test]
 fn a_ring_road_is_followed_through_the_node_that_closes_it() {
-    let Some(pbf) = routes_common::extract("baltimore.osm.pbf") else { return };
-    let dir = routes_common::temp_dir("match-baltimore");
-    oscar::routes::import_osm(&pbf, &dir).expect("import baltimore");
-    let net = RouteNetwork::load(&dir).expect("load baltimore");
+    let Some(net) = routes_common::network("baltimore.osm.pbf") else { return };
     let drawn: [[f64; 2]; 45] = [
         [-76.5454495, 39.2605839],
         [-76.5453621, 39.2605540],

@@ -5,19 +5,12 @@
 
 mod routes_common;
 
-use oscar::routes::{RestrictionKind, RouteMatch, RouteNetwork, WayView, import_osm};
-use routes_common::{Graph, Rng, extract, helsinki_dir, metres, perturb, temp_dir};
+use oscar::routes::{RestrictionKind, RouteMatch, RouteNetwork, WayView};
+use routes_common::{Graph, Rng, helsinki_dir, metres, network, perturb};
 use std::collections::HashSet;
 
 fn helsinki() -> RouteNetwork {
     RouteNetwork::load(&helsinki_dir()).expect("shipped network")
-}
-
-/// A real extract from `../shared`, imported; `None` (said loudly, fatal on CI) where absent.
-fn network(pbf: &str) -> Option<RouteNetwork> {
-    let dir = temp_dir(&format!("traps-{pbf}"));
-    import_osm(&extract(pbf)?, &dir).expect("import");
-    Some(RouteNetwork::load(&dir).expect("load"))
 }
 
 fn heidelberg() -> Option<RouteNetwork> {

@@ -386,11 +386,12 @@ impl RouteNetwork {
                     let cut = if drawn > matched + LENGTH_SLACK_M { LONGER_SLACK_SHARE } else { LENGTH_SLACK_SHARE };
                     outside(drawn, cut)
                 };
-                let mut miss = vs_matched.min(vs_drawn(drawing.project(b).1 - drawing.project(a).1));
+                let nearest = drawing.project(b).1 - drawing.project(a).1;
+                let mut miss = vs_matched.min(vs_drawn(nearest));
                 if miss > 0.0 {
                     // Where the drawing passes the same place twice (round a loop), the
                     // stretch round the loop; looked for only here, it costs a few queries.
-                    miss = miss.min(vs_drawn(drawing.stretch(a, b, other)));
+                    miss = miss.min(vs_drawn(drawing.stretch(a, b, nearest, other)));
                 }
                 if miss > 0.0 {
                     continue;
@@ -713,11 +714,12 @@ impl Drawing {
     }
 
     /// Length of the drawing from where it passes `a` to where it passes `b` later, as
-    /// near `length` as its passes allow: where the drawing goes round a loop and passes
-    /// a point twice, the stretch round the loop is the one to compare a loop with.
-    fn stretch(&self, a: [f64; 2], b: [f64; 2], length: f64) -> f64 {
+    /// near `length` as its passes allow, `nearest` (between the nearest passes) where
+    /// none is nearer: where the drawing goes round a loop and passes a point twice, the
+    /// stretch round the loop is the one to compare a loop with.
+    fn stretch(&self, a: [f64; 2], b: [f64; 2], nearest: f64, length: f64) -> f64 {
         let (at_a, at_b) = (self.passes(a), self.passes(b));
-        let mut best = self.project(b).1 - self.project(a).1;
+        let mut best = nearest;
         for &ka in &at_a {
             for &kb in at_b.iter().filter(|&&kb| kb > ka) {
                 if (kb - ka - length).abs() < (best - length).abs() {

@@ -39,6 +39,14 @@ pub fn extract(name: &str) -> Option<PathBuf> {
     osm_extracts()?.into_iter().find(|p| p.file_name().is_some_and(|n| n == name))
 }
 
+/// A real extract from `../shared`, imported into a scratch directory; `None` where absent
+/// (said loudly, fatal on CI, by [`osm_extracts`]).
+pub fn network(pbf: &str) -> Option<oscar::routes::RouteNetwork> {
+    let dir = temp_dir(&format!("net-{pbf}"));
+    oscar::routes::import_osm(&extract(pbf)?, &dir).expect("import");
+    Some(oscar::routes::RouteNetwork::load(&dir).expect("load"))
+}
+
 /// A fresh scratch directory for one test.
 pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("oscar-routes-{name}-{}", std::process::id()));

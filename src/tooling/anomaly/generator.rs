@@ -97,14 +97,7 @@ impl<'a> Roads<'a> {
         let drawn = crate::tooling::route_eval::redraw(&line, rng);
         let facts = route_facts(self.net, &self.net.match_route(&drawn));
         let km = path_km(&drawn);
-        let route = Route {
-            origin: "road origin".into(),
-            destination: "road destination".into(),
-            geometry: LineString { kind: "LineString".into(), coordinates: drawn },
-            urban_roads: true,
-            cross_province: false,
-        };
-        Some((route, km, facts))
+        Some((route_of("road", drawn, true), km, facts))
     }
 }
 
@@ -539,14 +532,18 @@ fn route(rng: &mut SplitMix64) -> (Route, f64) {
         })
         .collect();
     let km = path_km(&coords);
-    let route = Route {
-        origin: "generated origin".into(),
-        destination: "generated destination".into(),
-        geometry: LineString { kind: "LineString".into(), coordinates: coords },
-        urban_roads: false,
+    (route_of("generated", coords, false), km)
+}
+
+/// A generated route within one province, its ends named after where it came from.
+fn route_of(source: &str, coordinates: Vec<[f64; 2]>, urban_roads: bool) -> Route {
+    Route {
+        origin: format!("{source} origin"),
+        destination: format!("{source} destination"),
+        geometry: LineString { kind: "LineString".into(), coordinates },
+        urban_roads,
         cross_province: false,
-    };
-    (route, km)
+    }
 }
 
 /// The SPEC example's combination, used only if rejection sampling keeps failing.
