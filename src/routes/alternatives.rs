@@ -112,14 +112,18 @@ struct Search<'a> {
     met: &'a [RestrictionHit],
     /// (start node, forward) -> the joints [`RouteNetwork::reach_path`] found from it.
     joints: HashMap<(u32, bool), Rc<[Joint]>>,
-    /// Node -> its distance from the drawing: pieces and searches meet the same nodes.
-    node_away: RefCell<HashMap<u32, f64>>,
+    /// Node -> its [`Drawing::project`]ion: pieces and searches meet the same nodes.
+    node_at: RefCell<HashMap<u32, (f64, f64)>>,
+    /// Node -> its [`Drawing::passes`], for the readings that start or end at it.
+    node_passes: HashMap<u32, Rc<[f64]>>,
+    /// The node map and heap of [`RouteNetwork::reach_path`], kept between its calls.
+    reach: RefCell<(HashMap<u32, (f64, u32)>, BinaryHeap<HeapItem>)>,
 }
 
 impl Search<'_> {
     /// How far node `n` (at `xy`) lies from the drawing, computed once per match.
     fn node_away(&self, n: u32, xy: [f64; 2]) -> f64 {
-        *self.node_away.borrow_mut().entry(n).or_insert_with(|| self.drawing.away(xy))
+        self.node_at.borrow_mut().entry(n).or_insert_with(|| self.drawing.project(xy)).0
     }
 }
 
@@ -188,7 +192,9 @@ impl RouteNetwork {
                         ways,
                         met,
                         joints: HashMap::default(),
-                        node_away: RefCell::default(),
+                        node_at: RefCell::default(),
+                        node_passes: HashMap::default(),
+                        reach: RefCell::default(),
                     }
                 });
                 let near_node = |n: u32| search.node_away(n, self.node_xy(n)) <= UNCERTAINTY_M;
@@ -337,8 +343,18 @@ impl RouteNetwork {
             return Vec::new();
         }
         let found = [self.joints(search, from, false), self.joints(search, to, true)];
-        let Search { drawing, path_away, node_away, .. } = search;
-        let node_away = |n: u32| *node_away.borrow_mut().entry(n).or_insert_with(|| drawing.away(self.node_xy(n)));
+        let Search { drawing, path_away, node_at, node_passes, .. } = search;
+        let at_node = |n: u32| *node_at.borrow_mut().entry(n).or_insert_with(|| drawing.project(self.node_xy(n)));
+        let node_away = |n: u32| at_node(n).0;
+        // How far along the drawing it passes nearest node `j` (the end at `p` for none).
+        let along = |j: Option<u32>, p: [f64; 2]| j.map_or_else(|| drawing.project(p).1, |j| at_node(j).1);
+        // Where the drawing passes node `j` (the end at `p` for none), once per node.
+        let mut passes = |j: Option<u32>, p: [f64; 2]| -> Rc<[f64]> {
+            match j {
+                Some(j) => Rc::clone(node_passes.entry(j).or_insert_with(|| drawing.passes(p).into())),
+                None => drawing.passes(p).into(),
+            }
+        };
         // The drawing may start or end on the segment itself: the reading then covers
         // only the part of it beyond the end's projection.
         let len = self.seg_len(seg.0, seg.1);
@@ -354,6 +370,8 @@ impl RouteNetwork {
         let away = |p: [f64; 2]| drawing.away(p);
         let total_km = path.points.last().map_or(0.0, |p| p.0);
         let mut best: Option<(f64, f64, f64)> = None;
+        // The other reading's nodes, for one pair of joints at a time.
+        let mut nodes: Vec<u32> = Vec::new();
         for jn in &before {
             for jm in &after {
                 let (n, m) = (jn.node, jm.node);
@@ -386,12 +404,12 @@ impl RouteNetwork {
                     let cut = if drawn > matched + LENGTH_SLACK_M { LONGER_SLACK_SHARE } else { LENGTH_SLACK_SHARE };
                     outside(drawn, cut)
                 };
-                let nearest = drawing.project(b).1 - drawing.project(a).1;
+                let nearest = along(m, b) - along(n, a);
                 let mut miss = vs_matched.min(vs_drawn(nearest));
                 if miss > 0.0 {
                     // Where the drawing passes the same place twice (round a loop), the
                     // stretch round the loop; looked for only here, it costs a few queries.
-                    miss = miss.min(vs_drawn(drawing.stretch(a, b, nearest, other)));
+                    miss = miss.min(vs_drawn(stretch(&passes(n, a), &passes(m, b), nearest, other)));
                 }
                 if miss > 0.0 {
                     continue;
@@ -416,7 +434,8 @@ impl RouteNetwork {
                 // (less the first node and midpoint where it starts where the drawing does,
                 // and the last midpoint and node where it ends there); it strays too far
                 // as soon as one point does.
-                let nodes: Vec<u32> = jn.chain.iter().rev().chain([&from, &to]).chain(&jm.chain).copied().collect();
+                nodes.clear();
+                nodes.extend(jn.chain.iter().rev().chain([&from, &to]).chain(&jm.chain));
                 let total = 3 * nodes.len().saturating_sub(1);
                 let skip_start = if n.is_none() { 2 } else { 0 };
                 let skip_end = if m.is_none() { 2 } else { 0 };
@@ -498,8 +517,10 @@ impl RouteNetwork {
             if forward { (drawing.ends[1], drawing.radius[1]) } else { (drawing.ends[0], drawing.radius[0]) };
         let mut out = Vec::new();
         // Node -> (distance, the node it was reached from).
-        let mut seen: HashMap<u32, (f64, u32)> = HashMap::default();
-        let mut heap = BinaryHeap::new();
+        let mut reach = search.reach.borrow_mut();
+        let (seen, heap) = &mut *reach;
+        seen.clear();
+        heap.clear();
         seen.insert(start, (0.0, start));
         heap.push(HeapItem(0.0, start));
         let chain = |seen: &HashMap<u32, (f64, u32)>, n: u32| {
@@ -518,7 +539,7 @@ impl RouteNetwork {
                 continue;
             }
             if path.nodes.contains_key(&n) {
-                out.push(Joint { node: Some(n), dist: d, chain: chain(&seen, n), off: 0.0 });
+                out.push(Joint { node: Some(n), dist: d, chain: chain(seen, n), off: 0.0 });
                 continue;
             }
             // A dead end near where the drawing ends is a place a route may end at (a
@@ -526,7 +547,7 @@ impl RouteNetwork {
             let to_end = dist(self.node_xy(n), end);
             if !found_end && (to_end <= radius || (to_end <= END_M && self.dead_end(n))) {
                 found_end = true;
-                out.push(Joint { node: None, dist: d, chain: chain(&seen, n), off: to_end });
+                out.push(Joint { node: None, dist: d, chain: chain(seen, n), off: to_end });
             }
             let next = if forward { self.edges_from(n) } else { self.edges_into(n) };
             for (_, e) in next {
@@ -577,7 +598,14 @@ const DRAWING_STEP_M: f64 = 5.0;
 const REVISIT_M: f64 = 5.0;
 
 fn cell(p: [f64; 2]) -> (i64, i64) {
-    ((p[0] / UNCERTAINTY_M).floor() as i64, (p[1] / UNCERTAINTY_M).floor() as i64)
+    (floor(p[0] / UNCERTAINTY_M), floor(p[1] / UNCERTAINTY_M))
+}
+
+/// `x.floor()` as an integer, inline: `f64::floor` is a call into the maths library on
+/// the baseline x86-64 target, and a distance query takes nine cells.
+fn floor(x: f64) -> i64 {
+    let t = x as i64;
+    t - i64::from(t as f64 > x)
 }
 
 /// The grid cells segment `a`–`b` passes through, column by column: memory in proportion
@@ -713,22 +741,23 @@ impl Drawing {
         out
     }
 
-    /// Length of the drawing from where it passes `a` to where it passes `b` later, as
-    /// near `length` as its passes allow, `nearest` (between the nearest passes) where
-    /// none is nearer: where the drawing goes round a loop and passes a point twice, the
-    /// stretch round the loop is the one to compare a loop with.
-    fn stretch(&self, a: [f64; 2], b: [f64; 2], nearest: f64, length: f64) -> f64 {
-        let (at_a, at_b) = (self.passes(a), self.passes(b));
-        let mut best = nearest;
-        for &ka in &at_a {
-            for &kb in at_b.iter().filter(|&&kb| kb > ka) {
-                if (kb - ka - length).abs() < (best - length).abs() {
-                    best = kb - ka;
-                }
+}
+
+/// Length of the drawing from one of its passes `at_a` of a point to one of its later
+/// passes `at_b` of another ([`Drawing::passes`]), as near `length` as they allow,
+/// `nearest` (between the nearest passes) where none is nearer: where the drawing goes
+/// round a loop and passes a point twice, the stretch round the loop is the one to
+/// compare a loop with.
+fn stretch(at_a: &[f64], at_b: &[f64], nearest: f64, length: f64) -> f64 {
+    let mut best = nearest;
+    for &ka in at_a {
+        for &kb in at_b.iter().filter(|&&kb| kb > ka) {
+            if (kb - ka - length).abs() < (best - length).abs() {
+                best = kb - ka;
             }
         }
-        best
     }
+    best
 }
 
 #[cfg(test)]
@@ -769,6 +798,13 @@ mod tests {
                     assert!(found.is_infinite(), "{p:?}: {found} vs {exact}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn floor_rounds_down_on_both_sides_of_zero() {
+        for x in [-41.5, -40.0, -0.25, 0.0, 0.25, 19.999, 20.0, 1e9 + 0.5] {
+            assert_eq!(floor(x), x.floor() as i64, "{x}");
         }
     }
 
