@@ -261,7 +261,8 @@ fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), ServiceError> {
 
 /// `oscar ledger keygen --out FILE`: FILE private (0600), FILE.pub public.
 pub fn ledger_keygen(out: &Path, name: &str) -> Result<u8, ServiceError> {
-    let key = SigningKey::generate(name).map_err(|e| ServiceError::Flag("--name", CheckpointError::Key(out.into(), e)))?;
+    let key =
+        SigningKey::generate(name).map_err(|e| ServiceError::Flag("--name", CheckpointError::Key(out.into(), e)))?;
     let public = key.verifier().to_text();
     let mut public_path = out.as_os_str().to_owned();
     public_path.push(".pub");

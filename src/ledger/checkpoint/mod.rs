@@ -348,7 +348,7 @@ impl Checkpointer {
         let every = self.options.every.get();
         each_record(ledger.as_ref(), self.tree.size(), None, |r| {
             self.tree.push(record_leaf(r)?);
-            if self.tree.size() % every == 0 { self.sign() } else { Ok(()) }
+            if self.tree.size().is_multiple_of(every) { self.sign() } else { Ok(()) }
         })?;
         if self.tree.size() > self.signed && (now || self.signed_at.elapsed() >= self.options.interval) {
             self.sign()?;
@@ -443,8 +443,9 @@ pub fn prove(
             c.size, record.seq
         )));
     }
-    let hash_scheme = scheme_of(&record)
-        .ok_or_else(|| CheckpointError::Record(record.seq, "its hash is not its content's: the record was altered".into()))?;
+    let hash_scheme = scheme_of(&record).ok_or_else(|| {
+        CheckpointError::Record(record.seq, "its hash is not its content's: the record was altered".into())
+    })?;
     let mut leaves = Vec::new();
     let read = each_record(ledger, 0, Some(c.size), |r| {
         leaves.push(record_leaf(r)?);
@@ -532,4 +533,23 @@ pub fn check_proof(proof: &Proof, key: &VerifierKey) -> Result<Proven, ProofErro
         application_id: r.entry.application_id.clone(),
         verdict: r.entry.verdict,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_file_is_never_overwritten() {
+        let path = std::env::temp_dir().join(format!("oscar-ckpt-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        let dir = CheckpointDir::create(&path).unwrap();
+        let written = dir.write(7, "first\n").unwrap();
+        assert_eq!(dir.write(7, "first\n").unwrap(), written, "the same text again is kept");
+        let err = dir.write(7, "other\n").unwrap_err();
+        assert!(err.to_string().contains("already exists with other content"), "{err}");
+        assert_eq!(std::fs::read_to_string(&written).unwrap(), "first\n");
+        assert_eq!(dir.latest().unwrap(), Some((written, "first\n".to_string())));
+        let _ = std::fs::remove_dir_all(&path);
+    }
 }

@@ -28,7 +28,8 @@ pub struct NoteError(String);
 
 /// The 4-byte id of the key `public` named `name`.
 fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
-    let h = Sha256::new().chain_update(name).chain_update(b"\n").chain_update([ED25519]).chain_update(public).finalize();
+    let h =
+        Sha256::new().chain_update(name).chain_update(b"\n").chain_update([ED25519]).chain_update(public).finalize();
     [h[0], h[1], h[2], h[3]]
 }
 
@@ -56,7 +57,8 @@ fn decode(text: &str) -> Result<(String, [u8; 4], [u8; 32]), KeyError> {
         return Err(bad("expected NAME+ID+KEY"));
     };
     check_name(name)?;
-    let id = u32::from_str_radix(id, 16).ok().filter(|_| id.len() == 8).ok_or_else(|| bad("the id is not 8 hex digits"))?;
+    let id =
+        u32::from_str_radix(id, 16).ok().filter(|_| id.len() == 8).ok_or_else(|| bad("the id is not 8 hex digits"))?;
     let bytes = BASE64.decode(key).map_err(|_| bad("the key is not base64"))?;
     match bytes.split_first() {
         Some((&ED25519, key)) => {
@@ -167,9 +169,9 @@ impl VerifierKey {
         let sig = ours.next().ok_or_else(|| NoteError(format!("not signed by the key `{}`", self.to_text())))?;
         let sig = ed25519_dalek::Signature::from_slice(&sig[4..])
             .map_err(|_| NoteError("the signature is not an Ed25519 signature".into()))?;
-        self.key
-            .verify(text.as_bytes(), &sig)
-            .map_err(|_| NoteError(format!("the signature of `{}` does not verify: the text was changed", self.name)))?;
+        self.key.verify(text.as_bytes(), &sig).map_err(|_| {
+            NoteError(format!("the signature of `{}` does not verify: the text was changed", self.name))
+        })?;
         Ok(text)
     }
 }
