@@ -691,11 +691,7 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         }
         Command::Ledger { action: LedgerCommand::Keygen { out, name } } => Ok(service::ledger_keygen(&out, &name)?),
         Command::Ledger { action: LedgerCommand::Prove { id, ledger, checkpoints, checkpoint, public_key } } => {
-            let source = match (checkpoint, checkpoints) {
-                (Some(file), _) => service::CheckpointSource::File(file),
-                (None, dir) => service::CheckpointSource::Latest(dir.unwrap_or_default()),
-            };
-            Ok(service::ledger_prove(&ledger, &id, source, &public_key)?)
+            Ok(service::ledger_prove(&ledger, &id, checkpoint.as_deref(), checkpoints.as_deref(), &public_key)?)
         }
         Command::Ledger { action: LedgerCommand::CheckProof { proof, public_key } } => {
             Ok(service::ledger_check_proof(&proof, &public_key)?)

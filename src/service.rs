@@ -275,30 +275,26 @@ pub fn ledger_keygen(out: &Path, name: &str) -> Result<u8, ServiceError> {
     Ok(0)
 }
 
-/// Which checkpoint `ledger prove` proves against.
-pub enum CheckpointSource {
-    /// This file.
-    File(PathBuf),
-    /// The latest in this directory.
-    Latest(PathBuf),
-}
-
-/// `oscar ledger prove ID`.
-pub fn ledger_prove(path: &Path, id: &str, source: CheckpointSource, key: &Path) -> Result<u8, ServiceError> {
+/// `oscar ledger prove ID` against the checkpoint `file`, else the latest in `dir`.
+pub fn ledger_prove(
+    path: &Path,
+    id: &str,
+    file: Option<&Path>,
+    dir: Option<&Path>,
+    key: &Path,
+) -> Result<u8, ServiceError> {
     let key = read_key(key, "--public-key", VerifierKey::parse)?;
-    let (file, note) = match source {
-        CheckpointSource::File(file) => {
-            let io = |e| ServiceError::Flag("--checkpoint", CheckpointError::Io(file.clone(), e));
-            let note = std::fs::read_to_string(&file).map_err(io)?;
-            (file, note)
+    let flag = |flag, path: &Path, e| ServiceError::Flag(flag, CheckpointError::Io(path.to_path_buf(), e));
+    let none = || std::io::Error::new(std::io::ErrorKind::NotFound, "no checkpoint");
+    let (file, note) = match (file, dir) {
+        (Some(file), _) => {
+            (file.to_path_buf(), std::fs::read_to_string(file).map_err(|e| flag("--checkpoint", file, e))?)
         }
-        CheckpointSource::Latest(dir) => {
-            let flag = |e| ServiceError::Flag("--checkpoints", e);
-            let latest = CheckpointDir::open(&dir).and_then(|d| d.latest()).map_err(flag)?;
-            latest.ok_or_else(|| {
-                flag(CheckpointError::Io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "no checkpoint")))
-            })?
-        }
+        (None, Some(dir)) => CheckpointDir::open(dir)
+            .and_then(|d| d.latest())
+            .map_err(|e| ServiceError::Flag("--checkpoints", e))?
+            .ok_or_else(|| flag("--checkpoints", dir, none()))?,
+        (None, None) => return Err(flag("--checkpoints", Path::new(""), none())),
     };
     let ledger = SqliteLedger::open_read_only(path)?;
     let proof = oscar::ledger::checkpoint::prove(&ledger, id, &file, &note, &key)?;

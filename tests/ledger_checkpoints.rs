@@ -183,6 +183,14 @@ fn verify(ledger: &Path, checkpoints: &Path, public: &Path) -> (i32, String) {
     (code, format!("{stdout}{stderr}"))
 }
 
+/// `oscar serve` with checkpoints in `checkpoints` signed by `key`, expected to refuse to
+/// start: its exit code and standard error.
+fn serve_refused(ledger: &Path, checkpoints: &Path, key: &Path) -> (Option<i32>, String) {
+    let args =
+        ["serve", "--no-auth", "--ledger", s(ledger), "--checkpoint-dir", s(checkpoints), "--checkpoint-key", s(key)];
+    refused(&args, &[])
+}
+
 /// Runs SQL on the ledger file as someone bypassing oscar.
 fn tamper(ledger: &Path, sql: &str) {
     rusqlite::Connection::open(ledger).unwrap().execute_batch(sql).unwrap();
@@ -224,17 +232,7 @@ fn a_history_rewritten_with_a_consistent_chain_fails_naming_the_checkpoints_and_
     assert!(report.contains("the history was rewritten"), "{report}");
     assert!(!named(&report, &checkpoints, &[4], ""), "record 6 is not under checkpoint 4: {report}");
     // A server does not go on signing the rewritten history.
-    let args = [
-        "serve",
-        "--no-auth",
-        "--ledger",
-        s(&ledger),
-        "--checkpoint-dir",
-        s(&checkpoints),
-        "--checkpoint-key",
-        s(&private),
-    ];
-    let (code, stderr) = refused(&args, &[]);
+    let (code, stderr) = serve_refused(&ledger, &checkpoints, &private);
     assert_eq!(code, Some(3), "{stderr}");
     assert!(
         stderr.contains("--checkpoint-dir: checkpoint") && stderr.contains("the history was rewritten"),
@@ -329,19 +327,7 @@ fn a_bad_key_file_or_checkpoint_directory_is_refused_naming_the_flag() {
     let (key, public) = keygen(&dir, "key");
     let garbage = dir.join("garbage");
     std::fs::write(&garbage, "not a key\n").unwrap();
-    let serve = |dir_arg: &Path, key_arg: &Path| {
-        let args = [
-            "serve",
-            "--no-auth",
-            "--ledger",
-            s(&ledger),
-            "--checkpoint-dir",
-            s(dir_arg),
-            "--checkpoint-key",
-            s(key_arg),
-        ];
-        refused(&args, &[])
-    };
+    let serve = |dir_arg: &Path, key_arg: &Path| serve_refused(&ledger, dir_arg, key_arg);
     let (code, stderr) = serve(&dir.join("checkpoints"), &garbage);
     assert_eq!(code, Some(3));
     assert!(stderr.contains(&format!("--checkpoint-key: {}: not a private key", garbage.display())), "{stderr}");
@@ -361,5 +347,12 @@ fn a_bad_key_file_or_checkpoint_directory_is_refused_naming_the_flag() {
     let (code, report) = verify(&ledger, &dir, &key);
     assert_eq!(code, 3);
     assert!(report.contains("--public-key:") && report.contains("private key"), "{report}");
+    let empty = dir.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let prove =
+        ["ledger", "prove", "X-1", "--ledger", s(&ledger), "--checkpoints", s(&empty), "--public-key", s(&public)];
+    let (code, _, stderr) = run_to_exit(&prove);
+    assert_eq!(code, 3);
+    assert!(stderr.contains(&format!("--checkpoints: {}: no checkpoint", empty.display())), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
