@@ -267,9 +267,12 @@ pub fn ledger_keygen(out: &Path, name: &str) -> Result<u8, ServiceError> {
     let mut public_path = out.as_os_str().to_owned();
     public_path.push(".pub");
     let public_path = PathBuf::from(public_path);
-    // The public file first: refused if there, before a private key is written without it.
-    write_new(&public_path, &format!("{public}\n"), 0o644)?;
     write_new(out, &format!("{}\n", key.to_text()), 0o600)?;
+    if let Err(e) = write_new(&public_path, &format!("{public}\n"), 0o644) {
+        // A FILE.pub already there belongs to another key: no private key is left without its own.
+        let _ = std::fs::remove_file(out);
+        return Err(e);
+    }
     eprintln!("wrote the private key to {} and the public key to {}", out.display(), public_path.display());
     println!("{public}");
     Ok(0)

@@ -325,6 +325,19 @@ fn a_bad_key_file_or_checkpoint_directory_is_refused_naming_the_flag() {
     let ledger = dir.join("ledger.sqlite");
     init_ledger(&ledger);
     let (key, public) = keygen(&dir, "key");
+    let (private_text, public_text) =
+        (std::fs::read_to_string(&key).unwrap(), std::fs::read_to_string(&public).unwrap());
+    let (code, _, stderr) = run_to_exit(&["ledger", "keygen", "--out", s(&key)]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains(&format!("--out: {}: File exists", key.display())), "{stderr}");
+    std::fs::rename(&key, dir.join("moved")).unwrap();
+    let (code, _, stderr) = run_to_exit(&["ledger", "keygen", "--out", s(&key)]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains(&format!("--out: {}: File exists", public.display())), "{stderr}");
+    assert!(!key.exists(), "no private key is left beside another key's public key");
+    std::fs::rename(dir.join("moved"), &key).unwrap();
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), private_text);
+    assert_eq!(std::fs::read_to_string(&public).unwrap(), public_text);
     let garbage = dir.join("garbage");
     std::fs::write(&garbage, "not a key\n").unwrap();
     let serve = |dir_arg: &Path, key_arg: &Path| serve_refused(&ledger, dir_arg, key_arg);
