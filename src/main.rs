@@ -321,6 +321,20 @@ struct ServeArgs {
     /// re-reviewing recorded applications (load tests, migrations), never for live intake.
     #[arg(long, env = "OSCAR_TRUST_SUBMITTED_AT", conflicts_with = "max_clock_skew_s")]
     trust_submitted_at: bool,
+    /// Directory where signed checkpoints of the ledger are written, one file each, never
+    /// overwritten (made if missing); no checkpoints without it.
+    #[arg(long, env = "OSCAR_CHECKPOINT_DIR", requires = "checkpoint_key")]
+    checkpoint_dir: Option<PathBuf>,
+    /// Private key that signs the checkpoints (`oscar ledger keygen`).
+    #[arg(long, env = "OSCAR_CHECKPOINT_KEY", requires = "checkpoint_dir")]
+    checkpoint_key: Option<PathBuf>,
+    /// Sign a checkpoint at every multiple of this many records.
+    #[arg(long, env = "OSCAR_CHECKPOINT_EVERY", default_value = "1000")]
+    checkpoint_every: std::num::NonZeroU64,
+    /// Sign the head when this many seconds have passed since the last checkpoint and
+    /// records came since.
+    #[arg(long, env = "OSCAR_CHECKPOINT_SECONDS", default_value = "60")]
+    checkpoint_seconds: std::num::NonZeroU64,
 }
 
 #[derive(Subcommand)]
@@ -341,6 +355,51 @@ enum LedgerCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Also check the chain against the signed checkpoints in this directory: each
+        /// signature valid, each root the root of the ledger's records up to its size.
+        #[arg(long, requires = "public_key")]
+        checkpoints: Option<PathBuf>,
+        /// Public key of the checkpoints (the `.pub` file of `oscar ledger keygen`).
+        #[arg(long, requires = "checkpoints")]
+        public_key: Option<PathBuf>,
+    },
+    /// Make an Ed25519 key that signs checkpoints: the private key in OUT (mode 0600), the
+    /// public key in OUT.pub and on standard output. Refuses to overwrite a file.
+    Keygen {
+        /// Private key file to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// Name of the log, the origin line of its checkpoints (e.g. `permits.example.org/oscar`).
+        #[arg(long, default_value = "oscar-ledger")]
+        name: String,
+    },
+    /// Print, as JSON, the proof that a review is in the ledger up to a signed checkpoint:
+    /// the record, its leaf, the audit path, the checkpoint and the public key
+    /// (`ledger check-proof` checks it without the database).
+    Prove {
+        /// The application id.
+        id: String,
+        /// Ledger database file.
+        #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
+        ledger: PathBuf,
+        /// Prove against the latest checkpoint in this directory.
+        #[arg(long, required_unless_present = "checkpoint", conflicts_with = "checkpoint")]
+        checkpoints: Option<PathBuf>,
+        /// Prove against this checkpoint file.
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Public key of the checkpoints.
+        #[arg(long)]
+        public_key: PathBuf,
+    },
+    /// Check a proof of `ledger prove` offline, with no database (exit 0 valid, 1 not).
+    CheckProof {
+        /// The proof (JSON).
+        proof: PathBuf,
+        /// The public key the checkpoint must be signed with (known beforehand, not taken
+        /// from the proof).
+        #[arg(long)]
+        public_key: PathBuf,
     },
     /// Review a recorded application again with the data loaded now and compare (exit 0
     /// identical, 1 different, 3 not found or setup error).
@@ -627,8 +686,15 @@ fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Serve(args) => Ok(service::serve(*args)?),
         Command::RegistryServe { dir, addr, delay_ms } => Ok(service::registry_serve(&dir, addr, delay_ms)?),
         Command::Ledger { action: LedgerCommand::Init { ledger } } => Ok(service::ledger_init(&ledger)?),
-        Command::Ledger { action: LedgerCommand::Verify { ledger, json } } => {
-            Ok(service::ledger_verify(&ledger, json)?)
+        Command::Ledger { action: LedgerCommand::Verify { ledger, json, checkpoints, public_key } } => {
+            Ok(service::ledger_verify(&ledger, json, checkpoints.as_deref().zip(public_key.as_deref()))?)
+        }
+        Command::Ledger { action: LedgerCommand::Keygen { out, name } } => Ok(service::ledger_keygen(&out, &name)?),
+        Command::Ledger { action: LedgerCommand::Prove { id, ledger, checkpoints, checkpoint, public_key } } => {
+            Ok(service::ledger_prove(&ledger, &id, checkpoint.as_deref(), checkpoints.as_deref(), &public_key)?)
+        }
+        Command::Ledger { action: LedgerCommand::CheckProof { proof, public_key } } => {
+            Ok(service::ledger_check_proof(&proof, &public_key)?)
         }
         Command::Ledger { action: LedgerCommand::Replay { id, ledger, data, json } } => {
             Ok(service::ledger_replay(&ledger, &id, &data.config(), json)?)

@@ -2,10 +2,13 @@
 //! wiring only; the work is in `oscar::server`, `oscar::ledger` and `oscar::tooling::loadtest`.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use oscar::ledger::checkpoint::{
+    CheckpointDir, CheckpointError, CheckpointOptions, Checkpointer, KeyError, Proof, SigningKey, VerifierKey,
+};
 use oscar::ledger::{Ledger, SqliteLedger};
 use oscar::registry::{JsonlRegistry, RemoteOptions};
 use oscar::server::auth::{ApiKeys, Auth};
@@ -41,6 +44,31 @@ pub enum ServiceError {
     Json(#[from] serde_json::Error),
     #[error("no review of application `{0}` in the ledger")]
     NotFound(String),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A checkpoint setting that cannot be used, with the flag that gave it.
+    #[error("{0}: {1}")]
+    Flag(&'static str, CheckpointError),
+}
+
+/// The key in the file `path`, given with `flag`, read by `parse`.
+fn read_key<K>(path: &Path, flag: &'static str, parse: fn(&str) -> Result<K, KeyError>) -> Result<K, ServiceError> {
+    let fail = |e| ServiceError::Flag(flag, e);
+    let text = std::fs::read_to_string(path).map_err(|e| fail(CheckpointError::Io(path.to_path_buf(), e)))?;
+    parse(&text).map_err(|e| fail(CheckpointError::Key(path.to_path_buf(), e)))
+}
+
+/// The checkpointer of `serve`, started on the directory and key its flags give.
+fn start_checkpoints(
+    ledger: &Arc<dyn Ledger>,
+    dir: &Path,
+    key: &Path,
+    options: CheckpointOptions,
+) -> Result<Checkpointer, ServiceError> {
+    let key = read_key(key, "--checkpoint-key", SigningKey::parse)?;
+    let flag = |e| ServiceError::Flag("--checkpoint-dir", e);
+    let dir = CheckpointDir::create(dir).map_err(flag)?;
+    Checkpointer::start(Arc::clone(ledger), dir, key, options).map_err(flag)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ServiceError> {
@@ -112,14 +140,28 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
         let ledger_path = args.ledger.clone();
         let full_sync = args.ledger_sync == crate::LedgerSync::Full;
         let handle = tokio::runtime::Handle::current();
-        let state = tokio::task::spawn_blocking(move || -> Result<AppState, ServiceError> {
+        let checkpoints = args.checkpoint_dir.zip(args.checkpoint_key);
+        let options = CheckpointOptions {
+            every: args.checkpoint_every,
+            interval: Duration::from_secs(args.checkpoint_seconds.get()),
+        };
+        let (state, checkpointer) = tokio::task::spawn_blocking(move || -> Result<_, ServiceError> {
             let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(&ledger_path, full_sync)?);
-            Ok(AppState::from_config(config, ledger, auth, limits, Some(&handle))?)
+            let checkpointer =
+                checkpoints.map(|(dir, key)| start_checkpoints(&ledger, &dir, &key, options)).transpose()?;
+            Ok((AppState::from_config(config, ledger, auth, limits, Some(&handle))?, checkpointer))
         })
         .await
         .map_err(|e| ServiceError::Runtime(std::io::Error::other(e.to_string())))??;
+        let task = checkpointer.map(Checkpointer::spawn).transpose().map_err(ServiceError::Runtime)?;
         tracing::info!(ledger = %args.ledger.display(), "reviewer and ledger ready");
         oscar::server::serve(args.addr, Arc::new(state), oscar::server::shutdown_signal()).await?;
+        if let Some(task) = task {
+            // The head signed once more on the way out.
+            tokio::task::spawn_blocking(move || task.finish())
+                .await
+                .map_err(|e| ServiceError::Runtime(std::io::Error::other(e.to_string())))?;
+        }
         Ok(0)
     })
 }
@@ -149,11 +191,25 @@ pub fn ledger_init(path: &Path) -> Result<u8, ServiceError> {
 }
 
 /// `oscar ledger verify`: read-only, so it may run beside a server writing the file.
-pub fn ledger_verify(path: &Path, json: bool) -> Result<u8, ServiceError> {
+/// `checkpoints` (directory, public key) also checks the chain against them.
+pub fn ledger_verify(path: &Path, json: bool, checkpoints: Option<(&Path, &Path)>) -> Result<u8, ServiceError> {
     let ledger = SqliteLedger::open_read_only(path)?;
     let report = ledger.verify()?;
+    let checked = match checkpoints {
+        Some((dir, key)) => {
+            let key = read_key(key, "--public-key", VerifierKey::parse)?;
+            let dir = CheckpointDir::open(dir).map_err(|e| ServiceError::Flag("--checkpoints", e))?;
+            let first_broken = report.first_broken.as_ref().map(|b| b.seq);
+            Some(oscar::ledger::checkpoint::verify_checkpoints(&ledger, &dir, &key, first_broken)?.0)
+        }
+        None => None,
+    };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut value = serde_json::to_value(&report)?;
+        if let (Some(checked), Some(object)) = (&checked, value.as_object_mut()) {
+            object.insert("checkpoints".into(), serde_json::to_value(checked)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         let file = path.display();
         if !report.storage_problems.is_empty() {
@@ -176,8 +232,104 @@ pub fn ledger_verify(path: &Path, json: bool) -> Result<u8, ServiceError> {
                 b.seq, b.application_id, b.problem
             ),
         }
+        if let Some(c) = &checked {
+            for p in &c.problems {
+                println!("{file}: checkpoint {}: {}", p.file.display(), p.problem);
+            }
+            if c.problems.is_empty() {
+                println!("{file}: {} checkpoint(s) valid, the first {} record(s) match them", c.checkpoints, c.covered);
+            }
+        }
     }
-    Ok(u8::from(!report.intact()))
+    let checkpoints_hold = checked.is_none_or(|c| c.problems.is_empty());
+    Ok(u8::from(!(report.intact() && checkpoints_hold)))
+}
+
+/// Writes `text` to a new file at `path` (never over one) with the Unix permissions `mode`.
+fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), ServiceError> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let io = |e| ServiceError::Flag("--out", CheckpointError::Io(path.to_path_buf(), e));
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(io)
+}
+
+/// `oscar ledger keygen --out FILE`: FILE private (0600), FILE.pub public.
+pub fn ledger_keygen(out: &Path, name: &str) -> Result<u8, ServiceError> {
+    let key =
+        SigningKey::generate(name).map_err(|e| ServiceError::Flag("--name", CheckpointError::Key(out.into(), e)))?;
+    let public = key.verifier().to_text();
+    let mut public_path = out.as_os_str().to_owned();
+    public_path.push(".pub");
+    let public_path = PathBuf::from(public_path);
+    write_new(out, &format!("{}\n", key.to_text()), 0o600)?;
+    if let Err(e) = write_new(&public_path, &format!("{public}\n"), 0o644) {
+        // A FILE.pub already there belongs to another key: no private key is left without its own.
+        let _ = std::fs::remove_file(out);
+        return Err(e);
+    }
+    eprintln!("wrote the private key to {} and the public key to {}", out.display(), public_path.display());
+    println!("{public}");
+    Ok(0)
+}
+
+/// `oscar ledger prove ID` against the checkpoint `file`, else the latest in `dir`.
+pub fn ledger_prove(
+    path: &Path,
+    id: &str,
+    file: Option<&Path>,
+    dir: Option<&Path>,
+    key: &Path,
+) -> Result<u8, ServiceError> {
+    let key = read_key(key, "--public-key", VerifierKey::parse)?;
+    let flag = |flag, path: &Path, e| ServiceError::Flag(flag, CheckpointError::Io(path.to_path_buf(), e));
+    let none = || std::io::Error::new(std::io::ErrorKind::NotFound, "no checkpoint");
+    let (file, note) = match (file, dir) {
+        (Some(file), _) => {
+            (file.to_path_buf(), std::fs::read_to_string(file).map_err(|e| flag("--checkpoint", file, e))?)
+        }
+        (None, Some(dir)) => CheckpointDir::open(dir)
+            .and_then(|d| d.latest())
+            .map_err(|e| ServiceError::Flag("--checkpoints", e))?
+            .ok_or_else(|| flag("--checkpoints", dir, none()))?,
+        (None, None) => return Err(flag("--checkpoints", Path::new(""), none())),
+    };
+    let ledger = SqliteLedger::open_read_only(path)?;
+    let proof = oscar::ledger::checkpoint::prove(&ledger, id, &file, &note, &key)?;
+    println!("{}", serde_json::to_string_pretty(&proof)?);
+    Ok(0)
+}
+
+/// `oscar ledger check-proof FILE`: no database.
+pub fn ledger_check_proof(file: &Path, key: &Path) -> Result<u8, ServiceError> {
+    let key = read_key(key, "--public-key", VerifierKey::parse)?;
+    let text = std::fs::read_to_string(file).map_err(|e| CheckpointError::Io(file.to_path_buf(), e))?;
+    let checked = serde_json::from_str::<Proof>(&text)
+        .map_err(|e| format!("not a proof: {e}"))
+        .and_then(|proof| oscar::ledger::checkpoint::check_proof(&proof, &key).map_err(|e| e.to_string()));
+    match checked {
+        Ok(p) => {
+            println!(
+                "{}: valid: application `{}` ({}) is record {} of the {} that `{}` signed",
+                file.display(),
+                p.application_id,
+                p.verdict,
+                p.seq,
+                p.tree_size,
+                p.origin
+            );
+            Ok(0)
+        }
+        Err(why) => {
+            println!("{}: INVALID: {why}", file.display());
+            Ok(1)
+        }
+    }
 }
 
 /// `oscar ledger replay ID`: the reviewer is built from the given data plus the

@@ -7,28 +7,12 @@
 mod server_common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use oscar::ledger::{Appended, Ledger, NewRecord, SqliteLedger, canonical_json, content_hash};
+use oscar::ledger::{Appended, Ledger, SqliteLedger};
 use serde_json::Value;
-use server_common::{Oscar, example, free_port, init_ledger, output_within, temp_dir};
-
-/// Runs `oscar ARGS`, which must stop by itself within 20 s; its exit code, stdout and stderr.
-fn run_to_exit(args: &[&str]) -> (i32, String, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_oscar"))
-        .args(args)
-        .env("RAYON_NUM_THREADS", "1")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = output_within(child, Duration::from_secs(20), || false)
-        .unwrap_or_else(|| panic!("`oscar {}` kept running", args.join(" ")));
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
-}
+use server_common::{Oscar, example, free_port, init_ledger, record, run_to_exit, temp_dir};
 
 /// `oscar serve --ledger PATH` on a free port, expected to refuse to start.
 fn serve_refused(ledger: &str) -> (i32, String) {
@@ -169,20 +153,6 @@ async fn failing_writes_answer_503_and_readiness_503_until_a_write_succeeds() {
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["records"], acked.len() + 1);
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A small record with this id.
-fn record(id: &str, body: &str) -> NewRecord {
-    let application = canonical_json(&serde_json::json!({ "application_id": id, "body": body }));
-    NewRecord {
-        application_id: id.into(),
-        content_hash: content_hash(&application),
-        application,
-        review: "{}".into(),
-        verdict: oscar::review::Verdict::Approve,
-        caller: "test".into(),
-        recorded_at: "2026-11-20T00:00:00.000000Z".into(),
-    }
 }
 
 #[test]

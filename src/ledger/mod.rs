@@ -5,7 +5,9 @@
 //! later); [`SqliteLedger`] is the default, an embedded SQLite database in WAL mode.
 //! [`Ledger::verify`] checks the storage and walks the chain, reporting the first broken
 //! record; [`replay()`] reviews a recorded application again and compares the result.
+//! [`checkpoint`] signs the ledger's head and proves a review is in it.
 
+pub mod checkpoint;
 mod decisions;
 mod library;
 mod replay;
@@ -275,7 +277,8 @@ pub trait Ledger: Send + Sync {
 }
 
 /// How the records of a ledger are hashed; one ledger keeps one scheme for all its records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum HashScheme {
     /// The first scheme: the text of every field, the application and the review included.
     Fields,

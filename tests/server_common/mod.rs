@@ -39,6 +39,36 @@ pub fn init_ledger(path: &Path) {
     assert!(out.status.success(), "ledger init failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// Runs `oscar ARGS`, which must stop by itself within 20 s; its exit code, stdout and stderr.
+pub fn run_to_exit(args: &[&str]) -> (i32, String, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_oscar"))
+        .args(args)
+        .env("RAYON_NUM_THREADS", "1")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = output_within(child, Duration::from_secs(20), || false)
+        .unwrap_or_else(|| panic!("`oscar {}` kept running", args.join(" ")));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// A small record with this id.
+pub fn record(id: &str, body: &str) -> oscar::ledger::NewRecord {
+    let application = oscar::ledger::canonical_json(&serde_json::json!({ "application_id": id, "body": body }));
+    oscar::ledger::NewRecord {
+        application_id: id.into(),
+        content_hash: oscar::ledger::content_hash(&application),
+        application,
+        review: "{}".into(),
+        verdict: oscar::review::Verdict::Approve,
+        caller: "test".into(),
+        recorded_at: "2026-11-20T00:00:00.000000Z".into(),
+    }
+}
+
 /// A child `oscar` process, killed (SIGKILL) when dropped.
 pub struct Oscar {
     pub child: Child,
