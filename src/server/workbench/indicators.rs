@@ -24,7 +24,7 @@ pub fn form(h: &mut String, from: &str, to: &str, error: Option<&str>) {
          <form class=\"filters\" id=\"window\" method=\"get\" action=\"/workbench/indicators\" aria-label=\"Window\">\
          <label>From (included) <span lang=\"zh\">起</span> <input name=\"from\" id=\"from\" value=\"{}\" placeholder=\"YYYY-MM-DD\"></label>\
          <label>To (not included) <span lang=\"zh\">止</span> <input name=\"to\" id=\"to\" value=\"{}\" placeholder=\"YYYY-MM-DD\"></label>\
-         <button type=\"submit\">Show <span lang=\"zh\">显示</span></button></form>",
+         <button type=\"submit\" id=\"show\">Show <span lang=\"zh\">显示</span></button></form>",
         esc(from),
         esc(to)
     );
@@ -71,34 +71,28 @@ fn received(h: &mut String, ind: &Indicators) {
         ind.applications_received, ind.reviewed, ind.refused_for_form_errors
     );
     // Every day from the first to the last, so that a day without applications shows as a gap.
-    let first_last = ind.applications_by_day.keys().next().and_then(|d| day(d));
-    let span = first_last.zip(ind.applications_by_day.keys().last().and_then(|d| day(d)));
-    let days: Vec<(NaiveDate, u64)> = span
-        .map(|(first, last)| {
-            first
-                .iter_days()
-                .take_while(|d| *d <= last)
-                .map(|d| (d, ind.applications_by_day.get(&d.to_string()).copied().unwrap_or(0)))
-                .collect()
-        })
-        .unwrap_or_default();
-    if days.is_empty() {
+    let first = ind.applications_by_day.keys().next().and_then(|d| day(d));
+    let Some((first, last)) = first.zip(ind.applications_by_day.keys().last().and_then(|d| day(d))) else {
         h.push_str("<p class=\"note\">No applications in this window.</p></section>");
         return;
-    }
+    };
+    let days: Vec<(NaiveDate, u64)> = first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .map(|d| (d, ind.applications_by_day.get(&d.to_string()).copied().unwrap_or(0)))
+        .collect();
     let top = days.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1) as f64;
     let (height, base) = (140.0, 120.0);
-    let step = (WIDTH - 40.0) / days.len() as f64;
+    // A bar's room: the width shared out, but never wider than a finger's.
+    let step = ((WIDTH - 40.0) / days.len() as f64).min(28.0);
     let _ = write!(
         h,
         "<svg class=\"chart\" id=\"chart-per-day\" role=\"img\" aria-labelledby=\"chart-per-day-title\" \
          viewBox=\"0 0 {WIDTH} {height}\" width=\"{WIDTH}\" height=\"{height}\">\
-         <title id=\"chart-per-day-title\">Applications received per day, {} to {}</title>\
+         <title id=\"chart-per-day-title\">Applications received per day, {first} to {last}</title>\
          <line x1=\"36\" y1=\"{base}\" x2=\"{WIDTH}\" y2=\"{base}\" stroke=\"#888\"/>\
          <text x=\"32\" y=\"14\" text-anchor=\"end\" font-size=\"11\">{top}</text>\
-         <text x=\"32\" y=\"{base}\" text-anchor=\"end\" font-size=\"11\">0</text>",
-        days.first().map(|(d, _)| *d).unwrap_or_default(),
-        days.last().map(|(d, _)| *d).unwrap_or_default(),
+         <text x=\"32\" y=\"{base}\" text-anchor=\"end\" font-size=\"11\">0</text>"
     );
     for (i, (d, n)) in days.iter().enumerate() {
         let bar = (*n as f64 / top) * (base - 10.0);
@@ -111,13 +105,14 @@ fn received(h: &mut String, ind: &Indicators) {
             step * 0.8,
         );
     }
-    let _ = write!(
-        h,
-        "<text x=\"40\" y=\"{0}\" font-size=\"11\">{1}</text><text x=\"{WIDTH}\" y=\"{0}\" font-size=\"11\" text-anchor=\"end\">{2}</text></svg></section>",
-        base + 16.0,
-        days.first().map(|(d, _)| *d).unwrap_or_default(),
-        days.last().map(|(d, _)| *d).unwrap_or_default(),
-    );
+    let _ = write!(h, "<text x=\"40\" y=\"{}\" font-size=\"11\">{first}</text>", base + 16.0);
+    if last != first {
+        // Far enough right of the first day's label not to cover it.
+        let x = (40.0 + days.len() as f64 * step).max(200.0);
+        let _ =
+            write!(h, "<text x=\"{x:.2}\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{last}</text>", base + 16.0);
+    }
+    h.push_str("</svg></section>");
 }
 
 fn day(text: &str) -> Option<NaiveDate> {
@@ -285,6 +280,18 @@ fn reviewers(h: &mut String, ind: &Indicators) {
     h.push_str("</section>");
 }
 
+/// A class's group, short enough for a chart's label column.
+fn short_label(c: &ClassDecisionTime) -> String {
+    match (c.permit_class, c.deadline_working_days) {
+        (Some(class), Some(days)) => format!(
+            "{} class {class} · {} · {days} d",
+            c.jurisdiction,
+            if c.cross_province == Some(true) { "cross" } else { "own" }
+        ),
+        _ => format!("{} not over-limit", c.jurisdiction),
+    }
+}
+
 /// Per class: the maximum, 95th percentile and median decision time as nested bars, and
 /// the deadline as a red line across them.
 fn reviewer_chart(h: &mut String, classes: &[ClassDecisionTime]) {
@@ -296,7 +303,7 @@ fn reviewer_chart(h: &mut String, classes: &[ClassDecisionTime]) {
         .max(1) as f64;
     let room = WIDTH - LABEL - 60.0;
     let x = |days: u32| LABEL + f64::from(days) / top * room;
-    let height = ROW * 1.5 * classes.len() as f64 + 24.0;
+    let height = ROW * 1.5 * classes.len() as f64 + 40.0;
     let _ = write!(
         h,
         "<svg class=\"chart\" id=\"chart-reviewers\" role=\"img\" aria-labelledby=\"chart-reviewers-title\" \
@@ -315,7 +322,7 @@ fn reviewer_chart(h: &mut String, classes: &[ClassDecisionTime]) {
             c.decided,
             LABEL - 6.0,
             y + ROW * 0.65,
-            esc(&group_label(c)),
+            esc(&short_label(c)),
         );
         if let Some(d) = &c.decision_working_days {
             for (name, days, fill) in
@@ -345,10 +352,12 @@ fn reviewer_chart(h: &mut String, classes: &[ClassDecisionTime]) {
     }
     let _ = write!(
         h,
-        "<text x=\"{LABEL}\" y=\"{0:.1}\" font-size=\"11\">0</text><text x=\"{1:.1}\" y=\"{0:.1}\" font-size=\"11\" text-anchor=\"end\">{2} working days</text></svg>",
-        height - 4.0,
+        "<text x=\"{LABEL}\" y=\"{0:.1}\" font-size=\"11\">0</text><text x=\"{1:.1}\" y=\"{0:.1}\" font-size=\"11\" text-anchor=\"end\">{2} working days</text>\
+         <text x=\"8\" y=\"{3:.1}\" font-size=\"11\">dark: median · middle: 95th percentile · light: maximum · red line: the deadline</text></svg>",
+        height - 20.0,
         x(top as u32),
         top,
+        height - 4.0,
     );
 }
 
@@ -375,4 +384,24 @@ fn reasons(h: &mut String, ind: &Indicators) {
         .collect();
     hbars(h, "chart-reasons", "Reasons to escalate, by item", &bars, top);
     h.push_str("</section>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library::indicators::Facts;
+
+    #[test]
+    fn a_day_without_applications_is_a_gap_in_the_bars() {
+        let mut ind = Indicators::compute(&Facts::default(), None, None, chrono::Utc::now());
+        let mut h = String::new();
+        received(&mut h, &ind);
+        assert!(h.contains("No applications in this window") && !h.contains("<svg"), "{h}");
+        ind.applications_by_day = [("2026-11-20".to_string(), 2), ("2026-11-23".to_string(), 1)].into();
+        let mut h = String::new();
+        received(&mut h, &ind);
+        let bars: Vec<&str> = h.split("data-count=\"").skip(1).filter_map(|b| b.split('"').next()).collect();
+        assert_eq!(bars, ["2", "0", "0", "1"]);
+        assert!(h.contains(">2026-11-20</text>") && h.contains(">2026-11-23</text>"), "{h}");
+    }
 }
