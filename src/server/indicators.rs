@@ -20,7 +20,8 @@ use crate::library::indicators::Indicators;
 pub struct Window {
     /// Records at or after this instant (RFC 3339) or day (`YYYY-MM-DD`, UTC); default: the first.
     pub from: Option<String>,
-    /// Records before this instant (RFC 3339) or day (`YYYY-MM-DD`, UTC); default: after the last.
+    /// Records before this instant (RFC 3339) or day (`YYYY-MM-DD`, UTC); default: after the
+    /// last. The cases undecided and overdue "now" are judged at it (default: the request's time).
     pub to: Option<String>,
 }
 

@@ -227,15 +227,23 @@ fn machine(h: &mut String, ind: &Indicators) {
     h.push_str("</section>");
 }
 
-/// How a class's group is named: jurisdiction, class and the deadline that applies.
-fn group_label(c: &ClassDecisionTime) -> String {
+/// How a class's group is named: jurisdiction, class and the deadline that applies; `short`
+/// for a chart's label column.
+fn group_label(c: &ClassDecisionTime, short: bool) -> String {
+    let (cross, own, days_word, none) = if short {
+        ("cross", "own", "d", "not over-limit")
+    } else {
+        ("cross-province", "own province", "working days", "not over-limit: no statutory deadline")
+    };
     match (c.permit_class, c.deadline_working_days) {
         (Some(class), Some(days)) => format!(
-            "{} class {class}, {}: {days} working days",
+            "{} class {class}{} {}{} {days} {days_word}",
             c.jurisdiction,
-            if c.cross_province == Some(true) { "cross-province" } else { "own province" }
+            if short { " ·" } else { "," },
+            if c.cross_province == Some(true) { cross } else { own },
+            if short { " ·" } else { ":" },
         ),
-        _ => format!("{} not over-limit: no statutory deadline", c.jurisdiction),
+        _ => format!("{} {none}", c.jurisdiction),
     }
 }
 
@@ -263,7 +271,7 @@ fn reviewers(h: &mut String, ind: &Indicators) {
             h,
             "<tr><th scope=\"row\">{}</th><td class=\"num\">{}</td><td class=\"num\">{} ({})</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num{}\">{}</td></tr>",
-            esc(&group_label(c)),
+            esc(&group_label(c, false)),
             c.decided,
             c.decided_in_time,
             percent(c.in_time_share),
@@ -278,18 +286,6 @@ fn reviewers(h: &mut String, ind: &Indicators) {
     h.push_str("</tbody></table>");
     reviewer_chart(h, &ind.reviewer_decision_time);
     h.push_str("</section>");
-}
-
-/// A class's group, short enough for a chart's label column.
-fn short_label(c: &ClassDecisionTime) -> String {
-    match (c.permit_class, c.deadline_working_days) {
-        (Some(class), Some(days)) => format!(
-            "{} class {class} · {} · {days} d",
-            c.jurisdiction,
-            if c.cross_province == Some(true) { "cross" } else { "own" }
-        ),
-        _ => format!("{} not over-limit", c.jurisdiction),
-    }
 }
 
 /// Per class: the maximum, 95th percentile and median decision time as nested bars, and
@@ -322,7 +318,7 @@ fn reviewer_chart(h: &mut String, classes: &[ClassDecisionTime]) {
             c.decided,
             LABEL - 6.0,
             y + ROW * 0.65,
-            esc(&short_label(c)),
+            esc(&group_label(c, true)),
         );
         if let Some(d) = &c.decision_working_days {
             for (name, days, fill) in
