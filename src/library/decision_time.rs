@@ -218,3 +218,48 @@ pub(super) fn per_class<'a>(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(id: &str, kind: DecisionKind, at: &str) -> DecisionFacts {
+        let parsed = DateTime::parse_from_rfc3339(at).map(|t| t.with_timezone(&Utc)).unwrap_or_default();
+        DecisionFacts { application_id: id.into(), kind, recorded_at: at.into(), at: parsed }
+    }
+
+    #[test]
+    fn the_day_of_a_decision_is_the_day_where_the_application_was_submitted() {
+        let due = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap_or_default();
+        let escalated = Escalated {
+            jurisdiction: "CN".into(),
+            permit_class: Some(2),
+            deadline: Some(Deadline { working_days: 5, due, cross_province: false }),
+            submitted_at: DateTime::parse_from_rfc3339("2026-11-20T09:30:00+08:00").unwrap_or_default(),
+        };
+        let reviews =
+            [("A", "2026-11-20T01:30:00.000000Z", &escalated), ("B", "2026-11-20T01:30:00.000000Z", &escalated)];
+        // 23:00 on the due day in Beijing is in time; 01:00 the next day (still the 27th in
+        // UTC) is not, though no working day has passed since.
+        let decisions = [
+            decision("A", DecisionKind::RequestInformation, "2026-11-23T02:00:00.000000Z"),
+            decision("A", DecisionKind::Approve, "2026-11-27T15:00:00.000000Z"),
+            decision("B", DecisionKind::Refuse, "2026-11-27T17:00:00.000000Z"),
+        ];
+        let as_of = "2026-12-01T00:00:00.000000Z";
+        let at = DateTime::parse_from_rfc3339(as_of).map(|t| t.with_timezone(&Utc)).unwrap_or_default();
+        let found = per_class(reviews.into_iter(), &decisions, &|_| true, (as_of, at));
+        let [class] = found.as_slice() else { panic!("{found:?}") };
+        assert_eq!((class.decided, class.decided_in_time, class.in_time_share), (2, 1, Some(0.5)));
+        assert_eq!(class.decision_working_days, Some(WorkingDays { median: 5, p95: 5, max: 5 }));
+        // At 22:00 on the due day in Beijing, A waits (its clock stopped on the 23rd) and B
+        // is open, neither overdue; at midnight A is decided and B is overdue.
+        let then = |instant: &str| {
+            let at = DateTime::parse_from_rfc3339(instant).map(|t| t.with_timezone(&Utc)).unwrap_or_default();
+            let found = per_class(reviews.into_iter(), &decisions, &|t| t < instant, (instant, at));
+            found.first().map(|c| (c.decided, c.undecided_now, c.overdue_now))
+        };
+        assert_eq!(then("2026-11-27T14:00:00.000000Z"), Some((0, 2, 0)));
+        assert_eq!(then("2026-11-27T16:00:00.000000Z"), Some((1, 1, 1)));
+    }
+}
