@@ -145,6 +145,18 @@ pub fn add_working_days(from: NaiveDate, days: u32) -> NaiveDate {
     d
 }
 
+/// Working days (Monday-Friday) after `from` up to and including `to`, as
+/// [`add_working_days`] counts them; 0 when `to` is not after `from`.
+pub fn working_days_between(from: NaiveDate, to: NaiveDate) -> u32 {
+    let days = (to - from).num_days().max(0);
+    // Every whole week holds five working days; the days left over are fewer than seven.
+    let rest = (1..=days % 7)
+        .filter_map(|n| from.checked_add_signed(chrono::Duration::days(n)))
+        .filter(|d| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun))
+        .count() as i64;
+    u32::try_from(days / 7 * 5 + rest).unwrap_or(u32::MAX)
+}
+
 /// Determines over-limit status, class, matters and deadline.
 pub fn determine(app: &Application, rules: &Rulebook) -> Determination {
     let o = &rules.overlimit;
@@ -203,5 +215,21 @@ mod tests {
         assert_eq!(add_working_days(fri, 2), NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
         assert_eq!(add_working_days(fri, 5), NaiveDate::from_ymd_opt(2026, 11, 27).unwrap());
         assert_eq!(add_working_days(fri, 0), fri);
+    }
+
+    #[test]
+    fn working_days_between_counts_what_add_working_days_adds() {
+        let mon = NaiveDate::from_ymd_opt(2026, 11, 16).unwrap();
+        for start in 0..7 {
+            let from = mon + chrono::Duration::days(start);
+            for n in 0..30 {
+                assert_eq!(working_days_between(from, add_working_days(from, n)), n, "{from} + {n}");
+            }
+            assert_eq!(working_days_between(from, from - chrono::Duration::days(3)), 0);
+        }
+        let fri = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        // Decided on the Saturday and the Sunday after: no working day has passed.
+        assert_eq!(working_days_between(fri, fri + chrono::Duration::days(2)), 0);
+        assert_eq!(working_days_between(fri, fri + chrono::Duration::days(10)), 6);
     }
 }

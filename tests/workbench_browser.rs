@@ -3,7 +3,8 @@
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Where they are
 //! missing the test says so loudly and passes, except under `CI=true`, where it fails.
-//! Screenshots of the queue and the case page are left in `target/screenshots/`.
+//! Screenshots of the queue, the case page and the indicators page are left in
+//! `target/screenshots/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
@@ -339,6 +340,53 @@ async fn a_reviewer_works_through_the_queue_in_chromium() {
     b.go(&format!("{url}/?status=decided")).await;
     let decided = b.attrs("#queue tbody tr", &["data-id"]).await;
     assert_eq!(decided.concat(), ["WB-EARLY", "WB-TUNNEL"]);
+
+    // The indicators page, from the queue's link: its charts draw the endpoint's figures.
+    b.click("#indicators-link").await;
+    b.wait_text("#received", "application(s) received").await;
+    let figures: Value =
+        http.get(format!("{url}/v1/indicators")).bearer_auth(REVIEWER).send().await.unwrap().json().await.unwrap();
+    let per_day: Vec<(String, u64)> = b
+        .attrs("#chart-per-day rect.bar", &["data-day", "data-count"])
+        .await
+        .into_iter()
+        .map(|d| (d[0].clone(), d[1].parse().unwrap()))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let by_day = figures["applications_by_day"].as_object().unwrap();
+    assert_eq!(per_day, by_day.iter().map(|(d, n)| (d.clone(), n.as_u64().unwrap())).collect::<Vec<_>>());
+    let reasons = b.attrs("#chart-reasons rect.bar", &["data-item", "data-count"]).await;
+    let expected: Vec<Vec<String>> = figures["escalation_reasons"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(item, n)| vec![item.clone(), n.to_string()])
+        .collect();
+    assert!(!reasons.is_empty());
+    assert_eq!(reasons, expected);
+    let classes = b.attrs("#chart-reviewers g.class", &["data-class", "data-deadline", "data-decided"]).await;
+    let expected: Vec<Vec<String>> = figures["reviewer_decision_time"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let word = |v: &Value| if v.is_null() { String::new() } else { v.to_string() };
+            let class = if c["permit_class"].is_null() { "none".to_string() } else { c["permit_class"].to_string() };
+            vec![class, word(&c["deadline_working_days"]), c["decided"].to_string()]
+        })
+        .collect();
+    assert_eq!(classes, expected);
+    // Two cases were decided above, so the reviewer chart has bars, and every chart is laid out.
+    assert_eq!(b.attrs("#chart-reviewers rect.median", &["data-days"]).await.len(), 1, "{figures}");
+    let sizes = "return ['chart-per-day', 'chart-shares', 'chart-machine', 'chart-reviewers', 'chart-reasons']\
+                 .map(id => document.getElementById(id).getBoundingClientRect().width);";
+    let widths: Vec<f64> = serde_json::from_value(b.run(sizes, json!([])).await).unwrap();
+    assert!(widths.iter().all(|w| *w > 300.0), "{widths:?}");
+    b.screenshot("indicators", 1280, 1650).await;
+    // A date that is none: the page says so next to the form.
+    b.type_into("#from", "30/11/2026").await;
+    b.click("#show").await;
+    b.wait_text("#window-error", "`from` must be an RFC 3339 date-time or a YYYY-MM-DD date, found `30/11/2026`").await;
     drop(b);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);

@@ -3,17 +3,19 @@
 //!
 //! Each review record gives one [`ReviewFacts`] (its verdict, the items it escalated on,
 //! the machine decision time it recorded, whether it reused archived data, whether the
-//! registry answered) and each stored refusal one [`RefusalFacts`]; [`Indicators::compute`]
-//! sums them over a window. [`Cache`] keeps the facts read so far, so a scrape of
+//! registry answered) and each stored refusal one [`RefusalFacts`], each reviewer's decision
+//! one [`DecisionFacts`]; [`Indicators::compute`] sums them over a window. [`Cache`] keeps the facts read so far, so a scrape of
 //! `/metrics` reads only the records added since the last one.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard};
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Provenance;
+use super::decision_time::{ClassDecisionTime, DecisionFacts, Escalated, StoredDetermination, nearest_rank};
 use crate::checks::REGISTRY_UNANSWERED;
 use crate::ledger::{Ledger, LedgerError, Query, Record, StoredRefusal};
 use crate::review::{Reason, Status, Verdict};
@@ -39,6 +41,8 @@ pub struct ReviewFacts {
     /// Whether every registry lookup was answered (no item unverified because the registry
     /// could not answer).
     pub registry_answered: bool,
+    /// For an escalated review: its class, deadline and submission time.
+    pub escalated: Option<Escalated>,
 }
 
 /// The part of a stored review the indicators read.
@@ -50,6 +54,8 @@ struct StoredReview {
     provenance: Provenance,
     #[serde(default)]
     machine_decision_ms: Option<f64>,
+    jurisdiction: String,
+    determination: StoredDetermination,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +69,10 @@ impl ReviewFacts {
     pub fn of(r: &Record) -> Result<ReviewFacts, LedgerError> {
         let review: StoredReview = serde_json::from_str(&r.entry.review)
             .map_err(|e| LedgerError::Corrupt { seq: r.seq, message: format!("stored review: {e}") })?;
+        let escalated = match r.entry.verdict {
+            Verdict::Escalate => Some(Escalated::of(r, review.jurisdiction, review.determination)?),
+            Verdict::Approve => None,
+        };
         Ok(ReviewFacts {
             application_id: r.entry.application_id.clone(),
             recorded_at: r.entry.recorded_at.clone(),
@@ -74,6 +84,7 @@ impl ReviewFacts {
                 .items
                 .iter()
                 .any(|i| i.status == Status::Unverified && i.message.contains(REGISTRY_UNANSWERED)),
+            escalated,
         })
     }
 }
@@ -101,8 +112,11 @@ pub struct Facts {
     pub reviews: Vec<ReviewFacts>,
     /// One per refusal, in ledger order.
     pub refusals: Vec<RefusalFacts>,
+    /// One per reviewer's decision, in ledger order.
+    pub decisions: Vec<DecisionFacts>,
     after_review: i64,
     after_refusal: i64,
+    after_decision: i64,
 }
 
 impl Facts {
@@ -123,6 +137,16 @@ impl Facts {
             for r in &page {
                 self.refusals.push(RefusalFacts::of(r));
                 self.after_refusal = r.seq;
+            }
+            if page.len() < PAGE {
+                break;
+            }
+        }
+        loop {
+            let page = ledger.decisions_after(self.after_decision, PAGE)?;
+            for d in &page {
+                self.decisions.push(DecisionFacts::of(d)?);
+                self.after_decision = d.seq;
             }
             if page.len() < PAGE {
                 return Ok(());
@@ -160,11 +184,7 @@ pub struct Spread {
 impl Spread {
     fn of(mut times: Vec<f64>) -> Option<Spread> {
         times.sort_by(f64::total_cmp);
-        // Nearest rank: the smallest value with at least `q` of the values at or below it.
-        let rank = |q: f64| {
-            let n = times.len() as f64;
-            times.get(((q * n).ceil() as usize).saturating_sub(1)).copied()
-        };
+        let rank = |q: f64| nearest_rank(&times, q);
         Some(Spread { reviews: times.len() as u64, median_ms: rank(0.5)?, p95_ms: rank(0.95)?, max_ms: rank(1.0)? })
     }
 }
@@ -178,8 +198,14 @@ pub struct Indicators {
     /// End of the window (RFC 3339 UTC, excluded); absent: to the last record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// The instant the cases undecided and overdue "now" are judged at (RFC 3339 UTC): `to`,
+    /// or the time of the request.
+    pub as_of: String,
     /// Applications received: reviewed plus refused for form errors.
     pub applications_received: u64,
+    /// Applications received by day of recording (`YYYY-MM-DD`, UTC); days without any are
+    /// left out.
+    pub applications_by_day: BTreeMap<String, u64>,
     /// Applications reviewed and recorded.
     pub reviewed: u64,
     /// Applications refused for form errors (`422`).
@@ -190,6 +216,10 @@ pub struct Indicators {
     pub auto_approved_share: Option<f64>,
     /// Machine decision time of the reviews that recorded it; `null` when none did.
     pub machine_decision_time: Option<Spread>,
+    /// Reviewer decision time against the statutory deadline, per jurisdiction, permit class
+    /// and deadline: final decisions recorded in the window, and the escalated cases
+    /// undecided and overdue at `as_of`.
+    pub reviewer_decision_time: Vec<ClassDecisionTime>,
     /// Reasons to escalate, by item id (`case` for the case as a whole: class, envelope,
     /// anomaly score).
     pub escalation_reasons: BTreeMap<String, u64>,
@@ -210,15 +240,18 @@ pub struct Indicators {
     pub registry_availability: Option<f64>,
 }
 
-fn share(part: u64, whole: u64) -> Option<f64> {
+pub(super) fn share(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
 impl Indicators {
     /// The indicators of `facts` recorded at or after `from` and before `to` (RFC 3339 UTC
-    /// with microseconds, as the ledger records times).
-    pub fn compute(facts: &Facts, from: Option<&str>, to: Option<&str>) -> Indicators {
+    /// with microseconds, as the ledger records times); the cases undecided and overdue are
+    /// judged at `to`, or at `now` without one.
+    pub fn compute(facts: &Facts, from: Option<&str>, to: Option<&str>, now: DateTime<Utc>) -> Indicators {
         let inside = |at: &str| from.is_none_or(|f| at >= f) && to.is_none_or(|t| at < t);
+        let as_of = to.and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map_or(now, |t| t.with_timezone(&Utc));
+        let as_of_text = as_of.to_rfc3339_opts(SecondsFormat::Micros, true);
         let reviews: Vec<&ReviewFacts> = facts.reviews.iter().filter(|r| inside(&r.recorded_at)).collect();
         let count = |keep: &dyn Fn(&ReviewFacts) -> bool| reviews.iter().filter(|r| keep(r)).count() as u64;
         let reviewed = reviews.len() as u64;
@@ -231,15 +264,29 @@ impl Indicators {
             *escalation_reasons.entry(item.map_or("case", |i| i.as_str()).to_string()).or_insert(0) += 1;
         }
         let (first_submissions, first_submissions_refused) = first_submissions(facts, &inside);
+        let mut applications_by_day = BTreeMap::new();
+        let received = reviews.iter().map(|r| &r.recorded_at).chain(facts.refusals.iter().map(|r| &r.recorded_at));
+        for at in received.filter(|at| inside(at)) {
+            *applications_by_day.entry(at.get(..10).unwrap_or(at).to_string()).or_insert(0) += 1;
+        }
+        let escalated = facts
+            .reviews
+            .iter()
+            .filter_map(|r| r.escalated.as_ref().map(|e| (r.application_id.as_str(), r.recorded_at.as_str(), e)));
+        let reviewer_decision_time =
+            super::decision_time::per_class(escalated, &facts.decisions, &inside, (&as_of_text, as_of));
         Indicators {
             from: from.map(str::to_string),
             to: to.map(str::to_string),
+            as_of: as_of_text,
             applications_received: reviewed + refused,
+            applications_by_day,
             reviewed,
             refused_for_form_errors: refused,
             auto_approved,
             auto_approved_share: share(auto_approved, reviewed),
             machine_decision_time: Spread::of(reviews.iter().filter_map(|r| r.machine_decision_ms).collect()),
+            reviewer_decision_time,
             escalation_reasons,
             first_submissions,
             first_submissions_refused,
@@ -279,6 +326,52 @@ impl Indicators {
                 ("{quantile=\"0.95\"}".into(), time.map(|t| t.p95_ms)),
                 ("{quantile=\"1\"}".into(), time.map(|t| t.max_ms)),
             ],
+        );
+        let classes: Vec<(String, &ClassDecisionTime)> = self
+            .reviewer_decision_time
+            .iter()
+            .map(|c| {
+                let word = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+                let labels = format!(
+                    "jurisdiction=\"{}\",class=\"{}\",cross_province=\"{}\",deadline_working_days=\"{}\"",
+                    c.jurisdiction.replace(['"', '\\', '\n'], "_"),
+                    word(c.permit_class.map(|k| k.to_string())),
+                    word(c.cross_province.map(|x| x.to_string())),
+                    word(c.deadline_working_days.map(|d| d.to_string())),
+                );
+                (labels, c)
+            })
+            .collect();
+        let per_class = |figure: &dyn Fn(&ClassDecisionTime) -> Option<f64>| -> Vec<(String, Option<f64>)> {
+            classes.iter().map(|(labels, c)| (format!("{{{labels}}}"), figure(c))).collect()
+        };
+        gauge(
+            "reviewer_decided",
+            "Escalated applications finally decided by a reviewer, per class and deadline.",
+            &per_class(&|c| Some(c.decided as f64)),
+        );
+        gauge(
+            "reviewer_in_time_share",
+            "Share of reviewer decisions made by the statutory due date, per class and deadline.",
+            &per_class(&|c| c.in_time_share),
+        );
+        let quantiles: Vec<(String, Option<f64>)> = classes
+            .iter()
+            .flat_map(|(labels, c)| {
+                let days = c.decision_working_days.as_ref();
+                [("0.5", days.map(|d| d.median)), ("0.95", days.map(|d| d.p95)), ("1", days.map(|d| d.max))]
+                    .map(|(q, v)| (format!("{{{labels},quantile=\"{q}\"}}"), v.map(f64::from)))
+            })
+            .collect();
+        gauge(
+            "reviewer_decision_working_days",
+            "Reviewer decision time, working days from submission: median, 95th percentile, maximum.",
+            &quantiles,
+        );
+        gauge(
+            "reviewer_overdue_now",
+            "Escalated applications undecided and past their statutory due date now, per class and deadline.",
+            &per_class(&|c| Some(c.overdue_now as f64)),
         );
         let reasons: Vec<(String, Option<f64>)> =
             self.escalation_reasons.iter().map(|(item, n)| (format!("{{item=\"{item}\"}}"), Some(*n as f64))).collect();

@@ -15,6 +15,7 @@
 // On the request path an index out of range is a panic: use `get`, iterators or patterns.
 #![deny(clippy::indexing_slicing)]
 
+pub mod decision_time;
 pub mod indicators;
 
 use std::collections::BTreeMap;

@@ -20,13 +20,15 @@ use crate::library::indicators::Indicators;
 pub struct Window {
     /// Records at or after this instant (RFC 3339) or day (`YYYY-MM-DD`, UTC); default: the first.
     pub from: Option<String>,
-    /// Records before this instant (RFC 3339) or day (`YYYY-MM-DD`, UTC); default: after the last.
+    /// Records before this instant (RFC 3339) or day (`YYYY-MM-DD`, UTC); default: after the
+    /// last. The cases undecided and overdue "now" are judged at it (default: the request's time).
     pub to: Option<String>,
 }
 
-/// The service indicators over a window of recording times: applications received,
-/// auto-approved share, machine decision time, escalation reasons by item, first
-/// submissions refused for form errors, reuse of archived data, registry availability.
+/// The service indicators over a window of recording times: applications received (also
+/// by day), auto-approved share, machine decision time, reviewer decision time against the
+/// statutory deadline per permit class, escalation reasons by item, first submissions
+/// refused for form errors, reuse of archived data, registry availability.
 /// Computed from the ledger's records only, so they can be recomputed from the ledger file.
 #[utoipa::path(
     get,
@@ -45,13 +47,27 @@ pub async fn indicators(
     query: Result<Query<Window>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(w) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let from = w.from.as_deref().map(|f| parse_since(f).map_err(|_| bad("from", f))).transpose()?;
-    let to = w.to.as_deref().map(|t| parse_since(t).map_err(|_| bad("to", t))).transpose()?;
+    let (from, to) = w.bounds()?;
     Ok(Json(computed(&state, from, to).await?).into_response())
 }
 
-fn bad(name: &str, value: &str) -> ApiError {
-    ApiError::BadRequest(format!("`{name}` must be an RFC 3339 date-time or a YYYY-MM-DD date, found `{value}`"))
+impl Window {
+    /// `from` and `to` as the ledger writes times; a bad one is a `400` naming its field.
+    pub(super) fn bounds(&self) -> Result<(Option<String>, Option<String>), ApiError> {
+        let read = |name: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|v| {
+                    parse_since(v).map_err(|_| {
+                        ApiError::BadRequest(format!(
+                            "`{name}` must be an RFC 3339 date-time or a YYYY-MM-DD date, found `{v}`"
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        Ok((read("from", &self.from)?, read("to", &self.to)?))
+    }
 }
 
 /// The indicators of the service's ledger over `from..to`.
@@ -63,7 +79,7 @@ pub(super) async fn computed(
     let st = Arc::clone(state);
     let indicators = tokio::task::spawn_blocking(move || {
         let facts = st.indicators.current(st.ledger.as_ref())?;
-        Ok::<_, ApiError>(Indicators::compute(&facts, from.as_deref(), to.as_deref()))
+        Ok::<_, ApiError>(Indicators::compute(&facts, from.as_deref(), to.as_deref(), chrono::Utc::now()))
     })
     .await??;
     Ok(indicators)

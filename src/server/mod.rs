@@ -213,6 +213,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/reviews/{id}/decisions", post(workbench::decisions::create))
         .route("/", get(workbench::queue_page))
         .route("/reviews/{id}", get(workbench::case_page))
+        .route("/workbench/indicators", get(workbench::indicators_page))
         .route("/workbench.css", get(workbench::stylesheet))
         .route("/workbench.js", get(workbench::script))
         .route("/v1/restrictions", get(restrictions::list).post(restrictions::create))

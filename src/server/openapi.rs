@@ -25,7 +25,7 @@ use super::{carriers, error, indicators, ops, renewals, restrictions, reviews, w
         ops::metrics,
         ops::openapi,
     ),
-    components(schemas(error::Problem, error::ProblemField, reviews::QueuePage, reviews::QueueEntry, crate::restrictions::Restriction, restrictions::Created, restrictions::AffectedReview, crate::restrictions::Affected, restrictions::Listed, restrictions::RestrictionPage, ops::Status, ops::Ready, ops::EnvelopeEntry, carriers::Library, crate::library::LibraryEntry, crate::library::Provenance, crate::library::Reuse, crate::ledger::Part, crate::library::indicators::Indicators, crate::library::indicators::Spread, workbench::decisions::Case, workbench::decisions::DecisionView)),
+    components(schemas(error::Problem, error::ProblemField, reviews::QueuePage, reviews::QueueEntry, crate::restrictions::Restriction, restrictions::Created, restrictions::AffectedReview, crate::restrictions::Affected, restrictions::Listed, restrictions::RestrictionPage, ops::Status, ops::Ready, ops::EnvelopeEntry, carriers::Library, crate::library::LibraryEntry, crate::library::Provenance, crate::library::Reuse, crate::ledger::Part, crate::library::indicators::Indicators, crate::library::indicators::Spread, crate::library::decision_time::ClassDecisionTime, crate::library::decision_time::WorkingDays, workbench::decisions::Case, workbench::decisions::DecisionView)),
     modifiers(&BearerAuth),
     tags(
         (name = "reviews", description = "Submit applications and read reviews"),

@@ -1,6 +1,6 @@
 //! The reviewer's workbench, served by `oscar serve` itself: the queue (`/`), the case page
-//! (`/reviews/{id}`) with its route map drawn as SVG from the loaded road network, and the
-//! decisions API the case page's form posts to (`POST /v1/reviews/{id}/decisions`).
+//! (`/reviews/{id}`) with its route map drawn as SVG from the loaded road network, the
+//! service indicators with their charts (`/workbench/indicators`), and the decisions API the case page's form posts to (`POST /v1/reviews/{id}/decisions`).
 //!
 //! Pages are plain server-rendered HTML with a small stylesheet and a small script, both
 //! compiled into the binary: no framework, no build step, nothing fetched from elsewhere.
@@ -14,6 +14,7 @@
 
 pub mod case;
 pub mod decisions;
+pub mod indicators;
 pub mod map;
 pub mod queue;
 
@@ -209,6 +210,38 @@ pub async fn case_page(
     let title = id.clone();
     let body = tokio::task::spawn_blocking(move || case::render(&state, &id)).await??;
     Ok(page(&title, &body))
+}
+
+/// The service indicators over the window of the query (`from`, `to`, as the API takes
+/// them; empty fields are left out), with their charts; a bad date is said on the page
+/// (`400`), next to the form.
+pub async fn indicators_page(
+    _allowed: PageReader,
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<super::indicators::Window>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+    let window = query
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+        .map(|Query(w)| super::indicators::Window { from: given(w.from), to: given(w.to) });
+    let shown = |w: &Option<String>| w.clone().unwrap_or_default();
+    let (from, to) =
+        window.as_ref().map_or_else(|_| (String::new(), String::new()), |w| (shown(&w.from), shown(&w.to)));
+    let mut body = String::new();
+    match window.and_then(|w| w.bounds()) {
+        Ok((start, end)) => {
+            let figures = super::indicators::computed(&state, start, end).await?;
+            indicators::form(&mut body, &from, &to, None);
+            indicators::figures(&mut body, &figures);
+            Ok(page("Indicators", &body))
+        }
+        Err(e) => {
+            indicators::form(&mut body, &from, &to, Some(&e.problem().detail));
+            let mut resp = page("Indicators", &body);
+            *resp.status_mut() = StatusCode::BAD_REQUEST;
+            Ok(resp)
+        }
+    }
 }
 
 /// The pages' stylesheet, print rules included.

@@ -144,6 +144,10 @@ pub fn render(state: &AppState, filters: &Filters) -> Result<String, ApiError> {
     let today = Utc::now().date_naive();
     let mut h = String::new();
     let _ = write!(h, "<h1>Queue <span lang=\"zh\">审核队列</span></h1>");
+    h.push_str(
+        "<p class=\"links\"><a id=\"indicators-link\" href=\"/workbench/indicators\">Service indicators \
+         <span lang=\"zh\">服务指标</span></a>: applications, shares, decision times against the statutory deadlines</p>",
+    );
     filter_form(&mut h, filters);
     let _ = write!(
         h,
