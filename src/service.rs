@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use oscar::ledger::{Ledger, SqliteLedger};
+use oscar::ledger::Ledger;
 use oscar::registry::{JsonlRegistry, RemoteOptions};
 use oscar::server::auth::{ApiKeys, Auth};
 use oscar::server::{AppState, Limits};
@@ -113,12 +113,12 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
         let full_sync = args.ledger_sync == crate::LedgerSync::Full;
         let handle = tokio::runtime::Handle::current();
         let state = tokio::task::spawn_blocking(move || -> Result<AppState, ServiceError> {
-            let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(&ledger_path, full_sync)?);
+            let ledger: Arc<dyn Ledger> = Arc::from(oscar::ledger::open(&ledger_path, full_sync)?);
             Ok(AppState::from_config(config, ledger, auth, limits, Some(&handle))?)
         })
         .await
         .map_err(|e| ServiceError::Runtime(std::io::Error::other(e.to_string())))??;
-        tracing::info!(ledger = %args.ledger.display(), "reviewer and ledger ready");
+        tracing::info!(ledger = %oscar::ledger::shown(&args.ledger), "reviewer and ledger ready");
         oscar::server::serve(args.addr, Arc::new(state), oscar::server::shutdown_signal()).await?;
         Ok(0)
     })
@@ -143,21 +143,22 @@ pub fn registry_serve(dir: &Path, addr: SocketAddr, delay_ms: u64) -> Result<u8,
 
 /// `oscar ledger init`.
 pub fn ledger_init(path: &Path) -> Result<u8, ServiceError> {
-    drop(SqliteLedger::create(path, false)?);
-    println!("{}: new empty ledger", path.display());
+    oscar::ledger::create(path)?;
+    println!("{}: new empty ledger", oscar::ledger::shown(path));
     Ok(0)
 }
 
 /// `oscar ledger verify`: read-only, so it may run beside a server writing the file.
 pub fn ledger_verify(path: &Path, json: bool) -> Result<u8, ServiceError> {
-    let ledger = SqliteLedger::open_read_only(path)?;
+    let ledger = oscar::ledger::open_read_only(path)?;
     let report = ledger.verify()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let file = path.display();
+        let file = oscar::ledger::shown(path);
         if !report.storage_problems.is_empty() {
-            println!("{file}: the file is damaged ({} problem(s) found by SQLite):", report.storage_problems.len());
+            let by = if oscar::ledger::postgres_url(path).is_some() { "the database" } else { "SQLite" };
+            println!("{file}: the file is damaged ({} problem(s) found by {by}):", report.storage_problems.len());
             for p in &report.storage_problems {
                 println!("  {p}");
             }
@@ -183,12 +184,12 @@ pub fn ledger_verify(path: &Path, json: bool) -> Result<u8, ServiceError> {
 /// `oscar ledger replay ID`: the reviewer is built from the given data plus the
 /// restrictions recorded before the review.
 pub fn ledger_replay(path: &Path, id: &str, config: &ReviewerConfig, json: bool) -> Result<u8, ServiceError> {
-    let ledger = SqliteLedger::open_read_only(path)?;
+    let ledger = oscar::ledger::open_read_only(path)?;
     let record = ledger.get(id)?.ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
-    let extra = oscar::restrictions::stored_closures(&ledger, Some(&record.entry.recorded_at))?;
+    let extra = oscar::restrictions::stored_closures(ledger.as_ref(), Some(&record.entry.recorded_at))?;
     let built = config.build(&extra, None)?;
-    let report =
-        oscar::ledger::replay(&ledger, &built.reviewer, id)?.ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
+    let report = oscar::ledger::replay(ledger.as_ref(), &built.reviewer, id)?
+        .ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

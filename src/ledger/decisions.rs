@@ -127,6 +127,12 @@ impl DecisionChecker {
         None
     }
 
+    /// Counts the next decision as broken because it could not be read.
+    pub fn unreadable(&mut self, seq: i64, application_id: String, why: &dyn std::fmt::Display) -> Broken {
+        self.count += 1;
+        Broken { seq, application_id, problem: format!("cannot be read: {why}") }
+    }
+
     /// Decisions checked so far.
     pub fn count(&self) -> i64 {
         self.count
@@ -233,10 +239,7 @@ pub(super) fn walk(conn: &Connection, checker: &mut DecisionChecker) -> Result<O
                 let now: Option<String> = review.query_row([&d.entry.application_id], |r| r.get(0)).optional()?;
                 checker.push(&d, now.as_deref())
             }
-            Err(e) => {
-                checker.count += 1;
-                Some(Broken { seq: row.get(0)?, application_id: row.get(1)?, problem: format!("cannot be read: {e}") })
-            }
+            Err(e) => Some(checker.unreadable(row.get(0)?, row.get(1)?, &e)),
         };
         if broken.is_some() {
             return Ok(broken);

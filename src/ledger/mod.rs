@@ -1,22 +1,25 @@
 //! The review ledger: every review the service answers is stored before the answer is sent,
 //! in an append-only sequence where each record carries the hash of the previous one.
 //!
-//! [`Ledger`] is the storage contract (a PostgreSQL implementation can serve many replicas
-//! later); [`SqliteLedger`] is the default, an embedded SQLite database in WAL mode.
+//! [`Ledger`] is the storage contract; [`SqliteLedger`] is the default, an embedded SQLite
+//! database in WAL mode; [`PostgresLedger`] keeps the chain in a PostgreSQL database that
+//! several replicas share. [`open`] picks one by where the ledger is (a file or a URL).
 //! [`Ledger::verify`] checks the storage and walks the chain, reporting the first broken
 //! record; [`replay()`] reviews a recorded application again and compares the result.
 
 mod decisions;
 mod library;
+mod postgres;
 mod replay;
 mod sqlite;
 
+pub use self::postgres::PostgresLedger;
 pub use decisions::{Decided, DecisionChecker, NewDecision, StoredDecision, decision_hash};
 pub use library::{ArchivedPart, Part, Refusal, StoredRefusal};
 pub use replay::{ItemDiff, ReplayReport, VersionDiff, replay};
 pub use sqlite::SqliteLedger;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -34,6 +37,9 @@ pub enum LedgerError {
     /// The database refused an operation.
     #[error("ledger database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The PostgreSQL database refused an operation.
+    #[error("ledger database: {}", postgres_text(.0))]
+    Postgres(#[from] ::postgres::Error),
     /// A stored value could not be decoded.
     #[error("ledger record {seq}: {message}")]
     Corrupt {
@@ -82,6 +88,50 @@ pub enum LedgerError {
     /// A file beside the database (its lock, its metadata) could not be used.
     #[error("ledger {}: {}", .0.display(), .1)]
     File(PathBuf, std::io::Error),
+}
+
+/// A PostgreSQL error with its cause (the driver's own text names only its kind).
+fn postgres_text(e: &::postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+/// The PostgreSQL URL `location` is (`postgres://` or `postgresql://`), if it is one.
+pub fn postgres_url(location: &Path) -> Option<&str> {
+    location.to_str().filter(|l| self::postgres::is_url(l))
+}
+
+/// How a ledger's location is shown (a URL without its password).
+pub fn shown(location: &Path) -> String {
+    postgres_url(location).map_or_else(|| location.display().to_string(), self::postgres::shown)
+}
+
+/// Makes a new ledger (`oscar ledger init`): a SQLite file at `location`, or the tables in
+/// the PostgreSQL database it names.
+pub fn create(location: &Path) -> Result<(), LedgerError> {
+    match postgres_url(location) {
+        Some(url) => PostgresLedger::create(url),
+        None => SqliteLedger::create(location, false).map(drop),
+    }
+}
+
+/// Opens the ledger at `location` for writing (see [`SqliteLedger::open`] and
+/// [`PostgresLedger::open`] for `full_sync`).
+pub fn open(location: &Path, full_sync: bool) -> Result<Box<dyn Ledger>, LedgerError> {
+    Ok(match postgres_url(location) {
+        Some(url) => Box::new(PostgresLedger::open(url, full_sync)?),
+        None => Box::new(SqliteLedger::open(location, full_sync)?),
+    })
+}
+
+/// Opens the ledger at `location` for reading only (`verify`, `replay`).
+pub fn open_read_only(location: &Path) -> Result<Box<dyn Ledger>, LedgerError> {
+    Ok(match postgres_url(location) {
+        Some(url) => Box::new(PostgresLedger::open_read_only(url)?),
+        None => Box::new(SqliteLedger::open_read_only(location)?),
+    })
 }
 
 /// A review to append: the fields of a record that its hash covers, besides its position.
@@ -227,8 +277,9 @@ impl<T> std::future::Future for Pending<T> {
 /// Storage of reviews and restrictions. Implementations must make [`Ledger::append`]
 /// durable against a process crash before returning, and atomic with the idempotency check.
 ///
-/// A writing ledger has one writer: opening it for writing excludes every other writer
-/// (SQLite: a lock on a file beside the database; a shared database: an advisory lock).
+/// A writing ledger has one writer at a time: opening a SQLite file for writing excludes
+/// every other writer (a lock on a file beside the database); replicas sharing a PostgreSQL
+/// database take turns, each batch under an advisory lock.
 /// When the storage can no longer take writes durably (its file removed or replaced,
 /// written by someone else, a full disk, an I/O error), writes answer
 /// [`LedgerError::Unavailable`] with the reason, and so does [`Ledger::ping`].
