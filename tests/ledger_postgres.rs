@@ -82,6 +82,21 @@ fn verify(url: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
+/// `ledger verify --json` of the ledger at `url`, which must be intact.
+fn assert_intact(url: &str) -> Value {
+    let report = verify(url);
+    assert!(report["first_broken"].is_null() && report["storage_problems"] == serde_json::json!([]), "{report}");
+    report
+}
+
+/// Asserts that the replica at `base` answers each of `ids` from the ledger.
+async fn assert_stored(client: &reqwest::Client, base: &str, ids: &[String]) {
+    for id in ids {
+        let resp = client.get(format!("{base}/v1/reviews/{id}")).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "acknowledged review {id} is not in the ledger");
+    }
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
 }
@@ -132,9 +147,8 @@ async fn two_replicas_writing_at_once_form_one_chain_with_one_record_per_id() {
         let resp = client.post(format!("{base}/v1/reviews")).json(&other).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 409);
     }
-    let report = verify(&url);
+    let report = assert_intact(&url);
     assert_eq!(report["records"], 200, "{report}");
-    assert!(report["first_broken"].is_null() && report["storage_problems"] == serde_json::json!([]), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -181,12 +195,8 @@ async fn kill_9_of_one_replica_under_load_loses_no_acknowledged_review() {
     }
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 250, "only {} reviews acknowledged", acked.len());
-    for id in &acked {
-        let resp = client.get(format!("{}/v1/reviews/{id}", bases[1])).send().await.unwrap();
-        assert_eq!(resp.status().as_u16(), 200, "acknowledged review {id} is not in the ledger");
-    }
-    let report = verify(&url);
-    assert!(report["first_broken"].is_null() && report["storage_problems"] == serde_json::json!([]), "{report}");
+    assert_stored(&client, &bases[1], &acked).await;
+    let report = assert_intact(&url);
     assert!(report["records"].as_u64().unwrap() >= acked.len() as u64, "{report}");
     drop(b);
 }
@@ -268,12 +278,8 @@ async fn the_database_down_under_load_answers_503_and_the_replicas_recover_by_th
         assert_eq!(resp.status().as_u16(), 200);
     }
     let acked = acked.lock().unwrap().clone();
-    for id in &acked {
-        let resp = client.get(format!("{}/v1/reviews/{id}", bases[0])).send().await.unwrap();
-        assert_eq!(resp.status().as_u16(), 200, "acknowledged review {id} is not in the ledger");
-    }
-    let report = verify(&url);
-    assert!(report["first_broken"].is_null() && report["storage_problems"] == serde_json::json!([]), "{report}");
+    assert_stored(&client, &bases[0], &acked).await;
+    assert_intact(&url);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

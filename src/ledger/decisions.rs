@@ -140,26 +140,32 @@ impl DecisionChecker {
 }
 
 fn decision(row: &Row<'_>) -> rusqlite::Result<StoredDecision> {
-    let word: String = row.get(2)?;
-    let kind = DecisionKind::parse(&word).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            2,
-            rusqlite::types::Type::Text,
-            format!("`{word}` is no decision").into(),
-        )
-    })?;
+    let unknown =
+        |message: String| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, message.into());
+    from_columns(row.get(0)?, |i| row.get(i), unknown)
+}
+
+/// A decision from its columns in the order of `COLUMNS`: `seq`, then the text columns
+/// (1 to 8) as `text` reads them; a kind that is none `unknown` makes an error of.
+pub(super) fn from_columns<E>(
+    seq: i64,
+    text: impl Fn(usize) -> Result<String, E>,
+    unknown: impl FnOnce(String) -> E,
+) -> Result<StoredDecision, E> {
+    let word = text(2)?;
+    let Some(kind) = DecisionKind::parse(&word) else { return Err(unknown(format!("`{word}` is no decision"))) };
     Ok(StoredDecision {
-        seq: row.get(0)?,
+        seq,
         entry: NewDecision {
-            application_id: row.get(1)?,
+            application_id: text(1)?,
             kind,
-            decision: row.get(3)?,
-            caller: row.get(4)?,
-            recorded_at: row.get(5)?,
+            decision: text(3)?,
+            caller: text(4)?,
+            recorded_at: text(5)?,
         },
-        review_hash: row.get(6)?,
-        prev_hash: row.get(7)?,
-        hash: row.get(8)?,
+        review_hash: text(6)?,
+        prev_hash: text(7)?,
+        hash: text(8)?,
     })
 }
 

@@ -222,6 +222,22 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    /// The report of a walk: what the storage's checks found, and each chain's checker with
+    /// the first broken entry it found.
+    fn of(
+        storage_problems: Vec<String>,
+        (records, first_broken): (&ChainChecker, Option<Broken>),
+        (decisions, first_broken_decision): (&DecisionChecker, Option<Broken>),
+    ) -> VerifyReport {
+        VerifyReport {
+            storage_problems,
+            records: records.count(),
+            first_broken,
+            decisions: decisions.count(),
+            first_broken_decision,
+        }
+    }
+
     /// The storage is sound and the chains of reviews and decisions unbroken.
     pub fn intact(&self) -> bool {
         self.storage_problems.is_empty() && self.first_broken.is_none() && self.first_broken_decision.is_none()
@@ -259,6 +275,18 @@ impl<T> Pending<T> {
     pub fn wait(self) -> Result<T, LedgerError> {
         self.0.blocking_recv().unwrap_or_else(dropped)
     }
+}
+
+/// The next batch for a ledger's writer thread: the first job waited for, then whatever is
+/// queued behind it, up to `most`; `None` once every sender is gone and the queue is empty.
+fn next_batch<J>(queue: &std::sync::mpsc::Receiver<J>, most: usize) -> Option<Vec<J>> {
+    let mut batch = vec![queue.recv().ok()?];
+    while batch.len() < most
+        && let Ok(job) = queue.try_recv()
+    {
+        batch.push(job);
+    }
+    Some(batch)
 }
 
 /// The writer went away without answering.

@@ -24,7 +24,7 @@ use super::{
     Appended, Broken, ChainChecker, GENESIS, HashScheme, Ledger, LedgerError, NewRecord, Pending, Query, Record,
     StoredRestriction, VerifyReport,
 };
-use crate::decision::{CaseStatus, DecisionKind};
+use crate::decision::CaseStatus;
 use crate::review::Verdict;
 
 /// The version of the tables this build writes, in `oscar_ledger`.
@@ -337,13 +337,7 @@ impl Writer {
     /// Takes what is queued (up to [`MAX_BATCH`]), does it in one transaction, commits,
     /// answers. Ends when every sender is gone and the queue is empty.
     fn run(mut self, queue: &mpsc::Receiver<Job>) {
-        while let Ok(first) = queue.recv() {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH
-                && let Ok(job) = queue.try_recv()
-            {
-                batch.push(job);
-            }
+        while let Some(mut batch) = super::next_batch(queue, MAX_BATCH) {
             match self.write(&mut batch) {
                 Ok(()) => batch.into_iter().for_each(|job| job.answer(None)),
                 Err(e @ LedgerError::Unavailable(_)) => {
@@ -591,22 +585,11 @@ fn stored_record(row: &Row) -> Result<Record, LedgerError> {
 /// A row of [`DECISION_COLUMNS`].
 fn decision(row: &Row) -> Result<StoredDecision, LedgerError> {
     let seq: i64 = row.try_get(0)?;
-    let word: String = row.try_get(2)?;
-    let kind = DecisionKind::parse(&word)
-        .ok_or_else(|| LedgerError::Corrupt { seq, message: format!("`{word}` is no decision") })?;
-    Ok(StoredDecision {
+    decisions::from_columns(
         seq,
-        entry: NewDecision {
-            application_id: row.try_get(1)?,
-            kind,
-            decision: row.try_get(3)?,
-            caller: row.try_get(4)?,
-            recorded_at: row.try_get(5)?,
-        },
-        review_hash: row.try_get(6)?,
-        prev_hash: row.try_get(7)?,
-        hash: row.try_get(8)?,
-    })
+        |i| row.try_get(i).map_err(LedgerError::from),
+        |message| LedgerError::Corrupt { seq, message },
+    )
 }
 
 /// Appends a review inside the writer's transaction; the id check sees every replica's
@@ -721,27 +704,37 @@ fn storage_problems(client: &mut impl GenericClient) -> Result<Vec<String>, Ledg
     Ok(problems)
 }
 
-/// Walks the chain from the genesis, a page at a time; the first broken record, if any.
-fn walk(client: &mut impl GenericClient, checker: &mut ChainChecker) -> Result<Option<Broken>, LedgerError> {
-    let sql = format!("SELECT {COLUMNS} FROM reviews WHERE seq > $1 ORDER BY seq LIMIT $2");
+/// Runs `sql` (rows after `$1`, at most `$2`, in sequence order, the sequence number first)
+/// a page at a time, giving each row to `check` until it finds the chain broken there.
+fn first_broken(
+    client: &mut impl GenericClient,
+    sql: &str,
+    mut check: impl FnMut(&Row) -> Result<Option<Broken>, LedgerError>,
+) -> Result<Option<Broken>, LedgerError> {
     let mut after = 0_i64;
     loop {
-        let rows = client.query(&sql, &[&after, &PAGE])?;
+        let rows = client.query(sql, &[&after, &PAGE])?;
         for row in &rows {
-            let seq: i64 = row.try_get(0)?;
-            let broken = match record(row) {
-                Ok(r) => checker.push(&r),
-                Err(why) => Some(checker.unreadable(seq, row.try_get(1).unwrap_or_default(), &why)),
-            };
-            if broken.is_some() {
-                return Ok(broken);
+            if let Some(broken) = check(row)? {
+                return Ok(Some(broken));
             }
-            after = seq;
+            after = row.try_get(0)?;
         }
         if (rows.len() as i64) < PAGE {
             return Ok(None);
         }
     }
+}
+
+/// Walks the chain from the genesis; the first broken record, if any.
+fn walk(client: &mut impl GenericClient, checker: &mut ChainChecker) -> Result<Option<Broken>, LedgerError> {
+    let sql = format!("SELECT {COLUMNS} FROM reviews WHERE seq > $1 ORDER BY seq LIMIT $2");
+    first_broken(client, &sql, |row| {
+        Ok(match record(row) {
+            Ok(r) => checker.push(&r),
+            Err(why) => Some(checker.unreadable(row.try_get(0)?, row.try_get(1).unwrap_or_default(), &why)),
+        })
+    })
 }
 
 /// Walks the decisions, each against the review record it decides now.
@@ -754,24 +747,12 @@ fn walk_decisions(
          WHERE d.seq > $1 ORDER BY d.seq LIMIT $2",
         DECISION_COLUMNS.replace(", ", ", d.")
     );
-    let mut after = 0_i64;
-    loop {
-        let rows = client.query(&sql, &[&after, &PAGE])?;
-        for row in &rows {
-            let seq: i64 = row.try_get(0)?;
-            let broken = match decision(row) {
-                Ok(d) => checker.push(&d, row.try_get::<_, Option<String>>(9)?.as_deref()),
-                Err(e) => Some(checker.unreadable(seq, row.try_get(1).unwrap_or_default(), &e)),
-            };
-            if broken.is_some() {
-                return Ok(broken);
-            }
-            after = seq;
-        }
-        if (rows.len() as i64) < PAGE {
-            return Ok(None);
-        }
-    }
+    first_broken(client, &sql, |row| {
+        Ok(match decision(row) {
+            Ok(d) => checker.push(&d, row.try_get::<_, Option<String>>(9)?.as_deref()),
+            Err(e) => Some(checker.unreadable(row.try_get(0)?, row.try_get(1).unwrap_or_default(), &e)),
+        })
+    })
 }
 
 fn restriction(r: &Row) -> Result<StoredRestriction, LedgerError> {
@@ -856,13 +837,7 @@ impl Ledger for PostgresLedger {
             let mut decided = DecisionChecker::default();
             let first_broken_decision = walk_decisions(&mut tx, &mut decided)?;
             tx.commit()?;
-            Ok(VerifyReport {
-                storage_problems,
-                records: checker.count(),
-                first_broken,
-                decisions: decided.count(),
-                first_broken_decision,
-            })
+            Ok(VerifyReport::of(storage_problems, (&checker, first_broken), (&decided, first_broken_decision)))
         })
     }
 
