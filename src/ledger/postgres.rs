@@ -178,7 +178,12 @@ struct Connection {
 
 impl Connection {
     fn new(url: &str, options: &str) -> Result<Connection, LedgerError> {
-        let mut config = Config::from_str(url).map_err(|e| LedgerError::Writer(format!("ledger URL: {e}")))?;
+        let mut config = Config::from_str(url).map_err(|e| {
+            LedgerError::NotALedger(
+                PathBuf::from(shown(url)),
+                format!("not a PostgreSQL URL: {}", super::postgres_text(&e)),
+            )
+        })?;
         let options = format!("{} {options}", config.get_options().unwrap_or_default());
         config.options(options.trim()).connect_timeout(CONNECT_TIMEOUT).application_name("oscar");
         Ok(Connection { config, session: None })
