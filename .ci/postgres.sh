@@ -4,7 +4,7 @@
 # refuses root), starts it, exports where it is, and stops and removes it on exit.
 #   OSCAR_TEST_POSTGRES      URL of its `postgres` database (the tests make their own)
 #   OSCAR_TEST_POSTGRES_CTL  pg_ctl for it, with -D and -l: `$OSCAR_TEST_POSTGRES_CTL stop`
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$pg_bin" ]; then
   as_root=$([ "$(id -u)" = 0 ] || echo sudo)
   $as_root apt-get update -qq
