@@ -599,40 +599,49 @@ fn decision(row: &Row) -> Result<StoredDecision, LedgerError> {
 
 /// Appends a review inside the writer's transaction; the id check sees every replica's
 /// records, since the transaction holds [`CHAIN_LOCK`].
+///
+/// A new id takes one round trip, the insert giving way to a stored id and filing the review
+/// under its carrier in the same statement: the batch holds the lock meanwhile, so the
+/// round trips a review makes are the part of its cost that replicas cannot share.
 fn append(batch: &mut Batch<'_>, r: &NewRecord, digest: &str, carrier: Option<&str>) -> Result<Appended, LedgerError> {
-    let sql = format!("SELECT {COLUMNS} FROM reviews WHERE application_id = $1");
-    if let Some(row) = batch.query_opt(&sql, &[&r.application_id])? {
-        let existing = stored_record(&row)?;
-        return Ok(if existing.entry.content_hash == r.content_hash {
-            Appended::Existing(existing)
-        } else {
-            Appended::Conflict(existing)
-        });
-    }
     let seq = batch.tip.0 + 1;
     let prev_hash = batch.tip.1.clone();
     let hash = HashScheme::Digests.record_hash(seq, &prev_hash, r, digest);
-    let sql = format!("INSERT INTO reviews ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
-    batch.query(
-        &sql,
-        &[
-            &seq,
-            &r.application_id,
-            &r.content_hash,
-            &r.application,
-            &r.review,
-            &r.verdict.as_str(),
-            &r.caller,
-            &r.recorded_at,
-            &prev_hash,
-            &hash,
-        ],
-    )?;
-    if let Some(uscc) = carrier {
-        batch.query("INSERT INTO library (seq, uscc) VALUES ($1, $2)", &[&seq, &uscc])?;
+    let sql = format!(
+        "WITH new AS (
+             INSERT INTO reviews ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (application_id) DO NOTHING RETURNING seq
+         ), filed AS (
+             INSERT INTO library (seq, uscc) SELECT seq, $11::text FROM new WHERE $11::text IS NOT NULL
+         )
+         SELECT count(*) FROM new"
+    );
+    let params: [&(dyn postgres::types::ToSql + Sync); 11] = [
+        &seq,
+        &r.application_id,
+        &r.content_hash,
+        &r.application,
+        &r.review,
+        &r.verdict.as_str(),
+        &r.caller,
+        &r.recorded_at,
+        &prev_hash,
+        &hash,
+        &carrier,
+    ];
+    let stored: Option<i64> = batch.query_opt(&sql, &params)?.map(|row| row.try_get(0)).transpose()?;
+    if stored == Some(1) {
+        batch.tip = (seq, hash.clone());
+        return Ok(Appended::New(Record { seq, entry: r.clone(), prev_hash, hash }));
     }
-    batch.tip = (seq, hash.clone());
-    Ok(Appended::New(Record { seq, entry: r.clone(), prev_hash, hash }))
+    let sql = format!("SELECT {COLUMNS} FROM reviews WHERE application_id = $1");
+    let row = batch.query_opt(&sql, &[&r.application_id])?;
+    let existing = stored_record(&row.ok_or_else(|| LedgerError::Writer("the insert stored nothing".into()))?)?;
+    Ok(if existing.entry.content_hash == r.content_hash {
+        Appended::Existing(existing)
+    } else {
+        Appended::Conflict(existing)
+    })
 }
 
 /// Records a decision inside the writer's transaction, after checking, in the same
