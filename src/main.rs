@@ -283,6 +283,8 @@ struct ServeArgs {
     #[arg(long, env = "OSCAR_MODEL")]
     model: Option<PathBuf>,
     /// Ledger database file (SQLite), made by `oscar ledger init`; a missing file is refused.
+    /// A `postgres://` or `postgresql://` URL names a PostgreSQL database instead, which
+    /// several servers may share.
     #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
     ledger: PathBuf,
     /// When a ledger commit is on the disk: `full` flushes every commit before the answer
@@ -341,7 +343,7 @@ struct ServeArgs {
 enum LedgerCommand {
     /// Create a new, empty ledger file (refuses a path where a file is).
     Init {
-        /// Ledger database file to create.
+        /// Ledger database file to create (or a `postgres://` URL: the tables are made there).
         #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
         ledger: PathBuf,
     },
@@ -349,7 +351,7 @@ enum LedgerCommand {
     /// report what is damaged and the first broken record (exit 0 intact, 1 damaged or
     /// broken). Read-only: never writes the file, and may run beside a server.
     Verify {
-        /// Ledger database file.
+        /// Ledger database file (or a `postgres://` URL).
         #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
         ledger: PathBuf,
         /// Print the report as JSON.
@@ -406,7 +408,7 @@ enum LedgerCommand {
     Replay {
         /// The application id.
         id: String,
-        /// Ledger database file.
+        /// Ledger database file (or a `postgres://` URL).
         #[arg(long, env = "OSCAR_LEDGER", default_value = "oscar-ledger.sqlite")]
         ledger: PathBuf,
         /// Where the reference data come from.

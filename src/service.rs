@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use oscar::ledger::Ledger;
 use oscar::ledger::checkpoint::{
     CheckpointDir, CheckpointError, CheckpointOptions, Checkpointer, KeyError, Proof, SigningKey, VerifierKey,
 };
-use oscar::ledger::{Ledger, SqliteLedger};
 use oscar::registry::{JsonlRegistry, RemoteOptions};
 use oscar::server::auth::{ApiKeys, Auth};
 use oscar::server::{AppState, Limits};
@@ -146,7 +146,7 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
             interval: Duration::from_secs(args.checkpoint_seconds.get()),
         };
         let (state, checkpointer) = tokio::task::spawn_blocking(move || -> Result<_, ServiceError> {
-            let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(&ledger_path, full_sync)?);
+            let ledger: Arc<dyn Ledger> = Arc::from(oscar::ledger::open(&ledger_path, full_sync)?);
             let checkpointer =
                 checkpoints.map(|(dir, key)| start_checkpoints(&ledger, &dir, &key, options)).transpose()?;
             Ok((AppState::from_config(config, ledger, auth, limits, Some(&handle))?, checkpointer))
@@ -154,7 +154,7 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
         .await
         .map_err(|e| ServiceError::Runtime(std::io::Error::other(e.to_string())))??;
         let task = checkpointer.map(Checkpointer::spawn).transpose().map_err(ServiceError::Runtime)?;
-        tracing::info!(ledger = %args.ledger.display(), "reviewer and ledger ready");
+        tracing::info!(ledger = %oscar::ledger::shown(&args.ledger), "reviewer and ledger ready");
         oscar::server::serve(args.addr, Arc::new(state), oscar::server::shutdown_signal()).await?;
         if let Some(task) = task {
             // The head signed once more on the way out.
@@ -185,22 +185,22 @@ pub fn registry_serve(dir: &Path, addr: SocketAddr, delay_ms: u64) -> Result<u8,
 
 /// `oscar ledger init`.
 pub fn ledger_init(path: &Path) -> Result<u8, ServiceError> {
-    drop(SqliteLedger::create(path, false)?);
-    println!("{}: new empty ledger", path.display());
+    oscar::ledger::create(path)?;
+    println!("{}: new empty ledger", oscar::ledger::shown(path));
     Ok(0)
 }
 
 /// `oscar ledger verify`: read-only, so it may run beside a server writing the file.
 /// `checkpoints` (directory, public key) also checks the chain against them.
 pub fn ledger_verify(path: &Path, json: bool, checkpoints: Option<(&Path, &Path)>) -> Result<u8, ServiceError> {
-    let ledger = SqliteLedger::open_read_only(path)?;
+    let ledger = oscar::ledger::open_read_only(path)?;
     let report = ledger.verify()?;
     let checked = match checkpoints {
         Some((dir, key)) => {
             let key = read_key(key, "--public-key", VerifierKey::parse)?;
             let dir = CheckpointDir::open(dir).map_err(|e| ServiceError::Flag("--checkpoints", e))?;
             let first_broken = report.first_broken.as_ref().map(|b| b.seq);
-            Some(oscar::ledger::checkpoint::verify_checkpoints(&ledger, &dir, &key, first_broken)?.0)
+            Some(oscar::ledger::checkpoint::verify_checkpoints(&*ledger, &dir, &key, first_broken)?.0)
         }
         None => None,
     };
@@ -211,9 +211,10 @@ pub fn ledger_verify(path: &Path, json: bool, checkpoints: Option<(&Path, &Path)
         }
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        let file = path.display();
+        let file = oscar::ledger::shown(path);
         if !report.storage_problems.is_empty() {
-            println!("{file}: the file is damaged ({} problem(s) found by SQLite):", report.storage_problems.len());
+            let by = if oscar::ledger::postgres_url(path).is_some() { "the database" } else { "SQLite" };
+            println!("{file}: the file is damaged ({} problem(s) found by {by}):", report.storage_problems.len());
             for p in &report.storage_problems {
                 println!("  {p}");
             }
@@ -299,8 +300,8 @@ pub fn ledger_prove(
             .ok_or_else(|| flag("--checkpoints", dir, none()))?,
         (None, None) => return Err(flag("--checkpoints", Path::new(""), none())),
     };
-    let ledger = SqliteLedger::open_read_only(path)?;
-    let proof = oscar::ledger::checkpoint::prove(&ledger, id, &file, &note, &key)?;
+    let ledger = oscar::ledger::open_read_only(path)?;
+    let proof = oscar::ledger::checkpoint::prove(&*ledger, id, &file, &note, &key)?;
     println!("{}", serde_json::to_string_pretty(&proof)?);
     Ok(0)
 }
@@ -335,12 +336,12 @@ pub fn ledger_check_proof(file: &Path, key: &Path) -> Result<u8, ServiceError> {
 /// `oscar ledger replay ID`: the reviewer is built from the given data plus the
 /// restrictions recorded before the review.
 pub fn ledger_replay(path: &Path, id: &str, config: &ReviewerConfig, json: bool) -> Result<u8, ServiceError> {
-    let ledger = SqliteLedger::open_read_only(path)?;
+    let ledger = oscar::ledger::open_read_only(path)?;
     let record = ledger.get(id)?.ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
-    let extra = oscar::restrictions::stored_closures(&ledger, Some(&record.entry.recorded_at))?;
+    let extra = oscar::restrictions::stored_closures(ledger.as_ref(), Some(&record.entry.recorded_at))?;
     let built = config.build(&extra, None)?;
-    let report =
-        oscar::ledger::replay(&ledger, &built.reviewer, id)?.ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
+    let report = oscar::ledger::replay(ledger.as_ref(), &built.reviewer, id)?
+        .ok_or_else(|| ServiceError::NotFound(id.to_string()))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -127,6 +127,12 @@ impl DecisionChecker {
         None
     }
 
+    /// Counts the next decision as broken because it could not be read.
+    pub fn unreadable(&mut self, seq: i64, application_id: String, why: &dyn std::fmt::Display) -> Broken {
+        self.count += 1;
+        Broken { seq, application_id, problem: format!("cannot be read: {why}") }
+    }
+
     /// Decisions checked so far.
     pub fn count(&self) -> i64 {
         self.count
@@ -134,26 +140,32 @@ impl DecisionChecker {
 }
 
 fn decision(row: &Row<'_>) -> rusqlite::Result<StoredDecision> {
-    let word: String = row.get(2)?;
-    let kind = DecisionKind::parse(&word).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            2,
-            rusqlite::types::Type::Text,
-            format!("`{word}` is no decision").into(),
-        )
-    })?;
+    let unknown =
+        |message: String| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, message.into());
+    from_columns(row.get(0)?, |i| row.get(i), unknown)
+}
+
+/// A decision from its columns in the order of `COLUMNS`: `seq`, then the text columns
+/// (1 to 8) as `text` reads them; a kind that is none `unknown` makes an error of.
+pub(super) fn from_columns<E>(
+    seq: i64,
+    text: impl Fn(usize) -> Result<String, E>,
+    unknown: impl FnOnce(String) -> E,
+) -> Result<StoredDecision, E> {
+    let word = text(2)?;
+    let Some(kind) = DecisionKind::parse(&word) else { return Err(unknown(format!("`{word}` is no decision"))) };
     Ok(StoredDecision {
-        seq: row.get(0)?,
+        seq,
         entry: NewDecision {
-            application_id: row.get(1)?,
+            application_id: text(1)?,
             kind,
-            decision: row.get(3)?,
-            caller: row.get(4)?,
-            recorded_at: row.get(5)?,
+            decision: text(3)?,
+            caller: text(4)?,
+            recorded_at: text(5)?,
         },
-        review_hash: row.get(6)?,
-        prev_hash: row.get(7)?,
-        hash: row.get(8)?,
+        review_hash: text(6)?,
+        prev_hash: text(7)?,
+        hash: text(8)?,
     })
 }
 
@@ -233,10 +245,7 @@ pub(super) fn walk(conn: &Connection, checker: &mut DecisionChecker) -> Result<O
                 let now: Option<String> = review.query_row([&d.entry.application_id], |r| r.get(0)).optional()?;
                 checker.push(&d, now.as_deref())
             }
-            Err(e) => {
-                checker.count += 1;
-                Some(Broken { seq: row.get(0)?, application_id: row.get(1)?, problem: format!("cannot be read: {e}") })
-            }
+            Err(e) => Some(checker.unreadable(row.get(0)?, row.get(1)?, &e)),
         };
         if broken.is_some() {
             return Ok(broken);

@@ -187,7 +187,7 @@ pub(super) fn catch_up(
 /// text of the application column.
 type Decode<'d> = &'d dyn Fn(&Row<'_>, usize) -> rusqlite::Result<String>;
 
-const FILED: &str = "SELECT r.seq, r.application_id, l.uscc, r.application, r.recorded_at
+pub(super) const FILED: &str = "SELECT r.seq, r.application_id, l.uscc, r.application, r.recorded_at
      FROM library l JOIN reviews r ON r.seq = l.seq";
 
 /// The archived parts of the rows `stmt` selects ([`FILED`]), `keep` of each application.
@@ -203,18 +203,30 @@ fn archived(
     let mut out = Vec::new();
     for row in rows {
         let (seq, application_id, uscc, application, recorded_at): (i64, String, String, String, String) = row?;
-        for (part, content) in parts_of(&application).into_iter().filter(|(p, _)| keep(*p)) {
-            out.push(ArchivedPart {
-                seq,
-                application_id: application_id.clone(),
-                uscc: uscc.clone(),
-                part,
-                content,
-                recorded_at: recorded_at.clone(),
-            });
-        }
+        out.extend(parts(seq, &application_id, &uscc, &application, &recorded_at).into_iter().filter(|p| keep(p.part)));
     }
     Ok(out)
+}
+
+/// The parts of the application recorded at `seq`, as archived for its carrier `uscc`.
+pub(super) fn parts(
+    seq: i64,
+    application_id: &str,
+    uscc: &str,
+    application: &str,
+    recorded_at: &str,
+) -> Vec<ArchivedPart> {
+    parts_of(application)
+        .into_iter()
+        .map(|(part, content)| ArchivedPart {
+            seq,
+            application_id: application_id.to_string(),
+            uscc: uscc.to_string(),
+            part,
+            content,
+            recorded_at: recorded_at.to_string(),
+        })
+        .collect()
 }
 
 /// Every part archived for `uscc`, in sequence order.
@@ -262,11 +274,23 @@ pub(super) fn refusals_after(
     let mut out = Vec::new();
     for row in rows {
         let (seq, application_id, uscc, pointers, caller, recorded_at) = row?;
-        let pointers = serde_json::from_str(&pointers)
-            .map_err(|e| LedgerError::Corrupt { seq, message: format!("refusal pointers: {e}") })?;
-        out.push(StoredRefusal { seq, refusal: Refusal { application_id, uscc, pointers, caller, recorded_at } });
+        out.push(stored_refusal(seq, application_id, uscc, &pointers, caller, recorded_at)?);
     }
     Ok(out)
+}
+
+/// A stored refusal from its columns; `pointers` is the JSON list as stored.
+pub(super) fn stored_refusal(
+    seq: i64,
+    application_id: Option<String>,
+    uscc: Option<String>,
+    pointers: &str,
+    caller: String,
+    recorded_at: String,
+) -> Result<StoredRefusal, LedgerError> {
+    let pointers = serde_json::from_str(pointers)
+        .map_err(|e| LedgerError::Corrupt { seq, message: format!("refusal pointers: {e}") })?;
+    Ok(StoredRefusal { seq, refusal: Refusal { application_id, uscc, pointers, caller, recorded_at } })
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! The review ledger: every review the service answers is stored before the answer is sent,
 //! in an append-only sequence where each record carries the hash of the previous one.
 //!
-//! [`Ledger`] is the storage contract (a PostgreSQL implementation can serve many replicas
-//! later); [`SqliteLedger`] is the default, an embedded SQLite database in WAL mode.
+//! [`Ledger`] is the storage contract; [`SqliteLedger`] is the default, an embedded SQLite
+//! database in WAL mode; [`PostgresLedger`] keeps the chain in a PostgreSQL database that
+//! several replicas share. [`open`] picks one by where the ledger is (a file or a URL).
 //! [`Ledger::verify`] checks the storage and walks the chain, reporting the first broken
 //! record; [`replay()`] reviews a recorded application again and compares the result.
 //! [`checkpoint`] signs the ledger's head and proves a review is in it.
@@ -10,15 +11,17 @@
 pub mod checkpoint;
 mod decisions;
 mod library;
+mod postgres;
 mod replay;
 mod sqlite;
 
+pub use self::postgres::PostgresLedger;
 pub use decisions::{Decided, DecisionChecker, NewDecision, StoredDecision, decision_hash};
 pub use library::{ArchivedPart, Part, Refusal, StoredRefusal};
 pub use replay::{ItemDiff, ReplayReport, VersionDiff, replay};
 pub use sqlite::SqliteLedger;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -36,6 +39,9 @@ pub enum LedgerError {
     /// The database refused an operation.
     #[error("ledger database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The PostgreSQL database refused an operation.
+    #[error("ledger database: {}", postgres_text(.0))]
+    Postgres(#[from] ::postgres::Error),
     /// A stored value could not be decoded.
     #[error("ledger record {seq}: {message}")]
     Corrupt {
@@ -84,6 +90,50 @@ pub enum LedgerError {
     /// A file beside the database (its lock, its metadata) could not be used.
     #[error("ledger {}: {}", .0.display(), .1)]
     File(PathBuf, std::io::Error),
+}
+
+/// A PostgreSQL error with its cause (the driver's own text names only its kind).
+fn postgres_text(e: &::postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+/// The PostgreSQL URL `location` is (`postgres://` or `postgresql://`), if it is one.
+pub fn postgres_url(location: &Path) -> Option<&str> {
+    location.to_str().filter(|l| self::postgres::is_url(l))
+}
+
+/// How a ledger's location is shown (a URL without its password).
+pub fn shown(location: &Path) -> String {
+    postgres_url(location).map_or_else(|| location.display().to_string(), self::postgres::shown)
+}
+
+/// Makes a new ledger (`oscar ledger init`): a SQLite file at `location`, or the tables in
+/// the PostgreSQL database it names.
+pub fn create(location: &Path) -> Result<(), LedgerError> {
+    match postgres_url(location) {
+        Some(url) => PostgresLedger::create(url),
+        None => SqliteLedger::create(location, false).map(drop),
+    }
+}
+
+/// Opens the ledger at `location` for writing (see [`SqliteLedger::open`] and
+/// [`PostgresLedger::open`] for `full_sync`).
+pub fn open(location: &Path, full_sync: bool) -> Result<Box<dyn Ledger>, LedgerError> {
+    Ok(match postgres_url(location) {
+        Some(url) => Box::new(PostgresLedger::open(url, full_sync)?),
+        None => Box::new(SqliteLedger::open(location, full_sync)?),
+    })
+}
+
+/// Opens the ledger at `location` for reading only (`verify`, `replay`).
+pub fn open_read_only(location: &Path) -> Result<Box<dyn Ledger>, LedgerError> {
+    Ok(match postgres_url(location) {
+        Some(url) => Box::new(PostgresLedger::open_read_only(url)?),
+        None => Box::new(SqliteLedger::open_read_only(location)?),
+    })
 }
 
 /// A review to append: the fields of a record that its hash covers, besides its position.
@@ -174,6 +224,22 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    /// The report of a walk: what the storage's checks found, and each chain's checker with
+    /// the first broken entry it found.
+    fn of(
+        storage_problems: Vec<String>,
+        (records, first_broken): (&ChainChecker, Option<Broken>),
+        (decisions, first_broken_decision): (&DecisionChecker, Option<Broken>),
+    ) -> VerifyReport {
+        VerifyReport {
+            storage_problems,
+            records: records.count(),
+            first_broken,
+            decisions: decisions.count(),
+            first_broken_decision,
+        }
+    }
+
     /// The storage is sound and the chains of reviews and decisions unbroken.
     pub fn intact(&self) -> bool {
         self.storage_problems.is_empty() && self.first_broken.is_none() && self.first_broken_decision.is_none()
@@ -213,6 +279,18 @@ impl<T> Pending<T> {
     }
 }
 
+/// The next batch for a ledger's writer thread: the first job waited for, then whatever is
+/// queued behind it, up to `most`; `None` once every sender is gone and the queue is empty.
+fn next_batch<J>(queue: &std::sync::mpsc::Receiver<J>, most: usize) -> Option<Vec<J>> {
+    let mut batch = vec![queue.recv().ok()?];
+    while batch.len() < most
+        && let Ok(job) = queue.try_recv()
+    {
+        batch.push(job);
+    }
+    Some(batch)
+}
+
 /// The writer went away without answering.
 fn dropped<T>(_: tokio::sync::oneshot::error::RecvError) -> Result<T, LedgerError> {
     Err(LedgerError::Writer("the write was dropped unanswered".into()))
@@ -229,8 +307,9 @@ impl<T> std::future::Future for Pending<T> {
 /// Storage of reviews and restrictions. Implementations must make [`Ledger::append`]
 /// durable against a process crash before returning, and atomic with the idempotency check.
 ///
-/// A writing ledger has one writer: opening it for writing excludes every other writer
-/// (SQLite: a lock on a file beside the database; a shared database: an advisory lock).
+/// A writing ledger has one writer at a time: opening a SQLite file for writing excludes
+/// every other writer (a lock on a file beside the database); replicas sharing a PostgreSQL
+/// database take turns, each batch under an advisory lock.
 /// When the storage can no longer take writes durably (its file removed or replaced,
 /// written by someone else, a full disk, an I/O error), writes answer
 /// [`LedgerError::Unavailable`] with the reason, and so does [`Ledger::ping`].

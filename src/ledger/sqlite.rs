@@ -805,13 +805,7 @@ impl Writer {
     /// Takes what is queued (up to [`MAX_BATCH`]), does it in one transaction, commits,
     /// answers. Ends when every sender is gone and the queue is empty.
     fn run(mut self, queue: &mpsc::Receiver<Job>) {
-        while let Ok(first) = queue.recv() {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH
-                && let Ok(job) = queue.try_recv()
-            {
-                batch.push(job);
-            }
+        while let Some(batch) = super::next_batch(queue, MAX_BATCH) {
             self.write(batch);
             if !matches!(self.health, Health::Lost(_)) {
                 self.checkpoint();
@@ -1109,13 +1103,7 @@ impl Ledger for SqliteLedger {
             };
             let mut decided = DecisionChecker::default();
             let first_broken_decision = decisions::walk(&tx, &mut decided)?;
-            Ok(VerifyReport {
-                storage_problems,
-                records: checker.count(),
-                first_broken,
-                decisions: decided.count(),
-                first_broken_decision,
-            })
+            Ok(VerifyReport::of(storage_problems, (&checker, first_broken), (&decided, first_broken_decision)))
         })
     }
 
