@@ -153,6 +153,24 @@ impl Scenario {
     }
 }
 
+/// Times `how` on the restrictions in turn from the `next`, checking each answer against
+/// the `expected` one.
+fn answers(
+    b: &mut criterion::Bencher,
+    s: &Scenario,
+    expected: &[Vec<Affected>],
+    next: &mut usize,
+    how: fn(&Scenario, &Closure) -> Vec<Affected>,
+) {
+    b.iter(|| {
+        let k = *next % s.closures.len();
+        *next += 1;
+        let found = how(s, black_box(&s.closures[k]));
+        assert_eq!(found.len(), expected[k].len());
+        found
+    })
+}
+
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap_or("VmRSS: 0 kB");
@@ -197,13 +215,7 @@ fn bench(c: &mut Criterion) {
         group.sample_size(20);
         let mut next = 0;
         group.bench_function(BenchmarkId::new(format!("R-tree of approved routes, {PERMITS}"), &name), |b| {
-            b.iter(|| {
-                let k = next % s.closures.len();
-                next += 1;
-                let found = s.indexed(black_box(&s.closures[k]));
-                assert_eq!(found.len(), expected[k].len());
-                found
-            })
+            answers(b, &s, &expected, &mut next, Scenario::indexed)
         });
         group.bench_function(BenchmarkId::new(format!("R-tree query alone, {PERMITS}"), &name), |b| {
             b.iter(|| {
@@ -213,13 +225,7 @@ fn bench(c: &mut Criterion) {
         });
         group.sample_size(10);
         group.bench_function(BenchmarkId::new(format!("baseline: candidates matched again, {PERMITS}"), &name), |b| {
-            b.iter(|| {
-                let k = next % s.closures.len();
-                next += 1;
-                let found = s.rematched(black_box(&s.closures[k]));
-                assert_eq!(found.len(), expected[k].len());
-                found
-            })
+            answers(b, &s, &expected, &mut next, Scenario::rematched)
         });
         group.bench_function(BenchmarkId::new(format!("baseline: full scan, {scanned}"), &name), |b| {
             b.iter(|| {
