@@ -126,6 +126,8 @@ impl Scenario {
         v["application_id"] = json!(id);
         v["schedule"]["start"] = json!(start);
         v["schedule"]["end"] = json!(end);
+        // Submitted the day before it travels (a schedule may not start before it).
+        v["submitted_at"] = json!(format!("{}T12:00:00Z", start - Duration::days(1)));
         (id, v.to_string())
     }
 
