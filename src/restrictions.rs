@@ -18,7 +18,7 @@ use crate::application::{Application, FieldError, plain_serde_message, typed_at}
 use crate::checks::LoweredMeasures;
 use crate::ledger::{Ledger, LedgerError, StoredRestriction};
 use crate::route_index::{ApprovedRoute, RouteIndex, Travel};
-use crate::routes::{Closure, LoweredLimits, RouteMatch, closures_on_route};
+use crate::routes::{Closure, ClosureHit, LoweredLimits, closure_met};
 
 /// Approved reviews are read for the index of approved routes in pages of this size.
 const PAGE: usize = 500;
@@ -314,15 +314,21 @@ pub fn affected_indexed(reviewer: &Reviewer, index: &RouteIndex, closure: &Closu
         if !may_bar(closure, permit.start, permit.end, permit.measures.as_ref()) {
             continue;
         }
-        let segments =
-            (index.network_of(permit) == Some(network.version())).then(|| network.segments_of(&permit.path)).flatten();
-        let Some(segments) = segments else {
+        if index.network_of(permit) != Some(network.version()) {
             out.stale.push((permit.seq, permit.application_id.to_string()));
             continue;
-        };
-        let matched = RouteMatch { segments, ..RouteMatch::default() };
-        if let Some(hit) = met(&permit.application_id, permit.start, permit.end, &matched, closure) {
-            out.found.push((permit.seq, hit));
+        }
+        // The path's segments up to the first that meets the closure, and no further.
+        let mut unknown = false;
+        let segments = network.segments_of(&permit.path).map_while(|s| {
+            unknown |= s.is_none();
+            s
+        });
+        let hit = closure_met(closure, segments);
+        if unknown {
+            out.stale.push((permit.seq, permit.application_id.to_string()));
+        } else if let Some(hit) = hit {
+            out.found.push((permit.seq, affected_at(&permit.application_id, permit.start, permit.end, &hit)));
         }
     }
     out
@@ -360,7 +366,8 @@ pub fn affected_among<'a>(
             continue;
         }
         let matched = routes.network.match_route(coords);
-        out.extend(met(application_id, s.start, s.end, &matched, closure));
+        let hit = closure_met(closure, &matched.segments);
+        out.extend(hit.map(|hit| affected_at(application_id, s.start, s.end, &hit)));
     }
     out
 }
@@ -378,21 +385,15 @@ fn may_bar(closure: &Closure, start: NaiveDate, end: NaiveDate, measures: Option
     }
 }
 
-/// Where `closure` meets the `matched` route of a permit, if it does.
-fn met(
-    application_id: &str,
-    start: NaiveDate,
-    end: NaiveDate,
-    matched: &RouteMatch,
-    closure: &Closure,
-) -> Option<Affected> {
-    closures_on_route(matched, std::slice::from_ref(closure)).first().map(|hit| Affected {
+/// The permit `application_id` travelling from `start` to `end`, affected where `hit` says.
+fn affected_at(application_id: &str, start: NaiveDate, end: NaiveDate, hit: &ClosureHit) -> Affected {
+    Affected {
         application_id: application_id.to_string(),
         schedule_start: start,
         schedule_end: end,
         km: hit.km,
         at: [hit.lon, hit.lat],
-    })
+    }
 }
 
 /// The measures lowered limits are compared with for `app`, with its rulebook's clearance

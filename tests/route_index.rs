@@ -78,7 +78,8 @@ fn an_approval_is_indexed_from_its_reviews_own_match() {
         let (review, travel) = reviewer.review_with_travel(&app, None).unwrap();
         let travel = travel.expect("a reviewer with a network hands its match over");
         // The match handed over is the review's: its path carries the review's segments.
-        assert_eq!(network.segments_of(&travel.matched.path).as_ref(), Some(&travel.matched.segments), "{id}");
+        let given_back: Option<Vec<_>> = network.segments_of(&travel.matched.path).collect();
+        assert_eq!(given_back.as_ref(), Some(&travel.matched.segments), "{id}");
         with_path += usize::from(!travel.matched.segments.is_empty());
         let handed = ApprovedRoute::new(&review.application_id, &travel);
         assert_eq!(Some(handed), approved_route(&reviewer, id, &app.to_string()), "{id}");
@@ -96,7 +97,8 @@ fn a_kept_path_gives_back_the_matched_segments() {
     for app in applications(network, 300, 29) {
         let coords: Vec<[f64; 2]> = serde_json::from_value(app["route"]["geometry"]["coordinates"].clone()).unwrap();
         let matched = network.match_route(&coords);
-        assert_eq!(network.segments_of(&matched.path), Some(matched.segments.clone()), "{}", app["application_id"]);
+        let given_back: Option<Vec<_>> = network.segments_of(&matched.path).collect();
+        assert_eq!(given_back, Some(matched.segments.clone()), "{}", app["application_id"]);
         pieces += matched.segments.len();
     }
     assert!(pieces > 3_000, "{pieces}");

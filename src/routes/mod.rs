@@ -25,7 +25,9 @@ mod turns;
 pub mod values;
 
 pub use alternatives::UNCERTAINTY_M;
-pub use closures::{Closure, ClosureHit, LoweredLimits, closures_from_str, closures_on_route, load_closures};
+pub use closures::{
+    Closure, ClosureHit, LoweredLimits, closure_met, closures_from_str, closures_on_route, load_closures,
+};
 pub use findings::{Gap, NetworkFindings, RouteData, RouteFindings, analyse_geometry, distance_m, path_length_m};
 pub use geojson::import_geojson;
 pub use import::{DRIVABLE_HIGHWAYS, ImportReport, LIMIT_KEYS, UnparsedValue, import_osm};

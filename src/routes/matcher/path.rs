@@ -135,13 +135,12 @@ impl RouteNetwork {
     }
 
     /// The matched segments of `path`, as [`RouteMatch::segments`] had them when it was
-    /// matched on this network; `None` where it names a segment this network lacks (a path
-    /// matched on another network).
-    pub fn segments_of(&self, path: &MatchedPath) -> Option<Vec<MatchedSegment>> {
+    /// matched on this network, one at a time as asked for; `None` in place of one that names
+    /// a segment this network lacks (a path matched on another network).
+    pub fn segments_of<'a>(&'a self, path: &'a MatchedPath) -> impl Iterator<Item = Option<MatchedSegment>> + 'a {
         let mut walk = Walk::default();
         path.pieces()
-            .map(|(starts_chain, p)| self.has_segment(p.way, p.seg).then(|| walk.step(self, &p, starts_chain)))
-            .collect()
+            .map(move |(starts_chain, p)| self.has_segment(p.way, p.seg).then(|| walk.step(self, &p, starts_chain)))
     }
 }
 
