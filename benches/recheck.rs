@@ -1,18 +1,22 @@
 //! Re-checking the approved permits when a restriction is added: the R-tree of approved
-//! routes (`oscar::route_index`) with 250,000 approved permits, against the full scan it
-//! replaced (every approved application read and compared, the ones near it matched
-//! again) on the first 10,000 of them in the same run, 2,000 on the larger network (the scan
-//! grows with the permits: multiply by 25 or 125 for 250,000).
+//! routes (`oscar::route_index`) with 250,000 approved permits, each candidate decided from
+//! what the index keeps of it (travel days, vehicle measures, matched path as the network's
+//! way and segment numbers), against, in the same run, the two paths it replaced: the same
+//! candidates read and matched again (the index as it was before it kept paths), and the full
+//! scan (every approved application read and compared, the ones near it matched again) on the
+//! first 10,000 of them, 2,000 on the larger network (the scan grows with the permits:
+//! multiply by 25 or 125 for 250,000). And what indexing one approval costs: an entry made
+//! from the review's own match, against the stored application parsed and matched again.
 //!
 //! The permits: 5,000 applications from `oscar gen` (trips between places of the network,
 //! redrawn as another map would) approved 50 times each over 2026, each time with its own id
 //! and travel days (its route matched once), on two real networks: the shipped central
 //! Helsinki (1 × 1.7 km: every permit of the year in one district, the worst case) and the
 //! largest extract in `../shared/data/osm` (Heidelberg and its region, about 100 km across).
-//! A candidate's application is written out as JSON when it is checked, standing in for
-//! reading it from the ledger. The restrictions: points and short stretches on real roads,
-//! half of them on a road a permit uses, closed or under lowered limits, valid for one to
-//! three days.
+//! Where a candidate is matched again its application is written out as JSON first, standing
+//! in for reading it from the ledger. The restrictions: points and short stretches on real
+//! roads, half of them on a road a permit uses, closed or under lowered limits, valid for one
+//! to three days.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code: failing loudly is the point
 
@@ -27,10 +31,11 @@ use std::time::Instant;
 use chrono::{Duration, NaiveDate};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use oscar::Reviewer;
+use oscar::checks::LoweredMeasures;
 use oscar::registry::JsonlRegistry;
-use oscar::restrictions::{Affected, affected_among};
+use oscar::restrictions::{Affected, affected_among, affected_indexed, approved_route};
 use oscar::rng::SplitMix64;
-use oscar::route_index::{Pieces, RouteIndex};
+use oscar::route_index::{ApprovedRoute, RouteIndex, Travel};
 use oscar::routes::{Closure, RouteData, RouteNetwork};
 use oscar::rulebook::LoadedRulebook;
 use recheck_common::{applications, restrictions};
@@ -64,24 +69,34 @@ impl Scenario {
         let apps = applications(network, ROUTES, 20_261_130);
         let mut rng = SplitMix64::new(7);
         let year = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
-        let (mut permits, mut pieces, mut segments, mut km) = (Vec::new(), Vec::new(), 0, 0.0);
+        let (mut segments, mut km) = (0, 0.0);
         let started = Instant::now();
-        for (a, app) in apps.iter().enumerate() {
-            let parsed = reviewer.parse(&app.to_string()).unwrap();
-            let matched = network.match_route(&parsed.route.geometry.coordinates);
-            (segments, km) = (segments + matched.segments.len(), km + matched.length_m / 1000.0);
-            let days = parsed.schedule.end - parsed.schedule.start;
-            for _ in 0..PERMITS / ROUTES {
-                let start = year + Duration::days(rng.below(365) as i64);
-                let seq = permits.len() as i64 + 1;
-                permits.push((a, start, start + days));
-                pieces.push((seq, Pieces::new(&format!("P-{seq:06}"), start, start + days, &matched)));
-            }
-        }
+        let travels: Vec<Travel> = apps
+            .iter()
+            .map(|app| {
+                let parsed = reviewer.parse(&app.to_string()).unwrap();
+                let matched = network.match_route(&parsed.route.geometry.coordinates);
+                (segments, km) = (segments + matched.segments.len(), km + matched.length_m / 1000.0);
+                let book = reviewer.rulebook(&parsed.jurisdiction).unwrap();
+                let measures = LoweredMeasures::of(&parsed, book.rules.route.height_margin.si());
+                Travel::new(&parsed, Some(measures), matched, network.version())
+            })
+            .collect();
         let matched_in = started.elapsed();
         let before = rss_kib();
         let started = Instant::now();
-        let index = RouteIndex::new(pieces);
+        let mut permits = Vec::new();
+        let mut index = RouteIndex::default();
+        for (a, mut travel) in travels.into_iter().enumerate() {
+            let days = travel.end - travel.start;
+            for _ in 0..PERMITS / ROUTES {
+                travel.start = year + Duration::days(rng.below(365) as i64);
+                travel.end = travel.start + days;
+                let seq = permits.len() as i64 + 1;
+                permits.push((a, travel.start, travel.end));
+                index.insert(seq, ApprovedRoute::new(&format!("P-{seq:06}"), &travel));
+            }
+        }
         let built_in = started.elapsed();
         let memory_mib = rss_kib().saturating_sub(before) as f64 / 1024.0;
         let mut closures = restrictions(network, 50, 3, |rng| 1 + rng.below(3) as i64);
@@ -111,6 +126,8 @@ impl Scenario {
         v["application_id"] = json!(id);
         v["schedule"]["start"] = json!(start);
         v["schedule"]["end"] = json!(end);
+        // Submitted the day before it travels (a schedule may not start before it).
+        v["submitted_at"] = json!(format!("{}T12:00:00Z", start - Duration::days(1)));
         (id, v.to_string())
     }
 
@@ -120,15 +137,40 @@ impl Scenario {
         affected_among(&self.reviewer, closure, read.iter().map(|(id, json)| (id.as_str(), json.as_str())))
     }
 
-    /// Through the index.
+    /// Through the index, each candidate decided from what it keeps.
     fn indexed(&self, closure: &Closure) -> Vec<Affected> {
-        self.affected(closure, self.index.candidates(closure).into_iter().map(|(seq, _)| seq))
+        let found = affected_indexed(&self.reviewer, &self.index, closure);
+        assert!(found.stale.is_empty());
+        found.found.into_iter().map(|(_, a)| a).collect()
+    }
+
+    /// Through the index, each candidate read and matched again (before the index kept paths).
+    fn rematched(&self, closure: &Closure) -> Vec<Affected> {
+        self.affected(closure, self.index.candidates(closure).into_iter().map(|p| p.seq))
     }
 
     /// The full scan of the first `scanned` permits.
     fn scan(&self, closure: &Closure) -> Vec<Affected> {
         self.affected(closure, 1..=self.scanned as i64)
     }
+}
+
+/// Times `how` on the restrictions in turn from the `next`, checking each answer against
+/// the `expected` one.
+fn answers(
+    b: &mut criterion::Bencher,
+    s: &Scenario,
+    expected: &[Vec<Affected>],
+    next: &mut usize,
+    how: fn(&Scenario, &Closure) -> Vec<Affected>,
+) {
+    b.iter(|| {
+        let k = *next % s.closures.len();
+        *next += 1;
+        let found = how(s, black_box(&s.closures[k]));
+        assert_eq!(found.len(), expected[k].len());
+        found
+    })
 }
 
 fn rss_kib() -> u64 {
@@ -152,8 +194,11 @@ fn bench(c: &mut Criterion) {
         let expected: Vec<Vec<Affected>> = s.closures.iter().map(|c| s.indexed(c)).collect();
         let candidates: usize = s.closures.iter().map(|c| s.index.candidates(c).len()).sum();
         let found: usize = expected.iter().map(Vec::len).sum();
-        // On the permits the full scan reads, the index finds what it finds.
+        // On the permits the full scan reads, the index finds what it finds, and on all of
+        // them what matching the candidates again finds.
         for (c, all) in s.closures.iter().zip(&expected).take(6) {
+            let json = |found: &[Affected]| serde_json::to_string(found).unwrap();
+            assert_eq!(json(all), json(&s.rematched(c)), "{}", c.id);
             let first: Vec<&str> = all
                 .iter()
                 .map(|a| a.application_id.as_str())
@@ -172,13 +217,7 @@ fn bench(c: &mut Criterion) {
         group.sample_size(20);
         let mut next = 0;
         group.bench_function(BenchmarkId::new(format!("R-tree of approved routes, {PERMITS}"), &name), |b| {
-            b.iter(|| {
-                let k = next % s.closures.len();
-                next += 1;
-                let found = s.indexed(black_box(&s.closures[k]));
-                assert_eq!(found.len(), expected[k].len());
-                found
-            })
+            answers(b, &s, &expected, &mut next, Scenario::indexed)
         });
         group.bench_function(BenchmarkId::new(format!("R-tree query alone, {PERMITS}"), &name), |b| {
             b.iter(|| {
@@ -187,11 +226,26 @@ fn bench(c: &mut Criterion) {
             })
         });
         group.sample_size(10);
+        group.bench_function(BenchmarkId::new(format!("baseline: candidates matched again, {PERMITS}"), &name), |b| {
+            answers(b, &s, &expected, &mut next, Scenario::rematched)
+        });
         group.bench_function(BenchmarkId::new(format!("baseline: full scan, {scanned}"), &name), |b| {
             b.iter(|| {
                 next += 1;
                 s.scan(black_box(&s.closures[next % s.closures.len()]))
             })
+        });
+        // What one approval adds: its entry from the review's match, against matching the
+        // stored application again (what the service did before).
+        let (id, json) = s.read(1);
+        group.sample_size(20);
+        group.bench_function(BenchmarkId::new("index an approval: from the review's match", &name), |b| {
+            let travel = s.reviewer.review_with_travel(&serde_json::from_str(&json).unwrap(), None);
+            let travel = travel.unwrap().1.unwrap();
+            b.iter(|| ApprovedRoute::new(black_box(&id), &travel))
+        });
+        group.bench_function(BenchmarkId::new("baseline: index an approval by matching it again", &name), |b| {
+            b.iter(|| approved_route(&s.reviewer, &id, black_box(&json)).unwrap())
         });
     }
     group.finish();

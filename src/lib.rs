@@ -146,9 +146,22 @@ impl Reviewer {
         value: &serde_json::Value,
         receipt: &application::Receipt,
     ) -> Result<Review, Vec<FieldError>> {
+        self.review_with_travel(value, Some(receipt)).map(|(review, _)| review)
+    }
+
+    /// [`Reviewer::review_received`] (without a receipt: [`Reviewer::review_value`]), handing
+    /// back with the review how its route was matched and when the permit travels, for the
+    /// index of approved routes ([`route_index::ApprovedRoute::new`]): the review's own
+    /// match, so an approval is not matched a second time to be indexed. `None` without a
+    /// road network.
+    pub fn review_with_travel(
+        &self,
+        value: &serde_json::Value,
+        receipt: Option<&application::Receipt>,
+    ) -> Result<(Review, Option<route_index::Travel>), Vec<FieldError>> {
         let parsed = application::parse_value(value, |j| self.formats_for(j));
-        match (parsed, receipt.check(value)) {
-            (Ok(app), None) => self.review_valid(&app),
+        match (parsed, receipt.and_then(|r| r.check(value))) {
+            (Ok(app), None) => self.review_travelling(&app),
             (Ok(_), Some(late)) => Err(vec![late]),
             (Err(mut errors), late) => {
                 errors.extend(late);
@@ -169,6 +182,11 @@ impl Reviewer {
 
     /// Reviews a validated application.
     fn review_valid(&self, app: &Application) -> Result<Review, Vec<FieldError>> {
+        self.review_travelling(app).map(|(review, _)| review)
+    }
+
+    /// Reviews a validated application; with the review, its travel as the review matched it.
+    fn review_travelling(&self, app: &Application) -> Result<(Review, Option<route_index::Travel>), Vec<FieldError>> {
         // Validation refuses a jurisdiction without a rulebook; this only guards the invariant.
         let Some(book) = self.rulebook(&app.jurisdiction) else {
             return Err(vec![FieldError::no_rulebook(&app.jurisdiction)]);
@@ -192,7 +210,19 @@ impl Reviewer {
         });
         let decision = review::decide(&items, &determination, anomaly.as_ref(), &rules.envelope);
         let alternative = self.routes.as_ref().and_then(|data| alternative::propose(&ctx, &items, data));
-        Ok(Review {
+        let versions = Versions {
+            oscar: env!("CARGO_PKG_VERSION").to_string(),
+            rulebook: book.hash.clone(),
+            registry: self.registry.version(),
+            routes: route.network.as_ref().map_or_else(|| "none".into(), |n| n.version.clone()),
+            model: self.model.as_ref().map_or_else(|| "none".into(), |m| m.version().to_string()),
+        };
+        let measures = checks::LoweredMeasures::of(app, rules.route.height_margin.si());
+        let travel =
+            self.routes.as_ref().zip(route.network).map(|(data, found)| {
+                route_index::Travel::new(app, Some(measures), found.matched, data.network.version())
+            });
+        let review = Review {
             application_id: app.application_id.clone(),
             jurisdiction: app.jurisdiction.clone(),
             verdict: decision.verdict,
@@ -204,14 +234,9 @@ impl Reviewer {
             anomaly,
             reasons: decision.reasons,
             alternative,
-            versions: Versions {
-                oscar: env!("CARGO_PKG_VERSION").to_string(),
-                rulebook: book.hash.clone(),
-                registry: self.registry.version(),
-                routes: route.network.as_ref().map_or_else(|| "none".into(), |n| n.version.clone()),
-                model: self.model.as_ref().map_or_else(|| "none".into(), |m| m.version().to_string()),
-            },
-        })
+            versions,
+        };
+        Ok((review, travel))
     }
 }
 

@@ -14,11 +14,11 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::Reviewer;
-use crate::application::{FieldError, plain_serde_message, typed_at};
-use crate::checks::lowered_comparisons;
+use crate::application::{Application, FieldError, plain_serde_message, typed_at};
+use crate::checks::LoweredMeasures;
 use crate::ledger::{Ledger, LedgerError, StoredRestriction};
-use crate::route_index::{Pieces, RouteIndex};
-use crate::routes::{Closure, LoweredLimits, closures_on_route};
+use crate::route_index::{ApprovedRoute, RouteIndex, Travel};
+use crate::routes::{Closure, ClosureHit, LoweredLimits, closure_met};
 
 /// Approved reviews are read for the index of approved routes in pages of this size.
 const PAGE: usize = 500;
@@ -249,30 +249,89 @@ pub fn joined(ledger: &dyn Ledger, closure: &Closure) -> Result<Option<Vec<Closu
     Ok(Some(closures))
 }
 
+/// What a new restriction affects among the approved permits.
+#[derive(Debug, Clone, Default)]
+pub struct Rechecked {
+    /// The permits it affects, in ledger order.
+    pub affected: Vec<Affected>,
+    /// Approved permits checked (the index's candidates).
+    pub checked: usize,
+}
+
 /// The approved reviews whose matched route meets `closure` during their schedule (for
-/// lowered limits: and whose vehicle exceeds one of them), of the `candidates` that the
-/// [`RouteIndex`] finds for it (ledger position and application id), each read from the
-/// ledger and checked as [`affected_among`] does. A candidate the ledger no longer holds
-/// fails it.
+/// lowered limits: whose vehicle exceeds one of them), of the candidates the [`RouteIndex`]
+/// finds for it: each decided from what the index keeps of it ([`affected_indexed`]); one
+/// matched on another network than the reviewer's is read from the ledger and checked as
+/// [`affected_among`] does, and fails it if the ledger no longer holds it.
 pub fn affected(
     ledger: &dyn Ledger,
     reviewer: &Reviewer,
-    candidates: &[(i64, String)],
+    index: &RouteIndex,
     closure: &Closure,
-) -> Result<Vec<Affected>, LedgerError> {
-    let mut approved = Vec::with_capacity(candidates.len());
-    for (seq, id) in candidates {
-        match ledger.get(id)? {
-            Some(record) if record.seq == *seq => approved.push(record.entry),
+) -> Result<Rechecked, LedgerError> {
+    let Indexed { mut found, stale, checked } = affected_indexed(reviewer, index, closure);
+    for (seq, id) in stale {
+        let entry = match ledger.get(&id)? {
+            Some(record) if record.seq == seq => record.entry,
             _ => {
                 return Err(LedgerError::Corrupt {
-                    seq: *seq,
+                    seq,
                     message: format!("approved review `{id}` is in the index of approved routes but not in the ledger"),
                 });
             }
+        };
+        let again = affected_among(reviewer, closure, [(entry.application_id.as_str(), entry.application.as_str())]);
+        found.extend(again.into_iter().map(|a| (seq, a)));
+    }
+    found.sort_by_key(|(seq, _)| *seq);
+    Ok(Rechecked { affected: found.into_iter().map(|(_, a)| a).collect(), checked })
+}
+
+/// What the index alone says of a new restriction.
+#[derive(Debug, Clone, Default)]
+pub struct Indexed {
+    /// The permits it affects, with their ledger position.
+    pub found: Vec<(i64, Affected)>,
+    /// Candidates matched on another network than the reviewer's (ledger position,
+    /// application id): their kept path names that network's segments, so they are to be
+    /// read and matched again.
+    pub stale: Vec<(i64, String)>,
+    /// Candidates checked.
+    pub checked: usize,
+}
+
+/// The candidates the [`RouteIndex`] finds for `closure`, each decided as [`affected_among`]
+/// decides a permit (the same schedule and limit test, the same meeting of closure and
+/// matched segments), from its kept travel days, vehicle measures and matched path instead
+/// of its application and a new match.
+pub fn affected_indexed(reviewer: &Reviewer, index: &RouteIndex, closure: &Closure) -> Indexed {
+    let candidates = index.candidates(closure);
+    let mut out = Indexed { checked: candidates.len(), ..Indexed::default() };
+    let Some(network) = reviewer.routes().map(|r| &r.network) else {
+        return out;
+    };
+    for permit in candidates {
+        if !may_bar(closure, permit.start, permit.end, permit.measures.as_ref()) {
+            continue;
+        }
+        if index.network_of(permit) != Some(network.version()) {
+            out.stale.push((permit.seq, permit.application_id.to_string()));
+            continue;
+        }
+        // The path's segments up to the first that meets the closure, and no further.
+        let mut unknown = false;
+        let segments = network.segments_of(&permit.path).map_while(|s| {
+            unknown |= s.is_none();
+            s
+        });
+        let hit = closure_met(closure, segments);
+        if unknown {
+            out.stale.push((permit.seq, permit.application_id.to_string()));
+        } else if let Some(hit) = hit {
+            out.found.push((permit.seq, affected_at(&permit.application_id, permit.start, permit.end, &hit)));
         }
     }
-    Ok(affected_among(reviewer, closure, approved.iter().map(|e| (e.application_id.as_str(), e.application.as_str()))))
+    out
 }
 
 /// Of the approved applications given (id and JSON), those whose matched route meets
@@ -294,7 +353,7 @@ pub fn affected_among<'a>(
     for (application_id, json) in approved {
         let Ok(app) = reviewer.parse(json) else { continue };
         let s = &app.schedule;
-        if closure.valid_from.date_naive() > s.end || closure.valid_until.date_naive() < s.start {
+        if !may_bar(closure, s.start, s.end, measures(reviewer, &app).as_ref()) {
             continue;
         }
         let coords = &app.route.geometry.coordinates;
@@ -306,36 +365,54 @@ pub fn affected_among<'a>(
         {
             continue;
         }
-        // Lowered limits affect only the vehicles they are below.
-        if let (Some(limits), Some(book)) = (&closure.limits, reviewer.rulebook(&app.jurisdiction)) {
-            let margin = book.rules.route.height_margin.si();
-            if lowered_comparisons(&app, margin, limits).iter().all(|(_, observed, limit, _)| observed <= limit) {
-                continue;
-            }
-        }
         let matched = routes.network.match_route(coords);
-        if let Some(hit) = closures_on_route(&matched, std::slice::from_ref(closure)).first() {
-            out.push(Affected {
-                application_id: application_id.to_string(),
-                schedule_start: s.start,
-                schedule_end: s.end,
-                km: hit.km,
-                at: [hit.lon, hit.lat],
-            });
-        }
+        let hit = closure_met(closure, &matched.segments);
+        out.extend(hit.map(|hit| affected_at(application_id, s.start, s.end, &hit)));
     }
     out
 }
 
-/// The pieces of an approved application's route for the [`RouteIndex`]: its route as the
-/// network matches it, on its travel days; `None` where the reviewer has no network or the
+/// Whether `closure` can keep a permit travelling from `start` to `end` off its road: in
+/// force on one of those days and, for lowered limits, below one of the vehicle's
+/// `measures` (without them, as without a rulebook, every lowered limit counts).
+fn may_bar(closure: &Closure, start: NaiveDate, end: NaiveDate, measures: Option<&LoweredMeasures>) -> bool {
+    if closure.valid_from.date_naive() > end || closure.valid_until.date_naive() < start {
+        return false;
+    }
+    match (&closure.limits, measures) {
+        (Some(limits), Some(m)) => !m.against(limits).iter().all(|(_, observed, limit, _)| observed <= limit),
+        _ => true,
+    }
+}
+
+/// The permit `application_id` travelling from `start` to `end`, affected where `hit` says.
+fn affected_at(application_id: &str, start: NaiveDate, end: NaiveDate, hit: &ClosureHit) -> Affected {
+    Affected {
+        application_id: application_id.to_string(),
+        schedule_start: start,
+        schedule_end: end,
+        km: hit.km,
+        at: [hit.lon, hit.lat],
+    }
+}
+
+/// The measures lowered limits are compared with for `app`, with its rulebook's clearance
+/// margin; `None` without a rulebook for its jurisdiction.
+fn measures(reviewer: &Reviewer, app: &Application) -> Option<LoweredMeasures> {
+    reviewer.rulebook(&app.jurisdiction).map(|book| LoweredMeasures::of(app, book.rules.route.height_margin.si()))
+}
+
+/// An approved application's entry in the [`RouteIndex`], its route matched again: what the
+/// service's start indexes (an approval is indexed from its review's own match, see
+/// [`Reviewer::review_with_travel`]); `None` where the reviewer has no network or the
 /// application no longer reads (then no restriction can affect it, as [`affected_among`]
 /// skips it too).
-pub fn approved_pieces(reviewer: &Reviewer, application_id: &str, json: &str) -> Option<Pieces> {
+pub fn approved_route(reviewer: &Reviewer, application_id: &str, json: &str) -> Option<ApprovedRoute> {
     let routes = reviewer.routes()?;
     let app = reviewer.parse(json).ok()?;
     let matched = routes.network.match_route(&app.route.geometry.coordinates);
-    Some(Pieces::new(application_id, app.schedule.start, app.schedule.end, &matched))
+    let travel = Travel::new(&app, measures(reviewer, &app), matched, routes.network.version());
+    Some(ApprovedRoute::new(application_id, &travel))
 }
 
 /// The index of the approved reviews stored in the ledger, read a page at a time; each
@@ -348,15 +425,15 @@ pub fn approved_index(ledger: &dyn Ledger, reviewer: &Reviewer) -> Result<RouteI
         let Some(last) = page.last() else { break };
         after = last.seq;
         let share = page.len().div_ceil(threads);
-        let parts: Result<Vec<Vec<(i64, Pieces)>>, RestrictionError> = std::thread::scope(|scope| {
+        let parts: Result<Vec<Vec<(i64, ApprovedRoute)>>, RestrictionError> = std::thread::scope(|scope| {
             let workers: Vec<_> = page
                 .chunks(share)
                 .map(|part| {
                     scope.spawn(move || {
                         part.iter()
                             .filter_map(|r| {
-                                let pieces = approved_pieces(reviewer, &r.entry.application_id, &r.entry.application);
-                                pieces.map(|p| (r.seq, p))
+                                let approved = approved_route(reviewer, &r.entry.application_id, &r.entry.application);
+                                approved.map(|p| (r.seq, p))
                             })
                             .collect()
                     })

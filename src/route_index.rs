@@ -5,14 +5,19 @@
 //! Each leaf is a box in three dimensions: longitude and latitude around a run of up to
 //! [`PIECE_SEGMENTS`] consecutive segments of the matched path, and the travel days of the
 //! schedule. A restriction asks for the boxes that meet its geometry, widened by
-//! [`NEAR_M`], during its validity; the permits behind them are the candidates, each then
-//! checked in full as before. The index only narrows: it never decides.
+//! [`NEAR_M`], during its validity; the permits behind them are the candidates. The index
+//! only narrows: each candidate is then decided as the full scan decides it, from what the
+//! index keeps of it (its travel days, the vehicle's measures that lowered limits apply to,
+//! and its matched path in the network's numbers, [`MatchedPath`]) instead of reading and
+//! matching its application again.
 
 use chrono::{Datelike, NaiveDate};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
-use crate::routes::{Closure, RouteMatch};
+use crate::application::Application;
+use crate::checks::LoweredMeasures;
+use crate::routes::{Closure, MatchedPath, RouteMatch};
 
 /// Consecutive matched segments behind one leaf: fewer make more, tighter boxes.
 pub const PIECE_SEGMENTS: usize = 16;
@@ -29,19 +34,46 @@ const METRES_PER_DEGREE: f64 = 110_000.0;
 
 type Leaf = GeomWithData<Rectangle<[f64; 3]>, u32>;
 
-/// An approved permit's pieces, made before it has its place in the ledger.
+/// What a review hands over of an approved application for the index: its travel days,
+/// the measures lowered limits are compared with, and its route as the review matched it.
+#[derive(Debug, Clone)]
+pub struct Travel {
+    /// First travel day.
+    pub start: NaiveDate,
+    /// Last travel day.
+    pub end: NaiveDate,
+    /// The loaded vehicle's measures; `None` where its jurisdiction has no rulebook (then
+    /// every lowered limit counts, as the full scan counts it).
+    pub measures: Option<LoweredMeasures>,
+    /// The route as the network matched it.
+    pub matched: RouteMatch,
+    /// Version of that network (its numbers are that network's).
+    pub network: String,
+}
+
+impl Travel {
+    /// The travel of `app` with its vehicle's `measures`, its route matched as `matched` on
+    /// the network of version `network`.
+    pub fn new(app: &Application, measures: Option<LoweredMeasures>, matched: RouteMatch, network: &str) -> Travel {
+        Travel { start: app.schedule.start, end: app.schedule.end, measures, matched, network: network.to_string() }
+    }
+}
+
+/// An approved permit as the index keeps it, made before it has its place in the ledger.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Pieces {
-    application_id: String,
+pub struct ApprovedRoute {
+    permit: Permit,
+    network: String,
     boxes: Vec<([f64; 3], [f64; 3])>,
 }
 
-impl Pieces {
-    /// The pieces of `matched` (the approved route as the network matches it) on the days
-    /// `start..=end`; an empty match gives none.
-    pub fn new(application_id: &str, start: NaiveDate, end: NaiveDate, matched: &RouteMatch) -> Pieces {
-        let days = [day(start), day(end)];
-        let boxes = matched
+impl ApprovedRoute {
+    /// The approved application `application_id` travelling as `travel`; an empty match
+    /// gives no box (no restriction can meet it).
+    pub fn new(application_id: &str, travel: &Travel) -> ApprovedRoute {
+        let days = [day(travel.start), day(travel.end)];
+        let boxes = travel
+            .matched
             .segments
             .chunks(PIECE_SEGMENTS)
             .map(|run| {
@@ -56,37 +88,77 @@ impl Pieces {
                 (lo, hi)
             })
             .collect();
-        Pieces { application_id: application_id.to_string(), boxes }
+        let permit = Permit {
+            seq: 0,
+            application_id: application_id.into(),
+            start: travel.start,
+            end: travel.end,
+            measures: travel.measures,
+            path: travel.matched.path.clone(),
+            network: 0,
+        };
+        ApprovedRoute { permit, network: travel.network.clone(), boxes }
     }
+}
+
+/// An approved permit in the index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Permit {
+    /// Its ledger position.
+    pub seq: i64,
+    /// Its application.
+    pub application_id: Box<str>,
+    /// First travel day.
+    pub start: NaiveDate,
+    /// Last travel day.
+    pub end: NaiveDate,
+    /// What lowered limits are compared with ([`Travel::measures`]).
+    pub measures: Option<LoweredMeasures>,
+    /// Its matched path.
+    pub path: MatchedPath,
+    /// The network it was matched on, by its number in [`RouteIndex`].
+    network: u16,
 }
 
 /// The approved permits by where and when they travel.
 #[derive(Default)]
 pub struct RouteIndex {
     tree: RTree<Leaf>,
-    /// Ledger position and application id of each permit, by its number in the tree.
-    permits: Vec<(i64, String)>,
+    /// Each permit, by its number in the tree.
+    permits: Vec<Permit>,
+    /// The versions of the networks the permits were matched on (one, unless the network
+    /// changed while the service ran).
+    networks: Vec<String>,
 }
 
 impl RouteIndex {
-    /// An index of `permits`: the ledger position of each and its pieces.
-    pub fn new(permits: Vec<(i64, Pieces)>) -> RouteIndex {
+    /// An index of `permits`: the ledger position of each and what is kept of it.
+    pub fn new(permits: Vec<(i64, ApprovedRoute)>) -> RouteIndex {
         let mut index = RouteIndex::default();
-        for (seq, pieces) in permits {
-            index.insert(seq, pieces);
+        for (seq, approved) in permits {
+            index.insert(seq, approved);
         }
         index
     }
 
     /// Adds a permit recorded at `seq`.
-    pub fn insert(&mut self, seq: i64, pieces: Pieces) {
+    pub fn insert(&mut self, seq: i64, approved: ApprovedRoute) {
         // INVARIANT: fewer than 2^32 permits (a ledger of approved reviews, not a log).
         let number = u32::try_from(self.permits.len()).unwrap_or(u32::MAX);
-        self.permits.push((seq, pieces.application_id));
+        let network = match self.networks.iter().position(|n| *n == approved.network) {
+            Some(n) => n,
+            None => {
+                self.networks.push(approved.network);
+                self.networks.len() - 1
+            }
+        };
+        // INVARIANT: fewer than 2^16 networks (one a start of the service or a change of its data).
+        let network = u16::try_from(network).unwrap_or(u16::MAX);
+        self.permits.push(Permit { seq, network, ..approved.permit });
         // One at a time, never `RTree::bulk_load`: in three dimensions its tree can have
         // leaves at different depths, and a later insertion into it then panics inside rstar
         // 0.12 (found by this module's differential test).
-        for (lo, hi) in pieces.boxes {
+        for (lo, hi) in approved.boxes {
             self.tree.insert(GeomWithData::new(Rectangle::from_corners(lo, hi), number));
         }
     }
@@ -102,17 +174,21 @@ impl RouteIndex {
     }
 
     /// The permits whose matched route comes within [`NEAR_M`] of `closure` on a day of its
-    /// validity, as (ledger position, application id), in ledger order.
-    pub fn candidates(&self, closure: &Closure) -> Vec<(i64, String)> {
+    /// validity, in ledger order.
+    pub fn candidates(&self, closure: &Closure) -> Vec<&Permit> {
         let Some(envelope) = envelope(closure) else { return Vec::new() };
         let mut numbers: Vec<u32> =
             self.tree.locate_in_envelope_intersecting(&envelope).map(|leaf| leaf.data).collect();
         numbers.sort_unstable();
         numbers.dedup();
-        let mut out: Vec<(i64, String)> =
-            numbers.into_iter().filter_map(|n| self.permits.get(n as usize)).cloned().collect();
-        out.sort_unstable_by_key(|c| c.0);
+        let mut out: Vec<&Permit> = numbers.into_iter().filter_map(|n| self.permits.get(n as usize)).collect();
+        out.sort_unstable_by_key(|p| p.seq);
         out
+    }
+
+    /// The version of the network `permit` was matched on.
+    pub fn network_of(&self, permit: &Permit) -> Option<&str> {
+        self.networks.get(usize::from(permit.network)).map(String::as_str)
     }
 }
 

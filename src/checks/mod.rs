@@ -14,7 +14,8 @@ mod route;
 mod vehicle;
 
 pub use route::{
-    MATCH_AT, NO_RESTRICTIONS, NO_ROAD_NETWORK, UNMATCHED_PARTS, closure_bars, lowered_comparisons, may_pass, place,
+    LoweredMeasures, MATCH_AT, NO_RESTRICTIONS, NO_ROAD_NETWORK, UNMATCHED_PARTS, closure_bars, lowered_comparisons,
+    may_pass, place,
 };
 
 use chrono::{Datelike, NaiveDate};

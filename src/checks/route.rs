@@ -420,16 +420,35 @@ pub fn lowered_comparisons(
     height_margin_m: f64,
     limits: &LoweredLimits,
 ) -> Vec<(&'static str, f64, f64, &'static str)> {
-    let l = &app.loaded;
-    let heaviest = heaviest_axle(app);
-    [
-        (limits.max_height_m, "loaded height + margin", l.height_m + height_margin_m, "m"),
-        (limits.max_width_m, "loaded width", l.width_m, "m"),
-        (limits.max_length_m, "loaded length", l.length_m, "m"),
-        (limits.max_weight_kg, "gross mass", l.gross_mass_kg, "kg"),
-        (limits.max_axle_load_kg, "heaviest axle", heaviest, "kg"),
-    ]
-    .into_iter()
-    .filter_map(|(limit, what, observed, unit)| limit.map(|limit| (what, observed, limit, unit)))
-    .collect()
+    LoweredMeasures::of(app, height_margin_m).against(limits)
+}
+
+/// What lowered limits are compared with: the loaded height plus the rulebook's clearance
+/// margin, the loaded width and length, the gross mass and the heaviest axle, in the order
+/// of [`LoweredLimits::named`]; kept apart from the application so that an approved permit
+/// can be checked against a new limit without it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoweredMeasures([f64; 5]);
+
+impl LoweredMeasures {
+    /// The measures of `app`'s loaded vehicle, with `height_margin_m` on its height.
+    pub fn of(app: &Application, height_margin_m: f64) -> LoweredMeasures {
+        let l = &app.loaded;
+        LoweredMeasures([l.height_m + height_margin_m, l.width_m, l.length_m, l.gross_mass_kg, heaviest_axle(app)])
+    }
+
+    /// Each limit that is set against its measure: what, observed, limit, unit.
+    pub fn against(&self, limits: &LoweredLimits) -> Vec<(&'static str, f64, f64, &'static str)> {
+        let [height, width, length, gross, axle] = self.0;
+        [
+            (limits.max_height_m, "loaded height + margin", height, "m"),
+            (limits.max_width_m, "loaded width", width, "m"),
+            (limits.max_length_m, "loaded length", length, "m"),
+            (limits.max_weight_kg, "gross mass", gross, "kg"),
+            (limits.max_axle_load_kg, "heaviest axle", axle, "kg"),
+        ]
+        .into_iter()
+        .filter_map(|(limit, what, observed, unit)| limit.map(|limit| (what, observed, limit, unit)))
+        .collect()
+    }
 }

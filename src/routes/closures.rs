@@ -10,7 +10,7 @@
 
 use crate::routes::geojson::parse_features;
 use crate::routes::project::{Projection, project_on_segment, runs_along};
-use crate::routes::{RouteMatch, RoutesError};
+use crate::routes::{MatchedSegment, RouteMatch, RoutesError};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -161,29 +161,32 @@ pub fn closures_from_str(path: &Path, text: &str) -> Result<Vec<Closure>, Routes
 /// [`CLOSURE_M`] of the matched path, a line closure running along it (a closed road
 /// that the route only crosses is not met). Validity is not checked here.
 pub fn closures_on_route(m: &RouteMatch, closures: &[Closure]) -> Vec<ClosureHit> {
-    let mut out = Vec::new();
-    for c in closures {
-        let Some(shape) = c.shape() else {
-            continue;
-        };
-        let met = m.segments.iter().find_map(|s| shape.meets(s.from, s.to).map(|t| (s, t)));
-        if let Some((s, t)) = met {
-            let km = s.from_km + (s.to_km - s.from_km) * t;
-            let ll = [s.from[0] + (s.to[0] - s.from[0]) * t, s.from[1] + (s.to[1] - s.from[1]) * t];
-            out.push(ClosureHit {
-                id: c.id.clone(),
-                reason: c.reason.clone(),
-                valid_from: c.valid_from,
-                valid_until: c.valid_until,
-                lon: ll[0],
-                lat: ll[1],
-                km,
-                limits: c.limits,
-            });
-        }
-    }
+    let mut out: Vec<ClosureHit> = closures.iter().filter_map(|c| closure_met(c, &m.segments)).collect();
     out.sort_by(|a, b| a.km.total_cmp(&b.km));
     out
+}
+
+/// Where closure `c` first meets the matched path given segment by segment, as
+/// [`closures_on_route`] finds it; the segments after that one are not asked for.
+pub fn closure_met<S: std::borrow::Borrow<MatchedSegment>>(
+    c: &Closure,
+    segments: impl IntoIterator<Item = S>,
+) -> Option<ClosureHit> {
+    let shape = c.shape()?;
+    let (s, t) = segments.into_iter().find_map(|s| shape.meets(s.borrow().from, s.borrow().to).map(|t| (s, t)))?;
+    let s = s.borrow();
+    let km = s.from_km + (s.to_km - s.from_km) * t;
+    let ll = [s.from[0] + (s.to[0] - s.from[0]) * t, s.from[1] + (s.to[1] - s.from[1]) * t];
+    Some(ClosureHit {
+        id: c.id.clone(),
+        reason: c.reason.clone(),
+        valid_from: c.valid_from,
+        valid_until: c.valid_until,
+        lon: ll[0],
+        lat: ll[1],
+        km,
+        limits: c.limits,
+    })
 }
 
 /// A closure's geometry in a projection centred on it, to test pieces of road against.

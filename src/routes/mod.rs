@@ -25,11 +25,14 @@ mod turns;
 pub mod values;
 
 pub use alternatives::UNCERTAINTY_M;
-pub use closures::{Closure, ClosureHit, LoweredLimits, closures_from_str, closures_on_route, load_closures};
+pub use closures::{
+    Closure, ClosureHit, LoweredLimits, closure_met, closures_from_str, closures_on_route, load_closures,
+};
 pub use findings::{Gap, NetworkFindings, RouteData, RouteFindings, analyse_geometry, distance_m, path_length_m};
 pub use geojson::import_geojson;
 pub use import::{DRIVABLE_HIGHWAYS, ImportReport, LIMIT_KEYS, UnparsedValue, import_osm};
 pub use legal::{Barred, LegalPath, Side};
+pub use matcher::MatchedPath;
 pub use network::{KeyCount, NetworkInfo, RouteNetwork, WayView};
 pub use shortest::{MAX_SETTLED, SNAP_M, Search, ShortestPath};
 
@@ -282,6 +285,10 @@ pub struct RouteMatch {
     pub possible: Vec<PossibleHit>,
     /// The matched path, piece by piece.
     pub segments: Vec<MatchedSegment>,
+    /// The same path in the network's own numbers, compact, to have `segments` again
+    /// without matching ([`RouteNetwork::segments_of`]); not serialised.
+    #[serde(skip)]
+    pub path: MatchedPath,
 }
 
 #[cfg(test)]

@@ -41,8 +41,8 @@ use tracing::Instrument;
 
 use crate::Reviewer;
 use crate::ledger::Ledger;
-use crate::restrictions::RestrictionError;
-use crate::route_index::{Pieces, RouteIndex};
+use crate::restrictions::{Rechecked, RestrictionError};
+use crate::route_index::{ApprovedRoute, RouteIndex};
 use crate::routes::Closure;
 use crate::setup::{Built, ConfigError, ReviewerConfig};
 use auth::{Auth, CallerSlot};
@@ -157,17 +157,18 @@ impl AppState {
     }
 
     /// Adds a permit just approved (recorded at `seq`) to the index of approved routes.
-    fn index_approved(&self, seq: i64, pieces: Pieces) -> Result<(), ApiError> {
+    fn index_approved(&self, seq: i64, approved: ApprovedRoute) -> Result<(), ApiError> {
         let mut index = self.route_index.write().map_err(|_| ApiError::Internal("route index lock poisoned".into()))?;
-        index.insert(seq, pieces);
+        index.insert(seq, approved);
         Ok(())
     }
 
-    /// The approved permits that may meet `closure` ([`RouteIndex::candidates`]); the index
-    /// is not held while they are checked, so approvals go on meanwhile.
-    fn approved_near(&self, closure: &Closure) -> Result<Vec<(i64, String)>, ApiError> {
+    /// The approved permits that `closure` affects ([`crate::restrictions::affected`]);
+    /// approvals wait for the index meanwhile (milliseconds: nothing is matched again unless
+    /// the network changed since a permit was indexed).
+    fn affected_by(&self, reviewer: &Reviewer, closure: &Closure) -> Result<Rechecked, ApiError> {
         let index = self.route_index.read().map_err(|_| ApiError::Internal("route index lock poisoned".into()))?;
-        Ok(index.candidates(closure))
+        Ok(crate::restrictions::affected(self.ledger.as_ref(), reviewer, &index, closure)?)
     }
 
     /// Marks the service ready or not (`/readyz`).

@@ -86,9 +86,7 @@ pub async fn create(
         st.ledger.add_restriction(&text, allowed.caller(), &now_rfc3339())?;
         st.swap_reviewer(built.reviewer)?;
         let reviewer = st.reviewer()?;
-        let candidates = st.approved_near(&closure)?;
-        let affected = restrictions::affected(st.ledger.as_ref(), &reviewer, &candidates, &closure)?;
-        let checked = candidates.len();
+        let restrictions::Rechecked { affected, checked } = st.affected_by(&reviewer, &closure)?;
         tracing::info!(id = %restriction.id, affected = affected.len(), checked, "restriction added");
         let affected = affected
             .into_iter()

@@ -21,9 +21,8 @@ use crate::application::{Application, FieldError, Receipt};
 use crate::ids::{mask_id, mask_id_numbers};
 use crate::ledger::{self, Appended, NewRecord, Record, Refusal};
 use crate::library::{self, Provenance};
-use crate::restrictions;
 use crate::review::{Review, Verdict};
-use crate::route_index::Pieces;
+use crate::route_index::ApprovedRoute;
 
 /// Largest page of the queue.
 pub const MAX_LIMIT: usize = 200;
@@ -178,22 +177,19 @@ pub(super) async fn review_and_record(
             who.read(&value);
             let application = ledger::canonical_json(&value);
             let content_hash = ledger::content_hash(&application);
-            let review = match &receipt {
-                Some(receipt) => reviewer.review_received(&value, receipt),
-                None => reviewer.review_value(&value),
-            };
-            let review = review.map_err(|errors| {
+            let reviewed = reviewer.review_with_travel(&value, receipt.as_ref());
+            let (review, travel) = reviewed.map_err(|errors| {
                 st.metrics.invalid();
                 ApiError::Invalid(errors)
             })?;
             let machine_decision_ms = clock.elapsed().as_secs_f64() * 1e3;
             let recorded = library::Recorded { review: &review, provenance: &provenance, machine_decision_ms };
             let review_json = serde_json::to_string(&recorded).map_err(|e| ApiError::Internal(e.to_string()))?;
-            // An approved permit joins the index of approved routes once stored; its pieces
-            // are made here, off the async threads, from the application as the ledger keeps it.
-            let pieces = (review.verdict == Verdict::Approve)
-                .then(|| restrictions::approved_pieces(&reviewer, &review.application_id, &application))
-                .flatten();
+            // An approved permit joins the index of approved routes once stored; its entry
+            // is made here, off the async threads, from the review's own match.
+            let approved = travel
+                .filter(|_| review.verdict == Verdict::Approve)
+                .map(|travel| ApprovedRoute::new(&review.application_id, &travel));
             let record = NewRecord {
                 application_id: review.application_id.clone(),
                 content_hash,
@@ -203,13 +199,13 @@ pub(super) async fn review_and_record(
                 caller,
                 recorded_at,
             };
-            Ok((Tally::of(&review), record, pieces))
+            Ok((Tally::of(&review), record, approved))
         };
         let outcome = reviewed();
         (who, outcome)
     })
     .await?;
-    let (tally, record, pieces) = match outcome {
+    let (tally, record, approved) = match outcome {
         Err(ApiError::Invalid(errors)) => {
             record_refusal(state, who, &errors, arrival).await;
             return Err(ApiError::Invalid(errors));
@@ -219,8 +215,8 @@ pub(super) async fn review_and_record(
     let content_hash = record.content_hash.clone();
     let appended = state.ledger.append(record).await?;
     if let Appended::New(r) = &appended {
-        if let Some(pieces) = pieces {
-            state.index_approved(r.seq, pieces)?;
+        if let Some(approved) = approved {
+            state.index_approved(r.seq, approved)?;
         }
         state.metrics.review(&tally, start.elapsed());
         tracing::debug!(application_id = %r.entry.application_id, verdict = %r.entry.verdict, "reviewed");
@@ -229,8 +225,8 @@ pub(super) async fn review_and_record(
 }
 
 /// What the blocking part of a review hands back: counts for the metrics, the record to
-/// store, and the pieces of an approved route for the index.
-type Reviewed = (Tally, NewRecord, Option<Pieces>);
+/// store, and an approved route's entry in the index.
+type Reviewed = (Tally, NewRecord, Option<ApprovedRoute>);
 
 /// Stores a refusal for form errors (what the data-quality indicator counts) before the
 /// `422` is answered. One that cannot be stored leaves the answer as it is: the applicant's

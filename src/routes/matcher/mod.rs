@@ -33,6 +33,7 @@ mod search;
 mod viterbi;
 
 pub(crate) use candidates::Sample;
+pub use path::MatchedPath;
 pub(crate) use path::Piece;
 pub(crate) use search::HeapItem;
 

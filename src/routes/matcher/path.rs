@@ -52,19 +52,12 @@ impl RouteNetwork {
         let mut ways: Vec<TravelledWay> = Vec::new();
         let mut segments = Vec::with_capacity(chains.iter().map(Vec::len).sum());
         let mut hits = Vec::new();
-        let mut km = 0.0;
-        let mut prev_end: Option<[f64; 2]> = None;
+        let mut walk = Walk::default();
         for pieces in chains {
             let mut prev: Option<Piece> = None;
-            if let (Some(end), Some(p)) = (prev_end, pieces.first()) {
-                // Across a gap: count the straight distance so km stays comparable.
-                km += dist(end, self.point_xy(p.way, p.seg, p.f0)) / 1000.0;
-            }
-            for p in pieces {
-                let len = self.seg_len(p.way, p.seg) * (p.f1 - p.f0).abs();
-                let way_id = self.way_id(p.way);
-                let a = self.point_xy(p.way, p.seg, p.f0);
-                let b = self.point_xy(p.way, p.seg, p.f1);
+            for (i, p) in pieces.iter().enumerate() {
+                let segment = walk.step(self, p, i == 0);
+                let (km, way_id) = (segment.from_km, segment.way_id);
                 // Node passed between two pieces.
                 if let Some(q) = prev
                     && let Some(n) = self.node_at(&q, q.f1)
@@ -77,7 +70,7 @@ impl RouteNetwork {
                 }
                 let new_way = prev.is_none_or(|q| q.way != p.way);
                 if new_way {
-                    let ll = self.to_lonlat(a);
+                    let ll = segment.from;
                     let dir = if p.f1 >= p.f0 { Direction::Forward } else { Direction::Backward };
                     hits.extend(self.way_hits(p.way).iter().filter(|t| t.applies(dir)).map(|t| t.at(ll, km)));
                     match ways.last_mut() {
@@ -99,28 +92,21 @@ impl RouteNetwork {
                         hits.push(t.at(ll, at));
                     }
                 }
-                for (f, at) in [(p.f0, km), (p.f1, km + len / 1000.0)] {
+                for (f, at) in [(p.f0, km), (p.f1, segment.to_km)] {
                     if let Some(n) = self.node_at(p, f) {
                         path.nodes.entry(n).or_insert(at);
                         path.points.push((at, self.node_xy(n)));
                     }
                 }
                 path.segs.insert((p.way, p.seg));
-                segments.push(MatchedSegment {
-                    way_id,
-                    from: self.to_lonlat(a),
-                    to: self.to_lonlat(b),
-                    from_km: km,
-                    to_km: km + len / 1000.0,
-                });
-                km += len / 1000.0;
                 if let Some(last) = ways.last_mut() {
-                    last.to_km = km;
+                    last.to_km = segment.to_km;
                 }
+                segments.push(segment);
                 prev = Some(*p);
-                prev_end = Some(b);
             }
         }
+        let km = walk.km;
         // The path starts and ends inside a segment: the node behind its start and the
         // node beyond its end are where another reading can join it at its ends.
         let first = chains.iter().find_map(|c| c.first());
@@ -144,7 +130,135 @@ impl RouteNetwork {
         m.ways = ways;
         m.hits = hits;
         m.segments = segments;
+        m.path = MatchedPath::new(chains);
         (m, path)
+    }
+
+    /// The matched segments of `path`, as [`RouteMatch::segments`] had them when it was
+    /// matched on this network, one at a time as asked for; `None` in place of one that names
+    /// a segment this network lacks (a path matched on another network).
+    pub fn segments_of<'a>(&'a self, path: &'a MatchedPath) -> impl Iterator<Item = Option<MatchedSegment>> + 'a {
+        let mut walk = Walk::default();
+        path.pieces()
+            .map(move |(starts_chain, p)| self.has_segment(p.way, p.seg).then(|| walk.step(self, &p, starts_chain)))
+    }
+}
+
+/// How far along the matched path a walk over its pieces has come.
+#[derive(Default)]
+struct Walk {
+    /// Kilometres so far.
+    km: f64,
+    /// Where the last piece ended, projected metres.
+    end: Option<[f64; 2]>,
+}
+
+impl Walk {
+    /// The segment of piece `p`, the first of its chain where `starts_chain`, and the walk
+    /// past it: the one computation of a segment's place and kilometres, so that a path
+    /// kept compact ([`MatchedPath`]) gives back the very segments of its match.
+    fn step(&mut self, net: &RouteNetwork, p: &Piece, starts_chain: bool) -> MatchedSegment {
+        let a = net.point_xy(p.way, p.seg, p.f0);
+        let b = net.point_xy(p.way, p.seg, p.f1);
+        if let (true, Some(end)) = (starts_chain, self.end) {
+            // Across a gap: count the straight distance so km stays comparable.
+            self.km += dist(end, a) / 1000.0;
+        }
+        let len = net.seg_len(p.way, p.seg) * (p.f1 - p.f0).abs();
+        let from_km = self.km;
+        self.km += len / 1000.0;
+        self.end = Some(b);
+        MatchedSegment {
+            way_id: net.way_id(p.way),
+            from: net.to_lonlat(a),
+            to: net.to_lonlat(b),
+            from_km,
+            to_km: from_km + len / 1000.0,
+        }
+    }
+}
+
+/// A run of the matched path: `count` whole segments of one way from segment `seg` on,
+/// forward (`count > 0`) or backward (`count < 0`), or one piece of segment `seg`
+/// (`count == 0`) whose fractions are the next in [`MatchedPath::fractions`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Run {
+    way: u32,
+    seg: u32,
+    count: i32,
+}
+
+/// The matched path kept compact: the network's way and segment numbers, runs of whole
+/// segments along one way as one entry, so that its segments can be had again from the
+/// network ([`RouteNetwork::segments_of`]) without matching the route again. About 12 bytes
+/// a way travelled, against 56 a segment as [`MatchedSegment`]s. Not serialised: the
+/// numbers are those of the network it was matched on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MatchedPath {
+    runs: Box<[Run]>,
+    /// `f0, f1` of each piece that is not a whole segment, in order.
+    fractions: Box<[[f64; 2]]>,
+    /// Where each chain after the first starts in `runs` (a gap lies before it).
+    chains: Box<[u32]>,
+}
+
+impl MatchedPath {
+    fn new(chains: &[Vec<Piece>]) -> MatchedPath {
+        let (mut runs, mut fractions, mut starts) = (Vec::<Run>::new(), Vec::new(), Vec::new());
+        for pieces in chains.iter().filter(|c| !c.is_empty()) {
+            if !runs.is_empty() {
+                starts.push(u32::try_from(runs.len()).unwrap_or(u32::MAX));
+            }
+            let chain_start = runs.len();
+            for p in pieces {
+                // Whole segments are exactly 0 to 1 or 1 to 0 (`edge_piece`); anything else
+                // keeps its fractions.
+                let step = if p.f0 == 0.0 && p.f1 == 1.0 {
+                    1
+                } else if p.f0 == 1.0 && p.f1 == 0.0 {
+                    -1
+                } else {
+                    0
+                };
+                let last = runs.get_mut(chain_start..).and_then(<[Run]>::last_mut);
+                match last {
+                    // The next whole segment of the same way, in the same direction.
+                    Some(r)
+                        if step != 0
+                            && r.way == p.way
+                            && r.count.signum() == step
+                            && i64::from(r.seg) + i64::from(r.count) == i64::from(p.seg)
+                            && r.count.abs() < i32::MAX =>
+                    {
+                        r.count += step;
+                    }
+                    _ => {
+                        runs.push(Run { way: p.way, seg: p.seg, count: step });
+                        if step == 0 {
+                            fractions.push([p.f0, p.f1]);
+                        }
+                    }
+                }
+            }
+        }
+        MatchedPath { runs: runs.into(), fractions: fractions.into(), chains: starts.into() }
+    }
+
+    /// The pieces in order, each with whether it starts a chain.
+    fn pieces(&self) -> impl Iterator<Item = (bool, Piece)> + '_ {
+        let mut fractions = self.fractions.iter();
+        self.runs.iter().enumerate().flat_map(move |(i, r)| {
+            let starts_chain = i == 0 || self.chains.contains(&u32::try_from(i).unwrap_or(u32::MAX));
+            let part = (r.count == 0).then(|| {
+                let [f0, f1] = fractions.next().copied().unwrap_or_default();
+                Piece { way: r.way, seg: r.seg, f0, f1 }
+            });
+            let whole = (0..r.count.unsigned_abs()).map(move |k| {
+                let (seg, f0) = if r.count > 0 { (r.seg.wrapping_add(k), 0.0) } else { (r.seg.wrapping_sub(k), 1.0) };
+                Piece { way: r.way, seg, f0, f1: 1.0 - f0 }
+            });
+            part.into_iter().chain(whole).enumerate().map(move |(k, p)| (starts_chain && k == 0, p))
+        })
     }
 }
 

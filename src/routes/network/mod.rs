@@ -255,6 +255,11 @@ impl RouteNetwork {
         (nodes[seg as usize], nodes[seg as usize + 1])
     }
 
+    /// Whether way `way` exists and has a segment `seg`.
+    pub(crate) fn has_segment(&self, way: u32, seg: u32) -> bool {
+        self.stored.ways.get(way as usize).is_some_and(|w| (seg as usize) + 1 < w.nodes.len())
+    }
+
     /// Length of segment `seg` of way `way`, metres.
     #[inline]
     pub(crate) fn seg_len(&self, way: u32, seg: u32) -> f64 {
