@@ -322,3 +322,58 @@ async fn verify_and_replay_work_on_postgres_and_a_tampered_row_is_found() {
     let (ok, out) = oscar(&["ledger", "verify", "--ledger", &url]);
     assert!(!ok && out.contains("chain broken at record 2 (application `PG-2`)"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_of_a_postgres_ledger_verify_prove_and_find_a_rewritten_row() {
+    let Some(server) = test_server() else { return };
+    let _shared = SERVER.read().await;
+    let url = new_ledger(&server, "checkpoints");
+    let dir = server_common::temp_dir("pg-checkpoints");
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let (key, public, checkpoints) = (path("key"), path("key.pub"), path("checkpoints"));
+    let (ok, out) = oscar(&["ledger", "keygen", "--out", &key, "--name", "pg.test/oscar"]);
+    assert!(ok, "{out}");
+    let s = Oscar::start(
+        &[
+            "serve",
+            "--no-auth",
+            "--trust-submitted-at",
+            "--ledger",
+            &url,
+            "--checkpoint-dir",
+            &checkpoints,
+            "--checkpoint-key",
+            &key,
+            "--checkpoint-every",
+            "2",
+        ],
+        "/readyz",
+    );
+    let client = client();
+    for i in 1..=5 {
+        assert_eq!(submit(&client, &s.url(), &format!("PG-C-{i}")).await, 201);
+    }
+    let signed = dir.join("checkpoints").join(format!("checkpoint-{:020}.txt", 4));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !signed.exists() {
+        assert!(Instant::now() < deadline, "no checkpoint of 4 records in {checkpoints}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(s);
+
+    let verify = ["ledger", "verify", "--ledger", &url, "--checkpoints", &checkpoints, "--public-key", &public];
+    let (ok, out) = oscar(&verify);
+    assert!(ok && out.contains("checkpoint(s) valid"), "{out}");
+    let (ok, proof) =
+        oscar(&["ledger", "prove", "PG-C-3", "--ledger", &url, "--checkpoints", &checkpoints, "--public-key", &public]);
+    assert!(ok, "{proof}");
+    std::fs::write(dir.join("proof.json"), &proof).unwrap();
+    let (ok, out) = oscar(&["ledger", "check-proof", &path("proof.json"), "--public-key", &public]);
+    assert!(ok, "{out}");
+
+    // A superuser who drops the guard and rewrites a signed row is named by the checkpoints.
+    sql(&url, "DROP TRIGGER reviews_no_change ON reviews; UPDATE reviews SET caller = 'mallory' WHERE seq = 3")
+        .unwrap();
+    let (ok, out) = oscar(&verify);
+    assert!(!ok && out.contains("checkpoint-00000000000000000004"), "{out}");
+}

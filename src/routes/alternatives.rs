@@ -117,8 +117,11 @@ struct Search<'a> {
     /// Node -> its [`Drawing::passes`], for the readings that start or end at it.
     node_passes: HashMap<u32, Rc<[f64]>>,
     /// The node map and heap of [`RouteNetwork::reach_path`], kept between its calls.
-    reach: RefCell<(HashMap<u32, (f64, u32)>, BinaryHeap<HeapItem>)>,
+    reach: RefCell<(Reached, BinaryHeap<HeapItem>)>,
 }
+
+/// Node -> (distance, the node it was reached from).
+type Reached = HashMap<u32, (f64, u32)>;
 
 impl Search<'_> {
     /// How far node `n` (at `xy`) lies from the drawing, computed once per match.
@@ -516,14 +519,13 @@ impl RouteNetwork {
         let (end, radius) =
             if forward { (drawing.ends[1], drawing.radius[1]) } else { (drawing.ends[0], drawing.radius[0]) };
         let mut out = Vec::new();
-        // Node -> (distance, the node it was reached from).
         let mut reach = search.reach.borrow_mut();
         let (seen, heap) = &mut *reach;
         seen.clear();
         heap.clear();
         seen.insert(start, (0.0, start));
         heap.push(HeapItem(0.0, start));
-        let chain = |seen: &HashMap<u32, (f64, u32)>, n: u32| {
+        let chain = |seen: &Reached, n: u32| {
             let mut nodes = Vec::new();
             let mut at = n;
             while at != start {
@@ -740,7 +742,6 @@ impl Drawing {
         out.extend(nearest.map(|n| n.1));
         out
     }
-
 }
 
 /// Length of the drawing from one of its passes `at_a` of a point to one of its later
