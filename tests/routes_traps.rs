@@ -366,10 +366,12 @@ fn meets_source(m: &RouteMatch, source: &str) -> bool {
 /// matcher once read past: a car-park ramp loop drawn with a few points (Heidelberg,
 /// Untere Neckarstraße: its tunnel `osm:way/14197792`); a route that starts in a car-park
 /// tunnel and goes 27 m out and back before it leaves (`osm:way/318715747`); a route that
-/// ends at a gate in a covered passage (Paris, `osm:node/3396853740`).
+/// ends at a gate in a covered passage (Paris, `osm:node/3396853740`); a route that ends
+/// 11 m past a fork, 4 m from one branch and 8 m from the other, `vehicle=destination`
+/// (Heidelberg, Schlossberg `osm:way/133616229`).
 #[test]
-fn loops_spurs_and_a_gate_at_the_end_are_not_read_past() {
-    let cases: [(&str, &[[f64; 2]], &str); 3] = [
+fn loops_spurs_a_gate_and_a_fork_at_the_end_are_not_read_past() {
+    let cases: [(&str, &[[f64; 2]], &str); 4] = [
         (
             "heidelberg-ors.osm.pbf",
             &[
@@ -427,6 +429,40 @@ fn loops_spurs_and_a_gate_at_the_end_are_not_read_past() {
                 [2.3797857, 48.8699955],
             ],
             "osm:node/3396853740",
+        ),
+        (
+            "bus.osm.pbf",
+            &[
+                [8.7104962, 49.4093922],
+                [8.7107844, 49.4094617],
+                [8.7109414, 49.4095181],
+                [8.7111515, 49.4095975],
+                [8.7113367, 49.4096568],
+                [8.7115222, 49.4097325],
+                [8.7114848, 49.4097172],
+                [8.7116245, 49.4097666],
+                [8.7118496, 49.4098031],
+                [8.7120176, 49.4098409],
+                [8.7122681, 49.4098794],
+                [8.7125519, 49.4099228],
+                [8.7124567, 49.4099082],
+                [8.7127419, 49.4099537],
+                [8.7129579, 49.4099751],
+                [8.7129230, 49.4099716],
+                [8.7131283, 49.4098861],
+                [8.7129251, 49.4098051],
+                [8.7126541, 49.4098055],
+                [8.7127453, 49.4098053],
+                [8.7123917, 49.4097342],
+                [8.7122546, 49.4096894],
+                [8.7120971, 49.4096093],
+                [8.7119293, 49.4094906],
+                [8.7118492, 49.4093949],
+                [8.7118693, 49.4094189],
+                [8.7117412, 49.4093668],
+                [8.7116427, 49.4093484],
+            ],
+            "osm:way/133616229",
         ),
     ];
     let mut nets: std::collections::BTreeMap<&str, Option<RouteNetwork>> = Default::default();

@@ -38,8 +38,12 @@ pub const UNCERTAINTY_M: f64 = 20.0;
 /// drawing's start or end, metres: the offset of another map's drawing...
 const END_M: f64 = 12.0;
 /// ...and, unless it ends in a dead end, at most this much further from it than the
-/// matched path's start or end.
+/// matched path's start or end...
 const END_SLACK_M: f64 = 3.0;
+/// ...or this much on a road that forks from the matched path within [`END_M`] of it and
+/// goes on in the drawing's direction there: the drawing's offset cannot tell such branches
+/// apart (a road it crosses, turns from or runs beside is another matter).
+const END_SLACK_AHEAD_M: f64 = 5.0;
 /// How far along the network the search goes from a restricted piece back to the path
 /// before it and on to the path after it, metres.
 const MAX_LINK_M: f64 = 300.0;
@@ -156,11 +160,11 @@ impl RouteNetwork {
         let ends = [samples[0].xy, samples[samples.len() - 1].xy];
         // A reading may start (end) where the drawing does only if it lies about as near
         // the drawn start (end) as the matched path's start (end).
-        let radius = [
+        let off = [
             path.ends[0].map_or(0.0, |p| dist(ends[0], self.point_xy(p.way, p.seg, p.f0))),
             path.ends[1].map_or(0.0, |p| dist(ends[1], self.point_xy(p.way, p.seg, p.f1))),
-        ]
-        .map(|d| (d + END_SLACK_M).min(END_M));
+        ];
+        let radius = off.map(|d| (d + END_SLACK_M).min(END_M));
         let reach = UNCERTAINTY_M + crate::routes::matcher::SAMPLE_STEP_M / 2.0;
         let near_sample = |s: &Sample| {
             rstar::AABB::from_corners([s.xy[0] - reach, s.xy[1] - reach], [s.xy[0] + reach, s.xy[1] + reach])
@@ -186,7 +190,8 @@ impl RouteNetwork {
                 // Distances are taken to the drawing as drawn: the samples skip vertices.
                 let search = search.get_or_insert_with(|| {
                     let line: Vec<[f64; 2]> = coords.iter().map(|&c| self.to_xy(c)).collect();
-                    let drawing = Drawing::new(&line, ends, radius);
+                    let radius_ahead = off.map(|d| (d + END_SLACK_AHEAD_M).min(END_M));
+                    let drawing = Drawing::new(&line, ends, radius, radius_ahead);
                     let path_away = vec![f64::NAN; path.points.len()];
                     Search {
                         drawing,
@@ -364,7 +369,12 @@ impl RouteNetwork {
         let (a, b) = (self.node_xy(from), self.node_xy(to));
         let on_piece = [0, 1].map(|k| {
             let (t, d) = project_on_segment(drawing.ends[k], a, b);
-            (d <= drawing.radius[k] && !found[k].iter().any(|j| j.node.is_none())).then(|| {
+            // A road that forks from the path just before the drawn end (not one beside it
+            // all along) may be read as where it ends a little further away.
+            let forks =
+                || found[1 - k].iter().any(|j| j.node.is_some_and(|n| dist(self.node_xy(n), drawing.ends[k]) <= END_M));
+            let near = d <= drawing.radius[k] || (d <= drawing.radius_ahead[k] && drawing.goes_on(k, a, b) && forks());
+            (near && !found[k].iter().any(|j| j.node.is_none())).then(|| {
                 let skipped = if k == 0 { t * len } else { (1.0 - t) * len };
                 Joint { node: None, dist: -skipped, chain: Vec::new(), off: 0.0 }
             })
@@ -589,8 +599,12 @@ struct Drawing {
     in_cells: Vec<u32>,
     ends: [[f64; 2]; 2],
     /// How near its start (end) a reading must start (end) to start (end) where the
-    /// drawing does, metres.
+    /// drawing does, metres...
     radius: [f64; 2],
+    /// ...on a road that goes on in the drawing's direction there ([`END_SLACK_AHEAD_M`]).
+    radius_ahead: [f64; 2],
+    /// The drawing's direction of travel over its first and last [`END_M`].
+    heading: [[f64; 2]; 2],
 }
 
 /// Vertices of the drawing closer than this to the previous one are skipped, metres.
@@ -637,7 +651,7 @@ fn segment_cells(a: [f64; 2], b: [f64; 2], mut cell_at: impl FnMut((i64, i64))) 
 }
 
 impl Drawing {
-    fn new(points: &[[f64; 2]], ends: [[f64; 2]; 2], radius: [f64; 2]) -> Drawing {
+    fn new(points: &[[f64; 2]], ends: [[f64; 2]; 2], radius: [f64; 2], radius_ahead: [f64; 2]) -> Drawing {
         let mut line: Vec<[f64; 2]> = Vec::with_capacity(points.len());
         for (k, &p) in points.iter().enumerate() {
             if line.last().is_none_or(|&q| dist(q, p) >= DRAWING_STEP_M || k + 1 == points.len()) {
@@ -661,7 +675,19 @@ impl Drawing {
             cells.entry(c).or_insert((i as u32, i as u32)).1 = i as u32 + 1;
         }
         let in_cells = pairs.into_iter().map(|(_, k)| k).collect();
-        Drawing { line, cum, cells, in_cells, ends, radius }
+        let (first, last) = (line[0], line[line.len() - 1]);
+        let ahead = line[cum.partition_point(|&c| c < END_M).min(line.len() - 1)];
+        let behind = line[cum.partition_point(|&c| c <= acc - END_M).saturating_sub(1)];
+        let heading = [[ahead[0] - first[0], ahead[1] - first[1]], [last[0] - behind[0], last[1] - behind[1]]];
+        Drawing { line, cum, cells, in_cells, ends, radius, radius_ahead, heading }
+    }
+
+    /// Whether travelling from `a` to `b` goes on in the drawing's direction at its start
+    /// (`k` 0) or end (1): turning by at most 60 degrees.
+    fn goes_on(&self, k: usize, a: [f64; 2], b: [f64; 2]) -> bool {
+        let (h, t) = (self.heading[k], [b[0] - a[0], b[1] - a[1]]);
+        let along = h[0] * t[0] + h[1] * t[1];
+        along > 0.0 && along >= MIN_STRAIGHT_COS * h[0].hypot(h[1]) * t[0].hypot(t[1])
     }
 
     /// Each segment of the drawing in the grid cells around `p`: how far `p` lies from it
@@ -785,7 +811,7 @@ mod tests {
                 let reach = if next() < 0.2 { 2000.0 } else { 60.0 };
                 line.push([last[0] + (next() - 0.5) * reach, last[1] + (next() - 0.5) * reach]);
             }
-            let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2]);
+            let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2], [0.0; 2]);
             for _ in 0..200 {
                 let k = (next() * (line.len() - 1) as f64) as usize;
                 let on = lerp(line[k], line[k + 1], next());
@@ -813,7 +839,7 @@ mod tests {
     fn a_long_segment_takes_cells_along_it_not_its_box() {
         // About a degree each way, as one vertex typed wrong.
         let line = [[0.0, 0.0], [111_000.0, -111_000.0]];
-        let drawing = Drawing::new(&line, [line[0], line[1]], [0.0; 2]);
+        let drawing = Drawing::new(&line, [line[0], line[1]], [0.0; 2], [0.0; 2]);
         let along = 111_000.0 * 2f64.sqrt() / UNCERTAINTY_M;
         assert!((drawing.in_cells.len() as f64) < 3.0 * along, "{} cells", drawing.in_cells.len());
         assert_eq!(drawing.away([55_500.0, -55_500.0]), 0.0);
