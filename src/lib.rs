@@ -136,7 +136,7 @@ impl Reviewer {
 
     /// Validates and reviews an application already parsed as JSON.
     pub fn review_value(&self, value: &serde_json::Value) -> Result<Review, Vec<FieldError>> {
-        self.review_valid(&application::parse_value(value, |j| self.formats_for(j))?)
+        self.review_with_travel(value, None).map(|(review, _)| review)
     }
 
     /// Like [`Reviewer::review_value`] for an application the service has just received:

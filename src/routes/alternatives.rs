@@ -116,10 +116,8 @@ struct Search<'a> {
     met: &'a [RestrictionHit],
     /// (start node, forward) -> the joints [`RouteNetwork::reach_path`] found from it.
     joints: HashMap<(u32, bool), Rc<[Joint]>>,
-    /// Node -> its [`Drawing::project`]ion: pieces and searches meet the same nodes.
-    node_at: RefCell<HashMap<u32, (f64, f64)>>,
-    /// Node -> its [`Drawing::passes`], for the readings that start or end at it.
-    node_passes: HashMap<u32, Rc<[f64]>>,
+    /// The drawing seen from the nodes the searches meet.
+    nodes: NodeCache,
     /// The node map and heap of [`RouteNetwork::reach_path`], kept between its calls.
     reach: RefCell<(Reached, BinaryHeap<HeapItem>)>,
 }
@@ -130,7 +128,29 @@ type Reached = HashMap<u32, (f64, u32)>;
 impl Search<'_> {
     /// How far node `n` (at `xy`) lies from the drawing, computed once per match.
     fn node_away(&self, n: u32, xy: [f64; 2]) -> f64 {
-        self.node_at.borrow_mut().entry(n).or_insert_with(|| self.drawing.project(xy)).0
+        self.nodes.at(&self.drawing, n, xy).0
+    }
+}
+
+/// The drawing seen from network nodes, each computed once per match: pieces and searches
+/// meet the same nodes.
+#[derive(Default)]
+struct NodeCache {
+    /// Node -> its [`Drawing::project`]ion.
+    at: RefCell<HashMap<u32, (f64, f64)>>,
+    /// Node -> its [`Drawing::passes`], for the readings that start or end at it.
+    passes: RefCell<HashMap<u32, Rc<[f64]>>>,
+}
+
+impl NodeCache {
+    /// [`Drawing::project`] of node `n` (at `xy`).
+    fn at(&self, drawing: &Drawing, n: u32, xy: [f64; 2]) -> (f64, f64) {
+        *self.at.borrow_mut().entry(n).or_insert_with(|| drawing.project(xy))
+    }
+
+    /// [`Drawing::passes`] of node `n` (at `xy`).
+    fn passes(&self, drawing: &Drawing, n: u32, xy: [f64; 2]) -> Rc<[f64]> {
+        Rc::clone(self.passes.borrow_mut().entry(n).or_insert_with(|| drawing.passes(xy).into()))
     }
 }
 
@@ -200,8 +220,7 @@ impl RouteNetwork {
                         ways,
                         met,
                         joints: HashMap::default(),
-                        node_at: RefCell::default(),
-                        node_passes: HashMap::default(),
+                        nodes: NodeCache::default(),
                         reach: RefCell::default(),
                     }
                 });
@@ -351,17 +370,13 @@ impl RouteNetwork {
             return Vec::new();
         }
         let found = [self.joints(search, from, false), self.joints(search, to, true)];
-        let Search { drawing, path_away, node_at, node_passes, .. } = search;
-        let at_node = |n: u32| *node_at.borrow_mut().entry(n).or_insert_with(|| drawing.project(self.node_xy(n)));
-        let node_away = |n: u32| at_node(n).0;
+        let Search { drawing, path_away, nodes, .. } = search;
+        let node_away = |n: u32| nodes.at(drawing, n, self.node_xy(n)).0;
         // How far along the drawing it passes nearest node `j` (the end at `p` for none).
-        let along = |j: Option<u32>, p: [f64; 2]| j.map_or_else(|| drawing.project(p).1, |j| at_node(j).1);
-        // Where the drawing passes node `j` (the end at `p` for none), once per node.
-        let mut passes = |j: Option<u32>, p: [f64; 2]| -> Rc<[f64]> {
-            match j {
-                Some(j) => Rc::clone(node_passes.entry(j).or_insert_with(|| drawing.passes(p).into())),
-                None => drawing.passes(p).into(),
-            }
+        let along = |j: Option<u32>, p: [f64; 2]| j.map_or_else(|| drawing.project(p).1, |j| nodes.at(drawing, j, p).1);
+        // Where the drawing passes node `j` (the end at `p` for none).
+        let passes = |j: Option<u32>, p: [f64; 2]| -> Rc<[f64]> {
+            j.map_or_else(|| drawing.passes(p).into(), |j| nodes.passes(drawing, j, p))
         };
         // The drawing may start or end on the segment itself: the reading then covers
         // only the part of it beyond the end's projection.
