@@ -683,9 +683,11 @@ impl Drawing {
             }
             cum.push(acc);
         }
-        // Stable: within a cell, segments stay in drawing order.
-        pairs.sort_by_key(|&(c, _)| c);
-        let mut cells: HashMap<(i64, i64), (u32, u32)> = HashMap::default();
+        // By cell, and within a cell in drawing order (the pairs are distinct: no need
+        // for a stable sort's buffer).
+        pairs.sort_unstable();
+        let mut cells: HashMap<(i64, i64), (u32, u32)> =
+            HashMap::with_capacity_and_hasher(pairs.len(), Default::default());
         for (i, &(c, _)) in pairs.iter().enumerate() {
             cells.entry(c).or_insert((i as u32, i as u32)).1 = i as u32 + 1;
         }

@@ -141,7 +141,7 @@ impl RouteNetwork {
         let mut worst: Option<(f64, usize)> = None;
         let mut u_turns: Vec<MatchProblem> = Vec::new();
         for chain in &chains {
-            let mut pieces = Vec::new();
+            let mut pieces = Vec::with_capacity(2 * chain.len());
             for w in chain.windows(2) {
                 let (ia, a) = w[0];
                 let (ib, b) = w[1];

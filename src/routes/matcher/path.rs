@@ -9,6 +9,7 @@ use crate::routes::alternatives::PathIndex;
 use crate::routes::network::{Edge, RouteNetwork};
 use crate::routes::project::dist;
 use crate::routes::{MatchedSegment, RouteMatch, TravelledWay};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 /// A stretch of the matched path on one segment, from fraction `f0` to `f1`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,9 +49,16 @@ impl RouteNetwork {
     /// Builds ways, segments and restriction hits from the matched pieces, and the index
     /// of the path's nodes and segments.
     pub(super) fn report(&self, chains: &[Vec<Piece>]) -> (RouteMatch, PathIndex) {
-        let mut path = PathIndex::default();
+        let pieces = chains.iter().map(Vec::len).sum();
+        // Sized once: grown piece by piece, rehashing cost a long route a tenth of its match.
+        let mut path = PathIndex {
+            nodes: HashMap::with_capacity_and_hasher(pieces + 2, Default::default()),
+            points: Vec::with_capacity(2 * pieces + 2),
+            segs: HashSet::with_capacity_and_hasher(pieces, Default::default()),
+            ends: [None; 2],
+        };
         let mut ways: Vec<TravelledWay> = Vec::new();
-        let mut segments = Vec::with_capacity(chains.iter().map(Vec::len).sum());
+        let mut segments = Vec::with_capacity(pieces);
         let mut hits = Vec::new();
         let mut walk = Walk::default();
         for pieces in chains {
