@@ -43,8 +43,9 @@ use crate::routes::{MatchProblem, MatchProblemKind, RouteMatch};
 use path::cancel_uturns;
 use search::{SCRATCH, Scratch, WORK, Work};
 
-/// Largest spacing of the samples taken along the declared route, metres.
-pub const SAMPLE_STEP_M: f64 = 35.0;
+/// Largest spacing of the samples taken along the declared route, metres: a drawing with a
+/// vertex every 40 m (a router's export) is matched from its own vertices.
+pub const SAMPLE_STEP_M: f64 = 40.0;
 /// Vertices of the declared route closer than this to the previous sample are skipped.
 pub const MIN_STEP_M: f64 = 30.0;
 /// A drawing that goes at least this far from the last sample and comes back at least
