@@ -149,6 +149,9 @@ enum Command {
         /// Seed of the generators and the initialisation.
         #[arg(long, default_value_t = tooling::anomaly::train::DEFAULT_SEED)]
         seed: u64,
+        /// Autoencoders in the ensemble, each from its own seed (1 to 16).
+        #[arg(long, default_value_t = tooling::anomaly::train::MEMBERS)]
+        members: usize,
     },
     /// Evaluate the anomaly model against the robust z-score baseline on fresh normal and
     /// planted anomalous applications, with synthetic routes and with routes on an
@@ -626,8 +629,8 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             );
             Ok(EXIT_APPROVE)
         }
-        Command::Train { out, seed } => {
-            let opts = tooling::anomaly::train::TrainOptions { seed, ..Default::default() };
+        Command::Train { out, seed, members } => {
+            let opts = tooling::anomaly::train::TrainOptions { seed, members, ..Default::default() };
             let trained = tooling::anomaly::train::train(&opts)?;
             let config = tooling::anomaly::train::write(&out, trained)?;
             println!(

@@ -1,9 +1,10 @@
-//! The anomaly model: a small autoencoder (F → 32 → 8 → 32 → F, tanh; trained with candle) over
-//! standardised features, scored by its standardised reconstruction error.
+//! The anomaly model: an ensemble of small autoencoders (F → 32 → 8 → 32 → F, tanh; trained
+//! with candle from different seeds) over standardised features, scored by the mean of the
+//! members' scores, each its standardised reconstruction error.
 //!
-//! `anomaly.safetensors` holds the weights; `anomaly.json` ([`ModelConfig`]) holds the
-//! feature list, normalisation, residual scales, threshold, baseline statistics, training
-//! metrics and the weights' sha256. Loading checks all of it and fails with a clear error.
+//! `anomaly.safetensors` holds the weights of every member; `anomaly.json` ([`ModelConfig`])
+//! holds the feature list, normalisation, residual scales, threshold, baseline statistics,
+//! training metrics and the weights' sha256. Loading checks all of it and fails with a clear error.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,11 +17,14 @@ use super::features::{Display, FEATURES, Features, N_FEATURES};
 use crate::review::AnomalyBlock;
 
 /// Version of the `anomaly.json` / `anomaly.safetensors` pair this code reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Hidden layer width.
 pub const HIDDEN: usize = 32;
 /// Bottleneck width.
 pub const LATENT: usize = 8;
+/// Most ensemble members a description may declare: each costs a pass through the network
+/// on every review.
+pub const MAX_MEMBERS: usize = 16;
 /// The layers, in order, with their (in, out) sizes.
 pub const LAYERS: [(&str, usize, usize); 4] =
     [("enc1", N_FEATURES, HIDDEN), ("enc2", HIDDEN, LATENT), ("dec1", LATENT, HIDDEN), ("dec2", HIDDEN, N_FEATURES)];
@@ -110,6 +114,9 @@ pub struct Architecture {
     pub latent: usize,
     /// Activation of the hidden layers.
     pub activation: String,
+    /// Autoencoders in the ensemble, each trained from its own seed; the score is the mean
+    /// of theirs.
+    pub members: usize,
 }
 
 /// Per-feature statistics of the baseline detector (robust z-score max).
@@ -141,6 +148,8 @@ pub struct TrainOptions {
     /// Share of training and calibration samples whose routes are drawn on the shipped
     /// road network (the rest are synthetic routes off it).
     pub road_share: f64,
+    /// Autoencoders in the ensemble, trained on the same data from different seeds.
+    pub members: usize,
 }
 
 /// How the model was trained; all of it is reproducible from the seed.
@@ -189,9 +198,9 @@ pub struct ModelConfig {
     pub mean: Vec<f64>,
     /// Training standard deviation of each feature (floored).
     pub std: Vec<f64>,
-    /// RMS reconstruction error of each feature on the training set (floored): the score
-    /// divides each feature's error by it.
-    pub residual_scale: Vec<f64>,
+    /// RMS reconstruction error of each feature on the training set (floored), one list per
+    /// ensemble member: a member's score divides each feature's error by its own.
+    pub residual_scale: Vec<Vec<f64>>,
     /// 1st and 99th percentile of each feature on the training set, shown as "typical"
     /// where no comparable group applies.
     pub typical_range: Vec<[f64; 2]>,
@@ -207,16 +216,21 @@ pub struct ModelConfig {
     pub safetensors_sha256: String,
 }
 
-/// The autoencoder: four linear layers, tanh between them.
+/// The name of a tensor of ensemble member `member`: `m<member>.<layer>.<part>`.
+pub fn tensor_name(member: usize, layer: &str, part: &str) -> String {
+    format!("m{member}.{layer}.{part}")
+}
+
+/// One autoencoder: four linear layers, tanh between them.
 #[derive(Debug, Clone)]
 pub struct Autoencoder {
     layers: Vec<Linear>,
 }
 
 impl Autoencoder {
-    /// From weight tensors named `<layer>.weight` (out × in) and `<layer>.bias` (out),
-    /// checking every shape.
-    pub fn from_tensors(tensors: &HashMap<String, Tensor>) -> Result<Autoencoder, ModelError> {
+    /// Member `member` from weight tensors named `m<member>.<layer>.weight` (out × in) and
+    /// `m<member>.<layer>.bias` (out), checking every shape.
+    pub fn from_tensors(tensors: &HashMap<String, Tensor>, member: usize) -> Result<Autoencoder, ModelError> {
         let get = |name: String, expected: Vec<usize>| -> Result<Tensor, ModelError> {
             let t = tensors.get(&name).ok_or_else(|| ModelError::MissingTensor(name.clone()))?;
             if t.dims() != expected.as_slice() || t.dtype() != DType::F32 {
@@ -227,8 +241,8 @@ impl Autoencoder {
         let layers = LAYERS
             .iter()
             .map(|(name, i, o)| {
-                let w = get(format!("{name}.weight"), vec![*o, *i])?;
-                let b = get(format!("{name}.bias"), vec![*o])?;
+                let w = get(tensor_name(member, name, "weight"), vec![*o, *i])?;
+                let b = get(tensor_name(member, name, "bias"), vec![*o])?;
                 Ok(Linear::new(w, Some(b)))
             })
             .collect::<Result<Vec<_>, ModelError>>()?;
@@ -249,13 +263,13 @@ impl Autoencoder {
     }
 }
 
-/// The autoencoder's weights copied out of candle, for inference. candle's per-operation
-/// overhead (a tensor for every step) cost about 15 µs a review on this tiny network; these
-/// loops take about 3 µs (`benches/anomaly.rs`). Training keeps candle, which it needs for
-/// the gradients.
+/// The ensemble's weights copied out of candle, for inference. candle's per-operation
+/// overhead (a tensor for every step) cost about 15 µs a review on one tiny network; these
+/// loops take about 3 µs a member (`benches/anomaly.rs`). Training keeps candle, which it
+/// needs for the gradients.
 #[derive(Debug, Clone)]
 pub struct Network {
-    layers: Vec<Dense>,
+    members: Vec<Vec<Dense>>,
 }
 
 /// One linear layer: `weight` is out × in, row-major.
@@ -266,43 +280,53 @@ struct Dense {
 }
 
 impl Network {
-    /// The current weights of a candle network.
-    pub fn of(net: &Autoencoder) -> Result<Network, ModelError> {
-        let layers = net
-            .layers
+    /// The current weights of the candle networks of an ensemble.
+    pub fn of(nets: &[Autoencoder]) -> Result<Network, ModelError> {
+        let members = nets
             .iter()
-            .map(|l| {
-                let weight = l.weight().flatten_all()?.to_vec1::<f32>()?;
-                let bias = match l.bias() {
-                    Some(b) => b.to_vec1::<f32>()?,
-                    None => vec![0.0; l.weight().dim(0)?],
-                };
-                Ok(Dense { weight, bias })
+            .map(|net| {
+                net.layers
+                    .iter()
+                    .map(|l| {
+                        let weight = l.weight().flatten_all()?.to_vec1::<f32>()?;
+                        let bias = match l.bias() {
+                            Some(b) => b.to_vec1::<f32>()?,
+                            None => vec![0.0; l.weight().dim(0)?],
+                        };
+                        Ok(Dense { weight, bias })
+                    })
+                    .collect::<Result<Vec<_>, ModelError>>()
             })
             .collect::<Result<Vec<_>, ModelError>>()?;
-        Ok(Network { layers })
+        Ok(Network { members })
     }
 
-    /// Reconstructs standardised rows (row-major, [`N_FEATURES`] a row).
-    pub fn reconstruct(&self, z: &[f32]) -> Vec<f32> {
-        let last = self.layers.len().saturating_sub(1);
-        let mut out = Vec::with_capacity(z.len());
+    /// Each member's reconstruction of standardised rows (row-major, [`N_FEATURES`] a row),
+    /// in member order.
+    pub fn reconstruct(&self, z: &[f32]) -> Vec<Vec<f32>> {
         let (mut h, mut next) = (Vec::with_capacity(HIDDEN), Vec::with_capacity(HIDDEN));
-        for row in z.chunks_exact(N_FEATURES) {
-            h.clear();
-            h.extend_from_slice(row);
-            for (i, layer) in self.layers.iter().enumerate() {
-                next.clear();
-                let inputs = h.len();
-                next.extend(layer.weight.chunks_exact(inputs).zip(&layer.bias).map(|(w, b)| {
-                    let y = dot(w, &h) + b;
-                    if i < last { y.tanh() } else { y }
-                }));
-                std::mem::swap(&mut h, &mut next);
-            }
-            out.extend_from_slice(&h);
-        }
-        out
+        self.members
+            .iter()
+            .map(|layers| {
+                let last = layers.len().saturating_sub(1);
+                let mut out = Vec::with_capacity(z.len());
+                for row in z.chunks_exact(N_FEATURES) {
+                    h.clear();
+                    h.extend_from_slice(row);
+                    for (i, layer) in layers.iter().enumerate() {
+                        next.clear();
+                        let inputs = h.len();
+                        next.extend(layer.weight.chunks_exact(inputs).zip(&layer.bias).map(|(w, b)| {
+                            let y = dot(w, &h) + b;
+                            if i < last { y.tanh() } else { y }
+                        }));
+                        std::mem::swap(&mut h, &mut next);
+                    }
+                    out.extend_from_slice(&h);
+                }
+                out
+            })
+            .collect()
     }
 }
 
@@ -372,7 +396,10 @@ impl AnomalyModel {
             return Err(ModelError::Hash { expected: config.safetensors_sha256.clone(), found: hash });
         }
         let tensors = candle_core::safetensors::load_buffer(weights, &Device::Cpu)?;
-        let net = Network::of(&Autoencoder::from_tensors(&tensors)?)?;
+        let members = (0..config.architecture.members)
+            .map(|k| Autoencoder::from_tensors(&tensors, k))
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        let net = Network::of(&members)?;
         // The description pins the weights by their hash, so its own hash names both: a
         // changed threshold or scale is a new version too.
         let version = crate::digest::sha256_tagged(config_json.as_bytes());
@@ -409,7 +436,7 @@ impl AnomalyModel {
 
     /// The raw scores of a batch (no explanation), for evaluation.
     pub fn raw_scores(&self, batch: &[Features]) -> Result<Vec<f64>, ModelError> {
-        Ok(self.residuals(batch)?.iter().zip(batch).map(|(r, f)| score_of(r, &f.missing)).collect())
+        Ok(self.residuals(batch)?.iter().zip(batch).map(|(r, f)| ensemble_score(r, &f.missing)).collect())
     }
 
     /// Standardised inputs of a batch, flattened row-major.
@@ -417,8 +444,9 @@ impl AnomalyModel {
         standardise(batch, &self.config.mean, &self.config.std)
     }
 
-    /// Per-feature standardised residuals: (reconstruction − input) / residual scale.
-    fn residuals(&self, batch: &[Features]) -> Result<Vec<[f64; N_FEATURES]>, ModelError> {
+    /// Per-member, per-feature standardised residuals: (reconstruction − input) / residual
+    /// scale.
+    fn residuals(&self, batch: &[Features]) -> Result<Vec<Vec<[f64; N_FEATURES]>>, ModelError> {
         let missing: Vec<[bool; N_FEATURES]> = batch.iter().map(|f| f.missing).collect();
         Ok(self.residuals_of(&self.standardise(batch), &missing))
     }
@@ -437,24 +465,22 @@ impl AnomalyModel {
             m[j] = true;
             missing.push(m);
         }
-        self.residuals_of(&rows, &missing).iter().zip(&missing).map(|(r, m)| score_of(r, m)).collect()
+        self.residuals_of(&rows, &missing).iter().zip(&missing).map(|(r, m)| ensemble_score(r, m)).collect()
     }
 
-    /// Residuals of standardised rows (row-major), each row with the features it lacks.
-    fn residuals_of(&self, z: &[f32], missing: &[[bool; N_FEATURES]]) -> Vec<[f64; N_FEATURES]> {
-        let out = self.net.reconstruct(z);
+    /// Residuals of standardised rows (row-major), each row with the features it lacks: for
+    /// each row, one array a member.
+    fn residuals_of(&self, z: &[f32], missing: &[[bool; N_FEATURES]]) -> Vec<Vec<[f64; N_FEATURES]>> {
+        let outs = self.net.reconstruct(z);
         missing
             .iter()
             .enumerate()
             .map(|(b, m)| {
-                let mut r = [0.0; N_FEATURES];
-                for (j, slot) in r.iter_mut().enumerate() {
-                    let k = b * N_FEATURES + j;
-                    if !m[j] {
-                        *slot = f64::from(out[k] - z[k]) / self.config.residual_scale[j];
-                    }
-                }
-                r
+                let row = b * N_FEATURES..(b + 1) * N_FEATURES;
+                outs.iter()
+                    .zip(&self.config.residual_scale)
+                    .map(|(out, scale)| standardised_residuals(&out[row.clone()], &z[row.clone()], scale, m))
+                    .collect()
             })
             .collect()
     }
@@ -491,10 +517,13 @@ impl AnomalyModel {
     /// well within its range, the largest residual), but taking the cause away clears them
     /// all. Under the threshold (most reviews) the largest residuals are listed, which
     /// costs no further pass through the network.
-    fn block(&self, f: &Features, r: &[f64; N_FEATURES]) -> AnomalyBlock {
-        let score = score_of(r, &f.missing);
+    fn block(&self, f: &Features, members: &[[f64; N_FEATURES]]) -> AnomalyBlock {
+        let score = ensemble_score(members, &f.missing);
+        // Each feature's squared residual summed over the members: how far off the ensemble
+        // finds it.
+        let r: Vec<f64> = (0..N_FEATURES).map(|j| members.iter().map(|m| m[j] * m[j]).sum()).collect();
         let mut order: Vec<usize> = (0..N_FEATURES).filter(|j| counts(*j, &f.missing)).collect();
-        order.sort_by(|a, b| (r[*b] * r[*b]).total_cmp(&(r[*a] * r[*a])));
+        order.sort_by(|a, b| r[*b].total_cmp(&r[*a]));
         let ranked: Vec<(usize, Option<f64>)> = if score >= self.config.threshold {
             order.truncate(CANDIDATES);
             let mut ranked: Vec<(usize, f64)> = order.iter().copied().zip(self.scores_without(f, &order)).collect();
@@ -548,6 +577,31 @@ pub fn score_of(r: &[f64; N_FEATURES], missing: &[bool; N_FEATURES]) -> f64 {
     sq.sort_by(|a, b| b.total_cmp(a));
     let top = &sq[..SCORE_TOP_K.min(sq.len())];
     (top.iter().sum::<f64>() / top.len().max(1) as f64).sqrt()
+}
+
+/// The ensemble's score: the mean of its members' [`score_of`]. Where one network's
+/// reconstruction of a normal application happens to be poor, the others' usually is not, so
+/// the 1 % tail of normal scores that anomalies must clear is lower than a single
+/// network's.
+pub fn ensemble_score(members: &[[f64; N_FEATURES]], missing: &[bool; N_FEATURES]) -> f64 {
+    members.iter().map(|r| score_of(r, missing)).sum::<f64>() / members.len().max(1) as f64
+}
+
+/// One member's standardised residuals of one row: (reconstruction − input) / its residual
+/// scale, 0 where the feature is missing.
+pub fn standardised_residuals(
+    out: &[f32],
+    z: &[f32],
+    scale: &[f64],
+    missing: &[bool; N_FEATURES],
+) -> [f64; N_FEATURES] {
+    let mut r = [0.0; N_FEATURES];
+    for (j, slot) in r.iter_mut().enumerate() {
+        if !missing[j] {
+            *slot = f64::from(out[j] - z[j]) / scale[j];
+        }
+    }
+    r
 }
 
 /// Standardised features, row-major, clamped; missing features are the mean (0).
@@ -605,6 +659,12 @@ fn check_config(c: &ModelConfig) -> Result<(), ModelError> {
             a.input, a.hidden, a.latent, a.hidden, a.input, a.activation
         )));
     }
+    if !(1..=MAX_MEMBERS).contains(&a.members) {
+        return Err(ModelError::Invalid(format!(
+            "`architecture.members` is {}, expected 1 to {MAX_MEMBERS} autoencoders",
+            a.members
+        )));
+    }
     if let Some(g) = c.comparable.iter().find(|g| g.typical_range.len() != N_FEATURES) {
         return Err(ModelError::Invalid(format!(
             "`comparable` group {} on a {} has {} ranges, expected {N_FEATURES}",
@@ -616,7 +676,6 @@ fn check_config(c: &ModelConfig) -> Result<(), ModelError> {
     for (name, len) in [
         ("mean", c.mean.len()),
         ("std", c.std.len()),
-        ("residual_scale", c.residual_scale.len()),
         ("typical_range", c.typical_range.len()),
         ("baseline.median", c.baseline.median.len()),
         ("baseline.mad", c.baseline.mad.len()),
@@ -625,8 +684,14 @@ fn check_config(c: &ModelConfig) -> Result<(), ModelError> {
             return Err(ModelError::Invalid(format!("`{name}` has {len} entries, expected {N_FEATURES}")));
         }
     }
+    if c.residual_scale.len() != a.members || c.residual_scale.iter().any(|s| s.len() != N_FEATURES) {
+        return Err(ModelError::Invalid(format!(
+            "`residual_scale` needs {} lists (one per ensemble member) of {N_FEATURES} entries",
+            a.members
+        )));
+    }
     let positive = |v: &[f64]| v.iter().all(|x| x.is_finite() && *x > 0.0);
-    if !positive(&c.std) || !positive(&c.residual_scale) || !positive(&c.baseline.mad) {
+    if !positive(&c.std) || !c.residual_scale.iter().all(|s| positive(s)) || !positive(&c.baseline.mad) {
         return Err(ModelError::Invalid("a scale (std, residual_scale or baseline.mad) is not positive".into()));
     }
     if !c.mean.iter().chain(&c.baseline.median).all(|x| x.is_finite()) {

@@ -17,12 +17,14 @@ use super::generator::{Roads, Sample, SplitMix64, normal_samples, road_samples};
 use crate::anomaly::features::{FEATURES, Features, N_FEATURES};
 pub use crate::anomaly::model::TrainOptions;
 use crate::anomaly::model::{
-    Architecture, Autoencoder, Baseline, Comparable, FORMAT_VERSION, FeatureSpec, HIDDEN, LATENT, LAYERS, ModelConfig,
-    ModelError, Network, TrainingInfo, counts, score_of, sha256_hex, standardise,
+    Architecture, Autoencoder, Baseline, Comparable, FORMAT_VERSION, FeatureSpec, HIDDEN, LATENT, LAYERS, MAX_MEMBERS,
+    ModelConfig, ModelError, Network, TrainingInfo, counts, ensemble_score, sha256_hex, standardise, tensor_name,
 };
 
 /// Seed of the shipped model.
 pub const DEFAULT_SEED: u64 = 20261120;
+/// Autoencoders in the shipped ensemble.
+pub const MEMBERS: usize = 8;
 /// Threshold quantile of the calibration scores.
 pub const THRESHOLD_QUANTILE: f64 = 0.995;
 /// Smallest feature standard deviation: constant features (e.g. axle-count mismatch, always
@@ -40,6 +42,9 @@ const SALT_CALIBRATION: u64 = 0xCA11_B8A7_E000_0001;
 const SALT_INIT: u64 = 0x1417_1A11_5E00_0002;
 const SALT_ORDER: u64 = 0x0DE2_0F0B_A7C4_0003;
 const SALT_ROADS: u64 = 0x20AD_5000_0000_0004;
+/// Multiplied by the member's index and mixed into its initialisation and order streams
+/// (member 0 keeps the training seed's own streams).
+const SALT_MEMBER: u64 = 0x9E37_79B9_7F4A_7C15;
 /// Fewest values a comparable group needs for its own typical range of a feature.
 const MIN_GROUP: usize = 30;
 
@@ -53,6 +58,7 @@ impl Default for TrainOptions {
             batch_size: 64,
             learning_rate: 3e-3,
             road_share: 0.5,
+            members: MEMBERS,
         }
     }
 }
@@ -176,24 +182,27 @@ pub fn baseline_score(f: &Features, median: &[f64], mad: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// Trains a model.
-pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
+/// Trains ensemble member `member` on the standardised training rows `x` (n × F) and adds
+/// its weights, named by [`tensor_name`], to `tensors`.
+fn fit(
+    opts: &TrainOptions,
+    member: usize,
+    x: &Tensor,
+    tensors: &mut HashMap<String, Tensor>,
+) -> Result<(), ModelError> {
     let dev = Device::Cpu;
-    let (train_f, cal_f, road_network) = training_features(opts)?;
-    let (mean, std) = mean_std(&train_f);
-    let n = train_f.len();
-    let x = Tensor::from_vec(standardise(&train_f, &mean, &std), (n, N_FEATURES), &dev)?;
-
+    let n = x.dim(0)?;
+    let salt = (member as u64).wrapping_mul(SALT_MEMBER);
     // Xavier-uniform initialisation from our own stream; biases start at zero.
-    let mut init = SplitMix64::new(opts.seed ^ SALT_INIT);
+    let mut init = SplitMix64::new(opts.seed ^ SALT_INIT ^ salt);
     let mut vars: Vec<(String, Var)> = Vec::new();
     for (name, i, o) in LAYERS {
         let a = (6.0 / (i + o) as f64).sqrt();
         let w: Vec<f32> = (0..i * o).map(|_| init.uniform(-a, a) as f32).collect();
         let w = Var::from_tensor(&Tensor::from_vec(w, (o, i), &dev)?)?;
         let b = Var::from_tensor(&Tensor::zeros(o, DType::F32, &dev)?)?;
-        vars.push((format!("{name}.weight"), w));
-        vars.push((format!("{name}.bias"), b));
+        vars.push((tensor_name(member, name, "weight"), w));
+        vars.push((tensor_name(member, name, "bias"), b));
     }
     let tensors_of = |vars: &[(String, Var)]| -> HashMap<String, Tensor> {
         vars.iter().map(|(k, v)| (k.clone(), v.as_tensor().clone())).collect()
@@ -202,8 +211,8 @@ pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
     let mut opt = AdamW::new(vars.iter().map(|(_, v)| v.clone()).collect(), params)?;
 
     // The network holds clones of the variables' tensors; AdamW updates them in place.
-    let net = Autoencoder::from_tensors(&tensors_of(&vars))?;
-    let mut order_rng = SplitMix64::new(opts.seed ^ SALT_ORDER);
+    let net = Autoencoder::from_tensors(&tensors_of(&vars), member)?;
+    let mut order_rng = SplitMix64::new(opts.seed ^ SALT_ORDER ^ salt);
     let mut order: Vec<u32> = (0..n as u32).collect();
     let batch = opts.batch_size.max(1);
     for _ in 0..opts.epochs {
@@ -219,38 +228,80 @@ pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
             opt.backward_step(&loss)?;
         }
     }
-    let tensors = tensors_of(&vars);
+    tensors.extend(tensors_of(&vars));
+    Ok(())
+}
+
+/// Trains a model.
+pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
+    let (train_f, cal_f, road_network) = training_features(opts)?;
+    let (mean, std) = mean_std(&train_f);
+    let x = Tensor::from_vec(standardise(&train_f, &mean, &std), (train_f.len(), N_FEATURES), &Device::Cpu)?;
+    let members = opts.members;
+    if !(1..=MAX_MEMBERS).contains(&members) {
+        return Err(ModelError::Invalid(format!(
+            "{members} ensemble members asked for, 1 to {MAX_MEMBERS} can be trained"
+        )));
+    }
+    let mut tensors = HashMap::new();
+    for member in 0..members {
+        fit(opts, member, &x, &mut tensors)?;
+    }
     // Calibrated with the inference code the service scores with.
-    let net = Network::of(&Autoencoder::from_tensors(&tensors)?)?;
-    let errors = |feats: &[Features]| -> Vec<Vec<f64>> {
+    let nets = (0..members).map(|k| Autoencoder::from_tensors(&tensors, k)).collect::<Result<Vec<_>, ModelError>>()?;
+    let net = Network::of(&nets)?;
+    // Each member's errors: one row a sample, one entry a feature.
+    let errors = |feats: &[Features]| -> Vec<Vec<Vec<f64>>> {
         let z = standardise(feats, &mean, &std);
         net.reconstruct(&z)
-            .chunks(N_FEATURES)
-            .zip(z.chunks(N_FEATURES))
-            .map(|(o, z)| o.iter().zip(z).map(|(a, b)| f64::from(a - b)).collect())
+            .iter()
+            .map(|out| {
+                out.chunks(N_FEATURES)
+                    .zip(z.chunks(N_FEATURES))
+                    .map(|(o, z)| o.iter().zip(z).map(|(a, b)| f64::from(a - b)).collect())
+                    .collect()
+            })
             .collect()
     };
-    let mse = |e: &[Vec<f64>]| e.iter().flatten().map(|x| x * x).sum::<f64>() / (e.len() * N_FEATURES).max(1) as f64;
+    // The members' mean.
+    let mse = |e: &[Vec<Vec<f64>>]| {
+        e.iter()
+            .map(|m| m.iter().flatten().map(|x| x * x).sum::<f64>() / (m.len() * N_FEATURES).max(1) as f64)
+            .sum::<f64>()
+            / e.len().max(1) as f64
+    };
     let train_err = errors(&train_f);
     // Over the samples that have the feature: a missing one is trivially reconstructed (its
     // input is the mean) and would shrink the scale of the others' surprise.
-    let residual_scale: Vec<f64> = (0..N_FEATURES)
-        .map(|j| {
-            let sq: Vec<f64> =
-                train_err.iter().zip(&train_f).filter(|(_, f)| !f.missing[j]).map(|(e, _)| e[j] * e[j]).collect();
-            (sq.iter().sum::<f64>() / sq.len().max(1) as f64).sqrt().max(RESIDUAL_FLOOR)
+    let residual_scale: Vec<Vec<f64>> = train_err
+        .iter()
+        .map(|member| {
+            (0..N_FEATURES)
+                .map(|j| {
+                    let sq: Vec<f64> =
+                        member.iter().zip(&train_f).filter(|(_, f)| !f.missing[j]).map(|(e, _)| e[j] * e[j]).collect();
+                    (sq.iter().sum::<f64>() / sq.len().max(1) as f64).sqrt().max(RESIDUAL_FLOOR)
+                })
+                .collect()
         })
         .collect();
     let cal_err = errors(&cal_f);
-    let cal_scores: Vec<f64> = cal_err
+    let cal_scores: Vec<f64> = cal_f
         .iter()
-        .zip(&cal_f)
-        .map(|(e, f)| {
-            let mut r = [0.0; N_FEATURES];
-            for j in 0..N_FEATURES {
-                r[j] = e[j] / residual_scale[j];
-            }
-            score_of(&r, &f.missing)
+        .enumerate()
+        .map(|(i, f)| {
+            let members: Vec<[f64; N_FEATURES]> = cal_err
+                .iter()
+                .zip(&residual_scale)
+                .map(|(member, scale)| {
+                    let mut r = [0.0; N_FEATURES];
+                    for j in 0..N_FEATURES {
+                        r[j] = member[i][j] / scale[j];
+                    }
+                    r
+                })
+                .collect();
+            ensemble_score(&members, &f.missing)
         })
         .collect();
     let threshold = quantile(&cal_scores, THRESHOLD_QUANTILE);
@@ -267,7 +318,13 @@ pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
             .iter()
             .map(|f| FeatureSpec { name: f.name.into(), unit: f.unit.into(), meaning: f.meaning.into() })
             .collect(),
-        architecture: Architecture { input: N_FEATURES, hidden: HIDDEN, latent: LATENT, activation: "tanh".into() },
+        architecture: Architecture {
+            input: N_FEATURES,
+            hidden: HIDDEN,
+            latent: LATENT,
+            activation: "tanh".into(),
+            members,
+        },
         mean,
         std,
         residual_scale,
@@ -276,7 +333,7 @@ pub fn train(opts: &TrainOptions) -> Result<Trained, ModelError> {
         threshold,
         baseline: Baseline { median, mad, threshold: baseline_threshold },
         training: TrainingInfo {
-            options: TrainOptions { batch_size: batch, ..opts.clone() },
+            options: TrainOptions { batch_size: opts.batch_size.max(1), members, ..opts.clone() },
             final_train_mse: mse(&train_err),
             calibration_mse: mse(&cal_err),
             threshold_quantile: THRESHOLD_QUANTILE,
