@@ -428,16 +428,16 @@ pub fn approved_index(ledger: &dyn Ledger, reviewer: &Reviewer) -> Result<RouteI
 
 /// The last approved review read for an index, and how many were matched for it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Caught {
+struct Caught {
     /// Position and hash of the last approved review read; `None` where there was none.
-    pub last: Option<(i64, String)>,
+    last: Option<(i64, String)>,
     /// Approved reviews matched and indexed.
-    pub matched: usize,
+    matched: usize,
 }
 
 /// Adds to `index` the approved reviews recorded after ledger position `after` that it does
 /// not hold yet, read a page at a time, each page's routes matched on all cores.
-pub fn index_approved_after(
+fn index_approved_after(
     ledger: &dyn Ledger,
     reviewer: &Reviewer,
     index: &mut RouteIndex,
@@ -484,7 +484,7 @@ pub fn index_approved_after(
 
 /// What the index of approved routes is made with under `reviewer` now; `None` where this
 /// oscar build cannot be told apart from another (then no cache is used).
-pub fn index_made_for(reviewer: &Reviewer) -> Option<MadeFor> {
+fn index_made_for(reviewer: &Reviewer) -> Option<MadeFor> {
     let mut rulebooks: Vec<String> = reviewer.rulebooks().iter().map(|book| book.hash.clone()).collect();
     rulebooks.sort_unstable();
     let network = reviewer.routes().map_or_else(|| "none".to_string(), |r| r.network.version().to_string());
@@ -604,7 +604,10 @@ fn usable_cache(ledger: &dyn Ledger, now: &MadeFor, path: &Path) -> Result<(Stam
                 ));
             }
             _ => {
-                return Err(format!("it covers the ledger up to record {}, which this ledger does not have", stamp.seq));
+                return Err(format!(
+                    "it covers the ledger up to record {}, which this ledger does not have",
+                    stamp.seq
+                ));
             }
         }
     }

@@ -12,8 +12,6 @@ mod recheck_common;
 mod server_common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 use oscar::Reviewer;
 use oscar::ledger::{Ledger, NewRecord, SqliteLedger};
@@ -205,17 +203,6 @@ fn serve(ledger: &Path, log: &Path, extra: &[&str]) -> Oscar {
     Oscar::start_with(&args, "/healthz", &[("RUST_LOG", "info")], std::fs::File::create(log).unwrap())
 }
 
-/// SIGTERM, and the process gone within 20 s (a graceful stop).
-fn stop(mut server: Oscar) {
-    let sent = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
-    assert!(sent.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "oscar did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The log line that says how the index was made.
 fn index_line(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap();
@@ -286,42 +273,42 @@ fn serve_keeps_the_index_between_runs_and_ignores_a_cache_it_cannot_trust() {
     assert!(picked.len() >= 3, "too few restrictions meet the permits: {expected:?}");
 
     // First start: no cache yet; it is written once the index is made.
-    let server = serve(&ledger, &log, &[]);
+    let mut server = serve(&ledger, &log, &[]);
     let line = index_line(&log);
     assert!(line.contains("from_cache=0") && line.contains("matched=40"), "{line}");
     assert!(std::fs::read_to_string(&log).unwrap().contains("no index cache at"));
     assert!(cache_file.exists());
     rechecks(&server, &f, &picked, &expected_first, "first");
-    stop(server);
+    server.terminate();
 
     // Approvals recorded while no server ran: matched at the next start, after the cache.
     record(&ledger, later, RECORDED);
-    let server = serve(&ledger, &log, &[]);
+    let mut server = serve(&ledger, &log, &[]);
     let line = index_line(&log);
     assert!(line.contains("from_cache=40") && line.contains("matched=20"), "{line}");
     rechecks(&server, &f, &picked, &expected, "second");
-    stop(server);
+    server.terminate();
 
     // A cache given by flag, taken from another ledger with the same applications.
     let other = ledger_with(&dir, "other.sqlite", &f.apps, "2026-11-21T00:00:00.000000Z");
     let given = dir.join("given.route-index");
     std::fs::copy(&cache_file, &given).unwrap();
-    let server = serve(&other, &log, &["--index-cache", given.to_str().unwrap()]);
+    let mut server = serve(&other, &log, &["--index-cache", given.to_str().unwrap()]);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("another or a rewritten ledger"), "{text}");
     assert!(index_line(&log).contains("from_cache=0"), "{text}");
     rechecks(&server, &f, &picked, &expected, "other");
-    stop(server);
+    server.terminate();
 
     // A truncated cache.
     let bytes = std::fs::read(&cache_file).unwrap();
     std::fs::write(&cache_file, &bytes[..bytes.len() / 2]).unwrap();
-    let server = serve(&ledger, &log, &[]);
+    let mut server = serve(&ledger, &log, &[]);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("truncated"), "{text}");
     assert!(index_line(&log).contains("from_cache=0"), "{text}");
     rechecks(&server, &f, &picked, &expected, "truncated");
-    stop(server);
+    server.terminate();
     // Rewritten whole at that start.
     assert_eq!(cache::load(&cache_file).unwrap().0.seq, 120);
 }
@@ -334,7 +321,7 @@ fn approvals_made_while_serving_are_in_the_cache_written_at_stop() {
     let ledger = dir.join("ledger.sqlite");
     drop(SqliteLedger::create(&ledger, false).unwrap());
     let log = dir.join("serve.log");
-    let server = serve(&ledger, &log, &["--trust-submitted-at"]);
+    let mut server = serve(&ledger, &log, &["--trust-submitted-at"]);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let approved = rt.block_on(async {
         let mut approved = 0;
@@ -349,11 +336,10 @@ fn approvals_made_while_serving_are_in_the_cache_written_at_stop() {
         approved
     });
     assert_eq!(approved, 3, "the Helsinki example is approved");
-    stop(server);
+    server.terminate();
     let (stamp, index) = cache::load(&dir.join("ledger.sqlite.route-index")).unwrap();
     assert_eq!((index.len(), stamp.seq), (3, 3));
-    let server = serve(&ledger, &log, &[]);
+    let _server = serve(&ledger, &log, &[]);
     let line = index_line(&log);
     assert!(line.contains("from_cache=3") && line.contains("matched=0"), "{line}");
-    drop(server);
 }
