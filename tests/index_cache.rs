@@ -144,7 +144,8 @@ fn a_start_from_the_cache_gets_the_index_matching_every_approval_gets() {
 }
 
 /// Each cache a start cannot trust is ignored with its reason, and the index is the one
-/// matching every approval gets; the start writes a good cache in its place.
+/// matching every approval gets; the start writes a good cache in its place, except over a
+/// file that is not a cache at all, which it leaves as it is.
 #[test]
 fn a_cache_that_cannot_be_trusted_is_ignored_and_rebuilt() {
     let f = fixture(30);
@@ -191,8 +192,13 @@ fn a_cache_that_cannot_be_trusted_is_ignored_and_rebuilt() {
         if on == ledger {
             assert_eq!(f.answers(&start.index), f.answers(&matched), "{reason}");
         }
-        // A good cache in its place.
-        assert_eq!(started(on, &f.reviewer, &path).ignored, None, "{reason}");
+        if reason == "not an index cache" {
+            // Never replaced: it may be the ledger, named by mistake.
+            assert!(std::fs::read(&path).unwrap().starts_with(b"SQLite format 3"));
+        } else {
+            // A good cache in its place.
+            assert_eq!(started(on, &f.reviewer, &path).ignored, None, "{reason}");
+        }
     }
 }
 
@@ -342,4 +348,22 @@ fn approvals_made_while_serving_are_in_the_cache_written_at_stop() {
     let _server = serve(&ledger, &log, &[]);
     let line = index_line(&log);
     assert!(line.contains("from_cache=3") && line.contains("matched=0"), "{line}");
+}
+
+/// `--index-cache` naming the ledger itself by mistake: the file is not a cache, so it is
+/// neither read as one nor replaced; the ledger stays intact.
+#[test]
+fn a_cache_named_over_the_ledger_leaves_the_ledger_as_it_is() {
+    let f = fixture(5);
+    let dir = temp_dir("index-cache-over-ledger");
+    let ledger = ledger_with(&dir, "ledger.sqlite", &f.apps, RECORDED);
+    let log = dir.join("serve.log");
+    let mut server = serve(&ledger, &log, &["--index-cache", ledger.to_str().unwrap()]);
+    assert!(index_line(&log).contains("matched=5"));
+    server.terminate();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("is not an index cache, so it is left as it is"), "{text}");
+    let (code, out, err) = server_common::run_to_exit(&["ledger", "verify", "--ledger", ledger.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("10 record(s)"), "{out}");
 }

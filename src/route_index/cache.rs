@@ -91,6 +91,10 @@ pub enum CacheError {
     /// Truncated, or its body does not hash to what its head says, or does not decode.
     #[error("{} is damaged: {}", .0.display(), .1)]
     Damaged(PathBuf, String),
+    /// A file that is not an index cache is where the cache would be written: it is left as
+    /// it is (a mistyped `--index-cache` must never replace the ledger or anything else).
+    #[error("{} is not an index cache, so it is left as it is: name another file for the index cache", .0.display())]
+    NotOurs(PathBuf),
     /// The index holds permits matched on another network than the stamp names.
     #[error("the index holds permits matched on network {0}, not on the one it would be stamped with")]
     OtherNetwork(String),
@@ -138,8 +142,12 @@ pub fn build() -> Option<String> {
 }
 
 /// Writes `index` stamped `stamp` to `path`, through a file beside it renamed over it.
-/// Refused where the index holds a permit matched on another network than the stamp's.
+/// Refused where the index holds a permit matched on another network than the stamp's, or
+/// where a file at `path` is not an index cache (one that starts otherwise than [`MAGIC`]).
 pub fn save(path: &Path, index: &RouteIndex, stamp: &Stamp) -> Result<(), CacheError> {
+    if !replaceable(path) {
+        return Err(CacheError::NotOurs(path.to_path_buf()));
+    }
     if let Some(other) = index.networks.iter().find(|n| **n != stamp.made_for.network) {
         return Err(CacheError::OtherNetwork(other.clone()));
     }
@@ -164,6 +172,18 @@ pub fn save(path: &Path, index: &RouteIndex, stamp: &Stamp) -> Result<(), CacheE
         let _ = std::fs::remove_file(&temporary);
         CacheError::Write(path.to_path_buf(), e)
     })
+}
+
+/// Whether the file at `path` may be replaced by a cache: none there (or none that can be
+/// read: writing then fails with the reason), an empty one, or one that starts as a cache.
+fn replaceable(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(file) = std::fs::File::open(path) else { return true };
+    let mut head = Vec::with_capacity(MAGIC.len());
+    match file.take(MAGIC.len() as u64).read_to_end(&mut head) {
+        Ok(_) => MAGIC.starts_with(&head),
+        Err(_) => false,
+    }
 }
 
 /// Reads the index at `path` and its stamp; the stamp is not checked here.
