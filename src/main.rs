@@ -295,6 +295,12 @@ struct ServeArgs {
     /// process, and the last commits may be lost on power loss.
     #[arg(long, env = "OSCAR_LEDGER_SYNC", value_enum, default_value_t = LedgerSync::Full)]
     ledger_sync: LedgerSync,
+    /// File the index of approved routes is kept in between runs, so that a start matches
+    /// only the routes approved since it was written; derived from the ledger, safe to
+    /// delete. Default: `LEDGER.route-index` beside a SQLite ledger; none for a PostgreSQL
+    /// ledger unless given.
+    #[arg(long, env = "OSCAR_INDEX_CACHE")]
+    index_cache: Option<PathBuf>,
     /// Log lines as text (colour only on a terminal) or as JSON objects, one a line.
     #[arg(long, env = "OSCAR_LOG_FORMAT", value_enum, default_value_t = oscar::server::log::LogFormat::Text)]
     log_format: oscar::server::log::LogFormat,

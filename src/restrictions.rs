@@ -8,6 +8,8 @@
 //! wherever they are read (the service's start, its restriction endpoints, `oscar ledger
 //! replay`). Reviewing without a restriction in force would approve what it forbids.
 
+use std::path::Path;
+
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,6 +19,7 @@ use crate::Reviewer;
 use crate::application::{Application, FieldError, plain_serde_message, typed_at};
 use crate::checks::LoweredMeasures;
 use crate::ledger::{Ledger, LedgerError, StoredRestriction};
+use crate::route_index::cache::{self, MadeFor, Stamp};
 use crate::route_index::{ApprovedRoute, RouteIndex, Travel};
 use crate::routes::{Closure, ClosureHit, LoweredLimits, closure_met};
 
@@ -415,18 +418,43 @@ pub fn approved_route(reviewer: &Reviewer, application_id: &str, json: &str) -> 
     Some(ApprovedRoute::new(application_id, &travel))
 }
 
-/// The index of the approved reviews stored in the ledger, read a page at a time; each
-/// page's routes are matched on all cores.
+/// The index of the approved reviews stored in the ledger, every route matched again
+/// ([`index_approved_after`] from the start).
 pub fn approved_index(ledger: &dyn Ledger, reviewer: &Reviewer) -> Result<RouteIndex, RestrictionError> {
+    let mut index = RouteIndex::default();
+    index_approved_after(ledger, reviewer, &mut index, 0)?;
+    Ok(index)
+}
+
+/// The last approved review read for an index, and how many were matched for it.
+#[derive(Debug, Clone, PartialEq)]
+struct Caught {
+    /// Position and hash of the last approved review read; `None` where there was none.
+    last: Option<(i64, String)>,
+    /// Approved reviews matched and indexed.
+    matched: usize,
+}
+
+/// Adds to `index` the approved reviews recorded after ledger position `after` that it does
+/// not hold yet, read a page at a time, each page's routes matched on all cores.
+fn index_approved_after(
+    ledger: &dyn Ledger,
+    reviewer: &Reviewer,
+    index: &mut RouteIndex,
+    after: i64,
+) -> Result<Caught, RestrictionError> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let (mut permits, mut after) = (Vec::new(), 0);
+    let held = index.seqs_after(after);
+    let (mut caught, mut after) = (Caught { last: None, matched: 0 }, after);
     loop {
         let page = ledger.by_verdict(crate::review::Verdict::Approve, after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        let share = page.len().div_ceil(threads);
+        caught.last = Some((last.seq, last.hash.clone()));
+        let missing: Vec<&crate::ledger::Record> = page.iter().filter(|r| !held.contains(&r.seq)).collect();
+        let share = missing.len().div_ceil(threads).max(1);
         let parts: Result<Vec<Vec<(i64, ApprovedRoute)>>, RestrictionError> = std::thread::scope(|scope| {
-            let workers: Vec<_> = page
+            let workers: Vec<_> = missing
                 .chunks(share)
                 .map(|part| {
                     scope.spawn(move || {
@@ -443,12 +471,147 @@ pub fn approved_index(ledger: &dyn Ledger, reviewer: &Reviewer) -> Result<RouteI
             // index: fail rather than go on without them.
             workers.into_iter().map(|w| w.join().map_err(|_| RestrictionError::Indexing(last.seq))).collect()
         });
-        permits.extend(parts?.into_iter().flatten());
+        caught.matched += missing.len();
+        for (seq, approved) in parts?.into_iter().flatten() {
+            index.insert(seq, approved);
+        }
         if page.len() < PAGE {
             break;
         }
     }
-    Ok(RouteIndex::new(permits))
+    Ok(caught)
+}
+
+/// What the index of approved routes is made with under `reviewer` now; `None` where this
+/// oscar build cannot be told apart from another (then no cache is used).
+fn index_made_for(reviewer: &Reviewer) -> Option<MadeFor> {
+    let mut rulebooks: Vec<String> = reviewer.rulebooks().iter().map(|book| book.hash.clone()).collect();
+    rulebooks.sort_unstable();
+    let network = reviewer.routes().map_or_else(|| "none".to_string(), |r| r.network.version().to_string());
+    Some(MadeFor { build: cache::build()?, network, rulebooks })
+}
+
+/// The index of approved routes as a start made it with a cache ([`approved_index_cached`]).
+#[derive(Debug)]
+pub struct CachedIndex {
+    /// The index.
+    pub index: RouteIndex,
+    /// The cache's stamp as it stands now; `None` where none could be written.
+    pub stamp: Option<Stamp>,
+    /// Why the cache was not used, in words; `None` where it was.
+    pub ignored: Option<String>,
+    /// Permits read from the cache.
+    pub from_cache: usize,
+    /// Approved reviews matched (those after the cache, or all where it was not used).
+    pub matched: usize,
+}
+
+/// The index of the approved reviews in the ledger, from the cache at `path` where it was
+/// made with what `reviewer` is made with and the ledger still has the record it ends at,
+/// plus the approved reviews recorded after it, matched; otherwise (logged with the reason)
+/// from every approved review matched again. A cache that this start changed is written
+/// again (a failure to write it is logged, never fatal: the cache is disposable).
+pub fn approved_index_cached(
+    ledger: &dyn Ledger,
+    reviewer: &Reviewer,
+    path: &Path,
+) -> Result<CachedIndex, RestrictionError> {
+    let made_for = index_made_for(reviewer);
+    let cached = match &made_for {
+        Some(now) => usable_cache(ledger, now, path),
+        None => Err("this oscar's executable cannot be looked at to tell its build".into()),
+    };
+    let (mut index, stamp, ignored) = match cached {
+        Ok((stamp, index)) => (index, Some(stamp), None),
+        Err(why) => {
+            tracing::warn!(cache = %path.display(), reason = %why, "index cache not used: every approved route is matched again");
+            (RouteIndex::default(), None, Some(why))
+        }
+    };
+    let (from_cache, after) = (index.len(), stamp.as_ref().map_or(0, |s| s.seq));
+    let caught = index_approved_after(ledger, reviewer, &mut index, after)?;
+    tracing::info!(
+        cache = %path.display(),
+        from_cache,
+        matched = caught.matched,
+        after_record = after,
+        permits = index.len(),
+        "index of approved routes ready"
+    );
+    let stamp = match (stamp, made_for) {
+        (Some(stamp), _) if caught.last.is_none() => Some(stamp),
+        (_, Some(made_for)) => save_cache(path, &index, made_for, caught.last.unwrap_or((after, String::new()))),
+        (_, None) => None,
+    };
+    Ok(CachedIndex { index, stamp, ignored, from_cache, matched: caught.matched })
+}
+
+/// Brings `index` up to the ledger (the approved reviews after `stamp`'s record that it
+/// lacks, matched) and writes it to the cache at `path`, if the ledger has approved reviews
+/// after that record and `reviewer` is still made with what the stamp names. Failures are
+/// logged, never fatal.
+pub fn refresh_cache(ledger: &dyn Ledger, reviewer: &Reviewer, index: &mut RouteIndex, path: &Path, stamp: &Stamp) {
+    let unchanged = index_made_for(reviewer).map_or_else(
+        || Some("this oscar's executable cannot be looked at to tell its build".to_string()),
+        |now| stamp.made_for.differs(&now),
+    );
+    if let Some(why) = unchanged {
+        tracing::warn!(cache = %path.display(), reason = %why, "index cache left as it was");
+        return;
+    }
+    match index_approved_after(ledger, reviewer, index, stamp.seq) {
+        Ok(Caught { last: Some(last), .. }) => {
+            save_cache(path, index, stamp.made_for.clone(), last);
+        }
+        Ok(Caught { last: None, .. }) => {}
+        Err(e) => tracing::warn!(cache = %path.display(), error = %e, "index cache left as it was"),
+    }
+}
+
+/// Writes `index` to the cache at `path`, covering the ledger up to record `last` (position,
+/// hash); its stamp, or `None` (logged) where it could not be written.
+fn save_cache(path: &Path, index: &RouteIndex, made_for: MadeFor, (seq, hash): (i64, String)) -> Option<Stamp> {
+    let stamp = Stamp { made_for, seq, hash };
+    match cache::save(path, index, &stamp) {
+        Ok(()) => {
+            tracing::info!(cache = %path.display(), permits = index.len(), up_to_record = seq, "index cache written");
+            Some(stamp)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "index cache not written");
+            None
+        }
+    }
+}
+
+/// The cache at `path` and its stamp, if it was made with `now` from this ledger; otherwise
+/// why not, in words.
+fn usable_cache(ledger: &dyn Ledger, now: &MadeFor, path: &Path) -> Result<(Stamp, RouteIndex), String> {
+    let (stamp, index) = cache::load(path).map_err(|e| e.to_string())?;
+    if let Some(why) = stamp.made_for.differs(now) {
+        return Err(why);
+    }
+    if stamp.seq > 0 {
+        let query = crate::ledger::Query { after_seq: Some(stamp.seq - 1), limit: 1, ..Default::default() };
+        let record = ledger.list(&query).map_err(|e| format!("the ledger cannot be read: {e}"))?;
+        match record.first() {
+            Some(r) if r.seq == stamp.seq && r.hash == stamp.hash => {}
+            Some(r) if r.seq == stamp.seq => {
+                return Err(format!(
+                    "the ledger's record {} is not the one it was made from (hash `{}`, the cache's `{}`): \
+                     another or a rewritten ledger",
+                    stamp.seq, r.hash, stamp.hash
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "it covers the ledger up to record {}, which this ledger does not have",
+                    stamp.seq
+                ));
+            }
+        }
+    }
+    Ok((stamp, index))
 }
 
 fn bbox(points: &[[f64; 2]]) -> ([f64; 2], [f64; 2]) {

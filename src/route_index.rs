@@ -11,6 +11,8 @@
 //! and its matched path in the network's numbers, [`MatchedPath`]) instead of reading and
 //! matching its application again.
 
+use std::cmp::Ordering;
+
 use chrono::{Datelike, NaiveDate};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
@@ -18,6 +20,8 @@ use rstar::{AABB, RTree};
 use crate::application::Application;
 use crate::checks::LoweredMeasures;
 use crate::routes::{Closure, MatchedPath, RouteMatch};
+
+pub mod cache;
 
 /// Consecutive matched segments behind one leaf: fewer make more, tighter boxes.
 pub const PIECE_SEGMENTS: usize = 16;
@@ -102,7 +106,7 @@ impl ApprovedRoute {
 }
 
 /// An approved permit in the index.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Permit {
     /// Its ledger position.
     pub seq: i64,
@@ -121,7 +125,7 @@ pub struct Permit {
 }
 
 /// The approved permits by where and when they travel.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct RouteIndex {
     tree: RTree<Leaf>,
     /// Each permit, by its number in the tree.
@@ -143,8 +147,6 @@ impl RouteIndex {
 
     /// Adds a permit recorded at `seq`.
     pub fn insert(&mut self, seq: i64, approved: ApprovedRoute) {
-        // INVARIANT: fewer than 2^32 permits (a ledger of approved reviews, not a log).
-        let number = u32::try_from(self.permits.len()).unwrap_or(u32::MAX);
         let network = match self.networks.iter().position(|n| *n == approved.network) {
             Some(n) => n,
             None => {
@@ -154,13 +156,47 @@ impl RouteIndex {
         };
         // INVARIANT: fewer than 2^16 networks (one a start of the service or a change of its data).
         let network = u16::try_from(network).unwrap_or(u16::MAX);
-        self.permits.push(Permit { seq, network, ..approved.permit });
+        self.push(Permit { seq, network, ..approved.permit }, approved.boxes);
+    }
+
+    /// Adds `permit`, its network already among [`RouteIndex::networks`], with its boxes.
+    fn push(&mut self, permit: Permit, boxes: Vec<([f64; 3], [f64; 3])>) {
+        // INVARIANT: fewer than 2^32 permits (a ledger of approved reviews, not a log).
+        let number = u32::try_from(self.permits.len()).unwrap_or(u32::MAX);
+        self.permits.push(permit);
         // One at a time, never `RTree::bulk_load`: in three dimensions its tree can have
         // leaves at different depths, and a later insertion into it then panics inside rstar
         // 0.12 (found by this module's differential test).
-        for (lo, hi) in approved.boxes {
+        for (lo, hi) in boxes {
             self.tree.insert(GeomWithData::new(Rectangle::from_corners(lo, hi), number));
         }
+    }
+
+    /// The ledger positions above `after` of the permits indexed.
+    pub fn seqs_after(&self, after: i64) -> rustc_hash::FxHashSet<i64> {
+        self.permits.iter().map(|p| p.seq).filter(|&seq| seq > after).collect()
+    }
+
+    /// The versions of the networks the permits were matched on.
+    pub fn networks(&self) -> &[String] {
+        &self.networks
+    }
+
+    /// Each permit's boxes, in the order of the permits, each permit's sorted by corners.
+    fn boxes(&self) -> Vec<Vec<([f64; 3], [f64; 3])>> {
+        let mut out = vec![Vec::new(); self.permits.len()];
+        for leaf in &self.tree {
+            if let Some(boxes) = out.get_mut(leaf.data as usize) {
+                boxes.push((leaf.geom().lower(), leaf.geom().upper()));
+            }
+        }
+        for boxes in &mut out {
+            boxes.sort_by(|a, b| {
+                let corners = |&(lo, hi): &([f64; 3], [f64; 3])| lo.into_iter().chain(hi);
+                corners(a).zip(corners(b)).map(|(x, y)| x.total_cmp(&y)).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)
+            });
+        }
+        out
     }
 
     /// Permits indexed.
@@ -189,6 +225,14 @@ impl RouteIndex {
     /// The version of the network `permit` was matched on.
     pub fn network_of(&self, permit: &Permit) -> Option<&str> {
         self.networks.get(usize::from(permit.network)).map(String::as_str)
+    }
+}
+
+/// The same permits, matched on the same networks, with the same boxes (the tree's shape,
+/// which depends on the order of insertion, aside).
+impl PartialEq for RouteIndex {
+    fn eq(&self, other: &RouteIndex) -> bool {
+        self.networks == other.networks && self.permits == other.permits && self.boxes() == other.boxes()
     }
 }
 

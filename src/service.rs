@@ -101,6 +101,19 @@ fn auth(file: Option<&Path>, no_auth: bool) -> Result<Auth, ServiceError> {
     }
 }
 
+/// Where `serve` keeps the index of approved routes between runs: the file given, else
+/// `LEDGER.route-index` beside a SQLite ledger; none for a PostgreSQL ledger unless given
+/// (replicas sharing it each keep their own file).
+fn index_cache(given: Option<PathBuf>, ledger: &Path) -> Option<PathBuf> {
+    given.or_else(|| {
+        oscar::ledger::postgres_url(ledger).is_none().then(|| {
+            let mut beside = ledger.as_os_str().to_owned();
+            beside.push(".route-index");
+            PathBuf::from(beside)
+        })
+    })
+}
+
 /// `oscar serve`.
 pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
     oscar::server::log::init(args.log_format);
@@ -138,6 +151,7 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
         };
         let limits = Limits { concurrent_reviews: args.review_threads.unwrap_or(limits.concurrent_reviews), ..limits };
         let ledger_path = args.ledger.clone();
+        let index_cache = index_cache(args.index_cache, &args.ledger);
         let full_sync = args.ledger_sync == crate::LedgerSync::Full;
         let handle = tokio::runtime::Handle::current();
         let checkpoints = args.checkpoint_dir.zip(args.checkpoint_key);
@@ -149,7 +163,8 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
             let ledger: Arc<dyn Ledger> = Arc::from(oscar::ledger::open(&ledger_path, full_sync)?);
             let checkpointer =
                 checkpoints.map(|(dir, key)| start_checkpoints(&ledger, &dir, &key, options)).transpose()?;
-            Ok((AppState::from_config(config, ledger, auth, limits, Some(&handle))?, checkpointer))
+            let state = AppState::from_config_cached(config, ledger, auth, limits, Some(&handle), index_cache)?;
+            Ok((state, checkpointer))
         })
         .await
         .map_err(|e| ServiceError::Runtime(std::io::Error::other(e.to_string())))??;

@@ -377,3 +377,39 @@ async fn checkpoints_of_a_postgres_ledger_verify_prove_and_find_a_rewritten_row(
     let (ok, out) = oscar(&verify);
     assert!(!ok && out.contains("checkpoint-00000000000000000004"), "{out}");
 }
+
+/// The index of approved routes kept in a file, which a PostgreSQL ledger needs named
+/// (`--index-cache`): written at a graceful stop with the approvals made meanwhile, read at
+/// the next start, which matches none of them; a row rewritten in the database after it was
+/// written makes the next start ignore it and match every approval again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_cache_of_a_postgres_ledger_is_read_at_start_and_a_rewritten_row_voids_it() {
+    let Some(server) = test_server() else { return };
+    let _shared = SERVER.read().await;
+    let url = new_ledger(&server, "index_cache");
+    let dir = server_common::temp_dir("pg-index-cache");
+    let (cache, log) = (dir.join("index"), dir.join("serve.log"));
+    let serve = || {
+        let args =
+            ["serve", "--no-auth", "--trust-submitted-at", "--ledger", &url, "--index-cache", cache.to_str().unwrap()];
+        Oscar::start_with(&args, "/readyz", &[("RUST_LOG", "info")], std::fs::File::create(&log).unwrap())
+    };
+    let logged = || std::fs::read_to_string(&log).unwrap();
+    let mut s = serve();
+    let client = client();
+    for i in 1..=3 {
+        assert_eq!(submit(&client, &s.url(), &format!("PG-I-{i}")).await, 201);
+    }
+    s.terminate();
+    assert!(logged().contains("permits=3 up_to_record=3"), "{}", logged());
+
+    let s = serve();
+    assert!(logged().contains("from_cache=3 matched=0"), "{}", logged());
+    drop(s);
+
+    sql(&url, "DROP TRIGGER reviews_no_change ON reviews; UPDATE reviews SET hash = 'sha256:rewritten' WHERE seq = 3")
+        .unwrap();
+    let _s = serve();
+    let text = logged();
+    assert!(text.contains("another or a rewritten ledger") && text.contains("from_cache=0 matched=3"), "{text}");
+}

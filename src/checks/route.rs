@@ -427,7 +427,7 @@ pub fn lowered_comparisons(
 /// margin, the loaded width and length, the gross mass and the heaviest axle, in the order
 /// of [`LoweredLimits::named`]; kept apart from the application so that an approved permit
 /// can be checked against a new limit without it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoweredMeasures([f64; 5]);
 
 impl LoweredMeasures {

@@ -25,6 +25,7 @@ pub mod reviews;
 pub mod workbench;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -42,6 +43,7 @@ use tracing::Instrument;
 use crate::Reviewer;
 use crate::ledger::Ledger;
 use crate::restrictions::{Rechecked, RestrictionError};
+use crate::route_index::cache::Stamp;
 use crate::route_index::{ApprovedRoute, RouteIndex};
 use crate::routes::Closure;
 use crate::setup::{Built, ConfigError, ReviewerConfig};
@@ -97,6 +99,9 @@ pub struct AppState {
     ready: AtomicBool,
     /// What the indicators have read of the ledger so far.
     indicators: crate::library::indicators::Cache,
+    /// The file the index of approved routes is kept in between runs, and its stamp as the
+    /// start left it (`None` where none could be written).
+    index_cache: Option<(PathBuf, Option<Stamp>)>,
 }
 
 impl AppState {
@@ -127,6 +132,7 @@ impl AppState {
             metrics,
             ready: AtomicBool::new(true),
             indicators: crate::library::indicators::Cache::default(),
+            index_cache: None,
         }
     }
 
@@ -139,10 +145,44 @@ impl AppState {
         limits: Limits,
         handle: Option<&tokio::runtime::Handle>,
     ) -> Result<AppState, StartError> {
+        AppState::from_config_cached(config, ledger, auth, limits, handle, None)
+    }
+
+    /// Like [`AppState::from_config`], with the index of approved routes kept between runs
+    /// in the file `index_cache` where one is given: read from it at start
+    /// ([`crate::restrictions::approved_index_cached`]) and written to it at a graceful stop
+    /// ([`AppState::save_index_cache`]).
+    pub fn from_config_cached(
+        config: ReviewerConfig,
+        ledger: Arc<dyn Ledger>,
+        auth: Auth,
+        limits: Limits,
+        handle: Option<&tokio::runtime::Handle>,
+        index_cache: Option<PathBuf>,
+    ) -> Result<AppState, StartError> {
         let extra = crate::restrictions::stored_closures(ledger.as_ref(), None)?;
         let built = config.build(&extra, handle)?;
-        let index = crate::restrictions::approved_index(ledger.as_ref(), &built.reviewer)?;
-        Ok(AppState::new(built, config, ledger, index, auth, limits))
+        let (index, index_cache) = match index_cache {
+            Some(path) => {
+                let started = crate::restrictions::approved_index_cached(ledger.as_ref(), &built.reviewer, &path)?;
+                (started.index, Some((path, started.stamp)))
+            }
+            None => (crate::restrictions::approved_index(ledger.as_ref(), &built.reviewer)?, None),
+        };
+        Ok(AppState { index_cache, ..AppState::new(built, config, ledger, index, auth, limits) })
+    }
+
+    /// Brings the index cache up to the ledger and writes it, where one is kept
+    /// ([`crate::restrictions::refresh_cache`]): at a graceful stop, once no request is in
+    /// flight. Failures are logged: the cache is disposable.
+    pub fn save_index_cache(&self) {
+        let Some((path, Some(stamp))) = &self.index_cache else { return };
+        match (self.reviewer(), self.route_index.write()) {
+            (Ok(reviewer), Ok(mut index)) => {
+                crate::restrictions::refresh_cache(self.ledger.as_ref(), &reviewer, &mut index, path, stamp);
+            }
+            _ => tracing::warn!("index cache not written: a lock was poisoned"),
+        }
     }
 
     /// The reviewer in use now.
@@ -359,6 +399,7 @@ pub async fn serve_on(
     tracing::info!(%addr, "oscar listening");
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(state.limits.header_timeout);
+    let stopping = Arc::clone(&state);
     let router = app(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -389,6 +430,7 @@ pub async fn serve_on(
     }
     tracing::info!("shutting down: finishing requests in flight");
     graceful.shutdown().await;
+    let _ = tokio::task::spawn_blocking(move || stopping.save_index_cache()).await;
     Ok(())
 }
 

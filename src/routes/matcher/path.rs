@@ -189,7 +189,7 @@ impl Walk {
 /// A run of the matched path: `count` whole segments of one way from segment `seg` on,
 /// forward (`count > 0`) or backward (`count < 0`), or one piece of segment `seg`
 /// (`count == 0`) whose fractions are the next in [`MatchedPath::fractions`].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Run {
     way: u32,
     seg: u32,
@@ -199,9 +199,9 @@ struct Run {
 /// The matched path kept compact: the network's way and segment numbers, runs of whole
 /// segments along one way as one entry, so that its segments can be had again from the
 /// network ([`RouteNetwork::segments_of`]) without matching the route again. About 12 bytes
-/// a way travelled, against 56 a segment as [`MatchedSegment`]s. Not serialised: the
-/// numbers are those of the network it was matched on.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// a way travelled, against 56 a segment as [`MatchedSegment`]s. Serialised only with the
+/// version of the network it was matched on (the numbers are that network's).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MatchedPath {
     runs: Box<[Run]>,
     /// `f0, f1` of each piece that is not a whole segment, in order.
