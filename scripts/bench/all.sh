@@ -136,16 +136,19 @@ if r:
 if per_review:
     row(f"in-process review of the load mix, CPU per review (`oscar batch --threads 1`, {mix_n} applications)",
         us(per_review), "-")
+def recheck(what, net):
+    """The re-check bench `what` (benches/recheck.rs) on network `net`: (id, µs) or None."""
+    return next(iter(find(r"^re-check a new restriction/" + what + r".*/" + re.escape(net) + "$").items()), None)
 def scan_figure(key, value):
     n = int(re.search(r"full scan, (\d+)", key).group(1))
     return f"full scan of {n:,}: {us(value)} (×{250_000 // n} for 250,000)"
-for k, v in find(r"re-check a new restriction/R-tree of approved routes").items():
+for k, v in find(r"^re-check a new restriction/R-tree of approved routes").items():
     net = k.rsplit("/", 1)[1]
-    query = find(r"re-check a new restriction/R-tree query alone.*/" + re.escape(net) + "$")
-    scan = find(r"re-check a new restriction/baseline: full scan.*/" + re.escape(net) + "$")
-    row(f"new restriction, 250,000 approved permits, {net}: R-tree query + check of the candidates",
-        us(v) + (f" (query {us(next(iter(query.values())))})" if query else ""),
-        scan_figure(*next(iter(scan.items()))) if scan else "-")
+    query, rematched, scan = (recheck(w, net) for w in ("R-tree query alone", "baseline: candidates matched again",
+                                                         "baseline: full scan"))
+    base = ([f"candidates matched again: {us(rematched[1])}"] if rematched else []) + ([scan_figure(*scan)] if scan else [])
+    row(f"new restriction, 250,000 approved permits, {net}: R-tree query + decision from the kept paths",
+        us(v) + (f" (query {us(query[1])})" if query else ""), "; ".join(base) or "-")
 base_match = find(r"long routes/match/.*baseline")
 base_review = find(r"long routes/full review/.*baseline")
 def by_km(found):

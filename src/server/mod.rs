@@ -3,8 +3,8 @@
 //! [`app`] builds the router from an [`AppState`]; handlers live in one module per resource
 //! ([`reviews`], [`restrictions`], [`ops`]): they parse, call the library, and map its errors;
 //! errors become `application/problem+json` in [`error`] only; [`auth`] checks bearer keys
-//! against the permission each handler declares. Reviews are CPU-bound and run on Tokio's
-//! blocking pool, bounded by a semaphore, never on the async worker threads; each review is
+//! against the permission each handler declares. Reviews are CPU-bound and run on a fixed
+//! set of review threads ([`pool`]), never on the async worker threads; each review is
 //! written to the [`Ledger`] before the answer is sent.
 
 // A request must never panic on an index: every site is checked or says why it cannot fail.
@@ -18,6 +18,7 @@ pub mod log;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod pool;
 pub mod registry;
 pub mod renewals;
 pub mod restrictions;
@@ -36,7 +37,6 @@ use axum::http::{HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tracing::Instrument;
 
@@ -61,7 +61,7 @@ pub struct Limits {
     /// Longest a connection may take to send a request's headers (or stay idle between
     /// requests).
     pub header_timeout: Duration,
-    /// Reviews running at once on the blocking pool.
+    /// Reviews running at once: the number of review threads.
     pub concurrent_reviews: usize,
     /// Largest accepted distance between an application's `submitted_at` and the time the
     /// service received it; `None` judges by `submitted_at` alone, for re-reviewing
@@ -93,8 +93,9 @@ pub struct AppState {
     route_index: RwLock<RouteIndex>,
     auth: Auth,
     limits: Limits,
-    /// Reviews computing at once (the ledger write is outside: it waits, it does not compute).
-    permits: Arc<Semaphore>,
+    /// The threads that compute reviews, as many as may run at once (the ledger write is
+    /// outside: it waits, it does not compute).
+    reviews: pool::ReviewPool,
     metrics: Metrics,
     ready: AtomicBool,
     /// What the indicators have read of the ledger so far.
@@ -127,7 +128,7 @@ impl AppState {
             ledger,
             route_index: RwLock::new(route_index),
             auth,
-            permits: Arc::new(Semaphore::new(limits.concurrent_reviews.max(1))),
+            reviews: pool::ReviewPool::new(limits.concurrent_reviews),
             limits,
             metrics,
             ready: AtomicBool::new(true),

@@ -150,15 +150,11 @@ pub(super) async fn review_and_record(
     assemble: impl FnOnce(Value, &dyn crate::ledger::Ledger) -> Result<(Value, Provenance), ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let receipt = state.limits.max_clock_skew.map(|max_skew| Receipt { at: arrival.at, max_skew });
-    let permit = Arc::clone(&state.permits)
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError::Internal("review pool closed".into()))?;
     let reviewer = state.reviewer()?;
     let st = Arc::clone(state);
     let start = Instant::now();
     let (caller, recorded_at, clock) = (arrival.caller.clone(), rfc3339(arrival.at), arrival.clock);
-    // The review runs on the blocking pool (CPU bound, and a remote registry blocks); the
+    // The review runs on a review thread (CPU bound, and a remote registry blocks); the
     // ledger write is then awaited without holding a thread (the writer batches commits).
     // The body is parsed and the review dropped on that thread too: what one thread
     // allocates is cheapest to free there (see `Tally`).
@@ -167,44 +163,45 @@ pub(super) async fn review_and_record(
     // review), not looked up first: under load those lookups kept read transactions open on
     // the WAL so often that SQLite could seldom start it over, and every commit then paid a
     // checkpoint. A resubmission is reviewed again for nothing, which is rare.
-    let (who, outcome) = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let mut who = Who::default();
-        let reviewed = || -> Result<Reviewed, ApiError> {
-            let value = parse_object(&body)?;
-            who.read(&value);
-            let (value, provenance) = assemble(value, st.ledger.as_ref())?;
-            who.read(&value);
-            let application = ledger::canonical_json(&value);
-            let content_hash = ledger::content_hash(&application);
-            let reviewed = reviewer.review_with_travel(&value, receipt.as_ref());
-            let (review, travel) = reviewed.map_err(|errors| {
-                st.metrics.invalid();
-                ApiError::Invalid(errors)
-            })?;
-            let machine_decision_ms = clock.elapsed().as_secs_f64() * 1e3;
-            let recorded = library::Recorded { review: &review, provenance: &provenance, machine_decision_ms };
-            let review_json = serde_json::to_string(&recorded).map_err(|e| ApiError::Internal(e.to_string()))?;
-            // An approved permit joins the index of approved routes once stored; its entry
-            // is made here, off the async threads, from the review's own match.
-            let approved = travel
-                .filter(|_| review.verdict == Verdict::Approve)
-                .map(|travel| ApprovedRoute::new(&review.application_id, &travel));
-            let record = NewRecord {
-                application_id: review.application_id.clone(),
-                content_hash,
-                application,
-                review: review_json,
-                verdict: review.verdict,
-                caller,
-                recorded_at,
+    let reviews = &state.reviews;
+    let (who, outcome) = reviews
+        .run(move || {
+            let mut who = Who::default();
+            let reviewed = || -> Result<Reviewed, ApiError> {
+                let value = parse_object(&body)?;
+                who.read(&value);
+                let (value, provenance) = assemble(value, st.ledger.as_ref())?;
+                who.read(&value);
+                let application = ledger::canonical_json(&value);
+                let content_hash = ledger::content_hash(&application);
+                let reviewed = reviewer.review_with_travel(&value, receipt.as_ref());
+                let (review, travel) = reviewed.map_err(|errors| {
+                    st.metrics.invalid();
+                    ApiError::Invalid(errors)
+                })?;
+                let machine_decision_ms = clock.elapsed().as_secs_f64() * 1e3;
+                let recorded = library::Recorded { review: &review, provenance: &provenance, machine_decision_ms };
+                let review_json = serde_json::to_string(&recorded).map_err(|e| ApiError::Internal(e.to_string()))?;
+                // An approved permit joins the index of approved routes once stored; its entry
+                // is made here, off the async threads, from the review's own match.
+                let approved = travel
+                    .filter(|_| review.verdict == Verdict::Approve)
+                    .map(|travel| ApprovedRoute::new(&review.application_id, &travel));
+                let record = NewRecord {
+                    application_id: review.application_id.clone(),
+                    content_hash,
+                    application,
+                    review: review_json,
+                    verdict: review.verdict,
+                    caller,
+                    recorded_at,
+                };
+                Ok((Tally::of(&review), record, approved))
             };
-            Ok((Tally::of(&review), record, approved))
-        };
-        let outcome = reviewed();
-        (who, outcome)
-    })
-    .await?;
+            let outcome = reviewed();
+            (who, outcome)
+        })
+        .await?;
     let (tally, record, approved) = match outcome {
         Err(ApiError::Invalid(errors)) => {
             record_refusal(state, who, &errors, arrival).await;
