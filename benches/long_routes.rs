@@ -1,6 +1,8 @@
-//! Long routes: matching, and the full review, of routes of about 10, 100 and 500 km drawn
-//! as another map would (5 m offset, 3 m drift, a vertex every 40 m), on the largest network
-//! at hand, with a 1.5 km route across the shipped Helsinki network as the same-run baseline.
+//! Long routes: matching, the full review (with the anomaly model, as the service runs it),
+//! and the review's stages one by one (parse + validate, registry, matching, model, items
+//! and decision), of routes of about 10, 100 and 500 km drawn as another map would (5 m
+//! offset, 3 m drift, a vertex every 40 m), on the largest network at hand, with a 1.5 km
+//! route across the shipped Helsinki network as the short route and same-run baseline.
 //!
 //! The largest network is the scale test of `scripts/bench/scale_network.py` (the real
 //! extracts side by side, joined by made-up trunk roads; not a real network) imported into
@@ -16,10 +18,15 @@ mod routes_common;
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
 use oscar::Reviewer;
-use oscar::registry::JsonlRegistry;
+use oscar::anomaly::{AnomalyModel, features, route_facts};
+use oscar::checks::{Context, run_all};
+use oscar::determination::determine;
+use oscar::registry::{JsonlRegistry, fetch};
+use oscar::review::decide;
 use oscar::rng::SplitMix64;
+use oscar::routes::analyse_geometry;
 use oscar::routes::{RouteData, RouteNetwork};
 use oscar::rulebook::LoadedRulebook;
 use oscar::tooling::route_eval::{load_extract, perturb};
@@ -114,6 +121,47 @@ fn reviewer(net: RouteNetwork) -> Reviewer {
         Box::new(JsonlRegistry::embedded_demo().unwrap()),
         Some(RouteData::new(net, Vec::new(), "")),
     )
+    .with_model(AnomalyModel::embedded().unwrap())
+}
+
+/// The review's stages one by one, as `Reviewer::review_value` runs them, each on the
+/// previous stages' results: parse + validate (from the JSON text), registry lookups,
+/// matching (with the closures on the route), the anomaly model (the route's facts on the
+/// network, the features, the score), and the items with the decision (and the alternative
+/// route where an item fails).
+fn stages(group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, r: &Reviewer, app: &Value, label: &str) {
+    let text = app.to_string();
+    let registry = JsonlRegistry::embedded_demo().unwrap();
+    let model = AnomalyModel::embedded().unwrap();
+    let data = r.routes().unwrap();
+    let parsed = r.parse(&text).unwrap();
+    let book = r.rulebook(&parsed.jurisdiction).unwrap();
+    let coords = &parsed.route.geometry.coordinates;
+    let refs = fetch(&parsed, &registry);
+    let mut route = analyse_geometry(coords, book.rules.route.max_vertex_gap.si());
+    route.network = Some(data.analyse(coords));
+    let matched = &route.network.as_ref().unwrap().matched;
+    let anomaly = model.score(&features(&parsed, &refs, route_facts(&data.network, matched).as_ref()));
+    let id = |stage: &str| BenchmarkId::new(format!("stage {stage}"), label);
+    group.bench_function(id("parse + validate"), |b| b.iter(|| r.parse(black_box(&text)).unwrap()));
+    group.bench_function(id("registry"), |b| b.iter(|| fetch(black_box(&parsed), &registry)));
+    group.bench_function(id("matching"), |b| b.iter(|| data.analyse(black_box(coords))));
+    group.bench_function(id("model"), |b| {
+        b.iter(|| {
+            let facts = route_facts(&data.network, black_box(matched));
+            model.score(&features(&parsed, &refs, facts.as_ref()))
+        })
+    });
+    group.bench_function(id("items and decision"), |b| {
+        b.iter(|| {
+            let det = determine(black_box(&parsed), &book.rules);
+            let ctx = Context { app: &parsed, refs: &refs, rules: &book.rules, det: &det, route: &route };
+            let items = run_all(&ctx);
+            let decision = decide(&items, &det, Some(&anomaly), &book.rules.envelope);
+            let alternative = oscar::alternative::propose(&ctx, &items, data);
+            (decision, alternative)
+        })
+    });
 }
 
 fn bench(c: &mut Criterion) {
@@ -162,6 +210,7 @@ fn bench(c: &mut Criterion) {
                 again
             })
         });
+        stages(&mut group, r, &app, &label);
     }
     group.finish();
 }

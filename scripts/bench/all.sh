@@ -32,6 +32,7 @@ mkdir -p "$out"
 out=$(realpath "$out")
 cpu_line() { head -1 /proc/stat; }
 started_cpu=$(cpu_line)
+started_load=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date +%s)
 
 # REPORT_ONLY=1: only write the JSON file and the table again from OUT's last run.
@@ -66,17 +67,20 @@ RAYON_NUM_THREADS=1 /usr/bin/time -f "cpu_s %U %S" target/release/oscar batch "$
     --out "$out/mix-reviews.jsonl" --threads 1 >"$out/mix.txt" 2>&1 || true
 fi
 
-python3 - "$out" "$started_cpu" "$(cpu_line)" "$(($(date +%s) - started))" "${README:-1}" <<'PY'
+python3 - "$out" "$started_cpu" "$(cpu_line)" "$(($(date +%s) - started))" "${README:-1}" \
+    "${started_load:-}" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import glob, json, os, re, subprocess, sys
 
 out, cpu0, cpu1, seconds, readme = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] != "0"
+# Load averages (1, 5, 15 min) at the start and the end: other work on the machine shows here, not in steal.
+load = {"start": sys.argv[6], "end": sys.argv[7]}
 a, b = [list(map(int, l.split()[1:])) for l in (cpu0, cpu1)]
 total = sum(y - x for x, y in zip(a, b))
 steal = 100.0 * (b[7] - a[7]) / total if total else 0.0
 lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
 model = re.search(r"Model name:\s*(.*)", lscpu)
 machine = {"cpu": model.group(1).strip() if model else "unknown", "cores": os.cpu_count(),
-           "steal_pct": round(steal, 1), "seconds": seconds,
+           "steal_pct": round(steal, 1), "seconds": seconds, "load_average": load,
            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()}
 
 benches = {}
@@ -122,7 +126,8 @@ if os.environ.get("REPORT_ONLY"):
     machine["steal_pct"] = None  # this run only wrote the report
     how = "assembled from the outputs in target/bench-all (`REPORT_ONLY=1 scripts/bench/all.sh`)"
 else:
-    how = f"steal {machine['steal_pct']} % over the run ({seconds} s)"
+    how = (f"steal {machine['steal_pct']} % over the run ({seconds} s), load average {load['start']} at the start and "
+           f"{load['end']} at the end")
 rows = [f"Machine: {machine['cpu']}, {machine['cores']} cores; {how}; commit `{machine['commit']}`; medians, "
         "batch and HTTP steal in bench.json.", "",
         "| what | figure | same-run baseline |", "|---|---:|---:|"]
@@ -164,6 +169,14 @@ for k, v in by_km(find(r"long routes/full review/")):
         continue
     km = float(re.search(r"/([\d.]+) km", k).group(1))
     row(f"full review {km:.1f} km", us(v), ("1.4 km Helsinki: " + us(next(iter(base_review.values())))) if base_review else "-")
+stages = ["parse + validate", "registry", "matching", "model", "items and decision"]
+labels = sorted({k.split("/", 2)[2] for k in find(r"^long routes/stage ")},
+                key=lambda l: float(re.search(r"([\d.]+) km", l).group(1)))
+for label in labels:
+    got = [(s, find(r"^long routes/stage " + re.escape(s) + "/" + re.escape(label) + "$")) for s in stages]
+    parts = [f"{s} {us(next(iter(v.values())))}" for s, v in got if v]
+    full = find(r"^long routes/full review/" + re.escape(label) + "$")
+    row(f"review by stage, {label}", "; ".join(parts), ("full review: " + us(next(iter(full.values())))) if full else "-")
 if imp:
     row("import of the scale-test network", f"{imp['seconds']} s, peak {imp['peak_mib']} MiB",
         f"{imp['pbf_mib']} MiB .osm.pbf → {imp['network_mib']} MiB network")
