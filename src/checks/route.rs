@@ -150,6 +150,8 @@ impl Outcome {
     fn describe(&self, h: &RestrictionHit) -> String {
         match self {
             Outcome::Limit { what, observed, limit, unit } => {
+                // As findings show numbers: a height plus its margin reads 4.4, not 4.3999999999999995.
+                let [observed, limit] = [*observed, *limit].map(|v| super::show(&serde_json::Value::from(v)));
                 format!("{what} `{observed}` {unit} exceeds the limit `{limit}` {unit} ({})", place(h))
             }
             Outcome::Unreadable { what } => format!("the {what} limit {} could not be read", place(h)),
