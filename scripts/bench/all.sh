@@ -22,8 +22,8 @@
 # into README.md between the `bench-all` markers. Settings (environment): OUT, MEASURE=3
 # seconds a criterion bench, COUNT=4000 batch applications, DURATION=10 s a load run,
 # README=0 to leave README.md alone, REPORT_ONLY=1 to write the file and table again from OUT.
-# About an hour on a shared 2-core machine from a fresh clone: the release builds (fat LTO)
-# take half of it.
+# From a fresh clone: 26 minutes on a 2-core machine with little else running, an hour under a
+# load average of 8 (the release builds, fat LTO, take most of it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-target/bench-all}
