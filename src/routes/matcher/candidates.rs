@@ -3,7 +3,7 @@
 
 use super::{FAR_MARGIN_M, MAX_CANDIDATES, MIN_STEP_M, NEAR_RADIUS_M, SAMPLE_STEP_M, SEARCH_RADIUS_M, TURN_BACK_M};
 use crate::routes::network::{Candidate, RouteNetwork};
-use crate::routes::project::lerp;
+use crate::routes::project::{dist, lerp};
 
 /// A sample of the declared route.
 pub(crate) struct Sample {
@@ -33,16 +33,21 @@ impl RouteNetwork {
     /// on stretches longer than [`SAMPLE_STEP_M`]. The last vertex is always kept, and so
     /// is the tip of a stretch that goes out and comes back within [`MIN_STEP_M`] (a
     /// spur into a yard, a car park or a turning loop): thinned away, the match would
-    /// never go there, and nothing on it would be checked.
-    pub(super) fn resample(&self, coords: &[[f64; 2]]) -> Vec<Sample> {
+    /// never go there, and nothing on it would be checked. With them, the drawing's length
+    /// along every vertex, metres (the samples' own length cuts its corners).
+    pub(super) fn resample(&self, coords: &[[f64; 2]]) -> (Vec<Sample>, f64) {
         // Thinning keeps far fewer samples than a densely drawn route has vertices: size
         // by length, not by vertex count (a 10,000-vertex route would otherwise allocate
         // 400 kB per call).
         let mut out: Vec<Sample> = Vec::with_capacity(64);
         // The skipped vertex furthest from the last sample, and its squared distance.
         let mut tip: Option<([f64; 2], [f64; 2], f64)> = None;
+        let mut vertex: Option<[f64; 2]> = None;
+        let mut drawn_m = 0.0;
         for (i, &c) in coords.iter().enumerate() {
             let p = self.to_xy(c);
+            drawn_m += vertex.map_or(0.0, |v| dist(v, p));
+            vertex = Some(p);
             let Some(prev) = out.last() else {
                 out.push(Sample { xy: p, lonlat: c, km: 0.0 });
                 continue;
@@ -78,7 +83,7 @@ impl RouteNetwork {
             }
             out.push(Sample { xy: p, lonlat: c, km });
         }
-        out
+        (out, drawn_m)
     }
 }
 

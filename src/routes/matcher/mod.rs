@@ -129,7 +129,7 @@ impl RouteNetwork {
             });
             return empty_match(problems, 0.0);
         }
-        let samples = self.resample(coords);
+        let (samples, drawn_m) = self.resample(coords);
         let declared_m = samples.last().map_or(0.0, |s| s.km * 1000.0);
         scratch.settled = 0;
         let chains = self.viterbi(&samples, scratch, work.budget(declared_m), &mut problems);
@@ -192,9 +192,6 @@ impl RouteNetwork {
         // within LENGTH_TOLERANCE_M of each other agree. Thinned to samples it cuts
         // more corners (a winding road drawn every 20 m, sampled every 30 m), while its
         // every vertex adds the drawing's jitter: a matched length between the two agrees.
-        let mut xy = coords.iter().map(|&c| self.to_xy(c));
-        let first = xy.next().unwrap_or_default();
-        let drawn_m = xy.fold((0.0, first), |(m, a), b| (m + dist(a, b), b)).0;
         let stretch = if declared_m > 0.0 { (drawn_m / declared_m).max(1.0) } else { 1.0 };
         let ratio = length_agreement(m.length_m, matched_declared_m, matched_declared_m * stretch);
         m.confidence = (coverage * closeness * ratio).clamp(0.0, 1.0);
