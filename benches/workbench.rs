@@ -41,7 +41,7 @@ fn bench(c: &mut Criterion) {
     let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::temporary().unwrap());
     let limits = Limits { max_clock_skew: None, ..Limits::default() };
     let state = rt.block_on(async {
-        AppState::from_config(ReviewerConfig::default(), Arc::clone(&ledger), Auth::Disabled, limits, None)
+        AppState::from_config(ReviewerConfig::default(), Arc::clone(&ledger), Auth::Disabled, limits, None, None)
     });
     let router = app(Arc::new(state.unwrap()));
     let coords = route(1_000);

@@ -482,13 +482,14 @@ fn index_approved_after(
     Ok(caught)
 }
 
-/// What the index of approved routes is made with under `reviewer` now; `None` where this
-/// oscar build cannot be told apart from another (then no cache is used).
-fn index_made_for(reviewer: &Reviewer) -> Option<MadeFor> {
+/// What the index of approved routes is made with under `reviewer` now; where this oscar
+/// build cannot be told apart from another (then no cache is used), why, in words.
+fn index_made_for(reviewer: &Reviewer) -> Result<MadeFor, String> {
     let mut rulebooks: Vec<String> = reviewer.rulebooks().iter().map(|book| book.hash.clone()).collect();
     rulebooks.sort_unstable();
     let network = reviewer.routes().map_or_else(|| "none".to_string(), |r| r.network.version().to_string());
-    Some(MadeFor { build: cache::build()?, network, rulebooks })
+    let build = cache::build().ok_or("this oscar's executable cannot be looked at to tell its build")?;
+    Ok(MadeFor { build, network, rulebooks })
 }
 
 /// The index of approved routes as a start made it with a cache ([`approved_index_cached`]).
@@ -517,10 +518,7 @@ pub fn approved_index_cached(
     path: &Path,
 ) -> Result<CachedIndex, RestrictionError> {
     let made_for = index_made_for(reviewer);
-    let cached = match &made_for {
-        Some(now) => usable_cache(ledger, now, path),
-        None => Err("this oscar's executable cannot be looked at to tell its build".into()),
-    };
+    let cached = made_for.as_ref().map_err(Clone::clone).and_then(|now| usable_cache(ledger, now, path));
     let (mut index, stamp, ignored) = match cached {
         Ok((stamp, index)) => (index, Some(stamp), None),
         Err(why) => {
@@ -540,8 +538,8 @@ pub fn approved_index_cached(
     );
     let stamp = match (stamp, made_for) {
         (Some(stamp), _) if caught.last.is_none() => Some(stamp),
-        (_, Some(made_for)) => save_cache(path, &index, made_for, caught.last.unwrap_or((after, String::new()))),
-        (_, None) => None,
+        (_, Ok(made_for)) => save_cache(path, &index, made_for, caught.last.unwrap_or((after, String::new()))),
+        (_, Err(_)) => None,
     };
     Ok(CachedIndex { index, stamp, ignored, from_cache, matched: caught.matched })
 }
@@ -551,10 +549,7 @@ pub fn approved_index_cached(
 /// after that record and `reviewer` is still made with what the stamp names. Failures are
 /// logged, never fatal.
 pub fn refresh_cache(ledger: &dyn Ledger, reviewer: &Reviewer, index: &mut RouteIndex, path: &Path, stamp: &Stamp) {
-    let unchanged = index_made_for(reviewer).map_or_else(
-        || Some("this oscar's executable cannot be looked at to tell its build".to_string()),
-        |now| stamp.made_for.differs(&now),
-    );
+    let unchanged = index_made_for(reviewer).map_or_else(Some, |now| stamp.made_for.differs(&now));
     if let Some(why) = unchanged {
         tracing::warn!(cache = %path.display(), reason = %why, "index cache left as it was");
         return;

@@ -163,7 +163,7 @@ pub fn serve(args: ServeArgs) -> Result<u8, ServiceError> {
             let ledger: Arc<dyn Ledger> = Arc::from(oscar::ledger::open(&ledger_path, full_sync)?);
             let checkpointer =
                 checkpoints.map(|(dir, key)| start_checkpoints(&ledger, &dir, &key, options)).transpose()?;
-            let state = AppState::from_config_cached(config, ledger, auth, limits, Some(&handle), index_cache)?;
+            let state = AppState::from_config(config, ledger, auth, limits, Some(&handle), index_cache)?;
             Ok((state, checkpointer))
         })
         .await

@@ -25,7 +25,8 @@ const OPS_KEY: &str = "ops-key-0123456789abcd";
 
 fn state_with(auth: Auth, limits: Limits) -> (Arc<AppState>, Arc<dyn Ledger>) {
     let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::temporary().unwrap());
-    let state = AppState::from_config(ReviewerConfig::default(), Arc::clone(&ledger), auth, limits, None).unwrap();
+    let state =
+        AppState::from_config(ReviewerConfig::default(), Arc::clone(&ledger), auth, limits, None, None).unwrap();
     (Arc::new(state), ledger)
 }
 
@@ -428,6 +429,7 @@ async fn approved_reviews_stored_before_the_start_are_found_for_a_new_restrictio
         Arc::clone(&ledger),
         Auth::Disabled,
         recorded_applications(),
+        None,
         None,
     )
     .unwrap();

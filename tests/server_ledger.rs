@@ -21,6 +21,7 @@ fn open_app(ledger: &Arc<dyn Ledger>) -> axum::Router {
         oscar::server::auth::Auth::Disabled,
         recorded_applications(),
         None,
+        None,
     )
     .unwrap();
     oscar::server::app(Arc::new(state))

@@ -138,22 +138,11 @@ impl AppState {
     }
 
     /// Builds the reviewer from `config` plus the restrictions stored in the ledger, and
-    /// the index of the approved routes in it.
-    pub fn from_config(
-        config: ReviewerConfig,
-        ledger: Arc<dyn Ledger>,
-        auth: Auth,
-        limits: Limits,
-        handle: Option<&tokio::runtime::Handle>,
-    ) -> Result<AppState, StartError> {
-        AppState::from_config_cached(config, ledger, auth, limits, handle, None)
-    }
-
-    /// Like [`AppState::from_config`], with the index of approved routes kept between runs
-    /// in the file `index_cache` where one is given: read from it at start
+    /// the index of the approved routes in it, kept between runs in the file `index_cache`
+    /// where one is given: read from it at start
     /// ([`crate::restrictions::approved_index_cached`]) and written to it at a graceful stop
     /// ([`AppState::save_index_cache`]).
-    pub fn from_config_cached(
+    pub fn from_config(
         config: ReviewerConfig,
         ledger: Arc<dyn Ledger>,
         auth: Auth,

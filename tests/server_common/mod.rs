@@ -234,7 +234,7 @@ pub async fn serve_in_process(
     let handle = tokio::runtime::Handle::current();
     let l2 = std::sync::Arc::clone(&ledger);
     let state = tokio::task::spawn_blocking(move || {
-        oscar::server::AppState::from_config(config, l2, auth, limits, Some(&handle)).unwrap()
+        oscar::server::AppState::from_config(config, l2, auth, limits, Some(&handle), None).unwrap()
     })
     .await
     .unwrap();
