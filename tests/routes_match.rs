@@ -171,3 +171,29 @@ fn a_ring_road_is_followed_through_the_node_that_closes_it() {
     // The walk is 240 m; the long way round the ring would add most of its 324 m.
     assert!((200.0..280.0).contains(&m.length_m), "{} m", m.length_m);
 }
+
+/// A drawing that turns off a street into a driveway whose road distance from the last
+/// sample on the street is just beyond the tight detour bound (Heidelberg's Akademiestraße,
+/// then Plöck, then the gated driveway `osm:way/35988871`; the evaluation's redrawing).
+/// The street 27 m off the drawing was reachable within the bound; the driveway 4 m off it
+/// won only once searched further. It was matched as a U-turn in the street, `unverified`,
+/// and never met the gate.
+#[test]
+fn a_driveway_just_beyond_the_tight_bound_is_followed() {
+    let Some(net) = routes_common::network("bus.osm.pbf") else { return };
+    let drawn: [[f64; 2]; 8] = [
+        [8.6975850, 49.4104783],
+        [8.6977300, 49.4101295],
+        [8.6978144, 49.4098760],
+        [8.6979571, 49.4095220],
+        [8.6980410, 49.4092148],
+        [8.6983238, 49.4091383],
+        [8.6983689, 49.4094842],
+        [8.6983667, 49.4095769],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    let ways: Vec<i64> = m.ways.iter().map(|w| w.way_id).collect();
+    assert_eq!(ways, [14193661, 83188868, 35988871]);
+    assert!(m.hits.iter().any(|h| h.raw == "lift_gate"), "{:?}", m.hits);
+}

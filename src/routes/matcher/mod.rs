@@ -20,8 +20,8 @@
 //! the beam of their layer are not expanded; moves along one way are scored without a
 //! search; one Dijkstra per previous candidate settles all next candidates at once and
 //! only as far as a path could still improve a candidate's score (a tight detour bound
-//! first, the wide one only where nothing connects); the Dijkstra arrays live in a
-//! thread-local scratch reused between calls.
+//! first, the wide one only where nothing connects or a candidate left out could still win
+//! the layer); the Dijkstra arrays live in a thread-local scratch reused between calls.
 //!
 //! By job: `candidates` (samples and their candidates), `viterbi` (scores and the
 //! lattice), `search` (the bounded search between candidates), `path` (the matched

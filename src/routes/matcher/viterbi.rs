@@ -196,13 +196,24 @@ impl RouteNetwork {
             back.clear();
             back.resize(cands.len(), 0);
             // A tight bound first (a detour costing more than TIGHT_DETOUR in
-            // log-probability is never the best path when the road connects normally);
-            // the wide bound only where nothing connects within it.
+            // log-probability loses to a path within it when both reach candidates about
+            // as close to the drawing); then the wide bound, for every candidate where
+            // nothing connected, else only for those the tight pass left unreached that
+            // would still win the layer after such a detour (a driveway just beyond the
+            // bound, where the only road reached within it lies 25 m off the drawing).
             for wide in [false, true] {
                 let cap = if wide { wide_bound(straight) } else { straight + TIGHT_DETOUR * BETA_M };
+                let connected = scores.iter().any(|s| s.is_finite());
+                if wide {
+                    let best = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let could_win = |bi: usize| scores[bi].is_infinite() && top + emissions[bi] - TIGHT_DETOUR > best;
+                    if connected && !(0..cands.len()).any(could_win) {
+                        break;
+                    }
+                }
                 order.clear();
-                // The wide pass, only run where nothing connected, tries every candidate.
-                let beam = if wide { f64::INFINITY } else { BEAM };
+                // The wide pass where nothing connected tries every candidate.
+                let beam = if wide && !connected { f64::INFINITY } else { BEAM };
                 order.extend((0..prev.len()).filter(|&ai| prev_scores[ai] >= top - beam));
                 order.sort_by(|&x, &y| prev_scores[y].total_cmp(&prev_scores[x]));
                 // Moves along one way need no search: score them first, so that the
@@ -238,9 +249,6 @@ impl RouteNetwork {
                             keep_best(&mut scores, &mut back, ai, bi, s);
                         }
                     }
-                }
-                if scores.iter().any(|s| s.is_finite()) {
-                    break;
                 }
             }
             if scores.iter().all(|s| s.is_infinite()) {
