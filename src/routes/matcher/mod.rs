@@ -64,6 +64,13 @@ const BETA_M: f64 = 8.0;
 const SERVICE_ENTRY_PENALTY: f64 = 2.0;
 /// Candidates kept per sample.
 const MAX_CANDIDATES: usize = 6;
+/// States per sample: a candidate in each direction of travel.
+const MAX_STATES: usize = 2 * MAX_CANDIDATES;
+/// What a U-turn in the street (not at a dead end) adds to a path, metres: a long vehicle
+/// cannot turn there, so a way round up to this much longer (a loop, a block) explains a
+/// drawing that comes back better. Above [`BEAM`] in units of [`BETA_M`], so that a state
+/// reached only by turning drops out of the beam where another is reached without.
+const UTURN_M: f64 = 80.0;
 /// Radius of the first, cheaper candidate search around a sample, metres.
 const NEAR_RADIUS_M: f64 = 30.0;
 /// Roads this much further than the nearest one are not candidates worth a full-radius
@@ -74,7 +81,9 @@ const FAR_MARGIN_M: f64 = 20.0;
 const NEAR_M: f64 = 25.0;
 /// Backward movement on a one-way road tolerated as drawing noise, metres.
 const NOISE_BACK_M: f64 = 6.0;
-/// U-turns shorter than this are matching artefacts and removed, metres.
+/// U-turns shorter than this are matching artefacts and removed, metres: drawing noise,
+/// which a state may step back without turning (along its way, or to the junction just
+/// behind it). A longer one is a turn the match paid [`UTURN_M`] for.
 const MAX_ARTEFACT_UTURN_M: f64 = 30.0;
 /// Candidates this far (log-probability) below the best of their sample are dropped.
 const BEAM: f64 = 8.0;
@@ -154,11 +163,11 @@ impl RouteNetwork {
             }
             for &(i, c) in chain {
                 total += 1;
-                if c.dist <= NEAR_M {
+                if c.c.dist <= NEAR_M {
                     near += 1;
                 }
-                if worst.is_none_or(|(d, _)| c.dist > d) {
-                    worst = Some((c.dist, i));
+                if worst.is_none_or(|(d, _)| c.c.dist > d) {
+                    worst = Some((c.c.dist, i));
                 }
             }
             let (pieces, turns) = self.turn_around(cancel_uturns(self, pieces));

@@ -270,11 +270,11 @@ impl MatchedPath {
     }
 }
 
-/// Removes short back-and-forth movements (a candidate on a side road at an
-/// intersection, noise on a one-way road): they are matching artefacts, and keeping them
-/// would report the side road's restrictions. At most [`MAX_ARTEFACT_UTURN_M`] are undone
-/// in a row, so a real turn back (or a return along a road beside the outward one,
-/// matched onto the outward one) is kept, however short its segments.
+/// Removes short back-and-forth movements (drawing noise a few metres back along a way):
+/// they are matching artefacts. At most [`MAX_ARTEFACT_UTURN_M`] are undone in a row, and
+/// never a turn at a dead end, so a real turn back (or a return along a road beside the
+/// outward one, matched onto the outward one) is kept, however short its segments: undone,
+/// a turn at the end of a short spur would move to a node where no vehicle can turn.
 pub(super) fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece> {
     let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
     // Metres undone since the last piece kept as it came.
@@ -289,7 +289,9 @@ pub(super) fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece
             }
             let reverses = top.reversed_by(&cur);
             let back = net.seg_len(cur.way, cur.seg) * (cur.f1 - cur.f0).abs().min((top.f1 - top.f0).abs());
-            if reverses && undone + back > MAX_ARTEFACT_UTURN_M {
+            if reverses
+                && (undone + back > MAX_ARTEFACT_UTURN_M || net.node_at(&top, top.f1).is_some_and(|n| net.dead_end(n)))
+            {
                 break;
             }
             if reverses {

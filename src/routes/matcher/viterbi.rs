@@ -6,31 +6,31 @@
 //! break the chain and are reported.
 
 use super::candidates::Sample;
-use super::search::{Scratch, Targets};
+use super::search::{Scratch, State, Targets};
 use super::{
-    BEAM, BETA_M, EVIDENCE_STEP_M, MAX_CANDIDATES, SEARCH_RADIUS_M, SERVICE_ENTRY_PENALTY, SIGMA_M, TIGHT_DETOUR,
-    problem, problem_at, wide_bound,
+    BEAM, BETA_M, EVIDENCE_STEP_M, MAX_STATES, SEARCH_RADIUS_M, SERVICE_ENTRY_PENALTY, SIGMA_M, TIGHT_DETOUR, problem,
+    problem_at, wide_bound,
 };
 use crate::routes::network::{Candidate, RouteNetwork};
 use crate::routes::project::dist;
 use crate::routes::{MatchProblem, MatchProblemKind};
 
 /// The Viterbi lattice of the chain being built, stored flat (no allocation per step):
-/// layer `l` is sample `sample[l]` with candidates, scores and back pointers (indices
+/// layer `l` is sample `sample[l]` with states, scores and back pointers (indices
 /// into layer `l - 1`) at `start[l]..start[l + 1]`.
 struct Lattice {
     sample: Vec<usize>,
     start: Vec<usize>,
-    cands: Vec<Candidate>,
+    cands: Vec<State>,
     scores: Vec<f64>,
     back: Vec<usize>,
 }
 
 impl Lattice {
-    /// Sized for `layers` layers of full candidate lists: growing five vectors step by
+    /// Sized for `layers` layers of full state lists: growing five vectors step by
     /// step cost dozens of reallocations per match.
     fn new(layers: usize) -> Lattice {
-        let n = layers * MAX_CANDIDATES;
+        let n = layers * MAX_STATES;
         let mut start = Vec::with_capacity(layers + 1);
         start.push(0);
         Lattice {
@@ -42,15 +42,15 @@ impl Lattice {
         }
     }
 
-    /// The last layer: sample index, candidates, scores.
-    fn last(&self) -> Option<(usize, &[Candidate], &[f64])> {
+    /// The last layer: sample index, states, scores.
+    fn last(&self) -> Option<(usize, &[State], &[f64])> {
         let l = self.sample.len().checked_sub(1)?;
         let r = self.start[l]..self.start[l + 1];
         Some((self.sample[l], &self.cands[r.clone()], &self.scores[r]))
     }
 
     /// Appends a layer; `back` is empty at the start of a chain.
-    fn push(&mut self, sample: usize, cands: &[Candidate], scores: &[f64], back: &[usize]) {
+    fn push(&mut self, sample: usize, cands: &[State], scores: &[f64], back: &[usize]) {
         self.sample.push(sample);
         self.cands.extend_from_slice(cands);
         self.scores.extend_from_slice(scores);
@@ -62,9 +62,9 @@ impl Lattice {
         self.start.push(self.cands.len());
     }
 
-    /// Backtracks the best path into a chain of (sample index, chosen candidate) and
+    /// Backtracks the best path into a chain of (sample index, chosen state) and
     /// empties the lattice.
-    fn finish(&mut self, chains: &mut Vec<Vec<(usize, Candidate)>>) {
+    fn finish(&mut self, chains: &mut Vec<Vec<(usize, State)>>) {
         if let Some((_, _, scores)) = self.last() {
             let mut best = 0;
             for (i, s) in scores.iter().enumerate() {
@@ -115,8 +115,8 @@ impl RouteNetwork {
     }
 
     /// Scores of the first sample of a chain.
-    fn chain_start(&self, cands: &[Candidate], emissions: &[f64]) -> Vec<f64> {
-        cands.iter().zip(emissions).map(|(c, e)| e - self.entry_cost(None, c.way)).collect()
+    fn chain_start(&self, states: &[State], emissions: &[f64]) -> Vec<f64> {
+        states.iter().zip(emissions).map(|(s, e)| e - self.entry_cost(None, s.c.way)).collect()
     }
 
     /// Log-probability of the chain ending at candidate `a` (scored `from_score`) going on
@@ -124,12 +124,12 @@ impl RouteNetwork {
     /// samples lie `straight` metres apart: exponential in the detour, plus the cost of
     /// entering a service road.
     #[inline]
-    fn transition(&self, from_score: f64, a: &Candidate, d: f64, straight: f64, emission: f64, b: &Candidate) -> f64 {
-        from_score - (d - straight).abs() / BETA_M + emission - self.entry_cost(Some(a.way), b.way)
+    fn transition(&self, from_score: f64, a: &State, d: f64, straight: f64, emission: f64, b: &State) -> f64 {
+        from_score - (d - straight).abs() / BETA_M + emission - self.entry_cost(Some(a.c.way), b.c.way)
     }
 
     /// Viterbi over chains of samples that have candidates and connect: the most likely
-    /// candidate of each sample, chain by chain, with what broke the chains in
+    /// state of each sample, chain by chain, with what broke the chains in
     /// `problems`. Stops once the searches have settled more than `budget` nodes.
     pub(super) fn viterbi(
         &self,
@@ -137,15 +137,16 @@ impl RouteNetwork {
         scratch: &mut Scratch,
         budget: u64,
         problems: &mut Vec<MatchProblem>,
-    ) -> Vec<Vec<(usize, Candidate)>> {
-        let mut chains: Vec<Vec<(usize, Candidate)>> = Vec::new();
+    ) -> Vec<Vec<(usize, State)>> {
+        let mut chains: Vec<Vec<(usize, State)>> = Vec::new();
         let mut lattice = Lattice::new(samples.len());
-        let mut cands: Vec<Candidate> = Vec::with_capacity(16);
+        let mut found: Vec<Candidate> = Vec::with_capacity(16);
+        let mut cands: Vec<State> = Vec::with_capacity(2 * MAX_STATES);
         let mut emissions: Vec<f64> = Vec::new();
         let mut scores: Vec<f64> = Vec::new();
         let mut back: Vec<usize> = Vec::new();
         let mut last_kind: Option<MatchProblemKind> = None;
-        let mut entries: Vec<[(u32, f64); 2]> = Vec::new();
+        let mut entries: Vec<(u32, f64)> = Vec::new();
         let mut ds: Vec<f64> = Vec::new();
         let mut limits: Vec<f64> = Vec::new();
         let mut order: Vec<usize> = Vec::new();
@@ -162,10 +163,12 @@ impl RouteNetwork {
                 break;
             }
             let inside = self.covers(smp.xy, SEARCH_RADIUS_M);
-            cands.clear();
+            found.clear();
             if inside {
-                self.candidates_into(smp.xy, &mut cands);
+                self.candidates_into(smp.xy, &mut found);
             }
+            cands.clear();
+            found.iter().for_each(|&c| self.states_of(c, &mut cands));
             if cands.is_empty() {
                 let kind = if inside { MatchProblemKind::OffNetwork } else { MatchProblemKind::OutsideCoverage };
                 if last_kind != Some(kind) {
@@ -181,7 +184,7 @@ impl RouteNetwork {
             // evidence counts in proportion (the result does not depend on thinning).
             let weight = if i == 0 { 1.0 } else { (samples[i].km - samples[i - 1].km) * 1000.0 / EVIDENCE_STEP_M };
             emissions.clear();
-            emissions.extend(cands.iter().map(|c| weight * self.emission(c)));
+            emissions.extend(cands.iter().map(|s| weight * self.emission(&s.c)));
             let Some((pi, prev, prev_scores)) = lattice.last() else {
                 let start = self.chain_start(&cands, &emissions);
                 lattice.push(i, &cands, &start, &[]);
@@ -189,7 +192,7 @@ impl RouteNetwork {
             };
             let straight = dist(samples[pi].xy, smp.xy);
             entries.clear();
-            entries.extend(cands.iter().map(|b| self.entries(b)));
+            entries.extend(cands.iter().map(|b| self.entry(b)));
             let top = prev_scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             scores.clear();
             scores.resize(cands.len(), f64::NEG_INFINITY);
@@ -238,7 +241,7 @@ impl RouteNetwork {
                             .zip(&scores)
                             .map(|(e, best)| (straight + BETA_M * (prev_scores[ai] + e - best.max(floor))).min(cap)),
                     );
-                    let targets = Targets { cands: &cands, entries: &entries, limits: &limits };
+                    let targets = Targets { states: &cands, entries: &entries, limits: &limits };
                     if targets.bound() < 0.0 {
                         continue;
                     }

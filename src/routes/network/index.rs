@@ -17,6 +17,12 @@ pub(crate) struct Candidate {
     pub dist: f64,
 }
 
+/// Two closest points of one way are distinct passes only if the way between them is at
+/// least this long, metres...
+const PASS_APART_M: f64 = 30.0;
+/// ...and this many times the straight line between them.
+const PASS_DETOUR: f64 = 3.0;
+
 /// The segment nearest a point.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NearestSegment {
@@ -38,18 +44,91 @@ impl RouteNetwork {
             && xy[1] <= self.bbox[3] + margin_m
     }
 
-    /// Every way within `radius` of `p` (projected metres) with its closest segment,
-    /// nearest first, into `out`.
+    /// Every pass of a way within `radius` of `p` (projected metres), nearest first, into
+    /// `out`: the closest segment of each stretch of the way that comes near `p` and
+    /// goes away again ([`Self::keep_passes`]).
     pub(crate) fn candidates_near(&self, p: [f64; 2], radius: f64, out: &mut Vec<Candidate>) {
         out.clear();
         let r2 = radius * radius;
         self.grid.for_each_near(p, radius, |s| {
             let (frac, d2) = project_on_segment_2(p, s.a, s.b);
             if d2 <= r2 {
-                push_closest(out, Candidate { way: s.id.0, seg: s.id.1, frac, dist: d2 });
+                out.push(Candidate { way: s.id.0, seg: s.id.1, frac, dist: d2 });
             }
         });
+        self.keep_passes(out);
         finish_candidates(out);
+    }
+
+    /// Keeps, of the segments of each way in `out`, the closest of each pass near the
+    /// point: a segment nearer than the one before it on the way and no further than the
+    /// one after it (a neighbour outside the search counts as infinitely far). A straight
+    /// or bending way has one; a hairpin, a U-shaped service road or a way that leaves and
+    /// comes back has one per pass, and the route may be on either: keeping only the
+    /// nearest segment of the way would put a sample on the wrong leg.
+    fn keep_passes(&self, out: &mut Vec<Candidate>) {
+        out.sort_unstable_by_key(|c| (c.way, c.seg));
+        let n = out.len();
+        let mut keep = 0;
+        let mut i = 0;
+        while i < n {
+            let way = out[i].way;
+            let end = i + out[i..].iter().take_while(|c| c.way == way).count();
+            let first = keep;
+            for k in i..end {
+                let c = out[k];
+                let (left, right) = (self.neighbour(out, i..end, k, false), self.neighbour(out, i..end, k, true));
+                if left.is_none_or(|l| c.dist < l) && right.is_none_or(|r| c.dist <= r) {
+                    out[keep] = c;
+                    keep += 1;
+                }
+            }
+            keep = first + self.distinct_passes(&mut out[first..keep]);
+            i = end;
+        }
+        out.truncate(keep);
+    }
+
+    /// Of one way's closest segments `passes`, those of distinct passes moved to the front,
+    /// nearest first; how many. A second pass counts where going along the way from one
+    /// to the other is far longer than the straight line between them (a hairpin, a
+    /// loop): on a bend the two are one pass, and a second candidate there only costs
+    /// searches.
+    fn distinct_passes(&self, passes: &mut [Candidate]) -> usize {
+        if passes.len() < 2 {
+            return passes.len();
+        }
+        passes.sort_unstable_by(|a, b| a.dist.total_cmp(&b.dist));
+        let at = |c: &Candidate| (self.way_offset(c.way, c.seg, c.frac), self.point_xy(c.way, c.seg, c.frac));
+        let mut kept = 1;
+        for k in 1..passes.len() {
+            let (along, xy) = at(&passes[k]);
+            let apart = passes[..kept].iter().all(|o| {
+                let (o_along, o_xy) = at(o);
+                (along - o_along).abs() >= PASS_APART_M.max(PASS_DETOUR * crate::routes::project::dist(xy, o_xy))
+            });
+            if apart {
+                passes.swap(kept, k);
+                kept += 1;
+            }
+        }
+        kept
+    }
+
+    /// Squared distance of the segment before (`after` false) or after segment `k` on its
+    /// way, among `out[way]` (one way's segments in order; a closed way's first and last
+    /// segment are neighbours).
+    fn neighbour(&self, out: &[Candidate], way: std::ops::Range<usize>, k: usize, after: bool) -> Option<f64> {
+        let c = out[k];
+        let (start, end) = self.seg_nodes(c.way, c.seg);
+        let joins = |o: &Candidate| {
+            let (a, b) = self.seg_nodes(o.way, o.seg);
+            if after { a == end } else { b == start }
+        };
+        let next =
+            if after { (k + 1 < way.end).then_some(k + 1) } else { k.checked_sub(1).filter(|&j| j >= way.start) };
+        let wrap = if after { way.start } else { way.end - 1 };
+        [next, Some(wrap)].into_iter().flatten().map(|j| &out[j]).find(|o| o.seg != c.seg && joins(o)).map(|o| o.dist)
     }
 
     /// Drivable ways within `radius_m` metres of `lonlat` (`[lon, lat]`), from the
@@ -85,17 +164,6 @@ impl RouteNetwork {
             let line = item.geom();
             (item.data, line.from, line.to)
         })
-    }
-}
-
-/// Keeps the closest segment of each way; `c.dist` is a squared distance here. Of two
-/// segments at exactly the same distance (both ends of a shared node) the first of the
-/// way wins, so that the result does not depend on the order the index visits them in.
-fn push_closest(out: &mut Vec<Candidate>, c: Candidate) {
-    match out.iter_mut().find(|o| o.way == c.way) {
-        Some(o) if (o.dist, o.seg) <= (c.dist, c.seg) => {}
-        Some(o) => *o = c,
-        None => out.push(c),
     }
 }
 
