@@ -197,3 +197,60 @@ fn a_driveway_just_beyond_the_tight_bound_is_followed() {
     assert_eq!(ways, [14193661, 83188868, 35988871]);
     assert!(m.hits.iter().any(|h| h.raw == "lift_gate"), "{:?}", m.hits);
 }
+
+/// A drawing down one leg of a hairpin of Monaco's Route Militaire (`osm:way/167587651`,
+/// one way folded many times) and round the bend onto the next leg (the evaluation's
+/// redrawing) follows the bend: each pass of the way near a sample is a candidate, where
+/// only the nearest segment of the way was, which put the samples on the second leg back
+/// onto the first, as a U-turn.
+#[test]
+fn a_hairpin_of_one_way_is_followed_round_its_bend() {
+    let Some(net) = routes_common::network("monaco.osm.pbf") else { return };
+    let drawn: [[f64; 2]; 40] = [
+        [7.4164628, 43.7666619],
+        [7.4165453, 43.7666202],
+        [7.4165847, 43.7665920],
+        [7.4166324, 43.7665372],
+        [7.4166837, 43.7665059],
+        [7.4167328, 43.7664559],
+        [7.4167735, 43.7664203],
+        [7.4168254, 43.7663939],
+        [7.4168515, 43.7663561],
+        [7.4169165, 43.7663070],
+        [7.4169498, 43.7662688],
+        [7.4169972, 43.7662155],
+        [7.4170340, 43.7661976],
+        [7.4170851, 43.7661426],
+        [7.4171099, 43.7660889],
+        [7.4171464, 43.7660346],
+        [7.4172051, 43.7659789],
+        [7.4172273, 43.7659341],
+        [7.4172542, 43.7658883],
+        [7.4172798, 43.7658339],
+        [7.4173519, 43.7657775],
+        [7.4173901, 43.7657420],
+        [7.4174474, 43.7657204],
+        [7.4175026, 43.7657345],
+        [7.4175327, 43.7657685],
+        [7.4175513, 43.7658022],
+        [7.4175317, 43.7658380],
+        [7.4175102, 43.7658610],
+        [7.4174762, 43.7658878],
+        [7.4173885, 43.7659325],
+        [7.4173452, 43.7659611],
+        [7.4173059, 43.7659866],
+        [7.4172667, 43.7660507],
+        [7.4172410, 43.7661018],
+        [7.4171816, 43.7661641],
+        [7.4171612, 43.7662161],
+        [7.4171203, 43.7662988],
+        [7.4171012, 43.7663299],
+        [7.4170675, 43.7663860],
+        [7.4170839, 43.7664070],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert!(m.ways.iter().all(|w| w.way_id == 167587651), "{:?}", m.ways);
+    // Down to the bend and up the next leg is 227 m; turning on the first leg was 179 m.
+    assert!((205.0..260.0).contains(&m.length_m), "{} m", m.length_m);
+}

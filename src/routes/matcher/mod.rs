@@ -323,4 +323,37 @@ mod tests {
         assert!(full.problems.iter().all(|p| p.kind != MatchProblemKind::WorkLimit), "{:?}", full.problems);
         assert!(full.length_m > spent.length_m);
     }
+
+    /// A drawing round a car park's one-way loop and back out along its two-way access
+    /// (Helsinki, `osm:way/43997241`, 43997242, 43997238; the evaluation's redrawing) is
+    /// matched round the loop: with the direction of travel in the state, turning in the
+    /// street costs a long vehicle's way round, and the loop is that way. Before, the match
+    /// turned in the access road and reported a U-turn.
+    #[test]
+    fn a_drawing_round_a_one_way_loop_is_matched_round_it_not_as_a_u_turn() {
+        let data = crate::embedded_routes().unwrap();
+        let drawn = [
+            [24.9391703, 60.1676870],
+            [24.9395458, 60.1678324],
+            [24.9399674, 60.1679679],
+            [24.9404627, 60.1682039],
+            [24.9401877, 60.1681617],
+            [24.9397394, 60.1679915],
+            [24.9394088, 60.1678810],
+            [24.9390353, 60.1677419],
+            [24.9384923, 60.1675157],
+            [24.9378692, 60.1673121],
+            [24.9373602, 60.1671350],
+            [24.9370780, 60.1670362],
+            [24.9364997, 60.1668284],
+            [24.9358907, 60.1666217],
+            [24.9354919, 60.1665040],
+            [24.9352153, 60.1663966],
+        ];
+        let m = data.network.match_route(&drawn);
+        assert!(m.problems.is_empty(), "{:?}", m.problems);
+        let ways: Vec<i64> = m.ways.iter().map(|w| w.way_id).collect();
+        assert!(ways.contains(&43997241) && ways.contains(&43997242), "{ways:?}");
+        assert!(m.length_m > 430.0, "the loop is 460 m round: {} m", m.length_m);
+    }
 }

@@ -55,6 +55,10 @@ pub(crate) struct State {
     pub forward: bool,
 }
 
+/// The drawing runs clearly along a segment where the cosine of the angle between them
+/// is above this (45 degrees).
+const CLEAR_COS: f64 = 0.7;
+
 /// Where a search reached a target: the entry node of its segment and the edge it
 /// arrived by (`NO_PARENT` for the start's own segment).
 type Via = (u32, u32);
@@ -151,13 +155,23 @@ impl Targets<'_> {
 }
 
 impl RouteNetwork {
-    /// The states of a candidate: one per direction its way may be travelled in.
-    pub(super) fn states_of(&self, c: Candidate, out: &mut Vec<State>) {
+    /// The states of a candidate: one per direction its way may be travelled in, but only
+    /// the one that goes the drawing's way where the drawing runs clearly along or against
+    /// the segment (`drawn`: its direction there; none at a turn back or a single point).
+    /// A state that travels against a drawing that plainly goes on never wins, and each
+    /// costs a search.
+    pub(super) fn states_of(&self, c: Candidate, drawn: Option<[f64; 2]>, out: &mut Vec<State>) {
         let ow = self.oneway(c.way);
-        if ow >= 0 {
+        let along = drawn.map_or(0.0, |d| {
+            let (u, v) = self.seg_nodes(c.way, c.seg);
+            let (a, b) = (self.node_xy(u), self.node_xy(v));
+            let s = [b[0] - a[0], b[1] - a[1]];
+            (d[0] * s[0] + d[1] * s[1]) / (d[0].hypot(d[1]) * s[0].hypot(s[1])).max(f64::MIN_POSITIVE)
+        });
+        if ow >= 0 && along > -CLEAR_COS {
             out.push(State { c, forward: true });
         }
-        if ow <= 0 {
+        if ow <= 0 && along < CLEAR_COS {
             out.push(State { c, forward: false });
         }
     }
@@ -297,7 +311,7 @@ impl RouteNetwork {
                 }
             };
             for (ei, e) in self.edges_from(n) {
-                if (e.way, e.seg) == came && !self.dead_end(n) {
+                if (e.way, e.seg) == came && !(self.edges_from(n).len() == 1 && self.dead_end(n)) {
                     continue;
                 }
                 let nd = d + e.len;
@@ -396,9 +410,9 @@ mod tests {
             to.truncate(super::super::MAX_CANDIDATES);
             let Some(&a) = from.first() else { continue };
             starts.clear();
-            net.states_of(a, &mut starts);
+            net.states_of(a, None, &mut starts);
             targets.clear();
-            to.iter().for_each(|&b| net.states_of(b, &mut targets));
+            to.iter().for_each(|&b| net.states_of(b, None, &mut targets));
             let entries: Vec<(u32, f64)> = targets.iter().map(|b| net.entry(b)).collect();
             let bound = 600.0;
             let limits = vec![bound; targets.len()];

@@ -168,7 +168,8 @@ impl RouteNetwork {
                 self.candidates_into(smp.xy, &mut found);
             }
             cands.clear();
-            found.iter().for_each(|&c| self.states_of(c, &mut cands));
+            let drawn = drawn_direction(samples, i);
+            found.iter().for_each(|&c| self.states_of(c, drawn, &mut cands));
             if cands.is_empty() {
                 let kind = if inside { MatchProblemKind::OffNetwork } else { MatchProblemKind::OutsideCoverage };
                 if last_kind != Some(kind) {
@@ -272,5 +273,35 @@ impl RouteNetwork {
         }
         lattice.finish(&mut chains);
         chains
+    }
+}
+
+/// The drawing's direction at sample `i`: from the sample before to the one after, `None`
+/// at either end of the drawing (its last metres may turn back by a few metres of noise)
+/// or where it turns back there (the two halves disagree).
+fn drawn_direction(samples: &[Sample], i: usize) -> Option<[f64; 2]> {
+    let (before, at, after) = (samples[i.checked_sub(1)?].xy, samples[i].xy, samples.get(i + 1)?.xy);
+    let (p, q) = ([at[0] - before[0], at[1] - before[1]], [after[0] - at[0], after[1] - at[1]]);
+    (p[0] * q[0] + p[1] * q[1] > 0.0).then_some([after[0] - before[0], after[1] - before[1]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(points: &[[f64; 2]]) -> Vec<Sample> {
+        points.iter().map(|&xy| Sample { xy, lonlat: [0.0, 0.0], km: 0.0 }).collect()
+    }
+
+    /// The drawing's direction prunes states only where it is plain: between two samples
+    /// that go on the same way, not at an end (the last metres may step back) nor at the
+    /// tip of a turn back.
+    #[test]
+    fn the_drawn_direction_is_known_only_where_the_drawing_goes_on() {
+        let line = samples(&[[0.0, 0.0], [40.0, 0.0], [80.0, 5.0], [40.0, 10.0]]);
+        assert_eq!(drawn_direction(&line, 1), Some([80.0, 5.0]));
+        assert_eq!(drawn_direction(&line, 0), None, "the start");
+        assert_eq!(drawn_direction(&line, 3), None, "the end");
+        assert_eq!(drawn_direction(&line, 2), None, "the tip of a turn back");
     }
 }

@@ -44,9 +44,11 @@ impl RouteNetwork {
             && xy[1] <= self.bbox[3] + margin_m
     }
 
-    /// Every pass of a way within `radius` of `p` (projected metres), nearest first, into
-    /// `out`: the closest segment of each stretch of the way that comes near `p` and
-    /// goes away again ([`Self::keep_passes`]).
+    /// The closest segment of each way within `radius` of `p` (projected metres), and of
+    /// a second pass of the way where it comes near `p` twice (a hairpin, a U-shaped
+    /// service road, a way that leaves and comes back: the route may be on either leg, and
+    /// keeping only the nearest would put a sample on the wrong one), nearest first, into
+    /// `out`.
     pub(crate) fn candidates_near(&self, p: [f64; 2], radius: f64, out: &mut Vec<Candidate>) {
         out.clear();
         let r2 = radius * radius;
@@ -56,79 +58,27 @@ impl RouteNetwork {
                 out.push(Candidate { way: s.id.0, seg: s.id.1, frac, dist: d2 });
             }
         });
-        self.keep_passes(out);
+        // Nearest of each way to the front (`out[..ways]`), then the nearest of each way's
+        // second pass after them; no sort: a query finds a few dozen segments of a few ways.
+        let ways = gather_nearest(out, 0, |_, _| true);
+        let passes = gather_nearest(out, ways, |c, out| {
+            out[..ways].iter().find(|h| h.way == c.way).is_some_and(|h| self.distinct_passes(h, c))
+        });
+        out.truncate(passes);
         finish_candidates(out);
     }
 
-    /// Keeps, of the segments of each way in `out`, the closest of each pass near the
-    /// point: a segment nearer than the one before it on the way and no further than the
-    /// one after it (a neighbour outside the search counts as infinitely far). A straight
-    /// or bending way has one; a hairpin, a U-shaped service road or a way that leaves and
-    /// comes back has one per pass, and the route may be on either: keeping only the
-    /// nearest segment of the way would put a sample on the wrong leg.
-    fn keep_passes(&self, out: &mut Vec<Candidate>) {
-        out.sort_unstable_by_key(|c| (c.way, c.seg));
-        let n = out.len();
-        let mut keep = 0;
-        let mut i = 0;
-        while i < n {
-            let way = out[i].way;
-            let end = i + out[i..].iter().take_while(|c| c.way == way).count();
-            let first = keep;
-            for k in i..end {
-                let c = out[k];
-                let (left, right) = (self.neighbour(out, i..end, k, false), self.neighbour(out, i..end, k, true));
-                if left.is_none_or(|l| c.dist < l) && right.is_none_or(|r| c.dist <= r) {
-                    out[keep] = c;
-                    keep += 1;
-                }
-            }
-            keep = first + self.distinct_passes(&mut out[first..keep]);
-            i = end;
+    /// Whether `a` and `b` on one way lie on distinct passes of it: going along the way from
+    /// one to the other is far longer than the straight line between them (a hairpin, a
+    /// loop). On a bend they are one pass, and a second candidate there only costs searches.
+    fn distinct_passes(&self, a: &Candidate, b: &Candidate) -> bool {
+        if a.seg.abs_diff(b.seg) < 2 {
+            return false;
         }
-        out.truncate(keep);
-    }
-
-    /// Of one way's closest segments `passes`, those of distinct passes moved to the front,
-    /// nearest first; how many. A second pass counts where going along the way from one
-    /// to the other is far longer than the straight line between them (a hairpin, a
-    /// loop): on a bend the two are one pass, and a second candidate there only costs
-    /// searches.
-    fn distinct_passes(&self, passes: &mut [Candidate]) -> usize {
-        if passes.len() < 2 {
-            return passes.len();
-        }
-        passes.sort_unstable_by(|a, b| a.dist.total_cmp(&b.dist));
-        let at = |c: &Candidate| (self.way_offset(c.way, c.seg, c.frac), self.point_xy(c.way, c.seg, c.frac));
-        let mut kept = 1;
-        for k in 1..passes.len() {
-            let (along, xy) = at(&passes[k]);
-            let apart = passes[..kept].iter().all(|o| {
-                let (o_along, o_xy) = at(o);
-                (along - o_along).abs() >= PASS_APART_M.max(PASS_DETOUR * crate::routes::project::dist(xy, o_xy))
-            });
-            if apart {
-                passes.swap(kept, k);
-                kept += 1;
-            }
-        }
-        kept
-    }
-
-    /// Squared distance of the segment before (`after` false) or after segment `k` on its
-    /// way, among `out[way]` (one way's segments in order; a closed way's first and last
-    /// segment are neighbours).
-    fn neighbour(&self, out: &[Candidate], way: std::ops::Range<usize>, k: usize, after: bool) -> Option<f64> {
-        let c = out[k];
-        let (start, end) = self.seg_nodes(c.way, c.seg);
-        let joins = |o: &Candidate| {
-            let (a, b) = self.seg_nodes(o.way, o.seg);
-            if after { a == end } else { b == start }
-        };
-        let next =
-            if after { (k + 1 < way.end).then_some(k + 1) } else { k.checked_sub(1).filter(|&j| j >= way.start) };
-        let wrap = if after { way.start } else { way.end - 1 };
-        [next, Some(wrap)].into_iter().flatten().map(|j| &out[j]).find(|o| o.seg != c.seg && joins(o)).map(|o| o.dist)
+        let along = (self.way_offset(a.way, a.seg, a.frac) - self.way_offset(b.way, b.seg, b.frac)).abs();
+        let straight =
+            crate::routes::project::dist(self.point_xy(a.way, a.seg, a.frac), self.point_xy(b.way, b.seg, b.frac));
+        along >= PASS_APART_M.max(PASS_DETOUR * straight)
     }
 
     /// Drivable ways within `radius_m` metres of `lonlat` (`[lon, lat]`), from the
@@ -165,6 +115,29 @@ impl RouteNetwork {
             (item.data, line.from, line.to)
         })
     }
+}
+
+/// Moves the nearest segment of each way among `out[from..]` that `wanted` accepts to
+/// `out[from..]`'s front (ties to the way's first segment, so that the result does not
+/// depend on the order the index visits them in); returns where they end. The others stay
+/// behind them.
+fn gather_nearest(out: &mut [Candidate], from: usize, wanted: impl Fn(&Candidate, &[Candidate]) -> bool) -> usize {
+    let mut end = from;
+    for i in from..out.len() {
+        let c = out[i];
+        if !wanted(&c, out) {
+            continue;
+        }
+        match (from..end).find(|&j| out[j].way == c.way) {
+            Some(j) if (out[j].dist, out[j].seg) <= (c.dist, c.seg) => {}
+            Some(j) => out.swap(j, i),
+            None => {
+                out.swap(end, i);
+                end += 1;
+            }
+        }
+    }
+    end
 }
 
 /// Turns squared distances into distances and sorts nearest first.
