@@ -26,6 +26,7 @@ use rstar::Envelope;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cell::RefCell;
 use std::collections::BinaryHeap;
+use std::collections::hash_map::Entry;
 use std::rc::Rc;
 
 /// Samples whose surroundings one tree query covers.
@@ -193,8 +194,10 @@ impl RouteNetwork {
         // group of samples (a query's cost is mostly the walk down the tree), each segment
         // taken at the first sample it is near, in the tree's order there.
         let mut found: Vec<(usize, SegRef)> = Vec::new();
+        let mut envs: Vec<rstar::AABB<[f64; 2]>> = Vec::with_capacity(SAMPLES_PER_QUERY);
         for group in samples.chunks(SAMPLES_PER_QUERY) {
-            let envs: Vec<rstar::AABB<[f64; 2]>> = group.iter().map(near_sample).collect();
+            envs.clear();
+            envs.extend(group.iter().map(near_sample));
             let all = envs.iter().fold(envs[0], |a, e| a.merged(e));
             found.clear();
             for (env, seg) in self.restricted_in(&all) {
@@ -579,13 +582,20 @@ impl RouteNetwork {
             let next = if forward { self.edges_from(n) } else { self.edges_into(n) };
             for (_, e) in next {
                 let nd = d + e.len;
-                if nd > MAX_LINK_M || seen.get(&e.to).is_some_and(|&(best, _)| best <= nd) {
+                if nd > MAX_LINK_M {
                     continue;
                 }
-                if !path.nodes.contains_key(&e.to) && search.node_away(e.to, self.node_xy(e.to)) > UNCERTAINTY_M {
-                    continue;
+                // One lookup for the test and the update.
+                match seen.entry(e.to) {
+                    Entry::Occupied(slot) if slot.get().0 <= nd => continue,
+                    slot => {
+                        if !path.nodes.contains_key(&e.to) && search.node_away(e.to, self.node_xy(e.to)) > UNCERTAINTY_M
+                        {
+                            continue;
+                        }
+                        slot.insert_entry((nd, n));
+                    }
                 }
-                seen.insert(e.to, (nd, n));
                 heap.push(HeapItem(nd, e.to));
             }
         }
@@ -683,15 +693,28 @@ impl Drawing {
             }
             cum.push(acc);
         }
-        // By cell, and within a cell in drawing order (the pairs are distinct: no need
-        // for a stable sort's buffer).
-        pairs.sort_unstable();
+        // Grouped by cell, and within a cell in drawing order (the order the pairs come
+        // in), by counting: sorting the pairs cost a long drawing more than its queries.
+        // First each cell's count, then its range, then the range filled from its start.
         let mut cells: HashMap<(i64, i64), (u32, u32)> =
             HashMap::with_capacity_and_hasher(pairs.len(), Default::default());
-        for (i, &(c, _)) in pairs.iter().enumerate() {
-            cells.entry(c).or_insert((i as u32, i as u32)).1 = i as u32 + 1;
+        for &(c, _) in &pairs {
+            cells.entry(c).or_insert((0, 0)).1 += 1;
         }
-        let in_cells = pairs.into_iter().map(|(_, k)| k).collect();
+        let mut next = 0;
+        for range in cells.values_mut() {
+            let count = range.1;
+            *range = (next, next);
+            next += count;
+        }
+        let mut in_cells = vec![0; pairs.len()];
+        for &(c, k) in &pairs {
+            // INVARIANT: every pair's cell was counted above, so the lookup finds it.
+            if let Some(range) = cells.get_mut(&c) {
+                in_cells[range.1 as usize] = k;
+                range.1 += 1;
+            }
+        }
         let (first, last) = (line[0], line[line.len() - 1]);
         let ahead = line[cum.partition_point(|&c| c < END_M).min(line.len() - 1)];
         let behind = line[cum.partition_point(|&c| c <= acc - END_M).saturating_sub(1)];
