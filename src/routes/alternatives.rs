@@ -372,7 +372,14 @@ impl RouteNetwork {
         if fresh.is_empty() {
             return Vec::new();
         }
-        let found = [self.joints(search, from, false), self.joints(search, to, true)];
+        let (a, b) = (self.node_xy(from), self.node_xy(to));
+        let before = self.joints(search, from, false);
+        // With no way back to the path, nor the drawing's start on the piece (see
+        // `on_piece`), no reading passes it: the search on from its far end is not needed.
+        if before.is_empty() && project_on_segment(search.drawing.ends[0], a, b).1 > search.drawing.radius_ahead[0] {
+            return Vec::new();
+        }
+        let found = [before, self.joints(search, to, true)];
         let Search { drawing, path_away, nodes, .. } = search;
         let node_away = |n: u32| nodes.at(drawing, n, self.node_xy(n)).0;
         // How far along the drawing it passes nearest node `j` (the end at `p` for none).
@@ -384,7 +391,6 @@ impl RouteNetwork {
         // The drawing may start or end on the segment itself: the reading then covers
         // only the part of it beyond the end's projection.
         let len = self.seg_len(seg.0, seg.1);
-        let (a, b) = (self.node_xy(from), self.node_xy(to));
         let on_piece = [0, 1].map(|k| {
             let (t, d) = project_on_segment(drawing.ends[k], a, b);
             // A road that forks from the path just before the drawn end (not one beside it
