@@ -24,7 +24,7 @@ use crate::routes::project::{dist, lerp, project_on_segment};
 use crate::routes::{PossibleHit, RestrictionHit, TravelledWay};
 use rstar::Envelope;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::BinaryHeap;
 use std::collections::hash_map::Entry;
 use std::rc::Rc;
@@ -141,6 +141,12 @@ struct NodeCache {
     at: RefCell<HashMap<u32, (f64, f64)>>,
     /// Node -> its [`Drawing::passes`], for the readings that start or end at it.
     passes: RefCell<HashMap<u32, Rc<[f64]>>>,
+    /// (node, next node) -> how far the midpoint between them lies from the drawing: the
+    /// readings through neighbouring pieces share their links.
+    mids: RefCell<HashMap<(u32, u32), f64>>,
+    /// For the drawing's start and end: how far along it they project and where it
+    /// passes them, for every reading that starts or ends there.
+    ends: [OnceCell<(f64, Rc<[f64]>)>; 2],
 }
 
 impl NodeCache {
@@ -152,6 +158,21 @@ impl NodeCache {
     /// [`Drawing::passes`] of node `n` (at `xy`).
     fn passes(&self, drawing: &Drawing, n: u32, xy: [f64; 2]) -> Rc<[f64]> {
         Rc::clone(self.passes.borrow_mut().entry(n).or_insert_with(|| drawing.passes(xy).into()))
+    }
+
+    /// [`Drawing::away`] of the midpoint from node `a` (at `xy[0]`) to `b` (at `xy[1]`).
+    fn mid_away(&self, drawing: &Drawing, (a, b): (u32, u32), xy: [[f64; 2]; 2]) -> f64 {
+        *self.mids.borrow_mut().entry((a, b)).or_insert_with(|| drawing.away(lerp(xy[0], xy[1], 0.5)))
+    }
+
+    /// How far along the drawing its start (`k` 0) or end (1) projects, and where the
+    /// drawing passes it.
+    fn end(&self, drawing: &Drawing, k: usize) -> (f64, Rc<[f64]>) {
+        let (along, passes) = self.ends[k].get_or_init(|| {
+            let at = drawing.ends[k];
+            (drawing.project(at).1, drawing.passes(at).into())
+        });
+        (*along, Rc::clone(passes))
     }
 }
 
@@ -229,8 +250,8 @@ impl RouteNetwork {
                 });
                 let near_node = |n: u32| search.node_away(n, self.node_xy(n)) <= UNCERTAINTY_M;
                 let (u, v) = self.seg_nodes(seg.0, seg.1);
-                let mid = lerp(self.node_xy(u), self.node_xy(v), 0.5);
-                if !(near_node(u) || search.drawing.away(mid) <= UNCERTAINTY_M || near_node(v)) {
+                let mid_away = || search.nodes.mid_away(&search.drawing, (u, v), [self.node_xy(u), self.node_xy(v)]);
+                if !(near_node(u) || mid_away() <= UNCERTAINTY_M || near_node(v)) {
                     continue;
                 }
                 let ow = self.oneway(seg.0);
@@ -382,11 +403,15 @@ impl RouteNetwork {
         let found = [before, self.joints(search, to, true)];
         let Search { drawing, path_away, nodes, .. } = search;
         let node_away = |n: u32| nodes.at(drawing, n, self.node_xy(n)).0;
-        // How far along the drawing it passes nearest node `j` (the end at `p` for none).
-        let along = |j: Option<u32>, p: [f64; 2]| j.map_or_else(|| drawing.project(p).1, |j| nodes.at(drawing, j, p).1);
-        // Where the drawing passes node `j` (the end at `p` for none).
-        let passes = |j: Option<u32>, p: [f64; 2]| -> Rc<[f64]> {
-            j.map_or_else(|| drawing.passes(p).into(), |j| nodes.passes(drawing, j, p))
+        let mid_away = |a: u32, b: u32| nodes.mid_away(drawing, (a, b), [self.node_xy(a), self.node_xy(b)]);
+        // How far along the drawing it passes nearest node `j` (for none, the drawing's
+        // start (`k` 0) or end (1)).
+        let along = |k: usize, j: Option<u32>| {
+            j.map_or_else(|| nodes.end(drawing, k).0, |j| nodes.at(drawing, j, self.node_xy(j)).1)
+        };
+        // Where the drawing passes node `j` (for none, its start or end).
+        let passes = |k: usize, j: Option<u32>| -> Rc<[f64]> {
+            j.map_or_else(|| nodes.end(drawing, k).1, |j| nodes.passes(drawing, j, self.node_xy(j)))
         };
         // The drawing may start or end on the segment itself: the reading then covers
         // only the part of it beyond the end's projection.
@@ -422,8 +447,6 @@ impl RouteNetwork {
                 // rejoins it behind), the loop explains the drawing better. A reading that
                 // ends near (not at) an end of the drawing may differ by that distance.
                 let other = jn.dist + len + jm.dist;
-                let at = |j: Option<u32>, end: [f64; 2]| j.map_or(end, |j| self.node_xy(j));
-                let (a, b) = (at(n, drawing.ends[0]), at(m, drawing.ends[1]));
                 // How far the reading's length lies outside what `reference` allows.
                 let outside = |reference: f64, longer_share: f64| {
                     if reference <= 1.0 {
@@ -441,12 +464,12 @@ impl RouteNetwork {
                     let cut = if drawn > matched + LENGTH_SLACK_M { LONGER_SLACK_SHARE } else { LENGTH_SLACK_SHARE };
                     outside(drawn, cut)
                 };
-                let nearest = along(m, b) - along(n, a);
+                let nearest = along(1, m) - along(0, n);
                 let mut miss = vs_matched.min(vs_drawn(nearest));
                 if miss > 0.0 {
                     // Where the drawing passes the same place twice (round a loop), the
                     // stretch round the loop; looked for only here, it costs a few queries.
-                    miss = miss.min(vs_drawn(stretch(&passes(n, a), &passes(m, b), nearest, other)));
+                    miss = miss.min(vs_drawn(stretch(&passes(0, n), &passes(1, m), nearest, other)));
                 }
                 if miss > 0.0 {
                     continue;
@@ -481,7 +504,7 @@ impl RouteNetwork {
                     let (a, b) = (nodes[i / 3], nodes[i / 3 + 1]);
                     let stray = match i % 3 {
                         0 => node_away(a),
-                        1 => away(lerp(self.node_xy(a), self.node_xy(b), 0.5)),
+                        1 => mid_away(a, b),
                         _ => node_away(b),
                     };
                     stray <= limit
@@ -740,8 +763,9 @@ impl Drawing {
     /// and where along the drawing it passes nearest, metres.
     fn near_segments(&self, p: [f64; 2], mut each: impl FnMut(usize, f64, f64)) {
         let (cx, cy) = cell(p);
-        for x in cx - 1..=cx + 1 {
-            for y in cy - 1..=cy + 1 {
+        // Half-open ranges: an inclusive range's end test costs this hot loop a tenth.
+        for x in cx - 1..cx + 2 {
+            for y in cy - 1..cy + 2 {
                 let Some(&(lo, hi)) = self.cells.get(&(x, y)) else { continue };
                 for &k in &self.in_cells[lo as usize..hi as usize] {
                     let k = k as usize;
