@@ -396,7 +396,8 @@ impl RouteNetwork {
         let (a, b) = (self.node_xy(from), self.node_xy(to));
         let before = self.joints(search, from, false);
         // With no way back to the path, nor the drawing's start on the piece (see
-        // `on_piece`), no reading passes it: the search on from its far end is not needed.
+        // `on_piece`; `radius_ahead` is never below `radius`), no reading passes it: the
+        // search on from its far end is not needed.
         if before.is_empty() && project_on_segment(search.drawing.ends[0], a, b).1 > search.drawing.radius_ahead[0] {
             return Vec::new();
         }
@@ -763,7 +764,8 @@ impl Drawing {
     /// and where along the drawing it passes nearest, metres.
     fn near_segments(&self, p: [f64; 2], mut each: impl FnMut(usize, f64, f64)) {
         let (cx, cy) = cell(p);
-        // Half-open ranges: an inclusive range's end test costs this hot loop a tenth.
+        // Half-open ranges: an inclusive range's end test is a measurable part of this
+        // hot loop.
         for x in cx - 1..cx + 2 {
             for y in cy - 1..cy + 2 {
                 let Some(&(lo, hi)) = self.cells.get(&(x, y)) else { continue };
@@ -896,6 +898,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn each_cell_lists_the_segments_through_it_in_drawing_order() {
+        // A drawing that crosses itself: cells hold segments from far apart along it.
+        let line = [[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [50.0, -50.0], [0.0, 100.0], [130.0, 30.0]];
+        let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2], [0.0; 2]);
+        for (&c, &(lo, hi)) in &drawing.cells {
+            let mut through: Vec<u32> = Vec::new();
+            for (k, w) in drawing.line.windows(2).enumerate() {
+                segment_cells(w[0], w[1], |d| through.extend((d == c).then_some(k as u32)));
+            }
+            assert_eq!(&drawing.in_cells[lo as usize..hi as usize], through.as_slice(), "cell {c:?}");
+        }
+        let listed: usize = drawing.cells.values().map(|&(lo, hi)| (hi - lo) as usize).sum();
+        assert_eq!(listed, drawing.in_cells.len());
     }
 
     #[test]
