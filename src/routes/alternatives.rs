@@ -24,8 +24,9 @@ use crate::routes::project::{dist, lerp, project_on_segment};
 use crate::routes::{PossibleHit, RestrictionHit, TravelledWay};
 use rstar::Envelope;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::BinaryHeap;
+use std::collections::hash_map::Entry;
 use std::rc::Rc;
 
 /// Samples whose surroundings one tree query covers.
@@ -140,6 +141,12 @@ struct NodeCache {
     at: RefCell<HashMap<u32, (f64, f64)>>,
     /// Node -> its [`Drawing::passes`], for the readings that start or end at it.
     passes: RefCell<HashMap<u32, Rc<[f64]>>>,
+    /// (node, next node) -> how far the midpoint between them lies from the drawing: the
+    /// readings through neighbouring pieces share their links.
+    mids: RefCell<HashMap<(u32, u32), f64>>,
+    /// For the drawing's start and end: how far along it they project and where it
+    /// passes them, for every reading that starts or ends there.
+    ends: [OnceCell<(f64, Rc<[f64]>)>; 2],
 }
 
 impl NodeCache {
@@ -151,6 +158,21 @@ impl NodeCache {
     /// [`Drawing::passes`] of node `n` (at `xy`).
     fn passes(&self, drawing: &Drawing, n: u32, xy: [f64; 2]) -> Rc<[f64]> {
         Rc::clone(self.passes.borrow_mut().entry(n).or_insert_with(|| drawing.passes(xy).into()))
+    }
+
+    /// [`Drawing::away`] of the midpoint from node `a` (at `xy[0]`) to `b` (at `xy[1]`).
+    fn mid_away(&self, drawing: &Drawing, (a, b): (u32, u32), xy: [[f64; 2]; 2]) -> f64 {
+        *self.mids.borrow_mut().entry((a, b)).or_insert_with(|| drawing.away(lerp(xy[0], xy[1], 0.5)))
+    }
+
+    /// How far along the drawing its start (`k` 0) or end (1) projects, and where the
+    /// drawing passes it.
+    fn end(&self, drawing: &Drawing, k: usize) -> (f64, Rc<[f64]>) {
+        let (along, passes) = self.ends[k].get_or_init(|| {
+            let at = drawing.ends[k];
+            (drawing.project(at).1, drawing.passes(at).into())
+        });
+        (*along, Rc::clone(passes))
     }
 }
 
@@ -193,8 +215,10 @@ impl RouteNetwork {
         // group of samples (a query's cost is mostly the walk down the tree), each segment
         // taken at the first sample it is near, in the tree's order there.
         let mut found: Vec<(usize, SegRef)> = Vec::new();
+        let mut envs: Vec<rstar::AABB<[f64; 2]>> = Vec::with_capacity(SAMPLES_PER_QUERY);
         for group in samples.chunks(SAMPLES_PER_QUERY) {
-            let envs: Vec<rstar::AABB<[f64; 2]>> = group.iter().map(near_sample).collect();
+            envs.clear();
+            envs.extend(group.iter().map(near_sample));
             let all = envs.iter().fold(envs[0], |a, e| a.merged(e));
             found.clear();
             for (env, seg) in self.restricted_in(&all) {
@@ -226,8 +250,8 @@ impl RouteNetwork {
                 });
                 let near_node = |n: u32| search.node_away(n, self.node_xy(n)) <= UNCERTAINTY_M;
                 let (u, v) = self.seg_nodes(seg.0, seg.1);
-                let mid = lerp(self.node_xy(u), self.node_xy(v), 0.5);
-                if !(near_node(u) || search.drawing.away(mid) <= UNCERTAINTY_M || near_node(v)) {
+                let mid_away = || search.nodes.mid_away(&search.drawing, (u, v), [self.node_xy(u), self.node_xy(v)]);
+                if !(near_node(u) || mid_away() <= UNCERTAINTY_M || near_node(v)) {
                     continue;
                 }
                 let ow = self.oneway(seg.0);
@@ -369,19 +393,30 @@ impl RouteNetwork {
         if fresh.is_empty() {
             return Vec::new();
         }
-        let found = [self.joints(search, from, false), self.joints(search, to, true)];
+        let (a, b) = (self.node_xy(from), self.node_xy(to));
+        let before = self.joints(search, from, false);
+        // With no way back to the path, nor the drawing's start on the piece (see
+        // `on_piece`; `radius_ahead` is never below `radius`), no reading passes it: the
+        // search on from its far end is not needed.
+        if before.is_empty() && project_on_segment(search.drawing.ends[0], a, b).1 > search.drawing.radius_ahead[0] {
+            return Vec::new();
+        }
+        let found = [before, self.joints(search, to, true)];
         let Search { drawing, path_away, nodes, .. } = search;
         let node_away = |n: u32| nodes.at(drawing, n, self.node_xy(n)).0;
-        // How far along the drawing it passes nearest node `j` (the end at `p` for none).
-        let along = |j: Option<u32>, p: [f64; 2]| j.map_or_else(|| drawing.project(p).1, |j| nodes.at(drawing, j, p).1);
-        // Where the drawing passes node `j` (the end at `p` for none).
-        let passes = |j: Option<u32>, p: [f64; 2]| -> Rc<[f64]> {
-            j.map_or_else(|| drawing.passes(p).into(), |j| nodes.passes(drawing, j, p))
+        let mid_away = |a: u32, b: u32| nodes.mid_away(drawing, (a, b), [self.node_xy(a), self.node_xy(b)]);
+        // How far along the drawing it passes nearest node `j` (for none, the drawing's
+        // start (`k` 0) or end (1)).
+        let along = |k: usize, j: Option<u32>| {
+            j.map_or_else(|| nodes.end(drawing, k).0, |j| nodes.at(drawing, j, self.node_xy(j)).1)
+        };
+        // Where the drawing passes node `j` (for none, its start or end).
+        let passes = |k: usize, j: Option<u32>| -> Rc<[f64]> {
+            j.map_or_else(|| nodes.end(drawing, k).1, |j| nodes.passes(drawing, j, self.node_xy(j)))
         };
         // The drawing may start or end on the segment itself: the reading then covers
         // only the part of it beyond the end's projection.
         let len = self.seg_len(seg.0, seg.1);
-        let (a, b) = (self.node_xy(from), self.node_xy(to));
         let on_piece = [0, 1].map(|k| {
             let (t, d) = project_on_segment(drawing.ends[k], a, b);
             // A road that forks from the path just before the drawn end (not one beside it
@@ -413,8 +448,6 @@ impl RouteNetwork {
                 // rejoins it behind), the loop explains the drawing better. A reading that
                 // ends near (not at) an end of the drawing may differ by that distance.
                 let other = jn.dist + len + jm.dist;
-                let at = |j: Option<u32>, end: [f64; 2]| j.map_or(end, |j| self.node_xy(j));
-                let (a, b) = (at(n, drawing.ends[0]), at(m, drawing.ends[1]));
                 // How far the reading's length lies outside what `reference` allows.
                 let outside = |reference: f64, longer_share: f64| {
                     if reference <= 1.0 {
@@ -432,12 +465,12 @@ impl RouteNetwork {
                     let cut = if drawn > matched + LENGTH_SLACK_M { LONGER_SLACK_SHARE } else { LENGTH_SLACK_SHARE };
                     outside(drawn, cut)
                 };
-                let nearest = along(m, b) - along(n, a);
+                let nearest = along(1, m) - along(0, n);
                 let mut miss = vs_matched.min(vs_drawn(nearest));
                 if miss > 0.0 {
                     // Where the drawing passes the same place twice (round a loop), the
                     // stretch round the loop; looked for only here, it costs a few queries.
-                    miss = miss.min(vs_drawn(stretch(&passes(n, a), &passes(m, b), nearest, other)));
+                    miss = miss.min(vs_drawn(stretch(&passes(0, n), &passes(1, m), nearest, other)));
                 }
                 if miss > 0.0 {
                     continue;
@@ -472,7 +505,7 @@ impl RouteNetwork {
                     let (a, b) = (nodes[i / 3], nodes[i / 3 + 1]);
                     let stray = match i % 3 {
                         0 => node_away(a),
-                        1 => away(lerp(self.node_xy(a), self.node_xy(b), 0.5)),
+                        1 => mid_away(a, b),
                         _ => node_away(b),
                     };
                     stray <= limit
@@ -579,13 +612,20 @@ impl RouteNetwork {
             let next = if forward { self.edges_from(n) } else { self.edges_into(n) };
             for (_, e) in next {
                 let nd = d + e.len;
-                if nd > MAX_LINK_M || seen.get(&e.to).is_some_and(|&(best, _)| best <= nd) {
+                if nd > MAX_LINK_M {
                     continue;
                 }
-                if !path.nodes.contains_key(&e.to) && search.node_away(e.to, self.node_xy(e.to)) > UNCERTAINTY_M {
-                    continue;
+                // One lookup for the test and the update.
+                match seen.entry(e.to) {
+                    Entry::Occupied(slot) if slot.get().0 <= nd => continue,
+                    slot => {
+                        if !path.nodes.contains_key(&e.to) && search.node_away(e.to, self.node_xy(e.to)) > UNCERTAINTY_M
+                        {
+                            continue;
+                        }
+                        slot.insert_entry((nd, n));
+                    }
                 }
-                seen.insert(e.to, (nd, n));
                 heap.push(HeapItem(nd, e.to));
             }
         }
@@ -683,15 +723,28 @@ impl Drawing {
             }
             cum.push(acc);
         }
-        // By cell, and within a cell in drawing order (the pairs are distinct: no need
-        // for a stable sort's buffer).
-        pairs.sort_unstable();
+        // Grouped by cell, and within a cell in drawing order (the order the pairs come
+        // in), by counting: sorting the pairs cost a long drawing more than its queries.
+        // First each cell's count, then its range, then the range filled from its start.
         let mut cells: HashMap<(i64, i64), (u32, u32)> =
             HashMap::with_capacity_and_hasher(pairs.len(), Default::default());
-        for (i, &(c, _)) in pairs.iter().enumerate() {
-            cells.entry(c).or_insert((i as u32, i as u32)).1 = i as u32 + 1;
+        for &(c, _) in &pairs {
+            cells.entry(c).or_insert((0, 0)).1 += 1;
         }
-        let in_cells = pairs.into_iter().map(|(_, k)| k).collect();
+        let mut next = 0;
+        for range in cells.values_mut() {
+            let count = range.1;
+            *range = (next, next);
+            next += count;
+        }
+        let mut in_cells = vec![0; pairs.len()];
+        for &(c, k) in &pairs {
+            // INVARIANT: every pair's cell was counted above, so the lookup finds it.
+            if let Some(range) = cells.get_mut(&c) {
+                in_cells[range.1 as usize] = k;
+                range.1 += 1;
+            }
+        }
         let (first, last) = (line[0], line[line.len() - 1]);
         let ahead = line[cum.partition_point(|&c| c < END_M).min(line.len() - 1)];
         let behind = line[cum.partition_point(|&c| c <= acc - END_M).saturating_sub(1)];
@@ -711,8 +764,10 @@ impl Drawing {
     /// and where along the drawing it passes nearest, metres.
     fn near_segments(&self, p: [f64; 2], mut each: impl FnMut(usize, f64, f64)) {
         let (cx, cy) = cell(p);
-        for x in cx - 1..=cx + 1 {
-            for y in cy - 1..=cy + 1 {
+        // Half-open ranges: an inclusive range's end test is a measurable part of this
+        // hot loop.
+        for x in cx - 1..cx + 2 {
+            for y in cy - 1..cy + 2 {
                 let Some(&(lo, hi)) = self.cells.get(&(x, y)) else { continue };
                 for &k in &self.in_cells[lo as usize..hi as usize] {
                     let k = k as usize;
@@ -843,6 +898,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn each_cell_lists_the_segments_through_it_in_drawing_order() {
+        // A drawing that crosses itself: cells hold segments from far apart along it.
+        let line = [[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [50.0, -50.0], [0.0, 100.0], [130.0, 30.0]];
+        let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2], [0.0; 2]);
+        for (&c, &(lo, hi)) in &drawing.cells {
+            let mut through: Vec<u32> = Vec::new();
+            for (k, w) in drawing.line.windows(2).enumerate() {
+                segment_cells(w[0], w[1], |d| through.extend((d == c).then_some(k as u32)));
+            }
+            assert_eq!(&drawing.in_cells[lo as usize..hi as usize], through.as_slice(), "cell {c:?}");
+        }
+        let listed: usize = drawing.cells.values().map(|&(lo, hi)| (hi - lo) as usize).sum();
+        assert_eq!(listed, drawing.in_cells.len());
     }
 
     #[test]
