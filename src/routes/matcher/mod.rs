@@ -81,9 +81,11 @@ const FAR_MARGIN_M: f64 = 20.0;
 const NEAR_M: f64 = 25.0;
 /// Backward movement on a one-way road tolerated as drawing noise, metres.
 const NOISE_BACK_M: f64 = 6.0;
-/// U-turns shorter than this are matching artefacts and removed, metres: drawing noise,
-/// which a state may step back without turning (along its way, or to the junction just
-/// behind it). A longer one is a turn the match paid [`UTURN_M`] for.
+/// U-turns shorter than this are matching artefacts and removed from the path, metres: a
+/// sample's candidate a little past the junction where the route turned (a drawing cuts or
+/// overshoots a corner by its offset) makes the path go on and come back. The match's score
+/// pays [`UTURN_M`] for it like any turn in the street; no vehicle drives it. A turn at a
+/// dead end is kept.
 const MAX_ARTEFACT_UTURN_M: f64 = 30.0;
 /// Candidates this far (log-probability) below the best of their sample are dropped.
 const BEAM: f64 = 8.0;

@@ -311,7 +311,7 @@ impl RouteNetwork {
                 }
             };
             for (ei, e) in self.edges_from(n) {
-                if (e.way, e.seg) == came && !(self.edges_from(n).len() == 1 && self.dead_end(n)) {
+                if (e.way, e.seg) == came && !self.dead_end(n) {
                     continue;
                 }
                 let nd = d + e.len;

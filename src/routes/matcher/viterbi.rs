@@ -141,7 +141,7 @@ impl RouteNetwork {
         let mut chains: Vec<Vec<(usize, State)>> = Vec::new();
         let mut lattice = Lattice::new(samples.len());
         let mut found: Vec<Candidate> = Vec::with_capacity(16);
-        let mut cands: Vec<State> = Vec::with_capacity(2 * MAX_STATES);
+        let mut cands: Vec<State> = Vec::with_capacity(MAX_STATES);
         let mut emissions: Vec<f64> = Vec::new();
         let mut scores: Vec<f64> = Vec::new();
         let mut back: Vec<usize> = Vec::new();
