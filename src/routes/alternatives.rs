@@ -467,7 +467,9 @@ impl RouteNetwork {
                 };
                 let nearest = along(1, m) - along(0, n);
                 let mut miss = vs_matched.min(vs_drawn(nearest));
-                if miss > 0.0 {
+                // Round a loop the drawing between the two points is not the stretch read.
+                let looped = miss > 0.0;
+                if looped {
                     // Where the drawing passes the same place twice (round a loop), the
                     // stretch round the loop; looked for only here, it costs a few queries.
                     miss = miss.min(vs_drawn(stretch(&passes(0, n), &passes(1, m), nearest, other)));
@@ -510,9 +512,22 @@ impl RouteNetwork {
                     };
                     stray <= limit
                 });
-                if within {
-                    best = Some((miss, lo, hi));
+                if !within {
+                    continue;
                 }
+                // Where the rest of the drawing tells its offset from the roads, the drawing
+                // moved back by it must run about as near the reading as the matched path:
+                // a road beside the one drawn fails, however far the drawing is offset.
+                let (from_m, to_m) = (along(0, n), along(1, m));
+                if let Some(o) = (!looped).then(|| drawing.offset_around(&path.points, from_m, to_m)).flatten() {
+                    let reading: Vec<[f64; 2]> = nodes.iter().map(|&n| self.node_xy(n)).collect();
+                    let matched: Vec<[f64; 2]> = path.points[first..last].iter().map(|p| p.1).collect();
+                    let worse = drawing.worse_fit(&reading, &matched, o, from_m, to_m);
+                    if worse > WORSE_FIT_M2 {
+                        continue;
+                    }
+                }
+                best = Some((miss, lo, hi));
             }
         }
         let Some((_, from_km, to_km)) = best else { return Vec::new() };
@@ -638,6 +653,31 @@ impl RouteNetwork {
         let Some(one) = next.next() else { return true };
         next.all(|m| m == one)
     }
+}
+
+/// How far before and after a stretch of the drawing its offset is measured, metres:
+/// another map's offset changes little over that distance...
+const SHIFT_WINDOW_M: f64 = 200.0;
+/// ...leaving out this much next to the stretch, metres.
+const SHIFT_MARGIN_M: f64 = 10.0;
+/// The offset is known along the road too only where the matched road turns: the smaller
+/// eigenvalue of the mean of the roads' normals' outer products at the vertices at least
+/// this (half of them at 40 degrees from the others).
+const MIN_SPREAD: f64 = 0.1;
+/// The vertices lie off the roads by one offset within this much (root mean square),
+/// metres; more, and the matched roads there are not the ones drawn.
+const MAX_SHIFT_RMS_M: f64 = 2.0;
+/// The largest offset taken for another map's, metres.
+const MAX_SHIFT_M: f64 = 15.0;
+/// A reading explains the drawing moved back by its offset worse than the matched path
+/// by at most this much (the sum over the vertices of the difference of their squared
+/// distances to the two, square metres): about two vertices 4.5 m further from it, where
+/// the drawing's noise and the drift of its offset make one or two metres.
+const WORSE_FIT_M2: f64 = 20.0;
+
+/// Distance from `p` to the polyline `line`, looking at every segment, metres.
+fn line_away(line: &[[f64; 2]], p: [f64; 2]) -> f64 {
+    line.windows(2).map(|w| project_on_segment(p, w[0], w[1]).1).fold(f64::INFINITY, f64::min)
 }
 
 /// The drawing (projected declared vertices, thinned to [`DRAWING_STEP_M`]) with a grid of
@@ -793,6 +833,83 @@ impl Drawing {
         if best.0 > UNCERTAINTY_M { (f64::INFINITY, best.1) } else { best }
     }
 
+    /// The drawing's offset from the matched path (`points`, by km) around the stretch
+    /// from `lo` to `hi` metres along the drawing, from its vertices within
+    /// [`SHIFT_WINDOW_M`] of it: least squares over each vertex's offset across the road
+    /// nearest it. `None` where the roads there do not turn enough to tell it, or one
+    /// offset does not explain them.
+    fn offset_around(&self, points: &[(f64, [f64; 2])], lo: f64, hi: f64) -> Option<[f64; 2]> {
+        let first = self.cum.partition_point(|&c| c < lo - SHIFT_WINDOW_M);
+        let last = self.cum.partition_point(|&c| c <= hi + SHIFT_WINDOW_M);
+        // The path around the window: its km and the drawing's metres differ by the
+        // corners the drawing cuts.
+        let reach = (SHIFT_WINDOW_M + UNCERTAINTY_M) / 1000.0;
+        let p0 = points.partition_point(|p| p.0 < (lo / 1000.0 - reach).min(lo / 1000.0 * 0.8));
+        let p1 = points.partition_point(|p| p.0 <= (hi / 1000.0 + reach).max(hi / 1000.0 * 1.2));
+        let path = &points[p0..p1];
+        let (mut xx, mut xy, mut yy, mut bx, mut by, mut squares, mut count) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        for k in first..last {
+            let along = self.cum[k];
+            if along >= lo - SHIFT_MARGIN_M && along <= hi + SHIFT_MARGIN_M {
+                continue;
+            }
+            let v = self.line[k];
+            let mut best = (f64::INFINITY, 0, 0.0);
+            for (i, w) in path.windows(2).enumerate() {
+                let (t, d) = project_on_segment(v, w[0].1, w[1].1);
+                if d < best.0 {
+                    best = (d, i, t);
+                }
+            }
+            // At a node the direction across the road is not known.
+            let (d, i, t) = best;
+            if d > UNCERTAINTY_M || t <= 0.0 || t >= 1.0 {
+                continue;
+            }
+            let (a, b) = (path[i].1, path[i + 1].1);
+            let len = dist(a, b);
+            let [nx, ny] = [(a[1] - b[1]) / len, (b[0] - a[0]) / len];
+            let foot = lerp(a, b, t);
+            let across = nx * (v[0] - foot[0]) + ny * (v[1] - foot[1]);
+            xx += nx * nx;
+            xy += nx * ny;
+            yy += ny * ny;
+            bx += nx * across;
+            by += ny * across;
+            squares += across * across;
+            count += 1.0;
+        }
+        if count < 3.0 {
+            return None;
+        }
+        let det = xx * yy - xy * xy;
+        let (trace, det_mean) = ((xx + yy) / count, det / (count * count));
+        let smaller = trace / 2.0 - (trace * trace / 4.0 - det_mean).max(0.0).sqrt();
+        if smaller < MIN_SPREAD {
+            return None;
+        }
+        let o = [(yy * bx - xy * by) / det, (xx * by - xy * bx) / det];
+        let left =
+            squares - 2.0 * (o[0] * bx + o[1] * by) + o[0] * (xx * o[0] + xy * o[1]) + o[1] * (xy * o[0] + yy * o[1]);
+        let rms = (left.max(0.0) / count).sqrt();
+        (o[0].hypot(o[1]) <= MAX_SHIFT_M && rms <= MAX_SHIFT_RMS_M).then_some(o)
+    }
+
+    /// How much worse `line` explains the drawing's vertices from `from_m` to `to_m`
+    /// metres along it, moved back by `offset`, than `reference` does: the sum over them
+    /// of the difference of their squared distances to the two, square metres.
+    fn worse_fit(&self, line: &[[f64; 2]], reference: &[[f64; 2]], offset: [f64; 2], from_m: f64, to_m: f64) -> f64 {
+        let lo = self.cum.partition_point(|&c| c < from_m);
+        let hi = self.cum.partition_point(|&c| c <= to_m).max(lo);
+        self.line[lo..hi]
+            .iter()
+            .map(|v| {
+                let v = [v[0] - offset[0], v[1] - offset[1]];
+                line_away(line, v).powi(2) - line_away(reference, v).powi(2)
+            })
+            .sum()
+    }
+
     /// Distance from `p` to the drawing, metres (infinite beyond [`UNCERTAINTY_M`]).
     fn away(&self, p: [f64; 2]) -> f64 {
         self.project(p).0
@@ -863,11 +980,6 @@ fn stretch(at_a: &[f64], at_b: &[f64], nearest: f64, length: f64) -> f64 {
 mod tests {
     use super::*;
 
-    /// Distance from `p` to the polyline, by looking at every segment.
-    fn brute(line: &[[f64; 2]], p: [f64; 2]) -> f64 {
-        line.windows(2).map(|w| project_on_segment(p, w[0], w[1]).1).fold(f64::INFINITY, f64::min)
-    }
-
     #[test]
     fn the_grid_finds_what_every_segment_would() {
         // Seeded: segments of every direction and length, short and long.
@@ -889,7 +1001,7 @@ mod tests {
                 let on = lerp(line[k], line[k + 1], next());
                 let p = [on[0] + (next() - 0.5) * 50.0, on[1] + (next() - 0.5) * 50.0];
                 // Against the line as the drawing keeps it (thinned).
-                let exact = brute(&drawing.line, p);
+                let exact = line_away(&drawing.line, p);
                 let found = drawing.away(p);
                 if exact <= UNCERTAINTY_M {
                     assert!((found - exact).abs() < 1e-9, "{p:?}: {found} vs {exact}");
@@ -898,6 +1010,68 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A drawing of the path `corners` (by km), a vertex every 10 m, moved by `offset` on
+    /// the first `bend` metres and by `offset_after` beyond, with up to 0.5 m of noise.
+    fn drawn_along(
+        corners: &[[f64; 2]],
+        offset: [f64; 2],
+        bend: f64,
+        offset_after: [f64; 2],
+    ) -> (Drawing, Vec<(f64, [f64; 2])>) {
+        let mut points = Vec::new();
+        let mut km = 0.0;
+        for (k, &c) in corners.iter().enumerate() {
+            if k > 0 {
+                km += dist(corners[k - 1], c) / 1000.0;
+            }
+            points.push((km, c));
+        }
+        let mut line = Vec::new();
+        let mut walked = 0.0;
+        for w in corners.windows(2) {
+            let len = dist(w[0], w[1]);
+            let mut at = 0.0;
+            while at < len {
+                let p = lerp(w[0], w[1], at / len);
+                let o = if walked + at < bend { offset } else { offset_after };
+                let noise = if line.len() % 2 == 0 { 0.5 } else { -0.5 };
+                line.push([p[0] + o[0] + noise, p[1] + o[1] - noise]);
+                at += 10.0;
+            }
+            walked += len;
+        }
+        let ends = [line[0], line[line.len() - 1]];
+        (Drawing::new(&line, ends, [0.0; 2], [0.0; 2]), points)
+    }
+
+    #[test]
+    fn the_offset_is_found_where_the_road_turns_and_only_there() {
+        let bend = [[0.0, 0.0], [200.0, 0.0], [200.0, 200.0]];
+        let (drawing, path) = drawn_along(&bend, [3.0, -4.0], 200.0, [3.0, -4.0]);
+        let o = drawing.offset_around(&path, 190.0, 210.0).expect("the road turns");
+        assert!(dist(o, [3.0, -4.0]) < 0.5, "{o:?}");
+        // Along a straight road only the offset across it is known.
+        let straight = [[0.0, 0.0], [400.0, 0.0]];
+        let (drawing, path) = drawn_along(&straight, [3.0, -4.0], 400.0, [3.0, -4.0]);
+        assert_eq!(drawing.offset_around(&path, 190.0, 210.0), None);
+        // Half a leg drawn 8 m across the road from the other half: the path is not the
+        // road drawn along one of them, and no offset is taken.
+        let (drawing, path) = drawn_along(&bend, [3.0, -4.0], 100.0, [3.0, 4.0]);
+        assert_eq!(drawing.offset_around(&path, 190.0, 210.0), None);
+    }
+
+    #[test]
+    fn a_road_beside_the_drawing_moved_back_fits_it_worse() {
+        let (drawing, _) = drawn_along(&[[0.0, 0.0], [200.0, 0.0]], [0.0, 6.0], 200.0, [0.0, 6.0]);
+        let (road, beside) = ([[0.0, 0.0], [200.0, 0.0]], [[0.0, 5.0], [200.0, 5.0]]);
+        // Moved back by its offset the drawing lies on the road, 5 m from the one beside it.
+        let worse = drawing.worse_fit(&beside, &road, [0.0, 6.0], 50.0, 150.0);
+        assert!(worse > 10.0 * 20.0, "{worse}");
+        assert!(drawing.worse_fit(&road, &beside, [0.0, 6.0], 50.0, 150.0) < 0.0);
+        // Not moved back, it lies nearer the road beside: the offset is what decides.
+        assert!(drawing.worse_fit(&beside, &road, [0.0, 0.0], 50.0, 150.0) < 0.0);
     }
 
     #[test]

@@ -358,4 +358,46 @@ mod tests {
         assert!(ways.contains(&43997241) && ways.contains(&43997242), "{ways:?}");
         assert!(m.length_m > 430.0, "the loop is 460 m round: {} m", m.length_m);
     }
+
+    /// Helsinki's Simonkatu (one-way, `osm:way/28583925`, 34001455, 30287785) and the bus
+    /// and tram lanes beside it (`access=no`, `osm:way/316509069`), 4.5 m apart, drawn
+    /// along Simonkatu 9 m off (the evaluation's route 349). The drawing's offset, told by
+    /// the streets before and after it, moves it back onto Simonkatu: the bus lanes are no
+    /// reading of it. Drawn along the bus lanes instead, they are. Before, both drawings
+    /// were read as possibly using the bus lanes.
+    #[test]
+    fn the_drawings_offset_tells_a_street_from_the_bus_lanes_beside_it() {
+        let data = crate::embedded_routes().unwrap();
+        let mut drawn = [
+            [24.9356115, 60.1707112],
+            [24.9361702, 60.1708842],
+            [24.9366287, 60.1709348],
+            [24.9369196, 60.1707724],
+            [24.9371400, 60.1706560],
+            [24.9374779, 60.1704203],
+            [24.9376416, 60.1702959],
+            [24.9379251, 60.1701118],
+            [24.9381443, 60.1699503],
+            [24.9379716, 60.1697674],
+            [24.9376361, 60.1696513],
+            [24.9371449, 60.1694688],
+            [24.9366017, 60.1692677],
+            [24.9360469, 60.1690748],
+            [24.9355745, 60.1688995],
+            [24.9353274, 60.1688284],
+            [24.9351855, 60.1690185],
+        ];
+        let bus_lanes = |m: &crate::routes::RouteMatch| {
+            m.possible.iter().any(|p| p.via_way_id == 316509069) || m.ways.iter().any(|w| w.way_id == 316509069)
+        };
+        let m = data.network.match_route(&drawn);
+        assert!(m.ways.iter().any(|w| w.way_id == 34001455), "{:?}", m.ways);
+        assert!(!bus_lanes(&m), "{:?}", m.possible);
+        // The same vertices along Simonkatu moved onto the bus lanes (2.8 m east, 3.6 m
+        // south).
+        for p in &mut drawn[9..14] {
+            *p = [p[0] + 0.000051, p[1] - 0.000032];
+        }
+        assert!(bus_lanes(&data.network.match_route(&drawn)));
+    }
 }
