@@ -254,3 +254,31 @@ fn a_hairpin_of_one_way_is_followed_round_its_bend() {
     // Down to the bend and up the next leg is 227 m; turning on the first leg was 179 m.
     assert!((205.0..260.0).contains(&m.length_m), "{} m", m.length_m);
 }
+
+/// A drawing that starts on a Baltimore service road's last metres past a bollard
+/// (`osm:way/198501568`, bollard `osm:node/2086293859`, the evaluation's route 326): the
+/// reading that starts where the drawing does, on the segment beyond the bollard, does
+/// not pass it, so the bollard is no possible hit (before, every restriction on the
+/// segment's nodes was). Drawn from the far side of the bollard, the route meets it.
+#[test]
+fn a_reading_that_starts_past_a_bollard_does_not_meet_it() {
+    let Some(net) = routes_common::network("baltimore.osm.pbf") else { return };
+    let mut drawn = vec![
+        [-76.5493766, 39.2793904],
+        [-76.5496356, 39.2790690],
+        [-76.5499036, 39.2787557],
+        [-76.5502142, 39.2783829],
+        [-76.5502132, 39.2781743],
+        [-76.5501685, 39.2778791],
+        [-76.5502750, 39.2776037],
+        [-76.5504614, 39.2774625],
+        [-76.5505760, 39.2770857],
+    ];
+    let bollard = |m: &oscar::routes::RouteMatch| {
+        m.hits.iter().chain(m.possible.iter().map(|p| &p.hit)).any(|h| h.raw == "bollard")
+    };
+    let m = net.match_route(&drawn);
+    assert!(!bollard(&m), "{:?}", m.possible);
+    drawn.insert(0, [-76.5489300, 39.2791700]);
+    assert!(bollard(&net.match_route(&drawn)));
+}

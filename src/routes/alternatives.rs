@@ -123,6 +123,10 @@ struct Search<'a> {
     reach: RefCell<(Reached, BinaryHeap<HeapItem>)>,
 }
 
+/// A restriction met on a piece: where, and how far along the piece (from its first node
+/// in the direction of travel, 0 to 1; `None` for the whole way's).
+type PieceHit<'n> = (&'n HitTemplate, [f64; 2], Option<f64>);
+
 /// Node -> (distance, the node it was reached from).
 type Reached = HashMap<u32, (f64, u32)>;
 
@@ -389,7 +393,7 @@ impl RouteNetwork {
     fn through(&self, search: &mut Search, seg: SegRef, dir: Direction, from: u32, to: u32) -> Vec<PossibleHit> {
         let path = search.path;
         let hits = self.piece_hits(seg, dir, from, to, path);
-        let fresh: Vec<&(&HitTemplate, [f64; 2])> = hits.iter().filter(|(t, _)| !among(search.met.iter(), t)).collect();
+        let fresh: Vec<&PieceHit> = hits.iter().filter(|(t, ..)| !among(search.met.iter(), t)).collect();
         if fresh.is_empty() {
             return Vec::new();
         }
@@ -417,8 +421,10 @@ impl RouteNetwork {
         // The drawing may start or end on the segment itself: the reading then covers
         // only the part of it beyond the end's projection.
         let len = self.seg_len(seg.0, seg.1);
+        let mut on_piece_at = [0.0, 1.0];
         let on_piece = [0, 1].map(|k| {
             let (t, d) = project_on_segment(drawing.ends[k], a, b);
+            on_piece_at[k] = t;
             // A road that forks from the path just before the drawn end (not one beside it
             // all along) may be read as where it ends a little further away.
             let forks =
@@ -432,7 +438,9 @@ impl RouteNetwork {
         let [before, after] = [0, 1].map(|k| found[k].iter().chain(&on_piece[k]).collect::<Vec<&Joint>>());
         let away = |p: [f64; 2]| drawing.away(p);
         let total_km = path.points.last().map_or(0.0, |p| p.0);
-        let mut best: Option<(f64, f64, f64)> = None;
+        // (How far the length is off, km of the reading's ends on the matched path, the part
+        // of the piece it covers.)
+        let mut best: Option<(f64, f64, f64, [f64; 2])> = None;
         // The other reading's nodes, for one pair of joints at a time.
         let mut nodes: Vec<u32> = Vec::new();
         for jn in &before {
@@ -527,10 +535,14 @@ impl RouteNetwork {
                         continue;
                     }
                 }
-                best = Some((miss, lo, hi));
+                // A reading that starts or ends on the piece covers only part of it.
+                let starts_on = on_piece[0].as_ref().is_some_and(|j| std::ptr::eq(j, *jn));
+                let ends_on = on_piece[1].as_ref().is_some_and(|j| std::ptr::eq(j, *jm));
+                let part = [if starts_on { on_piece_at[0] } else { 0.0 }, if ends_on { on_piece_at[1] } else { 1.0 }];
+                best = Some((miss, lo, hi, part));
             }
         }
-        let Some((_, from_km, to_km)) = best else { return Vec::new() };
+        let Some((_, from_km, to_km, part)) = best else { return Vec::new() };
         let mut instead_of: Vec<i64> = Vec::new();
         for w in search.ways.iter().filter(|w| w.to_km > from_km && w.from_km < to_km) {
             if !instead_of.contains(&w.way_id) {
@@ -540,7 +552,8 @@ impl RouteNetwork {
         let via_way_id = self.way_id(seg.0);
         fresh
             .into_iter()
-            .map(|(t, at)| PossibleHit {
+            .filter(|(_, _, along)| along.is_none_or(|f| (part[0]..=part[1]).contains(&f)))
+            .map(|(t, at, _)| PossibleHit {
                 hit: t.at(self.to_lonlat(*at), from_km),
                 via_way_id,
                 instead_of: instead_of.clone(),
@@ -550,23 +563,20 @@ impl RouteNetwork {
             .collect()
     }
 
-    /// Restrictions met travelling segment `seg` in `dir`, with where: the way's own (for
-    /// that direction), structures above it, and its end nodes that are not on the path.
-    fn piece_hits(
-        &self,
-        seg: SegRef,
-        dir: Direction,
-        from: u32,
-        to: u32,
-        path: &PathIndex,
-    ) -> Vec<(&HitTemplate, [f64; 2])> {
-        let mut out: Vec<(&HitTemplate, [f64; 2])> = Vec::new();
+    /// Restrictions met travelling segment `seg` in `dir`, with where (see [`PieceHit`]):
+    /// the way's own (for that direction), structures above it, and its end nodes that are
+    /// not on the path.
+    fn piece_hits(&self, seg: SegRef, dir: Direction, from: u32, to: u32, path: &PathIndex) -> Vec<PieceHit<'_>> {
+        let mut out: Vec<PieceHit> = Vec::new();
         let start = self.node_xy(from);
-        out.extend(self.way_hits(seg.0).iter().filter(|t| t.applies(dir)).map(|t| (t, start)));
-        out.extend(self.seg_hits(seg.0, seg.1).iter().map(|(f, t)| (t, self.point_xy(seg.0, seg.1, *f))));
-        for n in [from, to] {
+        out.extend(self.way_hits(seg.0).iter().filter(|t| t.applies(dir)).map(|t| (t, start, None)));
+        let forward = self.seg_nodes(seg.0, seg.1).0 == from;
+        for (f, t) in self.seg_hits(seg.0, seg.1) {
+            out.push((t, self.point_xy(seg.0, seg.1, *f), Some(if forward { *f } else { 1.0 - f })));
+        }
+        for (n, along) in [(from, 0.0), (to, 1.0)] {
             if !path.nodes.contains_key(&n) {
-                out.extend(self.node_hits(n).iter().map(|t| (t, self.node_xy(n))));
+                out.extend(self.node_hits(n).iter().map(|t| (t, self.node_xy(n), Some(along))));
             }
         }
         out
