@@ -282,3 +282,29 @@ fn a_reading_that_starts_past_a_bollard_does_not_meet_it() {
     drawn.insert(0, [-76.5489300, 39.2791700]);
     assert!(bollard(&net.match_route(&drawn)));
 }
+
+/// A drawing of a few points that starts on the last metres of a private driveway in
+/// Heidelberg (`osm:way/123531485`, off Am Mühlwald; the evaluation's route 472) and cuts
+/// across to the street: the drawing's offset, told by the street beyond, moves its start
+/// onto the driveway, so the driveway is a possible start (before, the route passed).
+/// Started on the street 10 m on, the drawing does not touch the driveway.
+#[test]
+fn a_start_on_a_driveway_is_told_by_the_drawings_offset() {
+    let Some(net) = routes_common::network("heidelberg-ors.osm.pbf") else { return };
+    let mut drawn = vec![
+        [8.8265543, 49.3950054],
+        [8.8268022, 49.3950397],
+        [8.8270911, 49.3949484],
+        [8.8275906, 49.3947647],
+        [8.8281187, 49.3945721],
+        [8.8285219, 49.3943020],
+        [8.8286106, 49.3942185],
+    ];
+    let driveway = |m: &oscar::routes::RouteMatch| m.possible.iter().any(|p| p.via_way_id == 123531485);
+    let m = net.match_route(&drawn);
+    assert!(m.ways.iter().all(|w| w.way_id != 123531485), "{:?}", m.ways);
+    assert!(driveway(&m), "{:?}", m.possible);
+    drawn[0] = [8.8266900, 49.3950504];
+    let m = net.match_route(&drawn);
+    assert!(!driveway(&m), "{:?}", m.possible);
+}

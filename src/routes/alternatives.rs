@@ -542,6 +542,53 @@ impl RouteNetwork {
                 best = Some((miss, lo, hi, part));
             }
         }
+        // Where the drawing's offset is known at its start (end), the route starts (ends)
+        // where the drawing does moved back by it: on the piece, if that lies on it and
+        // the piece fits the drawing moved back as well as the matched path there (the
+        // last metres of a driveway a drawing of a few points cuts across).
+        if best.is_none() {
+            for k in [0, 1] {
+                let Some(c) = drawing.shifted_end(k, &path.points) else { continue };
+                let (t, d) = project_on_segment(c, a, b);
+                let joint = found[1 - k]
+                    .iter()
+                    .filter_map(|j| j.node.map(|n| (n, j)))
+                    .min_by(|x, y| x.1.dist.total_cmp(&y.1.dist));
+                let Some((node, joint)) = joint else { continue };
+                if d > SHIFTED_END_M {
+                    continue;
+                }
+                let (from_m, to_m) = if k == 0 {
+                    (along(0, None), along(1, Some(node)))
+                } else {
+                    (along(0, Some(node)), along(1, None))
+                };
+                let Some(o) = drawing.offset_around(&path.points, from_m, to_m) else { continue };
+                let chain = joint.chain.iter().map(|&n| self.node_xy(n));
+                let reading: Vec<[f64; 2]> = if k == 0 {
+                    [c, b].into_iter().chain(chain).collect()
+                } else {
+                    chain.rev().chain([a, c]).collect()
+                };
+                let at = path.nodes[&node];
+                let (lo, hi) = if k == 0 { (0.0, at) } else { (at, total_km) };
+                let first = path.points.partition_point(|p| p.0 < lo);
+                let last = path.points.partition_point(|p| p.0 <= hi);
+                let end = if k == 0 {
+                    path.ends[0].map(|p| self.point_xy(p.way, p.seg, p.f0))
+                } else {
+                    path.ends[1].map(|p| self.point_xy(p.way, p.seg, p.f1))
+                };
+                let mut matched: Vec<[f64; 2]> = path.points[first..last].iter().map(|p| p.1).collect();
+                if let Some(end) = end {
+                    if k == 0 { matched.insert(0, end) } else { matched.push(end) }
+                }
+                if drawing.worse_fit(&reading, &matched, o, from_m, to_m) <= -WORSE_FIT_M2 {
+                    best = Some((0.0, lo, hi, if k == 0 { [t, 1.0] } else { [0.0, t] }));
+                    break;
+                }
+            }
+        }
         let Some((_, from_km, to_km, part)) = best else { return Vec::new() };
         let mut instead_of: Vec<i64> = Vec::new();
         for w in search.ways.iter().filter(|w| w.to_km > from_km && w.from_km < to_km) {
@@ -684,6 +731,11 @@ const MAX_SHIFT_M: f64 = 15.0;
 /// distances to the two, square metres): about two vertices 4.5 m further from it, where
 /// the drawing's noise and the drift of its offset make one or two metres.
 const WORSE_FIT_M2: f64 = 20.0;
+/// A route starts (ends) on a piece where the drawing's start (end) moved back by its
+/// offset lies this near it, metres: the drawing's noise.
+const SHIFTED_END_M: f64 = 2.5;
+/// The offset at the drawing's ends is measured beyond its first (last) this many metres.
+const SHIFTED_END_SKIP_M: f64 = 30.0;
 
 /// Distance from `p` to the polyline `line`, looking at every segment, metres.
 fn line_away(line: &[[f64; 2]], p: [f64; 2]) -> f64 {
@@ -710,6 +762,8 @@ struct Drawing {
     radius_ahead: [f64; 2],
     /// The drawing's direction of travel over its first and last [`END_M`].
     heading: [[f64; 2]; 2],
+    /// [`Drawing::shifted_end`]s, found once.
+    shifted_ends: [OnceCell<Option<[f64; 2]>>; 2],
 }
 
 /// Vertices of the drawing closer than this to the previous one are skipped, metres.
@@ -799,7 +853,7 @@ impl Drawing {
         let ahead = line[cum.partition_point(|&c| c < END_M).min(line.len() - 1)];
         let behind = line[cum.partition_point(|&c| c <= acc - END_M).saturating_sub(1)];
         let heading = [[ahead[0] - first[0], ahead[1] - first[1]], [last[0] - behind[0], last[1] - behind[1]]];
-        Drawing { line, cum, cells, in_cells, ends, radius, radius_ahead, heading }
+        Drawing { line, cum, cells, in_cells, ends, radius, radius_ahead, heading, shifted_ends: Default::default() }
     }
 
     /// Whether travelling from `a` to `b` goes on in the drawing's direction at its start
@@ -903,6 +957,19 @@ impl Drawing {
             squares - 2.0 * (o[0] * bx + o[1] * by) + o[0] * (xx * o[0] + xy * o[1]) + o[1] * (xy * o[0] + yy * o[1]);
         let rms = (left.max(0.0) / count).sqrt();
         (o[0].hypot(o[1]) <= MAX_SHIFT_M && rms <= MAX_SHIFT_RMS_M).then_some(o)
+    }
+
+    /// Where the route starts (`k` 0) or ends (1), where the drawing's offset from the
+    /// matched path (`points`) is known there: the drawing's end moved back by it.
+    fn shifted_end(&self, k: usize, points: &[(f64, [f64; 2])]) -> Option<[f64; 2]> {
+        *self.shifted_ends[k].get_or_init(|| {
+            let i = if k == 0 { 0 } else { self.line.len() - 1 };
+            // The matched path's last metres are what is in doubt.
+            let (lo, hi) =
+                if k == 0 { (0.0, SHIFTED_END_SKIP_M) } else { (self.cum[i] - SHIFTED_END_SKIP_M, self.cum[i]) };
+            let o = self.offset_around(points, lo, hi)?;
+            Some([self.line[i][0] - o[0], self.line[i][1] - o[1]])
+        })
     }
 
     /// How much worse `line` explains the drawing's vertices from `from_m` to `to_m`
