@@ -308,3 +308,38 @@ fn a_start_on_a_driveway_is_told_by_the_drawings_offset() {
     let m = net.match_route(&drawn);
     assert!(!driveway(&m), "{:?}", m.possible);
 }
+
+/// A drawing of a few points that goes round Monaco's private Place du Casino
+/// (`osm:way/161752645`, 161752633; the evaluation's route 456) where the matched path
+/// takes Avenue de Monte-Carlo beside it: the drawing's chords cut the loop to 35 m of
+/// its 61 m, more than the length checks allow, but its second vertex lies on the square
+/// and 15 m off the avenue, so the square is a possible reading (before, the route
+/// passed). With that vertex on the avenue, it is not.
+#[test]
+fn a_loop_a_sparse_drawing_cuts_short_is_read_by_its_vertices() {
+    let Some(net) = routes_common::network("monaco.osm.pbf") else { return };
+    let mut drawn = vec![
+        [7.4277409, 43.7389385],
+        [7.4275306, 43.7391227],
+        [7.4278658, 43.7393350],
+        [7.4276465, 43.7395168],
+        [7.4273599, 43.7396392],
+        [7.4269556, 43.7398424],
+        [7.4267136, 43.7399759],
+        [7.4264674, 43.7401136],
+        [7.4260938, 43.7403132],
+        [7.4256801, 43.7405063],
+        [7.4258482, 43.7407607],
+        [7.4261261, 43.7410235],
+        [7.4264482, 43.7412467],
+        [7.4267008, 43.7414487],
+        [7.4268304, 43.7416433],
+        [7.4267537, 43.7415283],
+    ];
+    let square = |m: &oscar::routes::RouteMatch| m.possible.iter().any(|p| p.via_way_id == 161752645);
+    let m = net.match_route(&drawn);
+    assert!(m.ways.iter().any(|w| w.way_id == 161752632), "{:?}", m.ways);
+    assert!(square(&m), "{:?}", m.possible);
+    drawn[1] = [7.4277400, 43.7390700];
+    assert!(!square(&net.match_route(&drawn)));
+}

@@ -482,7 +482,10 @@ impl RouteNetwork {
                     // stretch round the loop; looked for only here, it costs a few queries.
                     miss = miss.min(vs_drawn(stretch(&passes(0, n), &passes(1, m), nearest, other)));
                 }
-                if miss > 0.0 {
+                // A drawing of a few points cuts a loop's corners by more than the length
+                // allows: the reading may still fit its vertices far better.
+                let cut = miss > 0.0;
+                if miss > MAX_CUT_M {
                     continue;
                 }
                 if best.is_some_and(|b| miss >= b.0) {
@@ -527,13 +530,19 @@ impl RouteNetwork {
                 // moved back by it must run about as near the reading as the matched path:
                 // a road beside the one drawn fails, however far the drawing is offset.
                 let (from_m, to_m) = (along(0, n), along(1, m));
-                if let Some(o) = (!looped).then(|| drawing.offset_around(&path.points, from_m, to_m)).flatten() {
+                let offset = ((!looped || cut) && from_m < to_m)
+                    .then(|| drawing.offset_around(&path.points, from_m, to_m))
+                    .flatten();
+                let worse = offset.map(|(o, _)| {
                     let reading: Vec<[f64; 2]> = nodes.iter().map(|&n| self.node_xy(n)).collect();
                     let matched: Vec<[f64; 2]> = path.points[first..last].iter().map(|p| p.1).collect();
-                    let worse = drawing.worse_fit(&reading, &matched, o, from_m, to_m);
-                    if worse > WORSE_FIT_M2 {
-                        continue;
-                    }
+                    drawing.worse_fit(&reading, &matched, o, from_m, to_m)
+                });
+                if cut && worse.is_none_or(|w| w > -CUT_FIT_M2) {
+                    continue;
+                }
+                if offset.is_some_and(|(_, known)| known) && worse.is_some_and(|w| w > WORSE_FIT_M2) {
+                    continue;
                 }
                 // A reading that starts or ends on the piece covers only part of it.
                 let starts_on = on_piece[0].as_ref().is_some_and(|j| std::ptr::eq(j, *jn));
@@ -563,7 +572,7 @@ impl RouteNetwork {
                 } else {
                     (along(0, Some(node)), along(1, None))
                 };
-                let Some(o) = drawing.offset_around(&path.points, from_m, to_m) else { continue };
+                let Some((o, true)) = drawing.offset_around(&path.points, from_m, to_m) else { continue };
                 let chain = joint.chain.iter().map(|&n| self.node_xy(n));
                 let reading: Vec<[f64; 2]> = if k == 0 {
                     [c, b].into_iter().chain(chain).collect()
@@ -734,6 +743,11 @@ const WORSE_FIT_M2: f64 = 20.0;
 /// A route starts (ends) on a piece where the drawing's start (end) moved back by its
 /// offset lies this near it, metres: the drawing's noise.
 const SHIFTED_END_M: f64 = 2.5;
+/// A reading longer than the length checks allow by up to this much, metres...
+const MAX_CUT_M: f64 = 20.0;
+/// ...is one where it fits the drawing moved back by its offset better than the matched
+/// path by this much, square metres.
+const CUT_FIT_M2: f64 = 100.0;
 /// The offset at the drawing's ends is measured beyond its first (last) this many metres.
 const SHIFTED_END_SKIP_M: f64 = 30.0;
 
@@ -900,16 +914,17 @@ impl Drawing {
     /// The drawing's offset from the matched path (`points`, by km) around the stretch
     /// from `lo` to `hi` metres along the drawing, from its vertices within
     /// [`SHIFT_WINDOW_M`] of it: least squares over each vertex's offset across the road
-    /// nearest it. `None` where the roads there do not turn enough to tell it, or one
-    /// offset does not explain them.
-    fn offset_around(&self, points: &[(f64, [f64; 2])], lo: f64, hi: f64) -> Option<[f64; 2]> {
+    /// nearest it, and whether it is known both ways (where the roads there do not turn
+    /// enough, only the part across them is, and the part along them is taken as none).
+    /// `None` where one offset does not explain them.
+    fn offset_around(&self, points: &[(f64, [f64; 2])], lo: f64, hi: f64) -> Option<([f64; 2], bool)> {
         let first = self.cum.partition_point(|&c| c < lo - SHIFT_WINDOW_M);
         let last = self.cum.partition_point(|&c| c <= hi + SHIFT_WINDOW_M);
         // The path around the window: its km and the drawing's metres differ by the
         // corners the drawing cuts.
         let reach = (SHIFT_WINDOW_M + UNCERTAINTY_M) / 1000.0;
         let p0 = points.partition_point(|p| p.0 < (lo / 1000.0 - reach).min(lo / 1000.0 * 0.8));
-        let p1 = points.partition_point(|p| p.0 <= (hi / 1000.0 + reach).max(hi / 1000.0 * 1.2));
+        let p1 = points.partition_point(|p| p.0 <= (hi / 1000.0 + reach).max(hi / 1000.0 * 1.2)).max(p0);
         let path = &points[p0..p1];
         let (mut xx, mut xy, mut yy, mut bx, mut by, mut squares, mut count) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
         for k in first..last {
@@ -949,14 +964,17 @@ impl Drawing {
         let det = xx * yy - xy * xy;
         let (trace, det_mean) = ((xx + yy) / count, det / (count * count));
         let smaller = trace / 2.0 - (trace * trace / 4.0 - det_mean).max(0.0).sqrt();
-        if smaller < MIN_SPREAD {
-            return None;
-        }
-        let o = [(yy * bx - xy * by) / det, (xx * by - xy * bx) / det];
+        let known = smaller >= MIN_SPREAD;
+        // Along a straight road only the offset across it: the part along it is taken as
+        // none (ridge).
+        let ridge = if known { 0.0 } else { MIN_SPREAD * count };
+        let (rx, ry) = (xx + ridge, yy + ridge);
+        let det = rx * ry - xy * xy;
+        let o = [(ry * bx - xy * by) / det, (rx * by - xy * bx) / det];
         let left =
             squares - 2.0 * (o[0] * bx + o[1] * by) + o[0] * (xx * o[0] + xy * o[1]) + o[1] * (xy * o[0] + yy * o[1]);
         let rms = (left.max(0.0) / count).sqrt();
-        (o[0].hypot(o[1]) <= MAX_SHIFT_M && rms <= MAX_SHIFT_RMS_M).then_some(o)
+        (o[0].hypot(o[1]) <= MAX_SHIFT_M && rms <= MAX_SHIFT_RMS_M).then_some((o, known))
     }
 
     /// Where the route starts (`k` 0) or ends (1), where the drawing's offset from the
@@ -967,8 +985,8 @@ impl Drawing {
             // The matched path's last metres are what is in doubt.
             let (lo, hi) =
                 if k == 0 { (0.0, SHIFTED_END_SKIP_M) } else { (self.cum[i] - SHIFTED_END_SKIP_M, self.cum[i]) };
-            let o = self.offset_around(points, lo, hi)?;
-            Some([self.line[i][0] - o[0], self.line[i][1] - o[1]])
+            let (o, known) = self.offset_around(points, lo, hi)?;
+            known.then(|| [self.line[i][0] - o[0], self.line[i][1] - o[1]])
         })
     }
 
@@ -1124,15 +1142,16 @@ mod tests {
     }
 
     #[test]
-    fn the_offset_is_found_where_the_road_turns_and_only_there() {
+    fn the_offset_is_known_both_ways_where_the_road_turns_and_only_there() {
         let bend = [[0.0, 0.0], [200.0, 0.0], [200.0, 200.0]];
         let (drawing, path) = drawn_along(&bend, [3.0, -4.0], 200.0, [3.0, -4.0]);
-        let o = drawing.offset_around(&path, 190.0, 210.0).expect("the road turns");
-        assert!(dist(o, [3.0, -4.0]) < 0.5, "{o:?}");
+        let (o, known) = drawing.offset_around(&path, 190.0, 210.0).expect("one offset");
+        assert!(known && dist(o, [3.0, -4.0]) < 0.5, "{o:?}");
         // Along a straight road only the offset across it is known.
         let straight = [[0.0, 0.0], [400.0, 0.0]];
         let (drawing, path) = drawn_along(&straight, [3.0, -4.0], 400.0, [3.0, -4.0]);
-        assert_eq!(drawing.offset_around(&path, 190.0, 210.0), None);
+        let (o, known) = drawing.offset_around(&path, 190.0, 210.0).expect("one offset");
+        assert!(!known && (o[1] + 4.0).abs() < 0.5 && o[0].abs() < 0.5, "{o:?}");
         // Half a leg drawn 8 m across the road from the other half: the path is not the
         // road drawn along one of them, and no offset is taken.
         let (drawing, path) = drawn_along(&bend, [3.0, -4.0], 100.0, [3.0, 4.0]);
