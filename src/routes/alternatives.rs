@@ -12,10 +12,13 @@
 //! the network leads back to the matched path (or to where the drawing starts) and on to
 //! a later point of it (or to where the drawing ends), staying within that distance of the
 //! drawing, (3) that path is about as long as the matched path or the drawing between
-//! those points, and (4) it strays from the drawing little more than the matched path does
-//! there. A street crossed at an intersection fails (2) or (4) (it leaves the drawing), a
-//! parallel street with no link nearby fails (2), a bridge over or a road under the route
-//! fails (2) unless ramps join them right there.
+//! those points, (4) it strays from the drawing little more than the matched path does
+//! there, and (5) where the roads around the stretch tell the drawing's offset, it fits the
+//! drawing moved back by it about as well as the matched path. A street crossed at an
+//! intersection fails (2) or (4) (it leaves the drawing), a parallel street with no link
+//! nearby fails (2), a bridge over or a road under the route fails (2) unless ramps join
+//! them right there, lanes a few metres beside the road drawn fail (5). The fit also
+//! places the route's ends, and reads a loop a sparse drawing cuts short.
 
 use crate::routes::access::Direction;
 use crate::routes::matcher::{HeapItem, Piece, Sample};
@@ -750,6 +753,11 @@ const MAX_CUT_M: f64 = 20.0;
 const CUT_FIT_M2: f64 = 100.0;
 /// The offset at the drawing's ends is measured beyond its first (last) this many metres.
 const SHIFTED_END_SKIP_M: f64 = 30.0;
+/// A vertex's nearest point on the matched path is looked for this far along the path
+/// either side of where it lies along the drawing (scaled to the path's length), metres...
+const FOOT_REACH_M: f64 = 60.0;
+/// ...plus this share of the way there: the drawing cuts corners the path goes round.
+const FOOT_REACH_SHARE: f64 = 0.05;
 
 /// Distance from `p` to the polyline `line`, looking at every segment, metres.
 fn line_away(line: &[[f64; 2]], p: [f64; 2]) -> f64 {
@@ -778,6 +786,18 @@ struct Drawing {
     heading: [[f64; 2]; 2],
     /// [`Drawing::shifted_end`]s, found once.
     shifted_ends: [OnceCell<Option<[f64; 2]>>; 2],
+    /// [`Drawing::foot`] of each vertex, once found.
+    feet: RefCell<Vec<Option<Option<Foot>>>>,
+}
+
+/// Where a vertex of the drawing comes nearest the matched path: on the segment from `a`
+/// to `b`, at fraction `t`, `d` metres away.
+#[derive(Debug, Clone, Copy)]
+struct Foot {
+    a: [f64; 2],
+    b: [f64; 2],
+    t: f64,
+    d: f64,
 }
 
 /// Vertices of the drawing closer than this to the previous one are skipped, metres.
@@ -867,7 +887,18 @@ impl Drawing {
         let ahead = line[cum.partition_point(|&c| c < END_M).min(line.len() - 1)];
         let behind = line[cum.partition_point(|&c| c <= acc - END_M).saturating_sub(1)];
         let heading = [[ahead[0] - first[0], ahead[1] - first[1]], [last[0] - behind[0], last[1] - behind[1]]];
-        Drawing { line, cum, cells, in_cells, ends, radius, radius_ahead, heading, shifted_ends: Default::default() }
+        Drawing {
+            line,
+            cum,
+            cells,
+            in_cells,
+            ends,
+            radius,
+            radius_ahead,
+            heading,
+            shifted_ends: Default::default(),
+            feet: RefCell::default(),
+        }
     }
 
     /// Whether travelling from `a` to `b` goes on in the drawing's direction at its start
@@ -920,32 +951,18 @@ impl Drawing {
     fn offset_around(&self, points: &[(f64, [f64; 2])], lo: f64, hi: f64) -> Option<([f64; 2], bool)> {
         let first = self.cum.partition_point(|&c| c < lo - SHIFT_WINDOW_M);
         let last = self.cum.partition_point(|&c| c <= hi + SHIFT_WINDOW_M);
-        // The path around the window: its km and the drawing's metres differ by the
-        // corners the drawing cuts.
-        let reach = (SHIFT_WINDOW_M + UNCERTAINTY_M) / 1000.0;
-        let p0 = points.partition_point(|p| p.0 < (lo / 1000.0 - reach).min(lo / 1000.0 * 0.8));
-        let p1 = points.partition_point(|p| p.0 <= (hi / 1000.0 + reach).max(hi / 1000.0 * 1.2)).max(p0);
-        let path = &points[p0..p1];
         let (mut xx, mut xy, mut yy, mut bx, mut by, mut squares, mut count) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
         for k in first..last {
             let along = self.cum[k];
             if along >= lo - SHIFT_MARGIN_M && along <= hi + SHIFT_MARGIN_M {
                 continue;
             }
-            let v = self.line[k];
-            let mut best = (f64::INFINITY, 0, 0.0);
-            for (i, w) in path.windows(2).enumerate() {
-                let (t, d) = project_on_segment(v, w[0].1, w[1].1);
-                if d < best.0 {
-                    best = (d, i, t);
-                }
-            }
             // At a node the direction across the road is not known.
-            let (d, i, t) = best;
-            if d > UNCERTAINTY_M || t <= 0.0 || t >= 1.0 {
+            let Some(Foot { a, b, t, .. }) = self.foot(k, points) else { continue };
+            if t <= 0.0 || t >= 1.0 {
                 continue;
             }
-            let (a, b) = (path[i].1, path[i + 1].1);
+            let v = self.line[k];
             let len = dist(a, b);
             let [nx, ny] = [(a[1] - b[1]) / len, (b[0] - a[0]) / len];
             let foot = lerp(a, b, t);
@@ -988,6 +1005,36 @@ impl Drawing {
             let (o, known) = self.offset_around(points, lo, hi)?;
             known.then(|| [self.line[i][0] - o[0], self.line[i][1] - o[1]])
         })
+    }
+
+    /// Where vertex `k` comes nearest the matched path (`points`, by km), within
+    /// [`UNCERTAINTY_M`]: looked for among the path's points about as far along it as the
+    /// vertex is along the drawing, once per match.
+    fn foot(&self, k: usize, points: &[(f64, [f64; 2])]) -> Option<Foot> {
+        if let Some(found) = self.feet.borrow().get(k).copied().flatten() {
+            return found;
+        }
+        let total = self.cum.last().copied().unwrap_or(0.0);
+        let scale = points.last().map_or(0.0, |p| p.0 * 1000.0) / total.max(1.0);
+        let at = self.cum[k] * scale / 1000.0;
+        let reach = (FOOT_REACH_M + FOOT_REACH_SHARE * self.cum[k] * scale) / 1000.0;
+        let p0 = points.partition_point(|p| p.0 < at - reach);
+        let p1 = points.partition_point(|p| p.0 <= at + reach).max(p0);
+        let v = self.line[k];
+        let mut best: Option<Foot> = None;
+        // With the segments that reach into the window from either side.
+        for w in points[p0.saturating_sub(1)..(p1 + 1).min(points.len())].windows(2) {
+            let (t, d) = project_on_segment(v, w[0].1, w[1].1);
+            if d <= UNCERTAINTY_M && best.is_none_or(|f| d < f.d) && dist(w[0].1, w[1].1) >= 1.0 {
+                best = Some(Foot { a: w[0].1, b: w[1].1, t, d });
+            }
+        }
+        let mut feet = self.feet.borrow_mut();
+        if feet.len() < self.line.len() {
+            feet.resize(self.line.len(), None);
+        }
+        feet[k] = Some(best);
+        best
     }
 
     /// How much worse `line` explains the drawing's vertices from `from_m` to `to_m`
