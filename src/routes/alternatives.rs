@@ -23,7 +23,7 @@
 use crate::routes::access::Direction;
 use crate::routes::matcher::{HeapItem, Piece, Sample};
 use crate::routes::network::{HitTemplate, RouteNetwork, SegRef};
-use crate::routes::project::{dist, lerp, project_on_segment};
+use crate::routes::project::{dist, lerp, project_on_segment, project_on_segment_2};
 use crate::routes::{PossibleHit, RestrictionHit, TravelledWay};
 use rstar::Envelope;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -538,7 +538,9 @@ impl RouteNetwork {
                     .flatten();
                 let worse = offset.map(|(o, _)| {
                     let reading: Vec<[f64; 2]> = nodes.iter().map(|&n| self.node_xy(n)).collect();
-                    let matched: Vec<[f64; 2]> = path.points[first..last].iter().map(|p| p.1).collect();
+                    let mut matched: Vec<[f64; 2]> = path.points[first..last].iter().map(|p| p.1).collect();
+                    // A node ends one piece and starts the next.
+                    matched.dedup();
                     drawing.worse_fit(&reading, &matched, o, from_m, to_m)
                 });
                 if cut && worse.is_none_or(|w| w > -CUT_FIT_M2) {
@@ -560,6 +562,10 @@ impl RouteNetwork {
         // last metres of a driveway a drawing of a few points cuts across).
         if best.is_none() {
             for k in [0, 1] {
+                // The drawn end is at most the largest offset from where the route ends.
+                if project_on_segment_2(drawing.ends[k], a, b).1 > (MAX_SHIFT_M + SHIFTED_END_M).powi(2) {
+                    continue;
+                }
                 let Some(c) = drawing.shifted_end(k, &path.points) else { continue };
                 let (t, d) = project_on_segment(c, a, b);
                 let joint = found[1 - k]
@@ -727,8 +733,11 @@ impl RouteNetwork {
 /// How far before and after a stretch of the drawing its offset is measured, metres:
 /// another map's offset changes little over that distance...
 const SHIFT_WINDOW_M: f64 = 200.0;
-/// ...leaving out this much next to the stretch, metres.
+/// ...leaving out this much next to the stretch, metres, and taking a vertex at most every
+/// [`SHIFT_STEP_M`] (a dense drawing's vertices tell no more).
 const SHIFT_MARGIN_M: f64 = 10.0;
+/// See [`SHIFT_MARGIN_M`].
+const SHIFT_STEP_M: f64 = 10.0;
 /// The offset is known along the road too only where the matched road turns: the smaller
 /// eigenvalue of the mean of the roads' normals' outer products at the vertices at least
 /// this (half of them at 40 degrees from the others).
@@ -755,13 +764,14 @@ const CUT_FIT_M2: f64 = 100.0;
 const SHIFTED_END_SKIP_M: f64 = 30.0;
 /// A vertex's nearest point on the matched path is looked for this far along the path
 /// either side of where it lies along the drawing (scaled to the path's length), metres...
-const FOOT_REACH_M: f64 = 60.0;
+const FOOT_REACH_M: f64 = 40.0;
 /// ...plus this share of the way there: the drawing cuts corners the path goes round.
-const FOOT_REACH_SHARE: f64 = 0.05;
+const FOOT_REACH_SHARE: f64 = 0.03;
 
-/// Distance from `p` to the polyline `line`, looking at every segment, metres.
-fn line_away(line: &[[f64; 2]], p: [f64; 2]) -> f64 {
-    line.windows(2).map(|w| project_on_segment(p, w[0], w[1]).1).fold(f64::INFINITY, f64::min)
+/// Squared distance from `p` to the polyline `line`, looking at every segment, square
+/// metres.
+fn line_away_2(line: &[[f64; 2]], p: [f64; 2]) -> f64 {
+    line.windows(2).map(|w| project_on_segment_2(p, w[0], w[1]).1).fold(f64::INFINITY, f64::min)
 }
 
 /// The drawing (projected declared vertices, thinned to [`DRAWING_STEP_M`]) with a grid of
@@ -788,16 +798,21 @@ struct Drawing {
     shifted_ends: [OnceCell<Option<[f64; 2]>>; 2],
     /// [`Drawing::foot`] of each vertex, once found.
     feet: RefCell<Vec<Option<Option<Foot>>>>,
+    /// [`Drawing::offset_around`] by stretch (its ends' bits), once found.
+    offsets: RefCell<HashMap<(u64, u64), Offset>>,
 }
 
+/// The drawing's offset from the matched path, and whether it is known both ways (see
+/// [`Drawing::offset_around`]).
+type Offset = Option<([f64; 2], bool)>;
+
 /// Where a vertex of the drawing comes nearest the matched path: on the segment from `a`
-/// to `b`, at fraction `t`, `d` metres away.
+/// to `b`, at fraction `t`.
 #[derive(Debug, Clone, Copy)]
 struct Foot {
     a: [f64; 2],
     b: [f64; 2],
     t: f64,
-    d: f64,
 }
 
 /// Vertices of the drawing closer than this to the previous one are skipped, metres.
@@ -898,6 +913,7 @@ impl Drawing {
             heading,
             shifted_ends: Default::default(),
             feet: RefCell::default(),
+            offsets: RefCell::default(),
         }
     }
 
@@ -948,15 +964,29 @@ impl Drawing {
     /// nearest it, and whether it is known both ways (where the roads there do not turn
     /// enough, only the part across them is, and the part along them is taken as none).
     /// `None` where one offset does not explain them.
-    fn offset_around(&self, points: &[(f64, [f64; 2])], lo: f64, hi: f64) -> Option<([f64; 2], bool)> {
+    fn offset_around(&self, points: &[(f64, [f64; 2])], lo: f64, hi: f64) -> Offset {
+        // Neighbouring pieces of one reading ask for the same stretch.
+        let key = (lo.to_bits(), hi.to_bits());
+        if let Some(&found) = self.offsets.borrow().get(&key) {
+            return found;
+        }
+        let found = self.fit_offset(points, lo, hi);
+        self.offsets.borrow_mut().insert(key, found);
+        found
+    }
+
+    /// [`Self::offset_around`], computed.
+    fn fit_offset(&self, points: &[(f64, [f64; 2])], lo: f64, hi: f64) -> Offset {
         let first = self.cum.partition_point(|&c| c < lo - SHIFT_WINDOW_M);
         let last = self.cum.partition_point(|&c| c <= hi + SHIFT_WINDOW_M);
         let (mut xx, mut xy, mut yy, mut bx, mut by, mut squares, mut count) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        let mut taken = f64::NEG_INFINITY;
         for k in first..last {
             let along = self.cum[k];
-            if along >= lo - SHIFT_MARGIN_M && along <= hi + SHIFT_MARGIN_M {
+            if (along >= lo - SHIFT_MARGIN_M && along <= hi + SHIFT_MARGIN_M) || along < taken + SHIFT_STEP_M {
                 continue;
             }
+            taken = along;
             // At a node the direction across the road is not known.
             let Some(Foot { a, b, t, .. }) = self.foot(k, points) else { continue };
             if t <= 0.0 || t >= 1.0 {
@@ -1021,14 +1051,22 @@ impl Drawing {
         let p0 = points.partition_point(|p| p.0 < at - reach);
         let p1 = points.partition_point(|p| p.0 <= at + reach).max(p0);
         let v = self.line[k];
-        let mut best: Option<Foot> = None;
-        // With the segments that reach into the window from either side.
+        let mut best: Option<(f64, Foot)> = None;
+        // With the segments that reach into the window from either side. Squared distances:
+        // this is most of the fit's cost.
         for w in points[p0.saturating_sub(1)..(p1 + 1).min(points.len())].windows(2) {
-            let (t, d) = project_on_segment(v, w[0].1, w[1].1);
-            if d <= UNCERTAINTY_M && best.is_none_or(|f| d < f.d) && dist(w[0].1, w[1].1) >= 1.0 {
-                best = Some(Foot { a: w[0].1, b: w[1].1, t, d });
+            let (a, b) = (w[0].1, w[1].1);
+            let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+            // The path lists a node at the end of one piece and the start of the next.
+            if dx * dx + dy * dy < 1.0 {
+                continue;
+            }
+            let (t, d2) = project_on_segment_2(v, a, b);
+            if d2 <= UNCERTAINTY_M * UNCERTAINTY_M && best.is_none_or(|(best, _)| d2 < best) {
+                best = Some((d2, Foot { a, b, t }));
             }
         }
+        let best = best.map(|(_, foot)| foot);
         let mut feet = self.feet.borrow_mut();
         if feet.len() < self.line.len() {
             feet.resize(self.line.len(), None);
@@ -1047,7 +1085,7 @@ impl Drawing {
             .iter()
             .map(|v| {
                 let v = [v[0] - offset[0], v[1] - offset[1]];
-                line_away(line, v).powi(2) - line_away(reference, v).powi(2)
+                line_away_2(line, v) - line_away_2(reference, v)
             })
             .sum()
     }
@@ -1143,7 +1181,7 @@ mod tests {
                 let on = lerp(line[k], line[k + 1], next());
                 let p = [on[0] + (next() - 0.5) * 50.0, on[1] + (next() - 0.5) * 50.0];
                 // Against the line as the drawing keeps it (thinned).
-                let exact = line_away(&drawing.line, p);
+                let exact = line_away_2(&drawing.line, p).sqrt();
                 let found = drawing.away(p);
                 if exact <= UNCERTAINTY_M {
                     assert!((found - exact).abs() < 1e-9, "{p:?}: {found} vs {exact}");
@@ -1178,7 +1216,7 @@ mod tests {
             while at < len {
                 let p = lerp(w[0], w[1], at / len);
                 let o = if walked + at < bend { offset } else { offset_after };
-                let noise = if line.len() % 2 == 0 { 0.5 } else { -0.5 };
+                let noise = [0.5, -0.5, 0.0][line.len() % 3];
                 line.push([p[0] + o[0] + noise, p[1] + o[1] - noise]);
                 at += 10.0;
             }
