@@ -765,8 +765,9 @@ const SHIFTED_END_SKIP_M: f64 = 30.0;
 /// A vertex's nearest point on the matched path is looked for this far along the path
 /// either side of where it lies along the drawing (scaled to the path's length), metres...
 const FOOT_REACH_M: f64 = 40.0;
-/// ...plus this share of the way there: the drawing cuts corners the path goes round.
-const FOOT_REACH_SHARE: f64 = 0.03;
+/// ...and this far where none lies within [`UNCERTAINTY_M`] there: the drawing cuts
+/// corners the path goes round.
+const FOOT_REACH_WIDE_M: f64 = 160.0;
 
 /// Squared distance from `p` to the polyline `line`, looking at every segment, square
 /// metres.
@@ -1047,26 +1048,30 @@ impl Drawing {
         let total = self.cum.last().copied().unwrap_or(0.0);
         let scale = points.last().map_or(0.0, |p| p.0 * 1000.0) / total.max(1.0);
         let at = self.cum[k] * scale / 1000.0;
-        let reach = (FOOT_REACH_M + FOOT_REACH_SHARE * self.cum[k] * scale) / 1000.0;
-        let p0 = points.partition_point(|p| p.0 < at - reach);
-        let p1 = points.partition_point(|p| p.0 <= at + reach).max(p0);
         let v = self.line[k];
-        let mut best: Option<(f64, Foot)> = None;
-        // With the segments that reach into the window from either side. Squared distances:
-        // this is most of the fit's cost.
-        for w in points[p0.saturating_sub(1)..(p1 + 1).min(points.len())].windows(2) {
-            let (a, b) = (w[0].1, w[1].1);
-            let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
-            // The path lists a node at the end of one piece and the start of the next.
-            if dx * dx + dy * dy < 1.0 {
-                continue;
+        // A short window first; where the drawing's length and the path's differ more
+        // locally (a cut corner, a loop), a wider one.
+        let best = [FOOT_REACH_M, FOOT_REACH_WIDE_M].into_iter().find_map(|reach| {
+            let reach = reach / 1000.0;
+            let p0 = points.partition_point(|p| p.0 < at - reach);
+            let p1 = points.partition_point(|p| p.0 <= at + reach).max(p0);
+            let mut best: Option<(f64, Foot)> = None;
+            // With the segments that reach into the window from either side. Squared
+            // distances: this is most of the fit's cost.
+            for w in points[p0.saturating_sub(1)..(p1 + 1).min(points.len())].windows(2) {
+                let (a, b) = (w[0].1, w[1].1);
+                let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+                // The path lists a node at the end of one piece and the start of the next.
+                if dx * dx + dy * dy < 1.0 {
+                    continue;
+                }
+                let (t, d2) = project_on_segment_2(v, a, b);
+                if d2 <= UNCERTAINTY_M * UNCERTAINTY_M && best.is_none_or(|(best, _)| d2 < best) {
+                    best = Some((d2, Foot { a, b, t }));
+                }
             }
-            let (t, d2) = project_on_segment_2(v, a, b);
-            if d2 <= UNCERTAINTY_M * UNCERTAINTY_M && best.is_none_or(|(best, _)| d2 < best) {
-                best = Some((d2, Foot { a, b, t }));
-            }
-        }
-        let best = best.map(|(_, foot)| foot);
+            best.map(|(_, foot)| foot)
+        });
         let mut feet = self.feet.borrow_mut();
         if feet.len() < self.line.len() {
             feet.resize(self.line.len(), None);
