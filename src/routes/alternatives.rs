@@ -749,8 +749,8 @@ const MAX_SHIFT_RMS_M: f64 = 2.0;
 const MAX_SHIFT_M: f64 = 15.0;
 /// A reading explains the drawing moved back by its offset worse than the matched path
 /// by at most this much (the sum over the vertices of the difference of their squared
-/// distances to the two, square metres): about two vertices 4.5 m further from it, where
-/// the drawing's noise and the drift of its offset make one or two metres.
+/// distances to the two, square metres): one vertex 4.5 m further from it, or two 3.2 m,
+/// where the drawing's noise and the drift of its offset make one or two metres.
 const WORSE_FIT_M2: f64 = 20.0;
 /// A route starts (ends) on a piece where the drawing's start (end) moved back by its
 /// offset lies this near it, metres: the drawing's noise.
