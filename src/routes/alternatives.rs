@@ -209,10 +209,7 @@ impl RouteNetwork {
         let ends = [samples[0].xy, samples[samples.len() - 1].xy];
         // A reading may start (end) where the drawing does only if it lies about as near
         // the drawn start (end) as the matched path's start (end).
-        let off = [
-            path.ends[0].map_or(0.0, |p| dist(ends[0], self.point_xy(p.way, p.seg, p.f0))),
-            path.ends[1].map_or(0.0, |p| dist(ends[1], self.point_xy(p.way, p.seg, p.f1))),
-        ];
+        let off = [0, 1].map(|k| self.path_end(path, k).map_or(0.0, |at| dist(ends[k], at)));
         let radius = off.map(|d| (d + END_SLACK_M).min(END_M));
         let reach = UNCERTAINTY_M + crate::routes::matcher::SAMPLE_STEP_M / 2.0;
         let near_sample = |s: &Sample| {
@@ -424,10 +421,10 @@ impl RouteNetwork {
         // The drawing may start or end on the segment itself: the reading then covers
         // only the part of it beyond the end's projection.
         let len = self.seg_len(seg.0, seg.1);
-        let mut on_piece_at = [0.0, 1.0];
+        // Where the drawing's start and end project on the piece: (fraction, distance).
+        let ends_on = [0, 1].map(|k| project_on_segment(drawing.ends[k], a, b));
         let on_piece = [0, 1].map(|k| {
-            let (t, d) = project_on_segment(drawing.ends[k], a, b);
-            on_piece_at[k] = t;
+            let (t, d) = ends_on[k];
             // A road that forks from the path just before the drawn end (not one beside it
             // all along) may be read as where it ends a little further away.
             let forks =
@@ -538,10 +535,7 @@ impl RouteNetwork {
                     .flatten();
                 let worse = offset.map(|(o, _)| {
                     let reading: Vec<[f64; 2]> = nodes.iter().map(|&n| self.node_xy(n)).collect();
-                    let mut matched: Vec<[f64; 2]> = path.points[first..last].iter().map(|p| p.1).collect();
-                    // A node ends one piece and starts the next.
-                    matched.dedup();
-                    drawing.worse_fit(&reading, &matched, o, from_m, to_m)
+                    drawing.worse_fit(&reading, &matched_between(path, lo, hi), o, from_m, to_m)
                 });
                 if cut && worse.is_none_or(|w| w > -CUT_FIT_M2) {
                     continue;
@@ -551,8 +545,8 @@ impl RouteNetwork {
                 }
                 // A reading that starts or ends on the piece covers only part of it.
                 let starts_on = on_piece[0].as_ref().is_some_and(|j| std::ptr::eq(j, *jn));
-                let ends_on = on_piece[1].as_ref().is_some_and(|j| std::ptr::eq(j, *jm));
-                let part = [if starts_on { on_piece_at[0] } else { 0.0 }, if ends_on { on_piece_at[1] } else { 1.0 }];
+                let ends_on_piece = on_piece[1].as_ref().is_some_and(|j| std::ptr::eq(j, *jm));
+                let part = [if starts_on { ends_on[0].0 } else { 0.0 }, if ends_on_piece { ends_on[1].0 } else { 1.0 }];
                 best = Some((miss, lo, hi, part));
             }
         }
@@ -568,14 +562,14 @@ impl RouteNetwork {
                 }
                 let Some(c) = drawing.shifted_end(k, &path.points) else { continue };
                 let (t, d) = project_on_segment(c, a, b);
+                if d > SHIFTED_END_M {
+                    continue;
+                }
                 let joint = found[1 - k]
                     .iter()
                     .filter_map(|j| j.node.map(|n| (n, j)))
                     .min_by(|x, y| x.1.dist.total_cmp(&y.1.dist));
                 let Some((node, joint)) = joint else { continue };
-                if d > SHIFTED_END_M {
-                    continue;
-                }
                 let (from_m, to_m) = if k == 0 {
                     (along(0, None), along(1, Some(node)))
                 } else {
@@ -590,15 +584,9 @@ impl RouteNetwork {
                 };
                 let at = path.nodes[&node];
                 let (lo, hi) = if k == 0 { (0.0, at) } else { (at, total_km) };
-                let first = path.points.partition_point(|p| p.0 < lo);
-                let last = path.points.partition_point(|p| p.0 <= hi);
-                let end = if k == 0 {
-                    path.ends[0].map(|p| self.point_xy(p.way, p.seg, p.f0))
-                } else {
-                    path.ends[1].map(|p| self.point_xy(p.way, p.seg, p.f1))
-                };
-                let mut matched: Vec<[f64; 2]> = path.points[first..last].iter().map(|p| p.1).collect();
-                if let Some(end) = end {
+                // With the partial piece at the path's end.
+                let mut matched = matched_between(path, lo, hi);
+                if let Some(end) = self.path_end(path, k) {
                     if k == 0 { matched.insert(0, end) } else { matched.push(end) }
                 }
                 if drawing.worse_fit(&reading, &matched, o, from_m, to_m) <= -WORSE_FIT_M2 {
@@ -722,6 +710,11 @@ impl RouteNetwork {
         out
     }
 
+    /// Where the matched path starts (`k` 0) or ends (1).
+    fn path_end(&self, path: &PathIndex, k: usize) -> Option<[f64; 2]> {
+        path.ends[k].map(|p| self.point_xy(p.way, p.seg, if k == 0 { p.f0 } else { p.f1 }))
+    }
+
     /// Whether node `n` has a single neighbour on the network.
     pub(crate) fn dead_end(&self, n: u32) -> bool {
         let mut next = self.edges_from(n).chain(self.edges_into(n)).map(|(_, e)| e.to);
@@ -768,6 +761,16 @@ const FOOT_REACH_M: f64 = 40.0;
 /// ...and this far where none lies within [`UNCERTAINTY_M`] there: the drawing cuts
 /// corners the path goes round.
 const FOOT_REACH_WIDE_M: f64 = 160.0;
+
+/// The matched path's points from `lo` to `hi` km, each once (a node ends one piece and
+/// starts the next).
+fn matched_between(path: &PathIndex, lo: f64, hi: f64) -> Vec<[f64; 2]> {
+    let first = path.points.partition_point(|p| p.0 < lo);
+    let last = path.points.partition_point(|p| p.0 <= hi);
+    let mut out: Vec<[f64; 2]> = path.points[first..last].iter().map(|p| p.1).collect();
+    out.dedup();
+    out
+}
 
 /// Squared distance from `p` to the polyline `line`, looking at every segment, square
 /// metres.

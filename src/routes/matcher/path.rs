@@ -271,10 +271,11 @@ impl MatchedPath {
 }
 
 /// Removes short back-and-forth movements (a candidate a little past the junction where
-/// the route turned, noise a few metres back along a way): they are matching artefacts. At most [`MAX_ARTEFACT_UTURN_M`] are undone in a row, and
-/// never a turn at a dead end, so a real turn back (or a return along a road beside the
-/// outward one, matched onto the outward one) is kept, however short its segments: undone,
-/// a turn at the end of a short spur would move to a node where no vehicle can turn.
+/// the route turned, noise a few metres back along a way): they are matching artefacts. At
+/// most [`MAX_ARTEFACT_UTURN_M`] are undone in a row, and never a turn at a dead end, so a
+/// real turn back (or a return along a road beside the outward one, matched onto the
+/// outward one) is kept, however short its segments: undone, a turn at the end of a short
+/// spur would move to a node where no vehicle can turn.
 pub(super) fn cancel_uturns(net: &RouteNetwork, pieces: Vec<Piece>) -> Vec<Piece> {
     let mut out: Vec<Piece> = Vec::with_capacity(pieces.len());
     // Metres undone since the last piece kept as it came.
