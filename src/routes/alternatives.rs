@@ -30,6 +30,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cell::{OnceCell, RefCell};
 use std::collections::BinaryHeap;
 use std::collections::hash_map::Entry;
+use std::ops::Range;
 use std::rc::Rc;
 
 /// Samples whose surroundings one tree query covers.
@@ -102,8 +103,9 @@ struct Joint {
     /// Metres along the network from the piece (negative: the part of the piece the
     /// reading skips because the drawing starts or ends on it).
     dist: f64,
-    /// The nodes between, nearest to the piece first, the joint last.
-    chain: Vec<u32>,
+    /// The nodes between, nearest to the piece first, the joint last (in
+    /// [`Joints::chains`]).
+    chain: Range<usize>,
     /// For `None`: how far the joint lies from the drawing's end, metres.
     off: f64,
 }
@@ -118,12 +120,27 @@ struct Search<'a> {
     path_away: Vec<f64>,
     ways: &'a [TravelledWay],
     met: &'a [RestrictionHit],
-    /// (start node, forward) -> the joints [`RouteNetwork::reach_path`] found from it.
-    joints: HashMap<(u32, bool), Rc<[Joint]>>,
+    /// The joints [`RouteNetwork::reach_path`] found.
+    joints: RefCell<Joints>,
     /// The drawing seen from the nodes the searches meet.
     nodes: NodeCache,
     /// The node map and heap of [`RouteNetwork::reach_path`], kept between its calls.
     reach: RefCell<(Reached, BinaryHeap<HeapItem>)>,
+    /// A reading's nodes, its points and the matched stretch's points, kept between
+    /// readings: a match weighs hundreds of them.
+    chain_buf: Vec<u32>,
+    reading_buf: Vec<[f64; 2]>,
+    matched_buf: Vec<[f64; 2]>,
+}
+
+/// Every joint a match's searches found, in one list (a search's in one run), and their
+/// chains' nodes in another: hundreds of small lists would each be an allocation.
+#[derive(Default)]
+struct Joints {
+    list: Vec<Joint>,
+    chains: Vec<u32>,
+    /// (start node, forward) -> the run of `list` found from it.
+    by_start: HashMap<(u32, bool), Range<usize>>,
 }
 
 /// A restriction met on a piece: where, and how far along the piece (from its first node
@@ -204,6 +221,8 @@ impl RouteNetwork {
             return out;
         }
         let mut seen: HashSet<SegRef> = HashSet::default();
+        // The restrictions on each piece, kept between pieces.
+        let mut hits: Vec<PieceHit> = Vec::new();
         // Built only once a restricted piece is near.
         let mut search: Option<Search> = None;
         let ends = [samples[0].xy, samples[samples.len() - 1].xy];
@@ -247,9 +266,12 @@ impl RouteNetwork {
                         path_away,
                         ways,
                         met,
-                        joints: HashMap::default(),
+                        joints: RefCell::default(),
                         nodes: NodeCache::default(),
                         reach: RefCell::default(),
+                        chain_buf: Vec::new(),
+                        reading_buf: Vec::new(),
+                        matched_buf: Vec::new(),
                     }
                 });
                 let near_node = |n: u32| search.node_away(n, self.node_xy(n)) <= UNCERTAINTY_M;
@@ -264,7 +286,7 @@ impl RouteNetwork {
                     if !allowed {
                         continue;
                     }
-                    for p in self.through(search, seg, dir, from, to) {
+                    for p in self.through(search, &mut hits, seg, dir, from, to) {
                         if !out.iter().any(|o| o.hit.source == p.hit.source && o.hit.tag == p.hit.tag) {
                             out.push(p);
                         }
@@ -390,10 +412,18 @@ impl RouteNetwork {
     /// drawing almost as well as the matched one: it joins the matched path (or starts or
     /// ends where the drawing does) before and after the segment, about as long and
     /// straying from the drawing little more than the matched path does there.
-    fn through(&self, search: &mut Search, seg: SegRef, dir: Direction, from: u32, to: u32) -> Vec<PossibleHit> {
+    fn through<'n>(
+        &'n self,
+        search: &mut Search,
+        fresh: &mut Vec<PieceHit<'n>>,
+        seg: SegRef,
+        dir: Direction,
+        from: u32,
+        to: u32,
+    ) -> Vec<PossibleHit> {
         let path = search.path;
-        let hits = self.piece_hits(seg, dir, from, to, path);
-        let fresh: Vec<&PieceHit> = hits.iter().filter(|(t, ..)| !among(search.met.iter(), t)).collect();
+        self.piece_hits(seg, dir, from, to, path, fresh);
+        fresh.retain(|(t, ..)| !among(search.met.iter(), t));
         if fresh.is_empty() {
             return Vec::new();
         }
@@ -405,8 +435,10 @@ impl RouteNetwork {
         if before.is_empty() && project_on_segment(search.drawing.ends[0], a, b).1 > search.drawing.radius_ahead[0] {
             return Vec::new();
         }
-        let found = [before, self.joints(search, to, true)];
-        let Search { drawing, path_away, nodes, .. } = search;
+        let after = self.joints(search, to, true);
+        let Search { drawing, path_away, nodes, joints, chain_buf, reading_buf, matched_buf, .. } = search;
+        let joints = joints.borrow();
+        let (found, chains) = ([&joints.list[before], &joints.list[after]], &joints.chains);
         let node_away = |n: u32| nodes.at(drawing, n, self.node_xy(n)).0;
         let mid_away = |a: u32, b: u32| nodes.mid_away(drawing, (a, b), [self.node_xy(a), self.node_xy(b)]);
         // How far along the drawing it passes nearest node `j` (for none, the drawing's
@@ -432,19 +464,17 @@ impl RouteNetwork {
             let near = d <= drawing.radius[k] || (d <= drawing.radius_ahead[k] && drawing.goes_on(k, a, b) && forks());
             (near && !found[k].iter().any(|j| j.node.is_none())).then(|| {
                 let skipped = if k == 0 { t * len } else { (1.0 - t) * len };
-                Joint { node: None, dist: -skipped, chain: Vec::new(), off: 0.0 }
+                Joint { node: None, dist: -skipped, chain: 0..0, off: 0.0 }
             })
         });
-        let [before, after] = [0, 1].map(|k| found[k].iter().chain(&on_piece[k]).collect::<Vec<&Joint>>());
+        let [before, after] = [0, 1].map(|k| found[k].iter().chain(&on_piece[k]));
         let away = |p: [f64; 2]| drawing.away(p);
         let total_km = path.points.last().map_or(0.0, |p| p.0);
         // (How far the length is off, km of the reading's ends on the matched path, the part
         // of the piece it covers.)
         let mut best: Option<(f64, f64, f64, [f64; 2])> = None;
-        // The other reading's nodes, for one pair of joints at a time.
-        let mut nodes: Vec<u32> = Vec::new();
-        for jn in &before {
-            for jm in &after {
+        for jn in before {
+            for jm in after.clone() {
                 let (n, m) = (jn.node, jm.node);
                 // A reading that starts or ends where the drawing does covers the matched
                 // path from its start or to its end.
@@ -508,14 +538,16 @@ impl RouteNetwork {
                 // (less the first node and midpoint where it starts where the drawing does,
                 // and the last midpoint and node where it ends there); it strays too far
                 // as soon as one point does.
-                nodes.clear();
-                nodes.extend(jn.chain.iter().rev().chain([&from, &to]).chain(&jm.chain));
-                let total = 3 * nodes.len().saturating_sub(1);
+                let chain = &mut *chain_buf;
+                chain.clear();
+                chain
+                    .extend(chains[jn.chain.clone()].iter().rev().chain([&from, &to]).chain(&chains[jm.chain.clone()]));
+                let total = 3 * chain.len().saturating_sub(1);
                 let skip_start = if n.is_none() { 2 } else { 0 };
                 let skip_end = if m.is_none() { 2 } else { 0 };
                 let limit = matched_stray + STRAY_SLACK_M;
                 let within = (skip_start..total.saturating_sub(skip_end)).all(|i| {
-                    let (a, b) = (nodes[i / 3], nodes[i / 3 + 1]);
+                    let (a, b) = (chain[i / 3], chain[i / 3 + 1]);
                     let stray = match i % 3 {
                         0 => node_away(a),
                         1 => mid_away(a, b),
@@ -534,8 +566,10 @@ impl RouteNetwork {
                     .then(|| drawing.offset_around(&path.points, from_m, to_m))
                     .flatten();
                 let worse = offset.map(|(o, _)| {
-                    let reading: Vec<[f64; 2]> = nodes.iter().map(|&n| self.node_xy(n)).collect();
-                    drawing.worse_fit(&reading, &matched_between(path, lo, hi), o, from_m, to_m)
+                    reading_buf.clear();
+                    reading_buf.extend(chain.iter().map(|&n| self.node_xy(n)));
+                    matched_between(path, lo, hi, matched_buf);
+                    drawing.worse_fit(reading_buf, matched_buf, o, from_m, to_m)
                 });
                 if cut && worse.is_none_or(|w| w > -CUT_FIT_M2) {
                     continue;
@@ -544,8 +578,8 @@ impl RouteNetwork {
                     continue;
                 }
                 // A reading that starts or ends on the piece covers only part of it.
-                let starts_on = on_piece[0].as_ref().is_some_and(|j| std::ptr::eq(j, *jn));
-                let ends_on_piece = on_piece[1].as_ref().is_some_and(|j| std::ptr::eq(j, *jm));
+                let starts_on = on_piece[0].as_ref().is_some_and(|j| std::ptr::eq(j, jn));
+                let ends_on_piece = on_piece[1].as_ref().is_some_and(|j| std::ptr::eq(j, jm));
                 let part = [if starts_on { ends_on[0].0 } else { 0.0 }, if ends_on_piece { ends_on[1].0 } else { 1.0 }];
                 best = Some((miss, lo, hi, part));
             }
@@ -576,20 +610,21 @@ impl RouteNetwork {
                     (along(0, Some(node)), along(1, None))
                 };
                 let Some((o, true)) = drawing.offset_around(&path.points, from_m, to_m) else { continue };
-                let chain = joint.chain.iter().map(|&n| self.node_xy(n));
-                let reading: Vec<[f64; 2]> = if k == 0 {
-                    [c, b].into_iter().chain(chain).collect()
+                let chain = chains[joint.chain.clone()].iter().map(|&n| self.node_xy(n));
+                reading_buf.clear();
+                if k == 0 {
+                    reading_buf.extend([c, b].into_iter().chain(chain));
                 } else {
-                    chain.rev().chain([a, c]).collect()
-                };
+                    reading_buf.extend(chain.rev().chain([a, c]));
+                }
                 let at = path.nodes[&node];
                 let (lo, hi) = if k == 0 { (0.0, at) } else { (at, total_km) };
                 // With the partial piece at the path's end.
-                let mut matched = matched_between(path, lo, hi);
+                matched_between(path, lo, hi, matched_buf);
                 if let Some(end) = self.path_end(path, k) {
-                    if k == 0 { matched.insert(0, end) } else { matched.push(end) }
+                    if k == 0 { matched_buf.insert(0, end) } else { matched_buf.push(end) }
                 }
-                if drawing.worse_fit(&reading, &matched, o, from_m, to_m) <= -WORSE_FIT_M2 {
+                if drawing.worse_fit(reading_buf, matched_buf, o, from_m, to_m) <= -WORSE_FIT_M2 {
                     best = Some((0.0, lo, hi, if k == 0 { [t, 1.0] } else { [0.0, t] }));
                     break;
                 }
@@ -604,7 +639,7 @@ impl RouteNetwork {
         }
         let via_way_id = self.way_id(seg.0);
         fresh
-            .into_iter()
+            .iter()
             .filter(|(_, _, along)| along.is_none_or(|f| (part[0]..=part[1]).contains(&f)))
             .map(|(t, at, _)| PossibleHit {
                 hit: t.at(self.to_lonlat(*at), from_km),
@@ -619,8 +654,16 @@ impl RouteNetwork {
     /// Restrictions met travelling segment `seg` in `dir`, with where (see [`PieceHit`]):
     /// the way's own (for that direction), structures above it, and its end nodes that are
     /// not on the path.
-    fn piece_hits(&self, seg: SegRef, dir: Direction, from: u32, to: u32, path: &PathIndex) -> Vec<PieceHit<'_>> {
-        let mut out: Vec<PieceHit> = Vec::new();
+    fn piece_hits<'n>(
+        &'n self,
+        seg: SegRef,
+        dir: Direction,
+        from: u32,
+        to: u32,
+        path: &PathIndex,
+        out: &mut Vec<PieceHit<'n>>,
+    ) {
+        out.clear();
         let start = self.node_xy(from);
         out.extend(self.way_hits(seg.0).iter().filter(|t| t.applies(dir)).map(|t| (t, start, None)));
         let forward = self.seg_nodes(seg.0, seg.1).0 == from;
@@ -632,16 +675,19 @@ impl RouteNetwork {
                 out.extend(self.node_hits(n).iter().map(|t| (t, self.node_xy(n), Some(along))));
             }
         }
-        out
     }
 
-    /// The joints of [`Self::reach_path`] from `start`, searched once per match.
-    fn joints(&self, search: &mut Search, start: u32, forward: bool) -> Rc<[Joint]> {
-        if let Some(found) = search.joints.get(&(start, forward)) {
-            return Rc::clone(found);
+    /// The joints of [`Self::reach_path`] from `start` (their run of [`Joints::list`]),
+    /// searched once per match.
+    fn joints(&self, search: &Search, start: u32, forward: bool) -> Range<usize> {
+        if let Some(found) = search.joints.borrow().by_start.get(&(start, forward)) {
+            return found.clone();
         }
-        let found: Rc<[Joint]> = self.reach_path(start, forward, search).into();
-        search.joints.insert((start, forward), Rc::clone(&found));
+        let mut joints = search.joints.borrow_mut();
+        let first = joints.list.len();
+        self.reach_path(start, forward, search, &mut joints);
+        let found = first..joints.list.len();
+        joints.by_start.insert((start, forward), found.clone());
         found
     }
 
@@ -650,26 +696,25 @@ impl RouteNetwork {
     /// of the path, or the first node near where the drawing ends (starts) — within the
     /// drawing's end radius, or within [`END_M`] for a dead end. The search stops at the
     /// first path node of each branch.
-    fn reach_path(&self, start: u32, forward: bool, search: &Search) -> Vec<Joint> {
+    fn reach_path(&self, start: u32, forward: bool, search: &Search, out: &mut Joints) {
         let (drawing, path) = (&search.drawing, search.path);
         let (end, radius) =
             if forward { (drawing.ends[1], drawing.radius[1]) } else { (drawing.ends[0], drawing.radius[0]) };
-        let mut out = Vec::new();
         let mut reach = search.reach.borrow_mut();
         let (seen, heap) = &mut *reach;
         seen.clear();
         heap.clear();
         seen.insert(start, (0.0, start));
         heap.push(HeapItem(0.0, start));
-        let chain = |seen: &Reached, n: u32| {
-            let mut nodes = Vec::new();
+        let chain = |seen: &Reached, n: u32, chains: &mut Vec<u32>| {
+            let first = chains.len();
             let mut at = n;
             while at != start {
-                nodes.push(at);
+                chains.push(at);
                 at = seen[&at].1;
             }
-            nodes.reverse();
-            nodes
+            chains[first..].reverse();
+            first..chains.len()
         };
         let mut found_end = false;
         while let Some(HeapItem(d, n)) = heap.pop() {
@@ -677,7 +722,8 @@ impl RouteNetwork {
                 continue;
             }
             if path.nodes.contains_key(&n) {
-                out.push(Joint { node: Some(n), dist: d, chain: chain(seen, n), off: 0.0 });
+                let chain = chain(seen, n, &mut out.chains);
+                out.list.push(Joint { node: Some(n), dist: d, chain, off: 0.0 });
                 continue;
             }
             // A dead end near where the drawing ends is a place a route may end at (a
@@ -685,7 +731,8 @@ impl RouteNetwork {
             let to_end = dist(self.node_xy(n), end);
             if !found_end && (to_end <= radius || (to_end <= END_M && self.dead_end(n))) {
                 found_end = true;
-                out.push(Joint { node: None, dist: d, chain: chain(seen, n), off: to_end });
+                let chain = chain(seen, n, &mut out.chains);
+                out.list.push(Joint { node: None, dist: d, chain, off: to_end });
             }
             let next = if forward { self.edges_from(n) } else { self.edges_into(n) };
             for (_, e) in next {
@@ -707,7 +754,6 @@ impl RouteNetwork {
                 heap.push(HeapItem(nd, e.to));
             }
         }
-        out
     }
 
     /// Where the matched path starts (`k` 0) or ends (1).
@@ -762,14 +808,14 @@ const FOOT_REACH_M: f64 = 40.0;
 /// corners the path goes round.
 const FOOT_REACH_WIDE_M: f64 = 160.0;
 
-/// The matched path's points from `lo` to `hi` km, each once (a node ends one piece and
-/// starts the next).
-fn matched_between(path: &PathIndex, lo: f64, hi: f64) -> Vec<[f64; 2]> {
+/// The matched path's points from `lo` to `hi` km into `out`, each once (a node ends one
+/// piece and starts the next).
+fn matched_between(path: &PathIndex, lo: f64, hi: f64, out: &mut Vec<[f64; 2]>) {
     let first = path.points.partition_point(|p| p.0 < lo);
     let last = path.points.partition_point(|p| p.0 <= hi);
-    let mut out: Vec<[f64; 2]> = path.points[first..last].iter().map(|p| p.1).collect();
+    out.clear();
+    out.extend(path.points[first..last].iter().map(|p| p.1));
     out.dedup();
-    out
 }
 
 /// Squared distance from `p` to the polyline `line`, looking at every segment, square
