@@ -309,6 +309,41 @@ fn a_start_on_a_driveway_is_told_by_the_drawings_offset() {
     assert!(!driveway(&m), "{:?}", m.possible);
 }
 
+/// A drawing that ends where its route turns 5 m into a parking aisle off Neue
+/// Schlossstraße in Heidelberg (`osm:way/162549213`, `maxheight=1.80`; the evaluation's
+/// bus route 466), its end drawn 8 m back along the street: the street is straight, so only
+/// the drawing's offset across it is known, and moved back by that the drawn end lies 5 m
+/// off the street beside the aisle, which runs there from the street: the aisle is a
+/// possible end (before, the route passed). Ended on the street, it is not.
+#[test]
+fn an_end_off_a_straight_street_is_read_on_the_aisle_beside_it() {
+    let Some(net) = routes_common::network("bus.osm.pbf") else { return };
+    let mut drawn = vec![
+        [8.7099194, 49.4099381],
+        [8.7100960, 49.4100081],
+        [8.7102823, 49.4101038],
+        [8.7104825, 49.4102149],
+        [8.7106080, 49.4102919],
+        [8.7107542, 49.4103849],
+        [8.7108833, 49.4104723],
+        [8.7110773, 49.4105712],
+        [8.7112424, 49.4106348],
+        [8.7114865, 49.4106184],
+        [8.7116798, 49.4106961],
+        [8.7118618, 49.4107710],
+        [8.7120966, 49.4108839],
+        [8.7120942, 49.4109232],
+    ];
+    let aisle = |m: &oscar::routes::RouteMatch| m.possible.iter().any(|p| p.via_way_id == 162549213);
+    let m = net.match_route(&drawn);
+    assert!(m.ways.iter().all(|w| w.way_id != 162549213), "{:?}", m.ways);
+    assert!(aisle(&m), "{:?}", m.possible);
+    let last = drawn.len() - 1;
+    drawn[last] = [8.7121322, 49.4108868];
+    let m = net.match_route(&drawn);
+    assert!(!aisle(&m), "{:?}", m.possible);
+}
+
 /// A drawing of a few points that goes round Monaco's private Place du Casino
 /// (`osm:way/161752645`, 161752633; the evaluation's route 456) where the matched path
 /// takes Avenue de Monte-Carlo beside it: the drawing's chords cut the loop to 35 m of

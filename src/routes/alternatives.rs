@@ -23,7 +23,7 @@
 use crate::routes::access::Direction;
 use crate::routes::matcher::{HeapItem, Piece, Sample};
 use crate::routes::network::{HitTemplate, RouteNetwork, SegRef};
-use crate::routes::project::{dist, lerp, project_on_segment, project_on_segment_2};
+use crate::routes::project::{dist, lerp, project_on_segment, project_on_segment_2, segment_intersection};
 use crate::routes::{PossibleHit, RestrictionHit, TravelledWay};
 use rstar::Envelope;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
@@ -587,15 +587,25 @@ impl RouteNetwork {
         // Where the drawing's offset is known at its start (end), the route starts (ends)
         // where the drawing does moved back by it: on the piece, if that lies on it and
         // the piece fits the drawing moved back as well as the matched path there (the
-        // last metres of a driveway a drawing of a few points cuts across).
+        // last metres of a driveway a drawing of a few points cuts across). Where only the
+        // offset across the road is known (a straight road), the route starts (ends)
+        // somewhere along the road from there: on the piece, if that lies off the matched
+        // path and the piece runs there from it (a parking aisle turned into at the end).
         if best.is_none() {
             for k in [0, 1] {
                 // The drawn end is at most the largest offset from where the route ends.
                 if project_on_segment_2(drawing.ends[k], a, b).1 > (MAX_SHIFT_M + SHIFTED_END_M).powi(2) {
                     continue;
                 }
-                let Some(c) = drawing.shifted_end(k, &path.points) else { continue };
-                let (t, d) = project_on_segment(c, a, b);
+                let Some((c, known)) = drawing.shifted_end(k, &path.points) else { continue };
+                let (t, d) = if known {
+                    project_on_segment(c, a, b)
+                } else {
+                    let Some(u) = self.path_heading(path, k) else { continue };
+                    let along =
+                        [[c[0] - END_M * u[0], c[1] - END_M * u[1]], [c[0] + END_M * u[0], c[1] + END_M * u[1]]];
+                    segments_apart(along, [a, b])
+                };
                 if d > SHIFTED_END_M {
                     continue;
                 }
@@ -604,19 +614,6 @@ impl RouteNetwork {
                     .filter_map(|j| j.node.map(|n| (n, j)))
                     .min_by(|x, y| x.1.dist.total_cmp(&y.1.dist));
                 let Some((node, joint)) = joint else { continue };
-                let (from_m, to_m) = if k == 0 {
-                    (along(0, None), along(1, Some(node)))
-                } else {
-                    (along(0, Some(node)), along(1, None))
-                };
-                let Some((o, true)) = drawing.offset_around(&path.points, from_m, to_m) else { continue };
-                let chain = chains[joint.chain.clone()].iter().map(|&n| self.node_xy(n));
-                reading_buf.clear();
-                if k == 0 {
-                    reading_buf.extend([c, b].into_iter().chain(chain));
-                } else {
-                    reading_buf.extend(chain.rev().chain([a, c]));
-                }
                 let at = path.nodes[&node];
                 let (lo, hi) = if k == 0 { (0.0, at) } else { (at, total_km) };
                 // With the partial piece at the path's end.
@@ -624,7 +621,27 @@ impl RouteNetwork {
                 if let Some(end) = self.path_end(path, k) {
                     if k == 0 { matched_buf.insert(0, end) } else { matched_buf.push(end) }
                 }
-                if drawing.worse_fit(reading_buf, matched_buf, o, from_m, to_m) <= -WORSE_FIT_M2 {
+                let ends_here = if known {
+                    let (from_m, to_m) = if k == 0 {
+                        (along(0, None), along(1, Some(node)))
+                    } else {
+                        (along(0, Some(node)), along(1, None))
+                    };
+                    let Some((o, true)) = drawing.offset_around(&path.points, from_m, to_m) else { continue };
+                    let chain = chains[joint.chain.clone()].iter().map(|&n| self.node_xy(n));
+                    reading_buf.clear();
+                    if k == 0 {
+                        reading_buf.extend([c, b].into_iter().chain(chain));
+                    } else {
+                        reading_buf.extend(chain.rev().chain([a, c]));
+                    }
+                    drawing.worse_fit(reading_buf, matched_buf, o, from_m, to_m) <= -WORSE_FIT_M2
+                } else {
+                    // How far the route runs from where it ends on the piece to the path.
+                    let beyond = joint.dist + len * if k == 0 { 1.0 - t } else { t };
+                    beyond <= END_M && line_away_2(matched_buf, c) > OFF_ROAD_END_M * OFF_ROAD_END_M
+                };
+                if ends_here {
                     best = Some((0.0, lo, hi, if k == 0 { [t, 1.0] } else { [0.0, t] }));
                     break;
                 }
@@ -756,6 +773,16 @@ impl RouteNetwork {
         }
     }
 
+    /// The direction of travel where the matched path starts (`k` 0) or ends (1), of unit
+    /// length.
+    fn path_heading(&self, path: &PathIndex, k: usize) -> Option<[f64; 2]> {
+        let p = path.ends[k]?;
+        let (u, v) = self.seg_nodes(p.way, p.seg);
+        let (a, b) = if p.f1 >= p.f0 { (self.node_xy(u), self.node_xy(v)) } else { (self.node_xy(v), self.node_xy(u)) };
+        let len = dist(a, b);
+        (len > 0.0).then(|| [(b[0] - a[0]) / len, (b[1] - a[1]) / len])
+    }
+
     /// Where the matched path starts (`k` 0) or ends (1).
     fn path_end(&self, path: &PathIndex, k: usize) -> Option<[f64; 2]> {
         path.ends[k].map(|p| self.point_xy(p.way, p.seg, if k == 0 { p.f0 } else { p.f1 }))
@@ -799,6 +826,10 @@ const MAX_CUT_M: f64 = 20.0;
 /// ...is one where it fits the drawing moved back by its offset better than the matched
 /// path by this much, square metres.
 const CUT_FIT_M2: f64 = 100.0;
+/// Where only the offset across the road is known at an end of the drawing, the route may
+/// end off the matched path only where the drawing's end moved back by it lies this far
+/// from it, metres: more than the drift of the offset and the noise.
+const OFF_ROAD_END_M: f64 = 3.5;
 /// The offset at the drawing's ends is measured beyond its first (last) this many metres.
 const SHIFTED_END_SKIP_M: f64 = 30.0;
 /// A vertex's nearest point on the matched path is looked for this far along the path
@@ -816,6 +847,16 @@ fn matched_between(path: &PathIndex, lo: f64, hi: f64, out: &mut Vec<[f64; 2]>) 
     out.clear();
     out.extend(path.points[first..last].iter().map(|p| p.1));
     out.dedup();
+}
+
+/// How near segments `p` and `q` come: (fraction along `q` where they do, distance).
+fn segments_apart(p: [[f64; 2]; 2], q: [[f64; 2]; 2]) -> (f64, f64) {
+    if let Some((_, u)) = segment_intersection(p[0], p[1], q[0], q[1]) {
+        return (u, 0.0);
+    }
+    let on_q = [project_on_segment(p[0], q[0], q[1]), project_on_segment(p[1], q[0], q[1])];
+    let on_p = [(0.0, project_on_segment(q[0], p[0], p[1]).1), (1.0, project_on_segment(q[1], p[0], p[1]).1)];
+    on_q.into_iter().chain(on_p).min_by(|x, y| x.1.total_cmp(&y.1)).unwrap_or((0.0, f64::INFINITY))
 }
 
 /// Squared distance from `p` to the polyline `line`, looking at every segment, square
@@ -845,7 +886,7 @@ struct Drawing {
     /// The drawing's direction of travel over its first and last [`END_M`].
     heading: [[f64; 2]; 2],
     /// [`Drawing::shifted_end`]s, found once.
-    shifted_ends: [OnceCell<Option<[f64; 2]>>; 2],
+    shifted_ends: [OnceCell<ShiftedEnd>; 2],
     /// [`Drawing::foot`] of each vertex, once found.
     feet: RefCell<Vec<Option<Option<Foot>>>>,
     /// [`Drawing::offset_around`] by stretch (its ends' bits), once found.
@@ -855,6 +896,10 @@ struct Drawing {
 /// The drawing's offset from the matched path, and whether it is known both ways (see
 /// [`Drawing::offset_around`]).
 type Offset = Option<([f64; 2], bool)>;
+
+/// Where the route starts (ends) by the drawing's offset, and whether the offset is known
+/// both ways there (see [`Drawing::shifted_end`]).
+type ShiftedEnd = Option<([f64; 2], bool)>;
 
 /// Where a vertex of the drawing comes nearest the matched path: on the segment from `a`
 /// to `b`, at fraction `t`.
@@ -1074,16 +1119,17 @@ impl Drawing {
         (o[0].hypot(o[1]) <= MAX_SHIFT_M && rms <= MAX_SHIFT_RMS_M).then_some((o, known))
     }
 
-    /// Where the route starts (`k` 0) or ends (1), where the drawing's offset from the
-    /// matched path (`points`) is known there: the drawing's end moved back by it.
-    fn shifted_end(&self, k: usize, points: &[(f64, [f64; 2])]) -> Option<[f64; 2]> {
+    /// Where the route starts (`k` 0) or ends (1) by the drawing's offset from the matched
+    /// path (`points`) there: the drawing's end moved back by it (only across the road
+    /// where the road runs straight, see [`Self::offset_around`]).
+    fn shifted_end(&self, k: usize, points: &[(f64, [f64; 2])]) -> ShiftedEnd {
         *self.shifted_ends[k].get_or_init(|| {
             let i = if k == 0 { 0 } else { self.line.len() - 1 };
             // The matched path's last metres are what is in doubt.
             let (lo, hi) =
                 if k == 0 { (0.0, SHIFTED_END_SKIP_M) } else { (self.cum[i] - SHIFTED_END_SKIP_M, self.cum[i]) };
             let (o, known) = self.offset_around(points, lo, hi)?;
-            known.then(|| [self.line[i][0] - o[0], self.line[i][1] - o[1]])
+            Some(([self.line[i][0] - o[0], self.line[i][1] - o[1]], known))
         })
     }
 
