@@ -344,6 +344,46 @@ fn an_end_off_a_straight_street_is_read_on_the_aisle_beside_it() {
     assert!(!aisle(&m), "{:?}", m.possible);
 }
 
+/// A drawing that starts between the entry and the exit of a 38 m one-way loop into a
+/// car park's entrance in Helsinki (`osm:way/27572905`, `tunnel=yes` of unknown clearance;
+/// the evaluation's route 59), with no vertex on the loop, and goes south along the street
+/// the loop leaves onto (and back past the start 80 m later). Moved back by the drawing's
+/// offset, the start lies about as near the loop as the street: the loop is a possible start
+/// (before, the fit ran to where the drawing passes the loop's exit again, 85 m on, and the
+/// route passed). Started 8 m down the street, it is not.
+#[test]
+fn a_start_as_near_a_car_park_loop_as_the_street_may_be_on_it() {
+    let net = helsinki();
+    let mut drawn = vec![
+        [24.9395958, 60.1709313],
+        [24.9395529, 60.1709174],
+        [24.9397268, 60.1706119],
+        [24.9398456, 60.1708594],
+        [24.9396885, 60.1709804],
+        [24.9392769, 60.1709884],
+        [24.9387266, 60.1709628],
+        [24.9380214, 60.1709116],
+        [24.9376065, 60.1708893],
+        [24.9373932, 60.1711370],
+        [24.9373453, 60.1713921],
+        [24.9372832, 60.1715856],
+        [24.9372487, 60.1717609],
+        [24.9371971, 60.1719384],
+        [24.9376101, 60.1720134],
+        [24.9380477, 60.1719174],
+        [24.9380930, 60.1717583],
+        [24.9380770, 60.1717534],
+    ];
+    let loop_way = |m: &RouteMatch| m.possible.iter().any(|p| p.via_way_id == 27572905);
+    let m = net.match_route(&drawn);
+    assert!(m.ways.iter().all(|w| w.way_id != 27572905), "{:?}", m.ways);
+    assert!(loop_way(&m), "{:?}", m.possible);
+    drawn.remove(1);
+    drawn[0] = [24.9396020, 60.1708593];
+    let m = net.match_route(&drawn);
+    assert!(!loop_way(&m), "{:?}", m.possible);
+}
+
 /// A drawing of a few points that goes round Monaco's private Place du Casino
 /// (`osm:way/161752645`, 161752633; the evaluation's route 456) where the matched path
 /// takes Avenue de Monte-Carlo beside it: the drawing's chords cut the loop to 35 m of

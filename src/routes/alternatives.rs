@@ -586,8 +586,9 @@ impl RouteNetwork {
         }
         // Where the drawing's offset is known at its start (end), the route starts (ends)
         // where the drawing does moved back by it: on the piece, if that lies on it and
-        // the piece fits the drawing moved back as well as the matched path there (the
-        // last metres of a driveway a drawing of a few points cuts across). Where only the
+        // the piece fits the drawing moved back at least as well as the matched path there
+        // (the drawing cannot tell them apart: the last metres of a driveway a drawing of
+        // a few points cuts across, a car-park loop at the start). Where only the
         // offset across the road is known (a straight road), the route starts (ends)
         // somewhere along the road from there: on the piece, if that lies off the matched
         // path and the piece runs there from it (a parking aisle turned into at the end).
@@ -622,20 +623,26 @@ impl RouteNetwork {
                     if k == 0 { matched_buf.insert(0, end) } else { matched_buf.push(end) }
                 }
                 let ends_here = if known {
+                    // From the drawing's end to where it first (last) passes the joint:
+                    // where it passes it nearest may be round a loop, far from this end.
+                    let passed = passes(k, Some(node));
                     let (from_m, to_m) = if k == 0 {
-                        (along(0, None), along(1, Some(node)))
+                        let start = along(0, None);
+                        (start, passed.iter().copied().find(|&m| m >= start).unwrap_or_else(|| along(1, Some(node))))
                     } else {
-                        (along(0, Some(node)), along(1, None))
+                        let end = along(1, None);
+                        (passed.iter().copied().rev().find(|&m| m <= end).unwrap_or_else(|| along(0, Some(node))), end)
                     };
                     let Some((o, true)) = drawing.offset_around(&path.points, from_m, to_m) else { continue };
                     let chain = chains[joint.chain.clone()].iter().map(|&n| self.node_xy(n));
+                    let end_at = lerp(a, b, t);
                     reading_buf.clear();
                     if k == 0 {
-                        reading_buf.extend([c, b].into_iter().chain(chain));
+                        reading_buf.extend([end_at, b].into_iter().chain(chain));
                     } else {
-                        reading_buf.extend(chain.rev().chain([a, c]));
+                        reading_buf.extend(chain.rev().chain([a, end_at]));
                     }
-                    drawing.worse_fit(reading_buf, matched_buf, o, from_m, to_m) <= -WORSE_FIT_M2
+                    drawing.worse_fit(reading_buf, matched_buf, o, from_m, to_m) <= 0.0
                 } else {
                     // How far the route runs from where it ends on the piece to the path.
                     let beyond = joint.dist + len * if k == 0 { 1.0 - t } else { t };
