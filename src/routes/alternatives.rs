@@ -411,7 +411,8 @@ impl RouteNetwork {
     /// that the matched path does not meet, if a path through the segment explains the
     /// drawing almost as well as the matched one: it joins the matched path (or starts or
     /// ends where the drawing does) before and after the segment, about as long and
-    /// straying from the drawing little more than the matched path does there.
+    /// straying from the drawing little more than the matched path does there. `fresh` is
+    /// a buffer for the piece's restrictions, kept between pieces.
     fn through<'n>(
         &'n self,
         search: &mut Search,
@@ -603,9 +604,9 @@ impl RouteNetwork {
                     project_on_segment(c, a, b)
                 } else {
                     let Some(u) = self.path_heading(path, k) else { continue };
-                    let along =
+                    let ends_along =
                         [[c[0] - END_M * u[0], c[1] - END_M * u[1]], [c[0] + END_M * u[0], c[1] + END_M * u[1]]];
-                    segments_apart(along, [a, b])
+                    segments_apart(ends_along, [a, b])
                 };
                 if d > SHIFTED_END_M {
                     continue;
