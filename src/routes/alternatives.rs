@@ -337,9 +337,7 @@ impl RouteNetwork {
             let via = self.way_id(p.way);
             let mut found: Vec<(&HitTemplate, [f64; 2], i64)> = found.into_iter().map(|(t, at)| (t, at, via)).collect();
             if dist(self.node_xy(outer), end) <= END_M {
-                let (a, b) = (self.node_xy(u), self.node_xy(v));
-                let towards_v = if start { below } else { !below };
-                let heading = if towards_v { [b[0] - a[0], b[1] - a[1]] } else { [a[0] - b[0], a[1] - b[1]] };
+                let heading = self.path_heading(path, if start { 0 } else { 1 }).unwrap_or([0.0; 2]);
                 self.past_end(outer, start, EndArea { at: end, radius, heading }, path, &mut found);
             }
             for (t, at, via_way_id) in found {
@@ -526,10 +524,9 @@ impl RouteNetwork {
                 // between the two points, and the other reading's nodes and midpoints
                 // (from where the drawing starts, to where it ends, at the route's ends).
                 let (lo, hi) = (kn.min(km), kn.max(km));
-                let first = path.points.partition_point(|(k, _)| *k < lo);
-                let last = path.points.partition_point(|(k, _)| *k <= hi);
+                let stretch_at = points_between(path, lo, hi);
                 let mut matched_stray: f64 = 0.0;
-                for (d, (_, p)) in path_away[first..last].iter_mut().zip(&path.points[first..last]) {
+                for (d, (_, p)) in path_away[stretch_at.clone()].iter_mut().zip(&path.points[stretch_at.clone()]) {
                     if d.is_nan() {
                         *d = away(*p);
                     }
@@ -569,7 +566,7 @@ impl RouteNetwork {
                 let worse = offset.map(|(o, _)| {
                     reading_buf.clear();
                     reading_buf.extend(chain.iter().map(|&n| self.node_xy(n)));
-                    matched_between(path, lo, hi, matched_buf);
+                    matched_points(path, stretch_at.clone(), matched_buf);
                     drawing.worse_fit(reading_buf, matched_buf, o, from_m, to_m)
                 });
                 if cut && worse.is_none_or(|w| w > -CUT_FIT_M2) {
@@ -619,7 +616,7 @@ impl RouteNetwork {
                 let at = path.nodes[&node];
                 let (lo, hi) = if k == 0 { (0.0, at) } else { (at, total_km) };
                 // With the partial piece at the path's end.
-                matched_between(path, lo, hi, matched_buf);
+                matched_points(path, points_between(path, lo, hi), matched_buf);
                 if let Some(end) = self.path_end(path, k) {
                     if k == 0 { matched_buf.insert(0, end) } else { matched_buf.push(end) }
                 }
@@ -847,13 +844,16 @@ const FOOT_REACH_M: f64 = 40.0;
 /// corners the path goes round.
 const FOOT_REACH_WIDE_M: f64 = 160.0;
 
-/// The matched path's points from `lo` to `hi` km into `out`, each once (a node ends one
-/// piece and starts the next).
-fn matched_between(path: &PathIndex, lo: f64, hi: f64, out: &mut Vec<[f64; 2]>) {
-    let first = path.points.partition_point(|p| p.0 < lo);
-    let last = path.points.partition_point(|p| p.0 <= hi);
+/// Where the matched path's points from `lo` to `hi` km lie in `path.points`.
+fn points_between(path: &PathIndex, lo: f64, hi: f64) -> Range<usize> {
+    path.points.partition_point(|p| p.0 < lo)..path.points.partition_point(|p| p.0 <= hi)
+}
+
+/// The matched path's points `at` (see [`points_between`]) into `out`, each once (a node
+/// ends one piece and starts the next).
+fn matched_points(path: &PathIndex, at: Range<usize>, out: &mut Vec<[f64; 2]>) {
     out.clear();
-    out.extend(path.points[first..last].iter().map(|p| p.1));
+    out.extend(path.points[at].iter().map(|p| p.1));
     out.dedup();
 }
 
