@@ -418,3 +418,36 @@ fn a_loop_a_sparse_drawing_cuts_short_is_read_by_its_vertices() {
     drawn[1] = [7.4277400, 43.7390700];
     assert!(!square(&net.match_route(&drawn)));
 }
+
+/// The evaluation's bus route 101 (seed 1) on Untere Neckarstraße, Heidelberg: the route
+/// leaves the one-way street into a car park's one-way loop through a tunnel of unknown
+/// clearance (`osm:way/14197792`, 76 m) and rejoins the street 13 m on. Drawn with two
+/// vertices round it, the drawing steps back along the street between them, which no
+/// segment shows by itself: the drawing passes the loop's exit twice, and the stretch
+/// between those passes fits the loop far better than the street, so the tunnel is a
+/// possible reading (before, the drawing was taken to pass the exit once and the route
+/// passed). Drawn straight along the street, it is not.
+#[test]
+fn a_car_park_loop_the_drawing_steps_back_round_is_read() {
+    let Some(net) = routes_common::network("bus.osm.pbf") else { return };
+    let mut drawn = vec![
+        [8.7009768, 49.4122262],
+        [8.7004313, 49.4121031],
+        [8.6999551, 49.4119981],
+        [8.7000977, 49.4120640],
+        [8.6997310, 49.4120345],
+        [8.6993871, 49.4121750],
+        [8.6992648, 49.4124315],
+        [8.6987270, 49.4123414],
+        [8.6983999, 49.4122675],
+        [8.6987698, 49.4122697],
+        [8.6991856, 49.4123434],
+    ];
+    let tunnel = |m: &oscar::routes::RouteMatch| m.possible.iter().any(|p| p.via_way_id == 14197792);
+    let m = net.match_route(&drawn);
+    assert!(m.ways.iter().all(|w| w.way_id != 14197792), "{:?}", m.ways);
+    assert!(tunnel(&m), "{:?}", m.possible);
+    drawn.drain(2..4);
+    let m = net.match_route(&drawn);
+    assert!(!tunnel(&m), "{:?}", m.possible);
+}

@@ -502,14 +502,20 @@ impl RouteNetwork {
                     let cut = if drawn > matched + LENGTH_SLACK_M { LONGER_SLACK_SHARE } else { LENGTH_SLACK_SHARE };
                     outside(drawn, cut)
                 };
-                let nearest = along(1, m) - along(0, n);
-                let mut miss = vs_matched.min(vs_drawn(nearest));
+                // Where the drawing passes the two points nearest.
+                let (mut from_m, mut to_m) = (along(0, n), along(1, m));
+                let mut miss = vs_matched.min(vs_drawn(to_m - from_m));
                 // Round a loop the drawing between the two points is not the stretch read.
                 let looped = miss > 0.0;
                 if looped {
                     // Where the drawing passes the same place twice (round a loop), the
                     // stretch round the loop; looked for only here, it costs a few queries.
-                    miss = miss.min(vs_drawn(stretch(&passes(0, n), &passes(1, m), nearest, other)));
+                    if let Some((ka, kb)) = stretch(&passes(0, n), &passes(1, m), to_m - from_m, other) {
+                        let round = vs_drawn(kb - ka);
+                        if round < miss {
+                            (miss, from_m, to_m) = (round, ka, kb);
+                        }
+                    }
                 }
                 // A drawing of a few points cuts a loop's corners by more than the length
                 // allows: the reading may still fit its vertices far better.
@@ -559,20 +565,32 @@ impl RouteNetwork {
                 // Where the rest of the drawing tells its offset from the roads, the drawing
                 // moved back by it must run about as near the reading as the matched path:
                 // a road beside the one drawn fails, however far the drawing is offset.
-                let (from_m, to_m) = (along(0, n), along(1, m));
-                let offset = ((!looped || cut) && from_m < to_m)
-                    .then(|| drawing.offset_around(&path.points, from_m, to_m))
-                    .flatten();
+                let offset = (from_m < to_m).then(|| drawing.offset_around(&path.points, from_m, to_m)).flatten();
                 let worse = offset.map(|(o, _)| {
                     reading_buf.clear();
                     reading_buf.extend(chain.iter().map(|&n| self.node_xy(n)));
-                    matched_points(path, stretch_at.clone(), matched_buf);
+                    // A reading that leaves and rejoins the path at one place (along a dead
+                    // end and back, round a loop): the path only passes that place, but a
+                    // drawing that steps back along the road passes it twice as well, so
+                    // the reading must fit the drawing between as well as the path there,
+                    // within that length either side of the place, does. One the drawing
+                    // cuts short must fit it far better than the place itself (below).
+                    let at = if hi <= lo && !cut {
+                        let either_side = (to_m - from_m) / 1000.0;
+                        points_between(path, lo - either_side, hi + either_side)
+                    } else {
+                        stretch_at.clone()
+                    };
+                    matched_points(path, at, matched_buf);
                     drawing.worse_fit(reading_buf, matched_buf, o, from_m, to_m)
                 });
                 if cut && worse.is_none_or(|w| w > -CUT_FIT_M2) {
                     continue;
                 }
-                if offset.is_some_and(|(_, known)| known) && worse.is_some_and(|w| w > WORSE_FIT_M2) {
+                // Round a loop the stretch compared is the drawing's own excursion: where
+                // only the offset across the road is known, a reading that explains it no
+                // better than the road (a vertex that steps back along it) fails too.
+                if offset.is_some_and(|(_, known)| known || looped) && worse.is_some_and(|w| w > WORSE_FIT_M2) {
                     continue;
                 }
                 // A reading that starts or ends on the piece covers only part of it.
@@ -868,8 +886,12 @@ fn segments_apart(p: [[f64; 2]; 2], q: [[f64; 2]; 2]) -> (f64, f64) {
 }
 
 /// Squared distance from `p` to the polyline `line`, looking at every segment, square
-/// metres.
+/// metres; a line of one point (a path that stays at a node) is that point.
 fn line_away_2(line: &[[f64; 2]], p: [f64; 2]) -> f64 {
+    if let [only] = line {
+        let d = dist(*only, p);
+        return d * d;
+    }
     line.windows(2).map(|w| project_on_segment_2(p, w[0], w[1]).1).fold(f64::INFINITY, f64::min)
 }
 
@@ -1217,47 +1239,68 @@ impl Drawing {
         // A segment is listed once per grid cell it crosses.
         near.sort_by_key(|n| n.0);
         near.dedup_by_key(|n| n.0);
-        let mut out: Vec<f64> = Vec::new();
-        // In a visit: its nearest (distance, along) so far. Between visits: the furthest
-        // distance since the last one left.
-        let mut nearest: Option<(f64, f64)> = None;
-        let mut away = f64::INFINITY;
+        let mut visits = Visits { out: Vec::new(), nearest: None, away: f64::INFINITY };
         let mut last: Option<usize> = None;
         for &(k, d, along) in &near {
-            if last.is_some_and(|l| l + 1 != k) {
-                // The drawing went beyond the uncertainty and came back.
-                out.extend(nearest.take().map(|n| n.1));
-                away = f64::INFINITY;
+            match last {
+                Some(l) if l + 1 != k => {
+                    // The drawing went beyond the uncertainty and came back.
+                    visits.out.extend(visits.nearest.take().map(|n| n.1));
+                    visits.away = f64::INFINITY;
+                }
+                // The vertex between two near segments: a drawing of a few points goes out
+                // and back (round a loop) between its vertices, not within a segment.
+                Some(_) => visits.see(dist(p, self.line[k]), self.cum[k]),
+                None => {}
             }
             last = Some(k);
-            match nearest {
-                Some((best, _)) if d < best => nearest = Some((d, along)),
-                Some((best, at)) if d >= best + REVISIT_M => {
-                    out.push(at);
-                    nearest = None;
-                    away = d;
-                }
-                Some(_) => {}
-                None if d <= away - REVISIT_M => nearest = Some((d, along)),
-                None => away = away.max(d),
-            }
+            visits.see(d, along);
         }
-        out.extend(nearest.map(|n| n.1));
-        out
+        visits.out.extend(visits.nearest.map(|n| n.1));
+        visits.out
     }
 }
 
-/// Length of the drawing from one of its passes `at_a` of a point to one of its later
-/// passes `at_b` of another ([`Drawing::passes`]), as near `length` as they allow,
-/// `nearest` (between the nearest passes) where none is nearer: where the drawing goes
-/// round a loop and passes a point twice, the stretch round the loop is the one to
-/// compare a loop with.
-fn stretch(at_a: &[f64], at_b: &[f64], nearest: f64, length: f64) -> f64 {
-    let mut best = nearest;
+/// The visits [`Drawing::passes`] finds so far.
+struct Visits {
+    /// Where along the drawing each finished visit came nearest, metres.
+    out: Vec<f64>,
+    /// In a visit: its nearest (distance, along) so far.
+    nearest: Option<(f64, f64)>,
+    /// Between visits: the furthest distance since the last one left.
+    away: f64,
+}
+
+impl Visits {
+    /// The drawing `along` metres from its start lies `d` from the point.
+    fn see(&mut self, d: f64, along: f64) {
+        match self.nearest {
+            Some((best, _)) if d < best => self.nearest = Some((d, along)),
+            Some((best, at)) if d >= best + REVISIT_M => {
+                self.out.push(at);
+                self.nearest = None;
+                self.away = d;
+            }
+            Some(_) => {}
+            None if d <= self.away - REVISIT_M => self.nearest = Some((d, along)),
+            None => self.away = self.away.max(d),
+        }
+    }
+}
+
+/// The stretch of the drawing from one of its passes `at_a` of a point to one of its
+/// later passes `at_b` of another ([`Drawing::passes`]) whose length is nearest `length`,
+/// if nearer than `nearest` (between the nearest passes): where the drawing goes round a
+/// loop and passes a point twice, the stretch round the loop is the one to compare a loop
+/// with. Metres along the drawing.
+fn stretch(at_a: &[f64], at_b: &[f64], nearest: f64, length: f64) -> Option<(f64, f64)> {
+    let mut best = None;
+    let mut off = (nearest - length).abs();
     for &ka in at_a {
         for &kb in at_b.iter().filter(|&&kb| kb > ka) {
-            if (kb - ka - length).abs() < (best - length).abs() {
-                best = kb - ka;
+            if (kb - ka - length).abs() < off {
+                off = (kb - ka - length).abs();
+                best = Some((ka, kb));
             }
         }
     }
@@ -1377,6 +1420,27 @@ mod tests {
         }
         let listed: usize = drawing.cells.values().map(|&(lo, hi)| (hi - lo) as usize).sum();
         assert_eq!(listed, drawing.in_cells.len());
+    }
+
+    #[test]
+    fn a_drawing_that_steps_out_and_back_between_vertices_passes_twice() {
+        // Along x, past the point at 50 m to a vertex 14 m beyond it and back to 3 m
+        // from it: two passes, though every segment comes within 3 m of it.
+        let line = [[0.0, 0.0], [64.0, 0.0], [53.0, 1.0], [0.0, 30.0]];
+        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2]);
+        let passes = drawing.passes([50.0, 0.0]);
+        assert_eq!(passes.len(), 2, "{passes:?}");
+        assert!((passes[0] - 50.0).abs() < 1e-6 && passes[1] > 64.0, "{passes:?}");
+        // Stepping 4 m beyond it is jitter: one pass.
+        let line = [[0.0, 0.0], [54.0, 0.0], [51.0, 1.0], [0.0, 30.0]];
+        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2]);
+        assert_eq!(drawing.passes([50.0, 0.0]).len(), 1);
+    }
+
+    #[test]
+    fn a_path_that_stays_at_a_node_is_that_point() {
+        assert_eq!(line_away_2(&[[3.0, 4.0]], [0.0, 0.0]), 25.0);
+        assert_eq!(line_away_2(&[], [0.0, 0.0]), f64::INFINITY);
     }
 
     #[test]

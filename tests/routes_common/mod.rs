@@ -42,7 +42,10 @@ pub fn extract(name: &str) -> Option<PathBuf> {
 /// A real extract from `../shared`, imported into a scratch directory; `None` where absent
 /// (said loudly, fatal on CI, by [`osm_extracts`]).
 pub fn network(pbf: &str) -> Option<oscar::routes::RouteNetwork> {
-    let dir = temp_dir(&format!("net-{pbf}"));
+    // Tests of one binary run in parallel: each import gets its own directory.
+    static IMPORTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = IMPORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = temp_dir(&format!("net-{pbf}-{n}"));
     oscar::routes::import_osm(&extract(pbf)?, &dir).expect("import");
     Some(oscar::routes::RouteNetwork::load(&dir).expect("load"))
 }
