@@ -451,3 +451,38 @@ fn a_car_park_loop_the_drawing_steps_back_round_is_read() {
     let m = net.match_route(&drawn);
     assert!(!tunnel(&m), "{:?}", m.possible);
 }
+
+/// The evaluation's Helsinki route 379: along a street past the mouth of a way behind a
+/// gate (`osm:node/3227951595`, `maxheight=2.6`, `access=private`), with the second vertex
+/// 8 m back at the junction (drawing noise). The drawing passes the junction twice, and
+/// out along that way and back is about as long as the drawing between; but the street
+/// explains the vertex at the junction just as well, so it is not a possible reading
+/// (before, fitting it no worse was enough).
+#[test]
+fn a_vertex_stepped_back_at_a_junction_is_not_a_way_out_and_back() {
+    let net = helsinki();
+    let mut drawn = vec![
+        [24.9417248, 60.1675002],
+        [24.9411173, 60.1672864],
+        [24.9412518, 60.1673337],
+        [24.9406423, 60.1671207],
+        [24.9400324, 60.1669100],
+        [24.9396115, 60.1667673],
+        [24.9391203, 60.1670222],
+        [24.9392558, 60.1669519],
+        [24.9385498, 60.1668872],
+        [24.9383002, 60.1666713],
+        [24.9383894, 60.1663539],
+        [24.9383683, 60.1664290],
+        [24.9378714, 60.1662018],
+        [24.9375554, 60.1664335],
+        [24.9372771, 60.1666131],
+        [24.9371116, 60.1667931],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.possible.iter().all(|p| p.hit.source != "osm:node/3227951595"), "{:?}", m.possible);
+    // Without the vertex stepped back the drawing passes the junction once: the same.
+    drawn.remove(2);
+    let m = net.match_route(&drawn);
+    assert!(m.possible.iter().all(|p| p.hit.source != "osm:node/3227951595"), "{:?}", m.possible);
+}

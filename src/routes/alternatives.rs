@@ -566,16 +566,17 @@ impl RouteNetwork {
                 // moved back by it must run about as near the reading as the matched path:
                 // a road beside the one drawn fails, however far the drawing is offset.
                 let offset = (from_m < to_m).then(|| drawing.offset_around(&path.points, from_m, to_m)).flatten();
+                // A reading that leaves and rejoins the path at one place (along a dead end
+                // and back, round a loop): the path only passes that place, but a drawing
+                // that steps back along the road passes it twice as well, so the reading is
+                // compared with the path within that length either side of the place, and
+                // must fit the drawing better (a vertex at the junction fits both alike).
+                // One the drawing cuts short must fit it far better than the place itself.
+                let one_place = hi <= lo && !cut;
                 let worse = offset.map(|(o, _)| {
                     reading_buf.clear();
                     reading_buf.extend(chain.iter().map(|&n| self.node_xy(n)));
-                    // A reading that leaves and rejoins the path at one place (along a dead
-                    // end and back, round a loop): the path only passes that place, but a
-                    // drawing that steps back along the road passes it twice as well, so
-                    // the reading must fit the drawing between as well as the path there,
-                    // within that length either side of the place, does. One the drawing
-                    // cuts short must fit it far better than the place itself (below).
-                    let at = if hi <= lo && !cut {
+                    let at = if one_place {
                         let either_side = (to_m - from_m) / 1000.0;
                         points_between(path, lo - either_side, hi + either_side)
                     } else {
@@ -590,7 +591,8 @@ impl RouteNetwork {
                 // Round a loop the stretch compared is the drawing's own excursion: where
                 // only the offset across the road is known, a reading that explains it no
                 // better than the road (a vertex that steps back along it) fails too.
-                if offset.is_some_and(|(_, known)| known || looped) && worse.is_some_and(|w| w > WORSE_FIT_M2) {
+                let allowed = if looped && one_place { -WORSE_FIT_M2 } else { WORSE_FIT_M2 };
+                if offset.is_some_and(|(_, known)| known || looped) && worse.is_some_and(|w| w > allowed) {
                     continue;
                 }
                 // A reading that starts or ends on the piece covers only part of it.
