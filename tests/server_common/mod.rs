@@ -98,7 +98,18 @@ pub fn refused(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_oscar"));
     cmd.args(args);
     let child = configure(&mut cmd, port, env).stderr(Stdio::piped()).spawn().unwrap();
-    let serving = || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    // Serving: the port answers and the child has not exited 2 s later (another test's
+    // server may have been given the same free port meanwhile; a refusing oscar exits).
+    let answered: std::cell::Cell<Option<Instant>> = std::cell::Cell::new(None);
+    let serving = || match answered.get() {
+        Some(at) => at.elapsed() > Duration::from_secs(2),
+        None => {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                answered.set(Some(Instant::now()));
+            }
+            false
+        }
+    };
     let out = output_within(child, Duration::from_secs(20), serving)
         .unwrap_or_else(|| panic!("`oscar {}` started instead of refusing", args.join(" ")));
     (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
