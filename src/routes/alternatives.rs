@@ -1245,11 +1245,8 @@ impl Drawing {
         let mut last: Option<usize> = None;
         for &(k, d, along) in &near {
             match last {
-                Some(l) if l + 1 != k => {
-                    // The drawing went beyond the uncertainty and came back.
-                    visits.out.extend(visits.nearest.take().map(|n| n.1));
-                    visits.away = f64::INFINITY;
-                }
+                // The drawing went beyond the uncertainty and came back.
+                Some(l) if l + 1 != k => visits.leave(),
                 // The vertex between two near segments: a drawing of a few points goes out
                 // and back (round a loop) between its vertices, not within a segment.
                 Some(_) => visits.see(dist(p, self.line[k]), self.cum[k]),
@@ -1258,7 +1255,7 @@ impl Drawing {
             last = Some(k);
             visits.see(d, along);
         }
-        visits.out.extend(visits.nearest.map(|n| n.1));
+        visits.leave();
         visits.out
     }
 }
@@ -1287,6 +1284,12 @@ impl Visits {
             None if d <= self.away - REVISIT_M => self.nearest = Some((d, along)),
             None => self.away = self.away.max(d),
         }
+    }
+
+    /// The drawing is beyond the uncertainty: a visit in progress ends.
+    fn leave(&mut self) {
+        self.out.extend(self.nearest.take().map(|n| n.1));
+        self.away = f64::INFINITY;
     }
 }
 
