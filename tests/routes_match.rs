@@ -486,3 +486,84 @@ fn a_vertex_stepped_back_at_a_junction_is_not_a_way_out_and_back() {
     let m = net.match_route(&drawn);
     assert!(m.possible.iter().all(|p| p.hit.source != "osm:node/3227951595"), "{:?}", m.possible);
 }
+
+/// The evaluation's Liechtenstein route 20: along Essanestrasse and into Böschfeldweg
+/// (`osm:way/109810667`), the drawing ending 4.5 m before the bollard that closes it
+/// (`osm:node/1256051214`; beyond it only a footway goes on). No road goes on through the
+/// bollard, so a route that reaches it ends there and does not pass it: it is no possible
+/// hit (before, every node at the matched path's outer end was). A gate on a passage that
+/// goes on still is (`loops_spurs_a_gate_and_a_fork_at_the_end_are_not_read_past`).
+#[test]
+fn a_bollard_that_closes_a_dead_end_is_not_read_past_the_end() {
+    let Some(net) = routes_common::network("liechtenstein-latest.osm.pbf") else { return };
+    let drawn = [
+        [9.5255551, 47.2084463],
+        [9.5251620, 47.2085691],
+        [9.5249254, 47.2086536],
+        [9.5247273, 47.2087282],
+        [9.5245176, 47.2087973],
+        [9.5241097, 47.2089296],
+        [9.5238099, 47.2090376],
+        [9.5234918, 47.2090675],
+        [9.5234180, 47.2087917],
+        [9.5234278, 47.2087543],
+    ];
+    let m = net.match_route(&drawn);
+    assert_eq!(m.ways.last().map(|w| w.way_id), Some(109810667), "{:?}", m.ways);
+    let bollard = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:node/1256051214";
+    assert!(!m.possible.iter().any(bollard), "{:?}", m.possible);
+    assert!(m.hits.iter().all(|h| h.source != "osm:node/1256051214"), "{:?}", m.hits);
+}
+
+/// The evaluation's Helsinki route 282 (seed 3), thinned along Eteläesplanadi: east along
+/// it, south down Fabianinkatu and 6 m east into the way behind a private gate
+/// (`osm:node/1943395886` on `osm:way/183917373`), ending 6 m short of the gate. The
+/// drawing's offset from the roads is measured on the esplanade, which runs straight and
+/// across Fabianinkatu, where the matched path ends: it tells where along Fabianinkatu the
+/// drawing ends, not where across, so it moves the end onto no road beside it and the gate
+/// is no possible end (before, the end moved by it read the way through the gate). Where
+/// the offset is measured along the street the path ends on, it does
+/// (`an_end_off_a_straight_street_is_read_on_the_aisle_beside_it`).
+#[test]
+fn an_offset_measured_round_a_corner_does_not_move_the_end_across_the_road() {
+    let net = helsinki();
+    let drawn = [
+        [24.9467702, 60.1670961],
+        [24.9469373, 60.1671143],
+        [24.9470184, 60.1671050],
+        [24.9472447, 60.1671179],
+        [24.9474118, 60.1671143],
+        [24.9475395, 60.1671251],
+        [24.9475853, 60.1671204],
+        [24.9477466, 60.1671320],
+        [24.9478243, 60.1671213],
+        [24.9479626, 60.1671233],
+        [24.9481246, 60.1671363],
+        [24.9482531, 60.1671371],
+        [24.9483873, 60.1671386],
+        [24.9485821, 60.1671413],
+        [24.9487680, 60.1671462],
+        [24.9488980, 60.1671414],
+        [24.9490406, 60.1671439],
+        [24.9490962, 60.1671549],
+        [24.9492541, 60.1671505],
+        [24.9493937, 60.1671598],
+        [24.9494122, 60.1671286],
+        [24.9494214, 60.1670852],
+        [24.9494143, 60.1670514],
+        [24.9494315, 60.1670028],
+        [24.9494095, 60.1669685],
+        [24.9494407, 60.1669312],
+        [24.9494170, 60.1668862],
+        [24.9494217, 60.1668513],
+        [24.9494358, 60.1667921],
+        [24.9494305, 60.1668144],
+        [24.9494494, 60.1667660],
+        [24.9494686, 60.1667212],
+        [24.9495762, 60.1667250],
+        [24.9496336, 60.1667453],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert!(m.possible.iter().all(|p| p.hit.source != "osm:node/1943395886"), "{:?}", m.possible);
+}

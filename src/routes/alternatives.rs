@@ -331,9 +331,12 @@ impl RouteNetwork {
                 }
             }
             // Also where the path ends right at it: a drawing that ends at a gate may
-            // stop before it or go through.
+            // stop before it or go through; where no road goes on (a bollard closing a dead
+            // end), through it is no reading, and a route that ends at a node does not meet it.
             let at = self.node_xy(outer);
-            found.extend(self.node_hits(outer).iter().map(|t| (t, at)));
+            if !self.dead_end(outer) {
+                found.extend(self.node_hits(outer).iter().map(|t| (t, at)));
+            }
             let via = self.way_id(p.way);
             let mut found: Vec<(&HitTemplate, [f64; 2], i64)> = found.into_iter().map(|(t, at)| (t, at, via)).collect();
             if dist(self.node_xy(outer), end) <= END_M {
@@ -400,7 +403,10 @@ impl RouteNetwork {
                 for (f, t) in self.seg_hits(e.way, e.seg) {
                     found.push((t, self.point_xy(e.way, e.seg, *f), via));
                 }
-                found.extend(self.node_hits(next).iter().map(|t| (t, b, via)));
+                // A node no road goes on from is where such a route ends, not one it passes.
+                if !self.dead_end(next) {
+                    found.extend(self.node_hits(next).iter().map(|t| (t, b, via)));
+                }
             }
         }
     }
@@ -592,7 +598,8 @@ impl RouteNetwork {
                 // only the offset across the road is known, a reading that explains it no
                 // better than the road (a vertex that steps back along it) fails too.
                 let allowed = if looped && one_place { -WORSE_FIT_M2 } else { WORSE_FIT_M2 };
-                if offset.is_some_and(|(_, known)| known || looped) && worse.is_some_and(|w| w > allowed) {
+                if offset.is_some_and(|(_, known)| known == Known::Both || looped) && worse.is_some_and(|w| w > allowed)
+                {
                     continue;
                 }
                 // A reading that starts or ends on the piece covers only part of it.
@@ -617,10 +624,16 @@ impl RouteNetwork {
                     continue;
                 }
                 let Some((c, known)) = drawing.shifted_end(k, &path.points) else { continue };
-                let (t, d) = if known {
+                let (t, d) = if known == Known::Both {
                     project_on_segment(c, a, b)
                 } else {
                     let Some(u) = self.path_heading(path, k) else { continue };
+                    // Measured across roads that cross the one the path ends on (round a
+                    // corner before the end), the offset says nothing about where across
+                    // that road the drawing ends.
+                    if known.across().is_some_and(|n| (n[0] * u[0] + n[1] * u[1]).abs() > ACROSS_END_COS) {
+                        continue;
+                    }
                     let ends_along =
                         [[c[0] - END_M * u[0], c[1] - END_M * u[1]], [c[0] + END_M * u[0], c[1] + END_M * u[1]]];
                     segments_apart(ends_along, [a, b])
@@ -640,7 +653,7 @@ impl RouteNetwork {
                 if let Some(end) = self.path_end(path, k) {
                     if k == 0 { matched_buf.insert(0, end) } else { matched_buf.push(end) }
                 }
-                let ends_here = if known {
+                let ends_here = if known == Known::Both {
                     // From the drawing's end to where it first (last) passes the joint:
                     // where it passes it nearest may be round a loop, far from this end.
                     let passed = passes(k, Some(node));
@@ -651,7 +664,7 @@ impl RouteNetwork {
                         let end = along(1, None);
                         (passed.iter().copied().rev().find(|&m| m <= end).unwrap_or_else(|| along(0, Some(node))), end)
                     };
-                    let Some((o, true)) = drawing.offset_around(&path.points, from_m, to_m) else { continue };
+                    let Some((o, Known::Both)) = drawing.offset_around(&path.points, from_m, to_m) else { continue };
                     let chain = chains[joint.chain.clone()].iter().map(|&n| self.node_xy(n));
                     let end_at = lerp(a, b, t);
                     reading_buf.clear();
@@ -851,6 +864,10 @@ const MAX_CUT_M: f64 = 20.0;
 /// ...is one where it fits the drawing moved back by its offset better than the matched
 /// path by this much, square metres.
 const CUT_FIT_M2: f64 = 100.0;
+/// Where only the offset across the roads before an end of the drawing is known, it tells
+/// where across the road the path ends on only where those roads run within 45 degrees of
+/// it (the cosine between their normal and that road).
+const ACROSS_END_COS: f64 = std::f64::consts::FRAC_1_SQRT_2;
 /// Where only the offset across the road is known at an end of the drawing, the route may
 /// end off the matched path only where the drawing's end moved back by it lies this far
 /// from it, metres: more than the drift of the offset and the noise.
@@ -925,13 +942,33 @@ struct Drawing {
     offsets: RefCell<HashMap<(u64, u64), Offset>>,
 }
 
-/// The drawing's offset from the matched path, and whether it is known both ways (see
+/// The drawing's offset from the matched path, and in which directions it is known (see
 /// [`Drawing::offset_around`]).
-type Offset = Option<([f64; 2], bool)>;
+type Offset = Option<([f64; 2], Known)>;
 
-/// Where the route starts (ends) by the drawing's offset, and whether the offset is known
-/// both ways there (see [`Drawing::shifted_end`]).
-type ShiftedEnd = Option<([f64; 2], bool)>;
+/// Where the route starts (ends) by the drawing's offset, and in which directions the
+/// offset is known there (see [`Drawing::shifted_end`]).
+type ShiftedEnd = Option<([f64; 2], Known)>;
+
+/// In which directions a drawing's offset from the roads is known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Known {
+    /// Both ways: the roads it was measured on turn.
+    Both,
+    /// Only across the roads it was measured on, which run straight: their normal, of
+    /// unit length.
+    Across([f64; 2]),
+}
+
+impl Known {
+    /// The normal of the roads the offset is known across, where it is known only so.
+    fn across(self) -> Option<[f64; 2]> {
+        match self {
+            Known::Both => None,
+            Known::Across(n) => Some(n),
+        }
+    }
+}
 
 /// Where a vertex of the drawing comes nearest the matched path: on the segment from `a`
 /// to `b`, at fraction `t`.
@@ -1138,10 +1175,14 @@ impl Drawing {
         let det = xx * yy - xy * xy;
         let (trace, det_mean) = ((xx + yy) / count, det / (count * count));
         let smaller = trace / 2.0 - (trace * trace / 4.0 - det_mean).max(0.0).sqrt();
-        let known = smaller >= MIN_SPREAD;
-        // Along a straight road only the offset across it: the part along it is taken as
-        // none (ridge).
-        let ridge = if known { 0.0 } else { MIN_SPREAD * count };
+        // Along a straight road only the offset across it (the normals' principal axis):
+        // the part along it is taken as none (ridge).
+        let (known, ridge) = if smaller >= MIN_SPREAD {
+            (Known::Both, 0.0)
+        } else {
+            let axis = 0.5 * (2.0 * xy).atan2(xx - yy);
+            (Known::Across([axis.cos(), axis.sin()]), MIN_SPREAD * count)
+        };
         let (rx, ry) = (xx + ridge, yy + ridge);
         let det = rx * ry - xy * xy;
         let o = [(ry * bx - xy * by) / det, (rx * by - xy * bx) / det];
@@ -1387,12 +1428,15 @@ mod tests {
         let bend = [[0.0, 0.0], [200.0, 0.0], [200.0, 200.0]];
         let (drawing, path) = drawn_along(&bend, [3.0, -4.0], 200.0, [3.0, -4.0]);
         let (o, known) = drawing.offset_around(&path, 190.0, 210.0).expect("one offset");
-        assert!(known && dist(o, [3.0, -4.0]) < 0.5, "{o:?}");
+        assert!(known == Known::Both && dist(o, [3.0, -4.0]) < 0.5, "{o:?}");
         // Along a straight road only the offset across it is known.
         let straight = [[0.0, 0.0], [400.0, 0.0]];
         let (drawing, path) = drawn_along(&straight, [3.0, -4.0], 400.0, [3.0, -4.0]);
         let (o, known) = drawing.offset_around(&path, 190.0, 210.0).expect("one offset");
-        assert!(!known && (o[1] + 4.0).abs() < 0.5 && o[0].abs() < 0.5, "{o:?}");
+        // ...known across it: the road's normal, either way round.
+        let across = known.across().expect("known across only");
+        assert!(across[0].abs() < 1e-6 && (across[1].abs() - 1.0).abs() < 1e-6, "{across:?}");
+        assert!((o[1] + 4.0).abs() < 0.5 && o[0].abs() < 0.5, "{o:?}");
         // Half a leg drawn 8 m across the road from the other half: the path is not the
         // road drawn along one of them, and no offset is taken.
         let (drawing, path) = drawn_along(&bend, [3.0, -4.0], 100.0, [3.0, 4.0]);
