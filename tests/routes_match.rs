@@ -567,3 +567,38 @@ fn an_offset_measured_round_a_corner_does_not_move_the_end_across_the_road() {
     assert!(m.problems.is_empty(), "{:?}", m.problems);
     assert!(m.possible.iter().all(|p| p.hit.source != "osm:node/1943395886"), "{:?}", m.possible);
 }
+
+/// The evaluation's bus route 26 (seed 3): along Untere Neckarstraße in Heidelberg and
+/// round the 76 m car-park ramp loop off it (the tunnel `osm:way/14197792`, rejoining the
+/// street 13 m on), drawn with one vertex 8 m off the street where the loop runs and the
+/// street on either side, 20 m of drawing between where it passes the loop's ends. The loop
+/// is far longer than that stretch (the drawing cuts across it) but fits the vertex better
+/// than the street, so it is a possible reading (before, a loop cut by more than 20 m
+/// beyond the length check was never one). Without that vertex it is not.
+#[test]
+fn a_car_park_loop_a_sparse_drawing_cuts_across_is_read_by_its_vertex() {
+    let Some(net) = routes_common::network("bus.osm.pbf") else { return };
+    let mut drawn = vec![
+        [8.7020728, 49.4127532],
+        [8.7017038, 49.4126970],
+        [8.7014246, 49.4126611],
+        [8.7014442, 49.4124819],
+        [8.7013822, 49.4122636],
+        [8.7008860, 49.4121732],
+        [8.7005937, 49.4121038],
+        [8.7000998, 49.4120760],
+        [8.7002136, 49.4119779],
+        [8.6998469, 49.4120159],
+        [8.6995535, 49.4120014],
+        [8.6993270, 49.4123602],
+        [8.6990469, 49.4123861],
+        [8.6989521, 49.4123794],
+    ];
+    let tunnel = |m: &RouteMatch| m.possible.iter().any(|p| p.via_way_id == 14197792);
+    let m = net.match_route(&drawn);
+    assert!(m.ways.iter().all(|w| w.way_id != 14197792), "{:?}", m.ways);
+    assert!(tunnel(&m), "{:?}", m.possible);
+    drawn.remove(8);
+    let m = net.match_route(&drawn);
+    assert!(!tunnel(&m), "{:?}", m.possible);
+}

@@ -524,9 +524,11 @@ impl RouteNetwork {
                     }
                 }
                 // A drawing of a few points cuts a loop's corners by more than the length
-                // allows: the reading may still fit its vertices far better.
+                // allows: the reading may still fit its vertices far better. A loop off the
+                // matched path and back onto it (a car-park ramp) it may cut across by far.
                 let cut = miss > 0.0;
-                if miss > MAX_CUT_M {
+                let loop_cut = n.is_some() && m.is_some() && other > to_m - from_m;
+                if miss > if loop_cut { MAX_LOOP_CUT_M } else { MAX_CUT_M } {
                     continue;
                 }
                 if best.is_some_and(|b| miss >= b.0) {
@@ -861,9 +863,13 @@ const WORSE_FIT_M2: f64 = 20.0;
 const SHIFTED_END_M: f64 = 2.5;
 /// A reading longer than the length checks allow by up to this much, metres...
 const MAX_CUT_M: f64 = 20.0;
+/// ...or, for a loop off the matched path and back onto it that is longer than the
+/// drawing between, by up to this much (a 76 m car-park ramp loop drawn as a dip of two
+/// vertices)...
+const MAX_LOOP_CUT_M: f64 = 50.0;
 /// ...is one where it fits the drawing moved back by its offset better than the matched
-/// path by this much, square metres.
-const CUT_FIT_M2: f64 = 100.0;
+/// path by this much, square metres (one vertex 6 m off the path and 2.5 m off the loop).
+const CUT_FIT_M2: f64 = 30.0;
 /// Where only the offset across the roads before an end of the drawing is known, it tells
 /// where across the road the path ends on only where those roads run within 45 degrees of
 /// it (the cosine between their normal and that road).
