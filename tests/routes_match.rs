@@ -602,3 +602,38 @@ fn a_car_park_loop_a_sparse_drawing_cuts_across_is_read_by_its_vertex() {
     let m = net.match_route(&drawn);
     assert!(!tunnel(&m), "{:?}", m.possible);
 }
+
+/// The evaluation's Monaco route 236 (seed 3): along Avenue des Spélugues, then north up
+/// Avenue des Citronniers and round the driveway loop off it through a lift gate
+/// (`osm:node/1737114782` on `osm:way/161748261`, 50 m where the street takes 20 m), drawn
+/// with one vertex 10 m east of the street on the loop. The roads here do not tell the
+/// drawing's offset, so the loop the drawing cuts short is judged by its fit to the drawing
+/// as drawn: the vertex fits it far better than the street, so it is a possible reading
+/// (before, no cut reading was one without an offset). Without that vertex it is not.
+#[test]
+fn a_loop_cut_short_where_the_offset_is_unknown_is_read_by_the_drawing_as_drawn() {
+    let Some(net) = routes_common::network("monaco.osm.pbf") else { return };
+    let mut drawn = vec![
+        [7.4294200, 43.7405787],
+        [7.4297716, 43.7403674],
+        [7.4298319, 43.7401557],
+        [7.4295944, 43.7401250],
+        [7.4293667, 43.7404280],
+        [7.4291232, 43.7406936],
+        [7.4290885, 43.7408970],
+        [7.4288547, 43.7412013],
+        [7.4290129, 43.7413302],
+        [7.4289032, 43.7416137],
+        [7.4289065, 43.7418098],
+        [7.4289659, 43.7421911],
+        [7.4290907, 43.7424881],
+        [7.4291197, 43.7426645],
+    ];
+    let gate = |m: &RouteMatch| m.possible.iter().any(|p| p.hit.source == "osm:node/1737114782");
+    let m = net.match_route(&drawn);
+    assert!(m.ways.iter().all(|w| w.way_id != 161748261), "{:?}", m.ways);
+    assert!(gate(&m), "{:?}", m.possible);
+    drawn.remove(8);
+    let m = net.match_route(&drawn);
+    assert!(!gate(&m), "{:?}", m.possible);
+}

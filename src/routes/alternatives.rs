@@ -527,7 +527,7 @@ impl RouteNetwork {
                 // allows: the reading may still fit its vertices far better. A loop off the
                 // matched path and back onto it (a car-park ramp) it may cut across by far.
                 let cut = miss > 0.0;
-                let loop_cut = n.is_some() && m.is_some() && other > to_m - from_m;
+                let loop_cut = n.is_some() && m.is_some() && other > (to_m - from_m).max(LOOP_SHARE * matched);
                 if miss > if loop_cut { MAX_LOOP_CUT_M } else { MAX_CUT_M } {
                     continue;
                 }
@@ -581,7 +581,12 @@ impl RouteNetwork {
                 // must fit the drawing better (a vertex at the junction fits both alike).
                 // One the drawing cuts short must fit it far better than the place itself.
                 let one_place = hi <= lo && !cut;
-                let worse = offset.map(|(o, _)| {
+                // A reading the drawing cuts short is judged by the fit alone; where the rest
+                // of the drawing does not tell its offset, a loop off the path and back by
+                // the drawing as drawn (its vertices off the path towards the loop), but
+                // not a road beside the path (the offset may lie towards it).
+                let fit_offset = offset.map(|(o, _)| o).or((cut && loop_cut).then_some([0.0; 2]));
+                let worse = fit_offset.map(|o| {
                     reading_buf.clear();
                     reading_buf.extend(chain.iter().map(|&n| self.node_xy(n)));
                     let at = if one_place {
@@ -867,6 +872,9 @@ const MAX_CUT_M: f64 = 20.0;
 /// drawing between, by up to this much (a 76 m car-park ramp loop drawn as a dip of two
 /// vertices)...
 const MAX_LOOP_CUT_M: f64 = 50.0;
+/// A reading off the matched path and back is a loop where it is at least this many times
+/// as long as the path between its ends (not a road beside the path).
+const LOOP_SHARE: f64 = 2.0;
 /// ...is one where it fits the drawing moved back by its offset better than the matched
 /// path by this much, square metres (one vertex 6 m off the path and 2.5 m off the loop).
 const CUT_FIT_M2: f64 = 30.0;
