@@ -868,16 +868,16 @@ const WORSE_FIT_M2: f64 = 20.0;
 const SHIFTED_END_M: f64 = 2.5;
 /// A reading longer than the length checks allow by up to this much, metres...
 const MAX_CUT_M: f64 = 20.0;
-/// ...or, for a loop off the matched path and back onto it that is longer than the
-/// drawing between, by up to this much (a 76 m car-park ramp loop drawn as a dip of two
-/// vertices)...
+/// ...or, for a loop off the matched path and back onto it (see [`LOOP_SHARE`]) that is
+/// longer than the drawing between, by up to this much (a 76 m car-park ramp loop drawn as
+/// a dip of one vertex)...
 const MAX_LOOP_CUT_M: f64 = 50.0;
-/// A reading off the matched path and back is a loop where it is at least this many times
-/// as long as the path between its ends (not a road beside the path).
-const LOOP_SHARE: f64 = 2.0;
 /// ...is one where it fits the drawing moved back by its offset better than the matched
 /// path by this much, square metres (one vertex 6 m off the path and 2.5 m off the loop).
 const CUT_FIT_M2: f64 = 30.0;
+/// A reading off the matched path and back is a loop where it is at least this many times
+/// as long as the path between its ends (not a road beside the path).
+const LOOP_SHARE: f64 = 2.0;
 /// Where only the offset across the roads before an end of the drawing is known, it tells
 /// where across the road the path ends on only where those roads run within 45 degrees of
 /// it (the cosine between their normal and that road).
