@@ -524,8 +524,8 @@ impl RouteNetwork {
                     }
                 }
                 // A drawing of a few points cuts a loop's corners by more than the length
-                // allows: the reading may still fit its vertices far better. A loop off the
-                // matched path and back onto it (a car-park ramp) it may cut across by far.
+                // allows: the reading may still fit its vertices far better. Across a loop
+                // off the matched path and back onto it (a car-park ramp) it may cut by far.
                 let cut = miss > 0.0;
                 let loop_cut = n.is_some() && m.is_some() && other > (to_m - from_m).max(LOOP_SHARE * matched);
                 if miss > if loop_cut { MAX_LOOP_CUT_M } else { MAX_CUT_M } {
