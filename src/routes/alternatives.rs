@@ -331,12 +331,9 @@ impl RouteNetwork {
                 }
             }
             // Also where the path ends right at it: a drawing that ends at a gate may
-            // stop before it or go through; where no road goes on (a bollard closing a dead
-            // end), through it is no reading, and a route that ends at a node does not meet it.
+            // stop before it or go through.
             let at = self.node_xy(outer);
-            if !self.dead_end(outer) {
-                found.extend(self.node_hits(outer).iter().map(|t| (t, at)));
-            }
+            found.extend(self.passed_node_hits(outer).iter().map(|t| (t, at)));
             let via = self.way_id(p.way);
             let mut found: Vec<(&HitTemplate, [f64; 2], i64)> = found.into_iter().map(|(t, at)| (t, at, via)).collect();
             if dist(self.node_xy(outer), end) <= END_M {
@@ -403,10 +400,7 @@ impl RouteNetwork {
                 for (f, t) in self.seg_hits(e.way, e.seg) {
                     found.push((t, self.point_xy(e.way, e.seg, *f), via));
                 }
-                // A node no road goes on from is where such a route ends, not one it passes.
-                if !self.dead_end(next) {
-                    found.extend(self.node_hits(next).iter().map(|t| (t, b, via)));
-                }
+                found.extend(self.passed_node_hits(next).iter().map(|t| (t, b, via)));
             }
         }
     }
@@ -631,19 +625,20 @@ impl RouteNetwork {
                     continue;
                 }
                 let Some((c, known)) = drawing.shifted_end(k, &path.points) else { continue };
-                let (t, d) = if known == Known::Both {
-                    project_on_segment(c, a, b)
-                } else {
-                    let Some(u) = self.path_heading(path, k) else { continue };
-                    // Measured across roads that cross the one the path ends on (round a
-                    // corner before the end), the offset says nothing about where across
-                    // that road the drawing ends.
-                    if known.across().is_some_and(|n| (n[0] * u[0] + n[1] * u[1]).abs() > ACROSS_END_COS) {
-                        continue;
+                let (t, d) = match known {
+                    Known::Both => project_on_segment(c, a, b),
+                    Known::Across(n) => {
+                        let Some(u) = self.path_heading(path, k) else { continue };
+                        // Measured across roads that cross the one the path ends on (round a
+                        // corner before the end), the offset says nothing about where across
+                        // that road the drawing ends.
+                        if (n[0] * u[0] + n[1] * u[1]).abs() > ACROSS_END_COS {
+                            continue;
+                        }
+                        let ends_along =
+                            [[c[0] - END_M * u[0], c[1] - END_M * u[1]], [c[0] + END_M * u[0], c[1] + END_M * u[1]]];
+                        segments_apart(ends_along, [a, b])
                     }
-                    let ends_along =
-                        [[c[0] - END_M * u[0], c[1] - END_M * u[1]], [c[0] + END_M * u[0], c[1] + END_M * u[1]]];
-                    segments_apart(ends_along, [a, b])
                 };
                 if d > SHIFTED_END_M {
                     continue;
@@ -839,6 +834,12 @@ impl RouteNetwork {
         let Some(one) = next.next() else { return true };
         next.all(|m| m == one)
     }
+
+    /// The restrictions at node `n` that a route reaching it passes: none where no road goes
+    /// on from it (a bollard closing a dead end), as a route that reaches it ends there.
+    fn passed_node_hits(&self, n: u32) -> &[HitTemplate] {
+        if self.dead_end(n) { &[] } else { self.node_hits(n) }
+    }
 }
 
 /// How far before and after a stretch of the drawing its offset is measured, metres:
@@ -972,16 +973,6 @@ enum Known {
     /// Only across the roads it was measured on, which run straight: their normal, of
     /// unit length.
     Across([f64; 2]),
-}
-
-impl Known {
-    /// The normal of the roads the offset is known across, where it is known only so.
-    fn across(self) -> Option<[f64; 2]> {
-        match self {
-            Known::Both => None,
-            Known::Across(n) => Some(n),
-        }
-    }
 }
 
 /// Where a vertex of the drawing comes nearest the matched path: on the segment from `a`
@@ -1448,7 +1439,7 @@ mod tests {
         let (drawing, path) = drawn_along(&straight, [3.0, -4.0], 400.0, [3.0, -4.0]);
         let (o, known) = drawing.offset_around(&path, 190.0, 210.0).expect("one offset");
         // ...known across it: the road's normal, either way round.
-        let across = known.across().expect("known across only");
+        let Known::Across(across) = known else { panic!("known both ways on a straight road") };
         assert!(across[0].abs() < 1e-6 && (across[1].abs() - 1.0).abs() < 1e-6, "{across:?}");
         assert!((o[1] + 4.0).abs() < 0.5 && o[0].abs() < 0.5, "{o:?}");
         // Half a leg drawn 8 m across the road from the other half: the path is not the
