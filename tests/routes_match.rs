@@ -568,6 +568,36 @@ fn an_offset_measured_round_a_corner_does_not_move_the_end_across_the_road() {
     assert!(m.possible.iter().all(|p| p.hit.source != "osm:node/1943395886"), "{:?}", m.possible);
 }
 
+/// The evaluation's Helsinki route 77 (seed 1): it starts inside the tunnel
+/// `osm:way/442872038`, comes out onto the service way 209289330 and turns right at once,
+/// then west along Bulevardi and north up Fredrikinkatu; thinned to 10 vertices, the first
+/// 10 m off the tunnel's mouth. Moved back by the drawing's offset (known both ways: the
+/// route turns) the start lies on the tunnel, but the drawing passes the service way's
+/// corner nearest at that same first vertex, so the stretch in doubt is empty and no
+/// offset was measured off it: the tunnel was no possible start and R2 passed (before). The
+/// offset that placed the start decides there.
+#[test]
+fn a_start_placed_in_a_tunnel_mouth_just_before_a_corner_is_read() {
+    let net = helsinki();
+    let drawn = [
+        [24.9390513, 60.1646271],
+        [24.9385158, 60.1648330],
+        [24.9378609, 60.1646655],
+        [24.9375180, 60.1645475],
+        [24.9369081, 60.1643240],
+        [24.9365957, 60.1645044],
+        [24.9361378, 60.1648359],
+        [24.9358803, 60.1650170],
+        [24.9355300, 60.1652754],
+        [24.9353860, 60.1653954],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert_eq!(m.ways.first().map(|w| w.way_id), Some(209289330), "{:?}", m.ways);
+    let tunnel = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:way/442872038" && p.hit.raw == "yes";
+    assert!(m.possible.iter().any(tunnel), "{:?}", m.possible);
+}
+
 /// The evaluation's bus route 26 (seed 3): along Untere Neckarstraße in Heidelberg and
 /// round the 76 m car-park ramp loop off it (the tunnel `osm:way/14197792`, rejoining the
 /// street 13 m on), drawn with one vertex 8 m off the street where the loop runs and the

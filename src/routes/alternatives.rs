@@ -666,7 +666,12 @@ impl RouteNetwork {
                         let end = along(1, None);
                         (passed.iter().copied().rev().find(|&m| m <= end).unwrap_or_else(|| along(0, Some(node))), end)
                     };
-                    let Some((o, Known::Both)) = drawing.offset_around(&path.points, from_m, to_m) else { continue };
+                    // Where the drawing round that stretch does not tell the offset (it turns
+                    // right after the end), the offset the end was placed by.
+                    let offset = drawing.offset_around(&path.points, from_m, to_m);
+                    let Some((o, Known::Both)) = offset.or_else(|| drawing.end_offset(k, &path.points)) else {
+                        continue;
+                    };
                     let chain = chains[joint.chain.clone()].iter().map(|&n| self.node_xy(n));
                     let end_at = lerp(a, b, t);
                     reading_buf.clear();
@@ -1203,12 +1208,17 @@ impl Drawing {
     fn shifted_end(&self, k: usize, points: &[(f64, [f64; 2])]) -> ShiftedEnd {
         *self.shifted_ends[k].get_or_init(|| {
             let i = if k == 0 { 0 } else { self.line.len() - 1 };
-            // The matched path's last metres are what is in doubt.
-            let (lo, hi) =
-                if k == 0 { (0.0, SHIFTED_END_SKIP_M) } else { (self.cum[i] - SHIFTED_END_SKIP_M, self.cum[i]) };
-            let (o, known) = self.offset_around(points, lo, hi)?;
+            let (o, known) = self.end_offset(k, points)?;
             Some(([self.line[i][0] - o[0], self.line[i][1] - o[1]], known))
         })
+    }
+
+    /// The drawing's offset from the matched path (`points`) at its start (`k` 0) or end
+    /// (1), measured off its last metres: the matched path's are what is in doubt.
+    fn end_offset(&self, k: usize, points: &[(f64, [f64; 2])]) -> Offset {
+        let total = self.cum.last().copied().unwrap_or(0.0);
+        let (lo, hi) = if k == 0 { (0.0, SHIFTED_END_SKIP_M) } else { (total - SHIFTED_END_SKIP_M, total) };
+        self.offset_around(points, lo, hi)
     }
 
     /// Where vertex `k` comes nearest the matched path (`points`, by km), within
