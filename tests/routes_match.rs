@@ -598,6 +598,31 @@ fn a_start_placed_in_a_tunnel_mouth_just_before_a_corner_is_read() {
     assert!(m.possible.iter().any(tunnel), "{:?}", m.possible);
 }
 
+/// The evaluation's bus route 102 (seed 2): south through Heidelberg's Friedrich-Ebert-Platz
+/// and back north up its one-way western side, ending on the car-park ramp
+/// `osm:way/62293899` (`maxheight=2.1`), which forks from that side 3 m beside it. The
+/// drawing's last vertex happens to lie nearer the matched street than the ramp, but the
+/// drawing runs further from the path than that before it: by the end's own distance the
+/// ramp was no possible end (before) and R2 passed a vehicle 4.4 m high.
+#[test]
+fn an_end_drawn_nearer_the_path_than_the_drawing_runs_may_lie_on_the_road_beside_it() {
+    let Some(net) = routes_common::network("bus.osm.pbf") else { return };
+    let drawn = [
+        [8.6983585, 49.4095443],
+        [8.6985236, 49.4091691],
+        [8.6986837, 49.4088595],
+        [8.6987691, 49.4085030],
+        [8.6985097, 49.4083194],
+        [8.6984180, 49.4084121],
+        [8.6983681, 49.4084612],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert_eq!(m.ways.last().map(|w| w.way_id), Some(14193663), "{:?}", m.ways);
+    let ramp = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:way/62293899" && p.hit.raw == "2.1";
+    assert!(m.possible.iter().any(ramp), "{:?}", m.possible);
+}
+
 /// The evaluation's bus route 26 (seed 3): along Untere Neckarstraße in Heidelberg and
 /// round the 76 m car-park ramp loop off it (the tunnel `osm:way/14197792`, rejoining the
 /// street 13 m on), drawn with one vertex 8 m off the street where the loop runs and the

@@ -43,7 +43,8 @@ pub const UNCERTAINTY_M: f64 = 20.0;
 /// drawing's start or end, metres: the offset of another map's drawing...
 const END_M: f64 = 12.0;
 /// ...and, unless it ends in a dead end, at most this much further from it than the
-/// matched path's start or end...
+/// matched path's start or end (or than the drawing typically runs from the path there,
+/// where that is further)...
 const END_SLACK_M: f64 = 3.0;
 /// ...or this much on a road that forks from the matched path within [`END_M`] of it and
 /// goes on in the drawing's direction there: the drawing's offset cannot tell such branches
@@ -66,6 +67,10 @@ const LONGER_SLACK_SHARE: f64 = 0.5;
 /// does there, metres. Cutting or going round a corner beside the drawing differs by
 /// more (a route that turns at an intersection is not read as using the street ahead).
 const STRAY_SLACK_M: f64 = 8.0;
+
+/// The drawing's typical distance from the matched path near an end is taken over this
+/// much of it, metres.
+const TYPICAL_WINDOW_M: f64 = 200.0;
 
 /// Beyond the end of the matched path, a road goes on in the direction of travel when
 /// it turns by at most 60 degrees (the cosine).
@@ -227,8 +232,13 @@ impl RouteNetwork {
         let mut search: Option<Search> = None;
         let ends = [samples[0].xy, samples[samples.len() - 1].xy];
         // A reading may start (end) where the drawing does only if it lies about as near
-        // the drawn start (end) as the matched path's start (end).
-        let off = [0, 1].map(|k| self.path_end(path, k).map_or(0.0, |at| dist(ends[k], at)));
+        // the drawn start (end) as the matched path's start (end), or as the drawing runs
+        // from the path there: a drawing that runs 6 m off the path but happens to end 1 m
+        // from it gives no sign that the route ends on it rather than on a road 6 m away.
+        let off = [0, 1].map(|k| {
+            let end = self.path_end(path, k).map_or(0.0, |at| dist(ends[k], at));
+            end.max(self.typical_away(coords, path, k))
+        });
         let radius = off.map(|d| (d + END_SLACK_M).min(END_M));
         let reach = UNCERTAINTY_M + crate::routes::matcher::SAMPLE_STEP_M / 2.0;
         let near_sample = |s: &Sample| {
@@ -461,7 +471,14 @@ impl RouteNetwork {
             let forks =
                 || found[1 - k].iter().any(|j| j.node.is_some_and(|n| dist(self.node_xy(n), drawing.ends[k]) <= END_M));
             let near = d <= drawing.radius[k] || (d <= drawing.radius_ahead[k] && drawing.goes_on(k, a, b) && forks());
-            (near && !found[k].iter().any(|j| j.node.is_none())).then(|| {
+            // Projected past the piece's far end, the reading would cover none of it: a
+            // route that ends at a junction gives no sign of a turn there (see `past_end`
+            // for the road that goes on). Projected before its near end where that node is
+            // on the matched path, it is the reading from (to) that node, judged as such.
+            let (inside, near_node) = if k == 0 { (t < 1.0, from) } else { (t > 0.0, to) };
+            let at_near_node = if k == 0 { t <= 0.0 } else { t >= 1.0 };
+            let covers = inside && !(at_near_node && path.nodes.contains_key(&near_node));
+            (near && covers && !found[k].iter().any(|j| j.node.is_none())).then(|| {
                 let skipped = if k == 0 { t * len } else { (1.0 - t) * len };
                 Joint { node: None, dist: -skipped, chain: 0..0, off: 0.0 }
             })
@@ -829,6 +846,40 @@ impl RouteNetwork {
     }
 
     /// Where the matched path starts (`k` 0) or ends (1).
+    /// How far the drawing typically runs from the matched path near its start (`k` 0)
+    /// or end (1): the median distance of its vertices within [`TYPICAL_WINDOW_M`] of
+    /// that end from the path's first (last) twice that, metres.
+    fn typical_away(&self, coords: &[[f64; 2]], path: &PathIndex, k: usize) -> f64 {
+        let total = path.points.last().map_or(0.0, |p| p.0);
+        let reach = 2.0 * TYPICAL_WINDOW_M / 1000.0;
+        let (lo, hi) = if k == 0 { (0.0, reach) } else { (total - reach, total) };
+        let mut line = Vec::new();
+        matched_points(path, points_between(path, lo, hi), &mut line);
+        if let Some(end) = self.path_end(path, k) {
+            if k == 0 { line.insert(0, end) } else { line.push(end) }
+        }
+        if line.is_empty() {
+            return 0.0;
+        }
+        let n = coords.len();
+        let (mut along, mut last) = (0.0, None);
+        let mut away: Vec<f64> = Vec::new();
+        for i in 0..n {
+            let v = self.to_xy(coords[if k == 0 { i } else { n - 1 - i }]);
+            along += last.map_or(0.0, |l| dist(l, v));
+            if along > TYPICAL_WINDOW_M {
+                break;
+            }
+            last = Some(v);
+            away.push(line_away_2(&line, v));
+        }
+        if away.is_empty() {
+            return 0.0;
+        }
+        let mid = away.len() / 2;
+        away.select_nth_unstable_by(mid, f64::total_cmp).1.sqrt()
+    }
+
     fn path_end(&self, path: &PathIndex, k: usize) -> Option<[f64; 2]> {
         path.ends[k].map(|p| self.point_xy(p.way, p.seg, if k == 0 { p.f0 } else { p.f1 }))
     }
