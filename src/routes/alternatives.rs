@@ -847,11 +847,12 @@ impl RouteNetwork {
 
     /// Where the matched path starts (`k` 0) or ends (1).
     /// How far the drawing typically runs from the matched path near its start (`k` 0)
-    /// or end (1): the median distance of its vertices within [`TYPICAL_WINDOW_M`] of
-    /// that end from the path's first (last) twice that, metres.
+    /// or end (1): the median distance of its vertices (at least [`DRAWING_STEP_M`] apart)
+    /// within [`TYPICAL_WINDOW_M`] of that end from the path's first (last) 1.5 times
+    /// that, metres.
     fn typical_away(&self, coords: &[[f64; 2]], path: &PathIndex, k: usize) -> f64 {
         let total = path.points.last().map_or(0.0, |p| p.0);
-        let reach = 2.0 * TYPICAL_WINDOW_M / 1000.0;
+        let reach = 1.5 * TYPICAL_WINDOW_M / 1000.0;
         let (lo, hi) = if k == 0 { (0.0, reach) } else { (total - reach, total) };
         let mut line = Vec::new();
         matched_points(path, points_between(path, lo, hi), &mut line);
@@ -866,7 +867,12 @@ impl RouteNetwork {
         let mut away: Vec<f64> = Vec::new();
         for i in 0..n {
             let v = self.to_xy(coords[if k == 0 { i } else { n - 1 - i }]);
-            along += last.map_or(0.0, |l| dist(l, v));
+            let step = last.map_or(f64::INFINITY, |l| dist(l, v));
+            // Thinned as the drawing is (a dense drawing costs no more).
+            if step < DRAWING_STEP_M {
+                continue;
+            }
+            along += if last.is_some() { step } else { 0.0 };
             if along > TYPICAL_WINDOW_M {
                 break;
             }
