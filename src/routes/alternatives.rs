@@ -667,11 +667,7 @@ impl RouteNetwork {
                 let Some((node, joint)) = joint else { continue };
                 let at = path.nodes[&node];
                 let (lo, hi) = if k == 0 { (0.0, at) } else { (at, total_km) };
-                // With the partial piece at the path's end.
-                matched_points(path, points_between(path, lo, hi), matched_buf);
-                if let Some(end) = self.path_end(path, k) {
-                    if k == 0 { matched_buf.insert(0, end) } else { matched_buf.push(end) }
-                }
+                self.points_to_end(path, k, lo, hi, matched_buf);
                 let ends_here = if known == Known::Both {
                     // From the drawing's end to where it first (last) passes the joint:
                     // where it passes it nearest may be round a loop, far from this end.
@@ -845,7 +841,6 @@ impl RouteNetwork {
         (len > 0.0).then(|| [(b[0] - a[0]) / len, (b[1] - a[1]) / len])
     }
 
-    /// Where the matched path starts (`k` 0) or ends (1).
     /// How far the drawing typically runs from the matched path near its start (`k` 0)
     /// or end (1): the median distance of its vertices (at least [`DRAWING_STEP_M`] apart)
     /// within [`TYPICAL_WINDOW_M`] of that end from the path's first (last) 1.5 times
@@ -855,10 +850,7 @@ impl RouteNetwork {
         let reach = 1.5 * TYPICAL_WINDOW_M / 1000.0;
         let (lo, hi) = if k == 0 { (0.0, reach) } else { (total - reach, total) };
         let mut line = Vec::new();
-        matched_points(path, points_between(path, lo, hi), &mut line);
-        if let Some(end) = self.path_end(path, k) {
-            if k == 0 { line.insert(0, end) } else { line.push(end) }
-        }
+        self.points_to_end(path, k, lo, hi, &mut line);
         if line.is_empty() {
             return 0.0;
         }
@@ -867,12 +859,12 @@ impl RouteNetwork {
         let mut away: Vec<f64> = Vec::new();
         for i in 0..n {
             let v = self.to_xy(coords[if k == 0 { i } else { n - 1 - i }]);
-            let step = last.map_or(f64::INFINITY, |l| dist(l, v));
+            let step = last.map(|l| dist(l, v));
             // Thinned as the drawing is (a dense drawing costs no more).
-            if step < DRAWING_STEP_M {
+            if step.is_some_and(|s| s < DRAWING_STEP_M) {
                 continue;
             }
-            along += if last.is_some() { step } else { 0.0 };
+            along += step.unwrap_or(0.0);
             if along > TYPICAL_WINDOW_M {
                 break;
             }
@@ -886,6 +878,16 @@ impl RouteNetwork {
         away.select_nth_unstable_by(mid, f64::total_cmp).1.sqrt()
     }
 
+    /// The matched path's points from `lo` to `hi` km (see [`matched_points`]) into `out`,
+    /// with the partial piece at its start (`k` 0) or end (1).
+    fn points_to_end(&self, path: &PathIndex, k: usize, lo: f64, hi: f64, out: &mut Vec<[f64; 2]>) {
+        matched_points(path, points_between(path, lo, hi), out);
+        if let Some(end) = self.path_end(path, k) {
+            if k == 0 { out.insert(0, end) } else { out.push(end) }
+        }
+    }
+
+    /// Where the matched path starts (`k` 0) or ends (1).
     fn path_end(&self, path: &PathIndex, k: usize) -> Option<[f64; 2]> {
         path.ends[k].map(|p| self.point_xy(p.way, p.seg, if k == 0 { p.f0 } else { p.f1 }))
     }
