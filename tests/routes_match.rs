@@ -692,3 +692,61 @@ fn a_loop_cut_short_where_the_offset_is_unknown_is_read_by_the_drawing_as_drawn(
     let m = net.match_route(&drawn);
     assert!(!gate(&m), "{:?}", m.possible);
 }
+
+/// The evaluation's Paris route 78 (seed 3), its first 10 vertices: it starts in the short
+/// tunnel `osm:way/58884560` behind a gate (`osm:node/330989384`), comes out through it onto
+/// Rue Saint-Maur and goes on round the block. The drawing starts 12 m from the matched
+/// path's first node and 7 m from the tunnel, so it may start in the tunnel, but the
+/// drawing between its start and that node is nothing, and a reading compared with
+/// nothing was never plausible (before): R2 and R4 passed. Where the drawing adds no
+/// length before the path, the reading is compared with the straight line from the drawn
+/// start to the path, if it starts no further from the drawn start than the path does.
+#[test]
+fn a_start_nearer_a_gated_stub_than_the_path_may_lie_on_the_stub() {
+    let Some(net) = routes_common::network("paris_bss.osm.pbf") else { return };
+    let drawn = [
+        [2.3801271, 48.8623247],
+        [2.3797824, 48.8625093],
+        [2.3795219, 48.8627802],
+        [2.3790923, 48.8630388],
+        [2.3792516, 48.8629430],
+        [2.3787558, 48.8628831],
+        [2.3788841, 48.8629424],
+        [2.3789210, 48.8625532],
+        [2.3792769, 48.8621931],
+        [2.3796434, 48.8618381],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert_eq!(m.ways.first().map(|w| w.way_id), Some(23695693), "{:?}", m.ways);
+    let gate = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:node/330989384";
+    let tunnel = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:way/58884560" && p.hit.raw == "yes";
+    assert!(m.possible.iter().any(gate) && m.possible.iter().any(tunnel), "{:?}", m.possible);
+}
+
+/// The evaluation's Monaco route 187 (seed 3), its first 10 vertices: it starts 2.7 m from
+/// the matched path's first node on the primary road `osm:way/212764300`, where the way
+/// `osm:way/220547073` (access-restricted) leaves it. A reading along that way starts 6.8 m
+/// from the drawn start, further than the path does, so it does not explain the start
+/// better and is no possible start (the counterpart of
+/// `a_start_nearer_a_gated_stub_than_the_path_may_lie_on_the_stub`).
+#[test]
+fn a_start_nearer_the_path_than_a_stub_off_its_first_node_is_not_read_on_the_stub() {
+    let Some(net) = routes_common::network("monaco.osm.pbf") else { return };
+    let drawn = [
+        [7.4123001, 43.7281088],
+        [7.4122530, 43.7281185],
+        [7.4122037, 43.7281203],
+        [7.4121655, 43.7281132],
+        [7.4120905, 43.7280783],
+        [7.4120658, 43.7280506],
+        [7.4120359, 43.7279962],
+        [7.4120517, 43.7279505],
+        [7.4120812, 43.7279202],
+        [7.4121095, 43.7278967],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert_eq!(m.ways.first().map(|w| w.way_id), Some(212764300), "{:?}", m.ways);
+    assert!(m.possible.iter().all(|p| p.via_way_id != 220547073), "{:?}", m.possible);
+}

@@ -513,9 +513,25 @@ impl RouteNetwork {
                 };
                 let vs_matched =
                     if n.is_some() && m.is_some() { outside(matched, LENGTH_SLACK_SHARE) } else { f64::INFINITY };
+                // A reading that adds road before the path's first node (after its last)
+                // where the drawing adds none tells only where it starts (ends): it is
+                // compared with the straight line from the drawn start (end) to the path,
+                // if it starts (ends) no further from the drawn start (end) than the path.
+                let from_end = |k: usize, j: &Joint, node: u32, at_end: bool| {
+                    let on = on_piece[k].as_ref().is_some_and(|o| std::ptr::eq(o, j));
+                    let off = if on { ends_on[k].1 } else { j.off };
+                    let span = dist(drawing.ends[k], self.node_xy(node));
+                    (at_end && off <= span).then_some(span)
+                };
+                let span = match (n, m) {
+                    (None, Some(m)) => from_end(0, jn, m, km <= 0.0),
+                    (Some(n), None) => from_end(1, jm, n, kn >= total_km),
+                    _ => None,
+                };
                 // A drawing longer than the matched path goes where the match does not:
                 // there the reading may be longer than the drawing by its cut corners.
                 let vs_drawn = |drawn: f64| {
+                    let drawn = span.filter(|_| drawn <= 1.0).unwrap_or(drawn);
                     let cut = if drawn > matched + LENGTH_SLACK_M { LONGER_SLACK_SHARE } else { LENGTH_SLACK_SHARE };
                     outside(drawn, cut)
                 };
