@@ -492,6 +492,8 @@ impl RouteNetwork {
         for jn in before {
             for jm in after.clone() {
                 let (n, m) = (jn.node, jm.node);
+                // Whether the reading starts (ends) on the piece, where the drawing does.
+                let on = [(0, jn), (1, jm)].map(|(k, j)| on_piece[k].as_ref().is_some_and(|o| std::ptr::eq(o, j)));
                 // A reading that starts or ends where the drawing does covers the matched
                 // path from its start or to its end.
                 let kn = n.map_or(0.0, |n| path.nodes[&n]);
@@ -518,8 +520,7 @@ impl RouteNetwork {
                 // compared with the straight line from the drawn start (end) to the path,
                 // if it starts (ends) no further from the drawn start (end) than the path.
                 let from_end = |k: usize, j: &Joint, node: u32, at_end: bool| {
-                    let on = on_piece[k].as_ref().is_some_and(|o| std::ptr::eq(o, j));
-                    let off = if on { ends_on[k].1 } else { j.off };
+                    let off = if on[k] { ends_on[k].1 } else { j.off };
                     let span = dist(drawing.ends[k], self.node_xy(node));
                     (at_end && off <= span).then_some(span)
                 };
@@ -637,9 +638,7 @@ impl RouteNetwork {
                     continue;
                 }
                 // A reading that starts or ends on the piece covers only part of it.
-                let starts_on = on_piece[0].as_ref().is_some_and(|j| std::ptr::eq(j, jn));
-                let ends_on_piece = on_piece[1].as_ref().is_some_and(|j| std::ptr::eq(j, jm));
-                let part = [if starts_on { ends_on[0].0 } else { 0.0 }, if ends_on_piece { ends_on[1].0 } else { 1.0 }];
+                let part = [if on[0] { ends_on[0].0 } else { 0.0 }, if on[1] { ends_on[1].0 } else { 1.0 }];
                 best = Some((miss, lo, hi, part));
             }
         }
