@@ -750,3 +750,82 @@ fn a_start_nearer_the_path_than_a_stub_off_its_first_node_is_not_read_on_the_stu
     assert_eq!(m.ways.first().map(|w| w.way_id), Some(212764300), "{:?}", m.ways);
     assert!(m.possible.iter().all(|p| p.via_way_id != 220547073), "{:?}", m.possible);
 }
+
+/// The evaluation's Helsinki route 315 (seed 1), vertices 27-54: it follows the secondary
+/// `osm:way/28584322` and the primary `osm:way/158253280` round a U-shaped bend, and the
+/// `access=no` service road `osm:way/28584318` cuts across the bend. Thinned to samples
+/// 30 m apart, the drawing lost the bend's tip (it never comes back 12 m towards the sample
+/// before it) and the match took the service road: R4 `fail` on a route that does not use
+/// it. The vertex 24 m off the line between two samples is now a sample, and the service
+/// road is at most another reading.
+#[test]
+fn a_bend_the_samples_cut_across_is_not_matched_onto_the_road_across_it() {
+    let net = helsinki();
+    let drawn = [
+        [24.9371951, 60.1706091],
+        [24.9372854, 60.1705700],
+        [24.9373688, 60.1704992],
+        [24.9374177, 60.1704533],
+        [24.9374523, 60.1704235],
+        [24.9375275, 60.1703829],
+        [24.9375798, 60.1703369],
+        [24.9376693, 60.1702884],
+        [24.9377177, 60.1702572],
+        [24.9377669, 60.1702160],
+        [24.9378378, 60.1701820],
+        [24.9378808, 60.1701201],
+        [24.9379432, 60.1700905],
+        [24.9380255, 60.1700450],
+        [24.9381289, 60.1699813],
+        [24.9381783, 60.1699512],
+        [24.9382243, 60.1699123],
+        [24.9383164, 60.1698700],
+        [24.9383935, 60.1698228],
+        [24.9384766, 60.1698114],
+        [24.9386073, 60.1698368],
+        [24.9387091, 60.1698638],
+        [24.9387457, 60.1698960],
+        [24.9386766, 60.1699492],
+        [24.9385641, 60.1700077],
+        [24.9385015, 60.1700524],
+        [24.9384424, 60.1700883],
+        [24.9383769, 60.1701273],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    let ways: Vec<i64> = m.ways.iter().map(|w| w.way_id).collect();
+    assert!(ways.contains(&28584322) && ways.contains(&158253280), "{ways:?}");
+    assert!(!ways.contains(&28584318), "{ways:?}");
+}
+
+/// The evaluation's bus route 195 (evaluation's seed): round two hairpins, the lower one
+/// of `osm:way/179383598` (its tip 15 m off the line between the samples either side),
+/// then the upper one onto `osm:way/22949378` (its tip 30 m off, kept as a sample). With
+/// the upper tip a sample, the sample before it had a plain drawn direction (north),
+/// while the samples still cut the lower hairpin: no state going north there was reached
+/// and the match reported a gap. Where the drawing strays more than 12 m off the line to
+/// a neighbouring sample, the direction there is not known.
+#[test]
+fn a_drawing_round_two_hairpins_is_matched_without_a_gap() {
+    let Some(net) = routes_common::network("bus.osm.pbf") else { return };
+    let drawn = [
+        [8.7050573, 49.4088020],
+        [8.7056183, 49.4087371],
+        [8.7061122, 49.4086671],
+        [8.7065973, 49.4084759],
+        [8.7069599, 49.4082097],
+        [8.7072258, 49.4079263],
+        [8.7075516, 49.4075624],
+        [8.7077726, 49.4071219],
+        [8.7080086, 49.4067325],
+        [8.7083082, 49.4068215],
+        [8.7082700, 49.4070736],
+        [8.7083506, 49.4073367],
+        [8.7086305, 49.4069903],
+        [8.7087886, 49.4068561],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    let ways: Vec<i64> = m.ways.iter().map(|w| w.way_id).collect();
+    assert!(ways.contains(&179383598) && ways.contains(&22949378), "{ways:?}");
+}
