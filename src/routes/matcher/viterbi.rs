@@ -8,8 +8,8 @@
 use super::candidates::Sample;
 use super::search::{Scratch, State, Targets};
 use super::{
-    BEAM, BETA_M, EVIDENCE_STEP_M, MAX_STATES, SEARCH_RADIUS_M, SERVICE_ENTRY_PENALTY, SIGMA_M, TIGHT_DETOUR,
-    TURN_BACK_M, problem, problem_at, wide_bound,
+    BEAM, BETA_M, EVIDENCE_STEP_M, MAX_STATES, SEARCH_RADIUS_M, SERVICE_ENTRY_PENALTY, SIGMA_M, TIGHT_DETOUR, problem,
+    problem_at, wide_bound,
 };
 use crate::routes::network::{Candidate, RouteNetwork};
 use crate::routes::project::dist;
@@ -277,15 +277,10 @@ impl RouteNetwork {
 }
 
 /// The drawing's direction at sample `i`: from the sample before to the one after, `None`
-/// at either end of the drawing (its last metres may turn back by a few metres of noise),
-/// where it turns back there (the two halves disagree) or where the drawing strays more
-/// than [`TURN_BACK_M`] off the line to either (round a hairpin the samples cut).
+/// at either end of the drawing (its last metres may turn back by a few metres of noise)
+/// or where it turns back there (the two halves disagree).
 fn drawn_direction(samples: &[Sample], i: usize) -> Option<[f64; 2]> {
-    let next = samples.get(i + 1)?;
-    if samples[i].cut > TURN_BACK_M || next.cut > TURN_BACK_M {
-        return None;
-    }
-    let (before, at, after) = (samples[i.checked_sub(1)?].xy, samples[i].xy, next.xy);
+    let (before, at, after) = (samples[i.checked_sub(1)?].xy, samples[i].xy, samples.get(i + 1)?.xy);
     let (p, q) = ([at[0] - before[0], at[1] - before[1]], [after[0] - at[0], after[1] - at[1]]);
     (p[0] * q[0] + p[1] * q[1] > 0.0).then_some([after[0] - before[0], after[1] - before[1]])
 }
@@ -295,12 +290,12 @@ mod tests {
     use super::*;
 
     fn samples(points: &[[f64; 2]]) -> Vec<Sample> {
-        points.iter().map(|&xy| Sample { xy, lonlat: [0.0, 0.0], km: 0.0, cut: 0.0 }).collect()
+        points.iter().map(|&xy| Sample { xy, lonlat: [0.0, 0.0], km: 0.0 }).collect()
     }
 
     /// The drawing's direction prunes states only where it is plain: between two samples
-    /// that go on the same way, not at an end (the last metres may step back), at the
-    /// tip of a turn back, nor where the drawing strays off the line between samples.
+    /// that go on the same way, not at an end (the last metres may step back) nor at the
+    /// tip of a turn back.
     #[test]
     fn the_drawn_direction_is_known_only_where_the_drawing_goes_on() {
         let line = samples(&[[0.0, 0.0], [40.0, 0.0], [80.0, 5.0], [40.0, 10.0]]);
@@ -308,13 +303,5 @@ mod tests {
         assert_eq!(drawn_direction(&line, 0), None, "the start");
         assert_eq!(drawn_direction(&line, 3), None, "the end");
         assert_eq!(drawn_direction(&line, 2), None, "the tip of a turn back");
-        // A drawing that strays 13 m off the line from one sample to the next (round a
-        // hairpin the samples cut) does not tell its direction at either.
-        let mut line = samples(&[[0.0, 0.0], [40.0, 0.0], [80.0, 0.0], [120.0, 0.0]]);
-        line[2].cut = 13.0;
-        assert_eq!(drawn_direction(&line, 1), None, "before the cut");
-        assert_eq!(drawn_direction(&line, 2), None, "after the cut");
-        line[2].cut = 11.0;
-        assert_eq!(drawn_direction(&line, 1), Some([80.0, 0.0]));
     }
 }
