@@ -750,3 +750,54 @@ fn a_start_nearer_the_path_than_a_stub_off_its_first_node_is_not_read_on_the_stu
     assert_eq!(m.ways.first().map(|w| w.way_id), Some(212764300), "{:?}", m.ways);
     assert!(m.possible.iter().all(|p| p.via_way_id != 220547073), "{:?}", m.possible);
 }
+
+/// The evaluation's Heidelberg route 187 (seed 5): it starts at the far end of the covered
+/// service way `osm:way/320006329` (`covered=yes`, clearance unknown), which bends 13 m west
+/// of the drawing on its way down to the street `osm:way/25040133`; the drawing cuts that
+/// bend with one segment. The matched path starts on the street 24 m from the drawn start,
+/// and the reading along the covered way strayed 8.4 m further from the drawing than the
+/// path's first node, so it was no reading and R2 passed. The path strays from the drawing
+/// at least by how far it starts from the drawn start, so the covered way is now a possible
+/// reading.
+#[test]
+fn a_path_that_starts_far_from_the_drawn_start_does_not_rule_out_the_road_drawn_there() {
+    let Some(net) = routes_common::network("heidelberg-ors.osm.pbf") else { return };
+    let drawn = [[8.6918551, 49.4064737], [8.6917818, 49.4062241], [8.6922997, 49.4063043], [8.6924421, 49.4063296]];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert_eq!(m.ways.first().map(|w| w.way_id), Some(25040133), "{:?}", m.ways);
+    let covered = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:way/320006329";
+    assert!(m.possible.iter().any(covered), "{:?}", m.possible);
+}
+
+/// The evaluation's Paris route 101 (seed 5), its first 12 vertices: it starts in the
+/// service tunnel `osm:way/112622679` and reaches the primary road round a U, drawn with
+/// its first vertex at the tunnel's mouth; the matched path starts on the primary road
+/// `osm:way/31779316` 21 m from the drawn start. The reading through the tunnel is longer
+/// than the drawing by more than the length checks allow, and the roads there do not tell
+/// the drawing's offset, so it was never judged by its fit and R2 passed. Where the path
+/// starts further from the drawn start than another map's offset, such a reading is judged
+/// by the drawing as drawn, and the tunnel fits its first vertex far better.
+#[test]
+fn a_start_the_matched_path_leaves_unexplained_is_read_by_the_drawing_as_drawn() {
+    let Some(net) = routes_common::network("paris_bss.osm.pbf") else { return };
+    let drawn = [
+        [2.3626878, 48.8692208],
+        [2.3622934, 48.8692007],
+        [2.3625728, 48.8688264],
+        [2.3627513, 48.8686045],
+        [2.3627611, 48.8683550],
+        [2.3623084, 48.8680017],
+        [2.3619168, 48.8679982],
+        [2.3613715, 48.8680772],
+        [2.3610000, 48.8681341],
+        [2.3606386, 48.8681895],
+        [2.3600851, 48.8682700],
+        [2.3595227, 48.8683479],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert_eq!(m.ways.first().map(|w| w.way_id), Some(31779316), "{:?}", m.ways);
+    let tunnel = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:way/112622679";
+    assert!(m.possible.iter().any(tunnel), "{:?}", m.possible);
+}

@@ -235,10 +235,8 @@ impl RouteNetwork {
         // the drawn start (end) as the matched path's start (end), or as the drawing runs
         // from the path there: a drawing that runs 6 m off the path but happens to end 1 m
         // from it gives no sign that the route ends on it rather than on a road 6 m away.
-        let off = [0, 1].map(|k| {
-            let end = self.path_end(path, k).map_or(0.0, |at| dist(ends[k], at));
-            end.max(self.typical_away(coords, path, k))
-        });
+        let gap = [0, 1].map(|k| self.path_end(path, k).map_or(0.0, |at| dist(ends[k], at)));
+        let off = [0, 1].map(|k| gap[k].max(self.typical_away(coords, path, k)));
         let radius = off.map(|d| (d + END_SLACK_M).min(END_M));
         let reach = UNCERTAINTY_M + crate::routes::matcher::SAMPLE_STEP_M / 2.0;
         let near_sample = |s: &Sample| {
@@ -268,7 +266,7 @@ impl RouteNetwork {
                 let search = search.get_or_insert_with(|| {
                     let line: Vec<[f64; 2]> = coords.iter().map(|&c| self.to_xy(c)).collect();
                     let radius_ahead = off.map(|d| (d + END_SLACK_AHEAD_M).min(END_M));
-                    let drawing = Drawing::new(&line, ends, radius, radius_ahead);
+                    let drawing = Drawing::new(&line, ends, gap, radius, radius_ahead);
                     let path_away = vec![f64::NAN; path.points.len()];
                     Search {
                         drawing,
@@ -585,6 +583,14 @@ impl RouteNetwork {
                 let total = 3 * chain.len().saturating_sub(1);
                 let skip_start = if n.is_none() { 2 } else { 0 };
                 let skip_end = if m.is_none() { 2 } else { 0 };
+                // Where the reading starts (ends) where the drawing does, the matched path
+                // strays from the drawing at least by how far it starts (ends) from there:
+                // a path that leaves the drawing's first metres unexplained is no yardstick.
+                for (k, end) in [(0, n), (1, m)] {
+                    if end.is_none() {
+                        matched_stray = matched_stray.max(drawing.gap[k]);
+                    }
+                }
                 let limit = matched_stray + STRAY_SLACK_M;
                 let within = (skip_start..total.saturating_sub(skip_end)).all(|i| {
                     let (a, b) = (chain[i / 3], chain[i / 3 + 1]);
@@ -612,8 +618,11 @@ impl RouteNetwork {
                 // A reading the drawing cuts short is judged by the fit alone; where the rest
                 // of the drawing does not tell its offset, a loop off the path and back by
                 // the drawing as drawn (its vertices off the path towards the loop), but
-                // not a road beside the path (the offset may lie towards it).
-                let fit_offset = offset.map(|(o, _)| o).or((cut && loop_cut).then_some([0.0; 2]));
+                // not a road beside the path (the offset may lie towards it); so is a reading
+                // from (to) where the drawing starts (ends) further from the matched path's
+                // start (end) than another map's offset: the path leaves that end unexplained.
+                let loose = [(0, n), (1, m)].iter().any(|&(k, end)| end.is_none() && drawing.gap[k] > END_M);
+                let fit_offset = offset.map(|(o, _)| o).or((cut && (loop_cut || loose)).then_some([0.0; 2]));
                 let worse = fit_offset.map(|o| {
                     reading_buf.clear();
                     reading_buf.extend(chain.iter().map(|&n| self.node_xy(n)));
@@ -1026,6 +1035,8 @@ struct Drawing {
     radius: [f64; 2],
     /// ...on a road that goes on in the drawing's direction there ([`END_SLACK_AHEAD_M`]).
     radius_ahead: [f64; 2],
+    /// How far the matched path starts (ends) from where the drawing does, metres.
+    gap: [f64; 2],
     /// The drawing's direction of travel over its first and last [`END_M`].
     heading: [[f64; 2]; 2],
     /// [`Drawing::shifted_end`]s, found once.
@@ -1107,7 +1118,13 @@ fn segment_cells(a: [f64; 2], b: [f64; 2], mut cell_at: impl FnMut((i64, i64))) 
 }
 
 impl Drawing {
-    fn new(points: &[[f64; 2]], ends: [[f64; 2]; 2], radius: [f64; 2], radius_ahead: [f64; 2]) -> Drawing {
+    fn new(
+        points: &[[f64; 2]],
+        ends: [[f64; 2]; 2],
+        gap: [f64; 2],
+        radius: [f64; 2],
+        radius_ahead: [f64; 2],
+    ) -> Drawing {
         let mut line: Vec<[f64; 2]> = Vec::with_capacity(points.len());
         for (k, &p) in points.iter().enumerate() {
             if line.last().is_none_or(|&q| dist(q, p) >= DRAWING_STEP_M || k + 1 == points.len()) {
@@ -1158,6 +1175,7 @@ impl Drawing {
             ends,
             radius,
             radius_ahead,
+            gap,
             heading,
             shifted_ends: Default::default(),
             feet: RefCell::default(),
@@ -1461,7 +1479,7 @@ mod tests {
                 let reach = if next() < 0.2 { 2000.0 } else { 60.0 };
                 line.push([last[0] + (next() - 0.5) * reach, last[1] + (next() - 0.5) * reach]);
             }
-            let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2], [0.0; 2]);
+            let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2], [0.0; 2], [0.0; 2]);
             for _ in 0..200 {
                 let k = (next() * (line.len() - 1) as f64) as usize;
                 let on = lerp(line[k], line[k + 1], next());
@@ -1509,7 +1527,7 @@ mod tests {
             walked += len;
         }
         let ends = [line[0], line[line.len() - 1]];
-        (Drawing::new(&line, ends, [0.0; 2], [0.0; 2]), points)
+        (Drawing::new(&line, ends, [0.0; 2], [0.0; 2], [0.0; 2]), points)
     }
 
     #[test]
@@ -1548,7 +1566,7 @@ mod tests {
     fn each_cell_lists_the_segments_through_it_in_drawing_order() {
         // A drawing that crosses itself: cells hold segments from far apart along it.
         let line = [[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [50.0, -50.0], [0.0, 100.0], [130.0, 30.0]];
-        let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2], [0.0; 2]);
+        let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2], [0.0; 2], [0.0; 2]);
         for (&c, &(lo, hi)) in &drawing.cells {
             let mut through: Vec<u32> = Vec::new();
             for (k, w) in drawing.line.windows(2).enumerate() {
@@ -1565,13 +1583,13 @@ mod tests {
         // Along x, past the point at 50 m to a vertex 14 m beyond it and back to 3 m
         // from it: two passes, though every segment comes within 3 m of it.
         let line = [[0.0, 0.0], [64.0, 0.0], [53.0, 1.0], [0.0, 30.0]];
-        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2]);
+        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2], [0.0; 2]);
         let passes = drawing.passes([50.0, 0.0]);
         assert_eq!(passes.len(), 2, "{passes:?}");
         assert!((passes[0] - 50.0).abs() < 1e-6 && passes[1] > 64.0, "{passes:?}");
         // Stepping 4 m beyond it is jitter: one pass.
         let line = [[0.0, 0.0], [54.0, 0.0], [51.0, 1.0], [0.0, 30.0]];
-        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2]);
+        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2], [0.0; 2]);
         assert_eq!(drawing.passes([50.0, 0.0]).len(), 1);
     }
 
@@ -1592,7 +1610,7 @@ mod tests {
     fn a_long_segment_takes_cells_along_it_not_its_box() {
         // About a degree each way, as one vertex typed wrong.
         let line = [[0.0, 0.0], [111_000.0, -111_000.0]];
-        let drawing = Drawing::new(&line, [line[0], line[1]], [0.0; 2], [0.0; 2]);
+        let drawing = Drawing::new(&line, [line[0], line[1]], [0.0; 2], [0.0; 2], [0.0; 2]);
         let along = 111_000.0 * 2f64.sqrt() / UNCERTAINTY_M;
         assert!((drawing.in_cells.len() as f64) < 3.0 * along, "{} cells", drawing.in_cells.len());
         assert_eq!(drawing.away([55_500.0, -55_500.0]), 0.0);

@@ -646,8 +646,12 @@ pub enum EvalError {
 
 /// Imports an `.osm.pbf` extract into a temporary directory and loads it.
 pub fn load_extract(pbf: &std::path::Path) -> Result<RouteNetwork, crate::routes::RoutesError> {
+    // One directory per call: two threads importing the same extract must not remove
+    // each other's files (the test suite's threads did).
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let name = pbf.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let dir = std::env::temp_dir().join(format!("oscar-eval-{}-{name}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("oscar-eval-{}-{call}-{name}", std::process::id()));
     crate::routes::import_osm(pbf, &dir)?;
     let net = RouteNetwork::load(&dir);
     let _ = std::fs::remove_dir_all(&dir);
