@@ -801,3 +801,33 @@ fn a_start_the_matched_path_leaves_unexplained_is_read_by_the_drawing_as_drawn()
     let tunnel = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:way/112622679";
     assert!(m.possible.iter().any(tunnel), "{:?}", m.possible);
 }
+
+/// The evaluation's bus route 132 (seed 5): in Heidelberg it leaves the service road
+/// `osm:way/311592001` round a 51 m rectangle of service roads and back onto it (down
+/// `osm:way/222965356` through a chain and a bollard, `osm:node/2319361871` and
+/// `osm:node/2319093199`), drawn with vertices 17-36 m apart. The matched path stays on the
+/// service road; the rectangle's far corner lay more than 8 m further from the drawing than
+/// the path, so it was no reading and R4 passed. A road between two vertices lies within half
+/// the step between them of one of them, so a drawing this sparse cannot rule the rectangle
+/// out: it is a possible reading now.
+#[test]
+fn a_detour_between_sparse_vertices_is_read_as_far_as_half_their_step() {
+    let Some(net) = routes_common::network("bus.osm.pbf") else { return };
+    let drawn = [
+        [8.7020024, 49.4088334],
+        [8.7024895, 49.4088112],
+        [8.7026030, 49.4086469],
+        [8.7026660, 49.4088866],
+        [8.7024147, 49.4089132],
+        [8.7021762, 49.4089215],
+        [8.7019056, 49.4089008],
+        [8.7014154, 49.4088333],
+        [8.7011242, 49.4087795],
+        [8.7007086, 49.4087125],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert!(m.ways.iter().all(|w| w.way_id != 222965356), "{:?}", m.ways);
+    let barrier = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:node/2319093199";
+    assert!(m.possible.iter().any(barrier), "{:?}", m.possible);
+}

@@ -591,7 +591,10 @@ impl RouteNetwork {
                         matched_stray = matched_stray.max(drawing.gap[k]);
                     }
                 }
-                let limit = matched_stray + STRAY_SLACK_M;
+                // A road between two vertices of the drawing lies within half the step
+                // between them of one of them (plus the offset): a sparse drawing cannot
+                // show a detour of that depth, nor rule it out.
+                let limit = (matched_stray + STRAY_SLACK_M).max(drawing.longest_step(from_m, to_m) / 2.0);
                 let within = (skip_start..total.saturating_sub(skip_end)).all(|i| {
                     let (a, b) = (chain[i / 3], chain[i / 3 + 1]);
                     let stray = match i % 3 {
@@ -1118,6 +1121,14 @@ fn segment_cells(a: [f64; 2], b: [f64; 2], mut cell_at: impl FnMut((i64, i64))) 
 }
 
 impl Drawing {
+    /// The longest step between two vertices of the drawing over `from_m`..`to_m`, metres.
+    fn longest_step(&self, from_m: f64, to_m: f64) -> f64 {
+        // The steps ending at or after `from_m` and starting at or before `to_m`.
+        let first = self.cum.partition_point(|&c| c < from_m).saturating_sub(1);
+        let last = self.cum.partition_point(|&c| c <= to_m).min(self.cum.len().saturating_sub(1));
+        self.cum.get(first..=last).unwrap_or_default().windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
+    }
+
     fn new(
         points: &[[f64; 2]],
         ends: [[f64; 2]; 2],
@@ -1560,6 +1571,17 @@ mod tests {
         assert!(drawing.worse_fit(&road, &beside, [0.0, 6.0], 50.0, 150.0) < 0.0);
         // Not moved back, it lies nearer the road beside: the offset is what decides.
         assert!(drawing.worse_fit(&beside, &road, [0.0, 0.0], 50.0, 150.0) < 0.0);
+    }
+
+    #[test]
+    fn the_longest_step_is_taken_over_the_steps_a_stretch_touches() {
+        let line = [[0.0, 0.0], [10.0, 0.0], [40.0, 0.0], [50.0, 0.0]];
+        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2], [0.0; 2]);
+        for ((from, to), step) in
+            [((12.0, 13.0), 30.0), ((0.0, 5.0), 10.0), ((40.0, 40.0), 30.0), ((41.0, 100.0), 10.0), ((5.0, 45.0), 30.0)]
+        {
+            assert_eq!(drawing.longest_step(from, to), step, "{from}..{to}");
+        }
     }
 
     #[test]
