@@ -586,11 +586,12 @@ impl RouteNetwork {
                 // Where the reading starts (ends) where the drawing does, the matched path
                 // strays from the drawing at least by how far it starts (ends) from there:
                 // a path that leaves the drawing's first metres unexplained is no yardstick.
-                for (k, end) in [(0, n), (1, m)] {
-                    if end.is_none() {
-                        matched_stray = matched_stray.max(drawing.gap[k]);
-                    }
-                }
+                let end_gap = [(0, n), (1, m)]
+                    .iter()
+                    .filter(|(_, end)| end.is_none())
+                    .map(|&(k, _)| drawing.gap[k])
+                    .fold(0.0, f64::max);
+                matched_stray = matched_stray.max(end_gap);
                 // A road between two vertices of the drawing lies within half the step
                 // between them of one of them (plus the offset): a sparse drawing cannot
                 // show a detour of that depth, nor rule it out.
@@ -624,8 +625,7 @@ impl RouteNetwork {
                 // not a road beside the path (the offset may lie towards it); so is a reading
                 // from (to) where the drawing starts (ends) further from the matched path's
                 // start (end) than another map's offset: the path leaves that end unexplained.
-                let loose = [(0, n), (1, m)].iter().any(|&(k, end)| end.is_none() && drawing.gap[k] > END_M);
-                let fit_offset = offset.map(|(o, _)| o).or((cut && (loop_cut || loose)).then_some([0.0; 2]));
+                let fit_offset = offset.map(|(o, _)| o).or((cut && (loop_cut || end_gap > END_M)).then_some([0.0; 2]));
                 let worse = fit_offset.map(|o| {
                     reading_buf.clear();
                     reading_buf.extend(chain.iter().map(|&n| self.node_xy(n)));
