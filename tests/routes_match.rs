@@ -831,3 +831,88 @@ fn a_detour_between_sparse_vertices_is_read_as_far_as_half_their_step() {
     let barrier = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:node/2319093199";
     assert!(m.possible.iter().any(barrier), "{:?}", m.possible);
 }
+
+/// A drawing with a vertex at a junction and the next 27 m on, across the corner of the
+/// block: the service road through the bollards (north, then east) is 10 m longer than
+/// the street the match takes (east, then north), as much as one bend the step cuts may
+/// add, so the drawing cannot tell them apart.
+#[test]
+fn a_reading_round_the_corner_a_long_step_cuts_may_be_longer_than_the_match() {
+    let Some(net) = routes_common::network("bus.osm.pbf") else { return };
+    let drawn = [
+        [8.7003730, 49.4082472],
+        [8.7007942, 49.4083529],
+        [8.7012530, 49.4084368],
+        [8.7017693, 49.4085020],
+        [8.7024485, 49.4085991],
+        [8.7026529, 49.4088026],
+        [8.7022821, 49.4088968],
+        [8.7015643, 49.4088343],
+        [8.7009469, 49.4087366],
+        [8.7005680, 49.4086649],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert!(m.ways.iter().all(|w| w.way_id != 222965356), "{:?}", m.ways);
+    let bollard = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:node/2319093199";
+    assert!(m.possible.iter().any(bollard), "{:?}", m.possible);
+}
+
+/// A drawing that steps round a courtyard loop and back within a few metres: the loop's
+/// far end is its one sign, kept however close the vertices around it lie (the
+/// courtyard's way and its turning point are signed 2.2 m high; the street beside it 12 m
+/// away is not).
+#[test]
+fn the_tip_of_a_short_excursion_is_kept_when_the_drawing_is_thinned() {
+    let net = helsinki();
+    let drawn = [
+        [24.9498370, 60.1656865],
+        [24.9498457, 60.1656944],
+        [24.9498271, 60.1656582],
+        [24.9498444, 60.1656371],
+        [24.9498443, 60.1656030],
+        [24.9498242, 60.1655770],
+        [24.9497919, 60.1655692],
+        [24.9497439, 60.1655644],
+        [24.9496645, 60.1655478],
+        [24.9496499, 60.1655133],
+        [24.9496261, 60.1654896],
+        [24.9496353, 60.1654698],
+        [24.9496337, 60.1654732],
+        [24.9496211, 60.1654260],
+        [24.9496579, 60.1653812],
+        [24.9496618, 60.1653562],
+        [24.9496428, 60.1653118],
+        [24.9496583, 60.1652861],
+        [24.9496153, 60.1652593],
+        [24.9494984, 60.1652479],
+        [24.9494238, 60.1652387],
+        [24.9494268, 60.1652395],
+        [24.9495328, 60.1652322],
+        [24.9495959, 60.1652207],
+        [24.9496600, 60.1652112],
+        [24.9496788, 60.1651766],
+        [24.9496836, 60.1651583],
+        [24.9496693, 60.1651073],
+        [24.9496878, 60.1650685],
+        [24.9496849, 60.1650265],
+        [24.9497049, 60.1649958],
+        [24.9497386, 60.1649922],
+        [24.9497762, 60.1649705],
+        [24.9498038, 60.1649764],
+        [24.9498874, 60.1649697],
+        [24.9498937, 60.1649263],
+        [24.9499198, 60.1648799],
+        [24.9499002, 60.1648516],
+        [24.9499249, 60.1648293],
+        [24.9499018, 60.1648049],
+        [24.9499317, 60.1647637],
+        [24.9499248, 60.1647732],
+        [24.9499136, 60.1647267],
+        [24.9499375, 60.1647006],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    let courtyard = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:node/1380961129";
+    assert!(m.possible.iter().any(courtyard), "{:?}", m.possible);
+}

@@ -68,6 +68,11 @@ const LONGER_SLACK_SHARE: f64 = 0.5;
 /// more (a route that turns at an intersection is not read as using the street ahead).
 const STRAY_SLACK_M: f64 = 8.0;
 
+/// A longer reading may go round the corner of a step of the drawing this long or longer
+/// (see [`Drawing::longest_part`]): a shorter step turns within the drawing's offset, which
+/// [`LENGTH_SLACK_M`] allows for, metres.
+const CORNER_STEP_M: f64 = 20.0;
+
 /// The drawing's typical distance from the matched path near an end is taken over this
 /// much of it, metres.
 const TYPICAL_WINDOW_M: f64 = 200.0;
@@ -502,17 +507,23 @@ impl RouteNetwork {
                 // rejoins it behind), the loop explains the drawing better. A reading that
                 // ends near (not at) an end of the drawing may differ by that distance.
                 let other = jn.dist + len + jm.dist;
-                // How far the reading's length lies outside what `reference` allows.
-                let outside = |reference: f64, longer_share: f64| {
+                // Where the drawing passes the two points nearest.
+                let (mut from_m, mut to_m) = (along(0, n), along(1, m));
+                // How far the reading's length lies outside what `reference` allows; a
+                // longer one may also go round the corner a long step of the drawing cuts
+                // (`room`).
+                let outside = |reference: f64, longer_share: f64, room: f64| {
                     if reference <= 1.0 {
                         return f64::INFINITY;
                     }
-                    let share = if other > reference { longer_share } else { LENGTH_SLACK_SHARE };
-                    let allowed = LENGTH_SLACK_M.max(share * reference);
+                    let (share, room) =
+                        if other > reference { (longer_share, room) } else { (LENGTH_SLACK_SHARE, 0.0) };
+                    let allowed = LENGTH_SLACK_M.max(share * reference) + room;
                     ((other - reference).abs() - jn.off - jm.off).max(0.0) - allowed
                 };
-                let vs_matched =
-                    if n.is_some() && m.is_some() { outside(matched, LENGTH_SLACK_SHARE) } else { f64::INFINITY };
+                let vs_matched = |room: f64| {
+                    if n.is_some() && m.is_some() { outside(matched, LENGTH_SLACK_SHARE, room) } else { f64::INFINITY }
+                };
                 // A reading that adds road before the path's first node (after its last)
                 // where the drawing adds none tells only where it starts (ends): it is
                 // compared with the straight line from the drawn start (end) to the path,
@@ -529,21 +540,47 @@ impl RouteNetwork {
                 };
                 // A drawing longer than the matched path goes where the match does not:
                 // there the reading may be longer than the drawing by its cut corners.
-                let vs_drawn = |drawn: f64| {
+                let vs_drawn = |drawn: f64, room: f64| {
                     let drawn = span.filter(|_| drawn <= 1.0).unwrap_or(drawn);
                     let cut = if drawn > matched + LENGTH_SLACK_M { LONGER_SLACK_SHARE } else { LENGTH_SLACK_SHARE };
-                    outside(drawn, cut)
+                    outside(drawn, cut, room)
                 };
-                // Where the drawing passes the two points nearest.
-                let (mut from_m, mut to_m) = (along(0, n), along(1, m));
-                let mut miss = vs_matched.min(vs_drawn(to_m - from_m));
+                // The other reading's points: each node, the midpoint to the next, the next
+                // (less the first node and midpoint where it starts where the drawing does,
+                // and the last midpoint and node where it ends there).
+                let chain = &mut *chain_buf;
+                chain.clear();
+                chain
+                    .extend(chains[jn.chain.clone()].iter().rev().chain([&from, &to]).chain(&chains[jm.chain.clone()]));
+                let skip_start = if n.is_none() { 2 } else { 0 };
+                let skip_end = if m.is_none() { 2 } else { 0 };
+                let points = skip_start..(3 * chain.len().saturating_sub(1)).saturating_sub(skip_end);
+                let stray_at = |i: usize| {
+                    let (a, b) = (chain[i / 3], chain[i / 3 + 1]);
+                    match i % 3 {
+                        0 => node_away(a),
+                        1 => mid_away(a, b),
+                        _ => node_away(b),
+                    }
+                };
+                let miss_with = |room: f64| vs_matched(room).min(vs_drawn(to_m - from_m, room));
+                let mut miss = miss_with(0.0);
+                // A longer reading may go round the corner a long step of the drawing cuts:
+                // one bend as far off the step as the reading strays makes it that much
+                // longer (the stray is looked for only where the length needs it).
+                let step = Some(drawing.longest_part(from_m, to_m)).filter(|&s| s >= CORNER_STEP_M).unwrap_or(0.0);
+                let bend = |depth: f64| 2.0 * (step * step / 4.0 + depth * depth).sqrt() - step;
+                if miss > 0.0 && miss <= bend(step / 2.0) {
+                    let depth = points.clone().map(stray_at).fold(0.0, f64::max).min(step / 2.0);
+                    miss = miss_with(bend(depth));
+                }
                 // Round a loop the drawing between the two points is not the stretch read.
                 let looped = miss > 0.0;
                 if looped {
                     // Where the drawing passes the same place twice (round a loop), the
                     // stretch round the loop; looked for only here, it costs a few queries.
                     if let Some((ka, kb)) = stretch(&passes(0, n), &passes(1, m), to_m - from_m, other) {
-                        let round = vs_drawn(kb - ka);
+                        let round = vs_drawn(kb - ka, 0.0);
                         if round < miss {
                             (miss, from_m, to_m) = (round, ka, kb);
                         }
@@ -572,17 +609,6 @@ impl RouteNetwork {
                     }
                     matched_stray = matched_stray.max(*d);
                 }
-                // The other reading's points: each node, the midpoint to the next, the next
-                // (less the first node and midpoint where it starts where the drawing does,
-                // and the last midpoint and node where it ends there); it strays too far
-                // as soon as one point does.
-                let chain = &mut *chain_buf;
-                chain.clear();
-                chain
-                    .extend(chains[jn.chain.clone()].iter().rev().chain([&from, &to]).chain(&chains[jm.chain.clone()]));
-                let total = 3 * chain.len().saturating_sub(1);
-                let skip_start = if n.is_none() { 2 } else { 0 };
-                let skip_end = if m.is_none() { 2 } else { 0 };
                 // Where the reading starts (ends) where the drawing does, the matched path
                 // strays from the drawing at least by how far it starts (ends) from there:
                 // a path that leaves the drawing's first metres unexplained is no yardstick.
@@ -596,16 +622,8 @@ impl RouteNetwork {
                 // between them of one of them (plus the offset): a sparse drawing cannot
                 // show a detour of that depth, nor rule it out.
                 let limit = (matched_stray + STRAY_SLACK_M).max(drawing.longest_step(from_m, to_m) / 2.0);
-                let within = (skip_start..total.saturating_sub(skip_end)).all(|i| {
-                    let (a, b) = (chain[i / 3], chain[i / 3 + 1]);
-                    let stray = match i % 3 {
-                        0 => node_away(a),
-                        1 => mid_away(a, b),
-                        _ => node_away(b),
-                    };
-                    stray <= limit
-                });
-                if !within {
+                // It strays too far as soon as one point does.
+                if !points.clone().all(|i| stray_at(i) <= limit) {
                     continue;
                 }
                 // Where the rest of the drawing tells its offset from the roads, the drawing
@@ -1077,8 +1095,12 @@ struct Foot {
     t: f64,
 }
 
-/// Vertices of the drawing closer than this to the previous one are skipped, metres.
+/// Vertices of the drawing closer than this to the previous one are skipped, metres...
 const DRAWING_STEP_M: f64 = 5.0;
+/// ...unless they lie further than this off the line from it to the next vertex: the tip
+/// of a short excursion (round a courtyard loop and back) is the one sign of where the
+/// route went, metres.
+const DRAWING_BEND_M: f64 = 4.0;
 /// A drawing passes a point again once it has gone this much further from it and come
 /// this much nearer again, metres: more than its jitter.
 const REVISIT_M: f64 = 5.0;
@@ -1129,6 +1151,13 @@ impl Drawing {
         self.cum.get(first..=last).unwrap_or_default().windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
     }
 
+    /// The longest part of one step of the drawing over `from_m`..`to_m`, metres.
+    fn longest_part(&self, from_m: f64, to_m: f64) -> f64 {
+        let first = self.cum.partition_point(|&c| c <= from_m).saturating_sub(1);
+        let last = self.cum.partition_point(|&c| c < to_m);
+        (first..last).filter_map(|k| Some(self.cum.get(k + 1)?.min(to_m) - self.cum[k].max(from_m))).fold(0.0, f64::max)
+    }
+
     fn new(
         points: &[[f64; 2]],
         ends: [[f64; 2]; 2],
@@ -1138,7 +1167,13 @@ impl Drawing {
     ) -> Drawing {
         let mut line: Vec<[f64; 2]> = Vec::with_capacity(points.len());
         for (k, &p) in points.iter().enumerate() {
-            if line.last().is_none_or(|&q| dist(q, p) >= DRAWING_STEP_M || k + 1 == points.len()) {
+            let keep = match (line.last(), points.get(k + 1)) {
+                (Some(&q), Some(&next)) => {
+                    dist(q, p) >= DRAWING_STEP_M || project_on_segment(p, q, next).1 > DRAWING_BEND_M
+                }
+                _ => true,
+            };
+            if keep {
                 line.push(p);
             }
         }
@@ -1582,6 +1617,28 @@ mod tests {
         {
             assert_eq!(drawing.longest_step(from, to), step, "{from}..{to}");
         }
+    }
+
+    #[test]
+    fn the_longest_part_of_a_step_is_what_the_stretch_covers_of_it() {
+        let line = [[0.0, 0.0], [10.0, 0.0], [40.0, 0.0], [50.0, 0.0]];
+        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2], [0.0; 2]);
+        for ((from, to), part) in
+            [((12.0, 13.0), 1.0), ((0.0, 5.0), 5.0), ((10.0, 40.0), 30.0), ((5.0, 45.0), 30.0), ((38.0, 100.0), 10.0)]
+        {
+            assert_eq!(drawing.longest_part(from, to), part, "{from}..{to}");
+        }
+        // A stretch that only touches a step has none of it.
+        assert_eq!(drawing.longest_part(40.0, 40.0), 0.0);
+    }
+
+    #[test]
+    fn a_vertex_closer_than_a_step_is_kept_where_the_drawing_bends_there() {
+        // Steps of 1 to 4.7 m, one to a vertex 4.2 m off the line and back: of the close
+        // vertices only that one is kept (the last always is).
+        let line = [[0.0, 0.0], [1.0, 0.0], [2.0, 4.2], [3.0, 0.0], [8.0, 0.0]];
+        let drawing = Drawing::new(&line, [line[0], line[4]], [0.0; 2], [0.0; 2], [0.0; 2]);
+        assert_eq!(drawing.line, vec![[0.0, 0.0], [2.0, 4.2], [8.0, 0.0]]);
     }
 
     #[test]
