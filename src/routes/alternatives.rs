@@ -1143,19 +1143,24 @@ fn segment_cells(a: [f64; 2], b: [f64; 2], mut cell_at: impl FnMut((i64, i64))) 
 }
 
 impl Drawing {
-    /// The longest step between two vertices of the drawing over `from_m`..`to_m`, metres.
+    /// The longest step between two vertices of the drawing over `from_m`..`to_m`, counting
+    /// a step that only touches the stretch at a vertex, metres.
     fn longest_step(&self, from_m: f64, to_m: f64) -> f64 {
-        // The steps ending at or after `from_m` and starting at or before `to_m`.
-        let first = self.cum.partition_point(|&c| c < from_m).saturating_sub(1);
-        let last = self.cum.partition_point(|&c| c <= to_m).min(self.cum.len().saturating_sub(1));
-        self.cum.get(first..=last).unwrap_or_default().windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
+        self.steps_over(from_m, to_m, true).map(|(a, b)| b - a).fold(0.0, f64::max)
     }
 
     /// The longest part of one step of the drawing over `from_m`..`to_m`, metres.
     fn longest_part(&self, from_m: f64, to_m: f64) -> f64 {
-        let first = self.cum.partition_point(|&c| c <= from_m).saturating_sub(1);
-        let last = self.cum.partition_point(|&c| c < to_m);
-        (first..last).filter_map(|k| Some(self.cum.get(k + 1)?.min(to_m) - self.cum[k].max(from_m))).fold(0.0, f64::max)
+        self.steps_over(from_m, to_m, false).map(|(a, b)| b.min(to_m) - a.max(from_m)).fold(0.0, f64::max)
+    }
+
+    /// Where each step of the drawing over `from_m`..`to_m` starts and ends along it, metres;
+    /// with `touching`, also the steps that only touch it at a vertex.
+    fn steps_over(&self, from_m: f64, to_m: f64, touching: bool) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let first = self.cum.partition_point(|&c| c < from_m || (!touching && c == from_m)).saturating_sub(1);
+        let last = self.cum.partition_point(|&c| c < to_m || (touching && c == to_m));
+        let last = last.min(self.cum.len().saturating_sub(1));
+        self.cum.get(first..=last).unwrap_or_default().windows(2).map(|w| (w[0], w[1]))
     }
 
     fn new(
