@@ -916,3 +916,20 @@ fn the_tip_of_a_short_excursion_is_kept_when_the_drawing_is_thinned() {
     let courtyard = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:node/1380961129";
     assert!(m.possible.iter().any(courtyard), "{:?}", m.possible);
 }
+
+/// The evaluation's Heidelberg route 206 (seed 12): it starts round a loop of service roads
+/// through the gate `osm:node/2801781079` and onto the primary road; drawn with four
+/// vertices, the second 15 m north, 4.5 m from the gate, and the third 27 m back south past
+/// the first. The sampling keeps a turning point only where the drawing comes back nearer
+/// the last sample, so the match takes the primary road alone, 23 m from that vertex, and
+/// the gate passed. A restriction next to where the drawing goes far from the path and
+/// comes back is another reading.
+#[test]
+fn a_gate_on_a_spur_the_sampling_thins_away_is_another_reading() {
+    let Some(net) = routes_common::network("heidelberg-ors.osm.pbf") else { return };
+    let drawn = [[8.6721683, 49.3973237], [8.6721623, 49.3974603], [8.6721898, 49.3972171], [8.6718946, 49.3970676]];
+    let m = net.match_route(&drawn);
+    assert!(m.ways.iter().all(|w| w.way_id != 275534963), "{:?}", m.ways);
+    let gate = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:node/2801781079";
+    assert!(m.possible.iter().any(gate), "{:?}", m.possible);
+}

@@ -67,6 +67,10 @@ const LONGER_SLACK_SHARE: f64 = 0.5;
 /// does there, metres. Cutting or going round a corner beside the drawing differs by
 /// more (a route that turns at an intersection is not read as using the street ahead).
 const STRAY_SLACK_M: f64 = 8.0;
+/// A restriction this near the drawing...
+const SPUR_NEAR_M: f64 = 8.0;
+/// ...where the drawing runs this far from the matched path may be on the route, metres.
+const SPUR_OFF_M: f64 = 15.0;
 
 /// A longer reading may go round the corner of a step of the drawing this long or longer
 /// (see [`Drawing::longest_part`]): a shorter step turns within the drawing's offset, which
@@ -129,7 +133,6 @@ struct Search<'a> {
     /// NaN until first needed.
     path_away: Vec<f64>,
     ways: &'a [TravelledWay],
-    met: &'a [RestrictionHit],
     /// The joints [`RouteNetwork::reach_path`] found.
     joints: RefCell<Joints>,
     /// The drawing seen from the nodes the searches meet.
@@ -278,7 +281,6 @@ impl RouteNetwork {
                         path,
                         path_away,
                         ways,
-                        met,
                         joints: RefCell::default(),
                         nodes: NodeCache::default(),
                         reach: RefCell::default(),
@@ -299,7 +301,14 @@ impl RouteNetwork {
                     if !allowed {
                         continue;
                     }
-                    for p in self.through(search, &mut hits, seg, dir, from, to) {
+                    self.piece_hits(seg, dir, from, to, path, &mut hits);
+                    hits.retain(|(t, ..)| !among(met.iter(), t));
+                    if hits.is_empty() {
+                        continue;
+                    }
+                    let mut found = self.through(search, &hits, seg, from, to);
+                    found.extend(self.off_path(search, &hits, seg, [from, to]));
+                    for p in found {
                         if !out.iter().any(|o| o.hit.source == p.hit.source && o.hit.tag == p.hit.tag) {
                             out.push(p);
                         }
@@ -309,6 +318,47 @@ impl RouteNetwork {
         }
         self.beyond_ends(coords, path, met, radius, &mut out);
         out.sort_by(|a, b| a.hit.km.total_cmp(&b.hit.km));
+        out
+    }
+
+    /// The restrictions `fresh` on segment `seg` next to where the drawing goes far from
+    /// the matched path: the drawing reaches them and the match does not go there (a spur
+    /// the sampling thinned away), whatever way joins them to the path.
+    fn off_path(&self, search: &Search, fresh: &[PieceHit], seg: SegRef, ends: [u32; 2]) -> Vec<PossibleHit> {
+        let path = search.path;
+        let mut out = Vec::new();
+        let near_path = |p: [f64; 2]| self.segment_within(p, SPUR_OFF_M, |s| path.segs.contains(&s));
+        for &(t, at, _) in fresh.iter() {
+            // Most restrictions lie at the piece's ends, whose projections the search has.
+            let end = ends.into_iter().find(|&n| self.node_xy(n) == at);
+            let (d, along) =
+                end.map_or_else(|| search.drawing.project(at), |n| search.nodes.at(&search.drawing, n, at));
+            if d > SPUR_NEAR_M {
+                continue;
+            }
+            let q = search.drawing.point_at(along);
+            if near_path(q) {
+                continue;
+            }
+            // Only where the drawing comes back to the path on both sides: one that goes on
+            // where the match stops is the ends' rules' to judge.
+            let k = search.drawing.cum.partition_point(|&c| c <= along);
+            let line = &search.drawing.line;
+            if !line[..k.min(line.len())].iter().rev().any(|&p| near_path(p))
+                || !line[k..].iter().any(|&p| near_path(p))
+            {
+                continue;
+            }
+            let nearest = path.points.iter().min_by(|a, b| dist(a.1, q).total_cmp(&dist(b.1, q)));
+            let Some(&(km, _)) = nearest else { continue };
+            out.push(PossibleHit {
+                hit: t.at(self.to_lonlat(at), km),
+                via_way_id: self.way_id(seg.0),
+                instead_of: Vec::new(),
+                from_km: km,
+                to_km: km,
+            });
+        }
         out
     }
 
@@ -418,27 +468,14 @@ impl RouteNetwork {
         }
     }
 
-    /// The restrictions on segment `seg` travelled in `dir` (from node `from` to `to`)
+    /// The restrictions on segment `seg` travelled from node `from` to `to`
     /// that the matched path does not meet, if a path through the segment explains the
     /// drawing almost as well as the matched one: it joins the matched path (or starts or
     /// ends where the drawing does) before and after the segment, about as long and
-    /// straying from the drawing little more than the matched path does there. `fresh` is
-    /// a buffer for the piece's restrictions, kept between pieces.
-    fn through<'n>(
-        &'n self,
-        search: &mut Search,
-        fresh: &mut Vec<PieceHit<'n>>,
-        seg: SegRef,
-        dir: Direction,
-        from: u32,
-        to: u32,
-    ) -> Vec<PossibleHit> {
+    /// straying from the drawing little more than the matched path does there. `fresh`:
+    /// the piece's restrictions the matched path does not meet ([`Self::piece_hits`]).
+    fn through(&self, search: &mut Search, fresh: &[PieceHit], seg: SegRef, from: u32, to: u32) -> Vec<PossibleHit> {
         let path = search.path;
-        self.piece_hits(seg, dir, from, to, path, fresh);
-        fresh.retain(|(t, ..)| !among(search.met.iter(), t));
-        if fresh.is_empty() {
-            return Vec::new();
-        }
         let (a, b) = (self.node_xy(from), self.node_xy(to));
         let before = self.joints(search, from, false);
         // With no way back to the path, nor the drawing's start on the piece (see
@@ -1258,6 +1295,17 @@ impl Drawing {
                 }
             }
         }
+    }
+
+    /// The point `along` metres along the drawing.
+    fn point_at(&self, along: f64) -> [f64; 2] {
+        // The step that holds `along`: vertices `k - 1` and `k` (the one vertex of a drawing
+        // of one).
+        let last = self.line.len() - 1;
+        let k = self.cum.partition_point(|&c| c <= along).clamp(1.min(last), last);
+        let (a, b) = (self.line[k.saturating_sub(1)], self.line[k]);
+        let len = self.cum[k] - self.cum[k.saturating_sub(1)];
+        lerp(a, b, if len > 0.0 { ((along - self.cum[k - 1]) / len).clamp(0.0, 1.0) } else { 0.0 })
     }
 
     /// Distance from `p` to the drawing and how far along it `p` projects, metres; the

@@ -68,6 +68,16 @@ impl RouteNetwork {
         finish_candidates(out);
     }
 
+    /// Whether a segment that `wanted` accepts lies within `radius` of `p` (projected
+    /// metres).
+    pub(crate) fn segment_within(&self, p: [f64; 2], radius: f64, wanted: impl Fn(SegRef) -> bool) -> bool {
+        let (r2, mut found) = (radius * radius, false);
+        self.grid.for_each_near(p, radius, |s| {
+            found = found || (project_on_segment_2(p, s.a, s.b).1 < r2 && wanted(s.id));
+        });
+        found
+    }
+
     /// Whether `a` and `b` on one way lie on distinct passes of it: going along the way from
     /// one to the other is far longer than the straight line between them (a hairpin, a
     /// loop). On a bend they are one pass, and a second candidate there only costs searches.
