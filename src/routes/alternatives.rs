@@ -344,9 +344,7 @@ impl RouteNetwork {
             // where the match stops is the ends' rules' to judge.
             let k = search.drawing.cum.partition_point(|&c| c <= along);
             let line = &search.drawing.line;
-            if !line[..k.min(line.len())].iter().rev().any(|&p| near_path(p))
-                || !line[k..].iter().any(|&p| near_path(p))
-            {
+            if !line[..k].iter().rev().any(|&p| near_path(p)) || !line[k..].iter().any(|&p| near_path(p)) {
                 continue;
             }
             let nearest = path.points.iter().min_by(|a, b| dist(a.1, q).total_cmp(&dist(b.1, q)));
@@ -1299,13 +1297,17 @@ impl Drawing {
 
     /// The point `along` metres along the drawing.
     fn point_at(&self, along: f64) -> [f64; 2] {
-        // The step that holds `along`: vertices `k - 1` and `k` (the one vertex of a drawing
-        // of one).
-        let last = self.line.len() - 1;
-        let k = self.cum.partition_point(|&c| c <= along).clamp(1.min(last), last);
-        let (a, b) = (self.line[k.saturating_sub(1)], self.line[k]);
-        let len = self.cum[k] - self.cum[k.saturating_sub(1)];
-        lerp(a, b, if len > 0.0 { ((along - self.cum[k - 1]) / len).clamp(0.0, 1.0) } else { 0.0 })
+        if let [only] = self.line.as_slice() {
+            return *only;
+        }
+        // The step that holds `along`: from vertex `k - 1` to `k`.
+        let k = self.cum.partition_point(|&c| c <= along).clamp(1, self.line.len() - 1);
+        let len = self.cum[k] - self.cum[k - 1];
+        lerp(
+            self.line[k - 1],
+            self.line[k],
+            if len > 0.0 { ((along - self.cum[k - 1]) / len).clamp(0.0, 1.0) } else { 0.0 },
+        )
     }
 
     /// Distance from `p` to the drawing and how far along it `p` projects, metres; the
