@@ -515,6 +515,129 @@ fn a_bollard_that_closes_a_dead_end_is_not_read_past_the_end() {
     assert!(m.hits.iter().all(|h| h.source != "osm:node/1256051214"), "{:?}", m.hits);
 }
 
+/// The evaluation's Helsinki route 262 (seed 3): west along Pohjoisranta's service roads,
+/// ending where the service way `osm:way/45571454` meets the private gate
+/// (`osm:node/1371624200`) at its first node, the last node the network has there. The
+/// matched path stops 11 m short, on `osm:way/123177417`, and a reading along the last
+/// metres of `osm:way/45571454` ended at the gate, so it was read as passed (R4
+/// `unverified`). No road goes on through the gate, so a route that reaches it ends there,
+/// as the matched path's own end nodes and the truth's are judged: it is no possible hit.
+#[test]
+fn a_gate_that_closes_a_dead_end_is_not_passed_by_a_reading_that_ends_at_it() {
+    let net = helsinki();
+    let drawn = [
+        [24.9510920, 60.1758469],
+        [24.9503687, 60.1757967],
+        [24.9496304, 60.1757606],
+        [24.9489956, 60.1758124],
+        [24.9483647, 60.1758523],
+        [24.9478136, 60.1759165],
+        [24.9473919, 60.1759453],
+        [24.9467326, 60.1760214],
+        [24.9464483, 60.1759981],
+        [24.9464344, 60.1759749],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    let gate = |source: &str| source == "osm:node/1371624200";
+    assert!(!m.possible.iter().any(|p| gate(&p.hit.source)), "{:?}", m.possible);
+    assert!(!m.hits.iter().any(|h| gate(&h.source)), "{:?}", m.hits);
+}
+
+/// The evaluation's Helsinki route 101 (seed 1): it starts with a step back and forth at
+/// the east end of the tunnel road `osm:way/609208694` and runs east. A reading that starts
+/// where the drawing does on `osm:way/166170097` (`hgv=destination`) and runs beside the
+/// matched path to its end stayed within the drawing's uncertainty (R4 `unverified`), but the
+/// drawing's offset is known at its start (the roads turn there): the drawing's start moved
+/// back by it lies off that way, so the route does not start on it.
+#[test]
+fn a_start_the_drawings_offset_puts_off_the_piece_is_not_read_on_it() {
+    let net = helsinki();
+    let drawn = [
+        [24.9433509, 60.1689130],
+        [24.9429955, 60.1689499],
+        [24.9431586, 60.1687928],
+        [24.9434688, 60.1689045],
+        [24.9441052, 60.1689038],
+        [24.9447728, 60.1689195],
+        [24.9453799, 60.1689449],
+        [24.9457183, 60.1688628],
+        [24.9457214, 60.1690475],
+        [24.9455158, 60.1689562],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert!(m.ways.iter().any(|w| w.way_id == 609208694), "{:?}", m.ways);
+    assert!(m.possible.iter().all(|p| p.via_way_id != 166170097), "{:?}", m.possible);
+}
+
+/// The evaluation's Helsinki route 408 (evaluation's seed): it starts at the junction of
+/// `osm:way/45150440` with the closed way `osm:way/28583926` (`access=no`) and runs
+/// straight south-east; the drawing starts a map's offset from the junction, and a reading
+/// from there along the closed way to the junction fitted the drawing as well as the path
+/// (R4 `unverified`). Only the offset across the road is known (the road runs straight), but
+/// the closed way crosses the road's line: moved back by that offset, the drawing starts
+/// on the closed way no further than the drawing's noise from the junction, or off it, so
+/// the route uses none of it.
+#[test]
+fn a_start_the_offset_across_the_road_puts_at_the_junction_is_not_read_on_the_road_crossing_it() {
+    let net = helsinki();
+    let drawn = [
+        [24.9383031, 60.1698641],
+        [24.9385076, 60.1697426],
+        [24.9387509, 60.1695892],
+        [24.9390051, 60.1694258],
+        [24.9392193, 60.1692695],
+        [24.9394844, 60.1691042],
+        [24.9396560, 60.1689932],
+        [24.9397977, 60.1689144],
+        [24.9400397, 60.1687558],
+        [24.9402937, 60.1685736],
+        [24.9405126, 60.1684435],
+        [24.9406806, 60.1683081],
+        [24.9408391, 60.1681973],
+        [24.9410957, 60.1680332],
+        [24.9413209, 60.1678511],
+        [24.9415140, 60.1677411],
+        [24.9417297, 60.1675715],
+        [24.9419016, 60.1674928],
+        [24.9420263, 60.1673991],
+        [24.9422677, 60.1672373],
+        [24.9424432, 60.1670905],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert!(m.ways.iter().any(|w| w.way_id == 45150440), "{:?}", m.ways);
+    assert!(m.possible.iter().all(|p| p.via_way_id != 28583926), "{:?}", m.possible);
+}
+
+/// The evaluation's Helsinki route 371 (seed 1): it starts on `osm:way/37289254` at the
+/// junction where `osm:way/7973163` (`maxlength=12`) ends, heading on the way that road
+/// would go, so the road behind the start was read as where the route may come from (R4
+/// `unverified`). The drawing's offset is known at its start (the roads turn after it):
+/// moved back by it, the drawing starts on the matched path, more than the drawing's noise
+/// from the junction, so the route does not come from beyond it.
+#[test]
+fn a_start_the_drawings_offset_puts_on_the_path_is_not_read_past_the_paths_start() {
+    let net = helsinki();
+    let drawn = [
+        [24.9514410, 60.1647466],
+        [24.9523664, 60.1647651],
+        [24.9527053, 60.1649860],
+        [24.9526204, 60.1653058],
+        [24.9524691, 60.1657149],
+        [24.9524577, 60.1659701],
+        [24.9524164, 60.1662760],
+        [24.9526421, 60.1665444],
+        [24.9529898, 60.1664331],
+        [24.9530716, 60.1661567],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert!(m.ways.iter().any(|w| w.way_id == 37289254), "{:?}", m.ways);
+    assert!(m.possible.iter().all(|p| p.via_way_id != 7973163), "{:?}", m.possible);
+}
+
 /// The evaluation's Helsinki route 282 (seed 3), thinned along Eteläesplanadi: east along
 /// it, south down Fabianinkatu and 6 m east into the way behind a private gate
 /// (`osm:node/1943395886` on `osm:way/183917373`), ending 6 m short of the gate. The

@@ -250,6 +250,25 @@ impl RouteNetwork {
         let near_sample = |s: &Sample| {
             rstar::AABB::from_corners([s.xy[0] - reach, s.xy[1] - reach], [s.xy[0] + reach, s.xy[1] + reach])
         };
+        // Distances are taken to the drawing as drawn: the samples skip vertices.
+        let new_search = || {
+            let line: Vec<[f64; 2]> = coords.iter().map(|&c| self.to_xy(c)).collect();
+            let radius_ahead = off.map(|d| (d + END_SLACK_AHEAD_M).min(END_M));
+            let drawing = Drawing::new(&line, ends, gap, radius, radius_ahead);
+            let path_away = vec![f64::NAN; path.points.len()];
+            Search {
+                drawing,
+                path,
+                path_away,
+                ways,
+                joints: RefCell::default(),
+                nodes: NodeCache::default(),
+                reach: RefCell::default(),
+                chain_buf: Vec::new(),
+                reading_buf: Vec::new(),
+                matched_buf: Vec::new(),
+            }
+        };
         // The restricted segments near each sample, in sample order: one tree query per
         // group of samples (a query's cost is mostly the walk down the tree), each segment
         // taken at the first sample it is near, in the tree's order there.
@@ -270,25 +289,7 @@ impl RouteNetwork {
                 if path.segs.contains(&seg) || !seen.insert(seg) {
                     continue;
                 }
-                // Distances are taken to the drawing as drawn: the samples skip vertices.
-                let search = search.get_or_insert_with(|| {
-                    let line: Vec<[f64; 2]> = coords.iter().map(|&c| self.to_xy(c)).collect();
-                    let radius_ahead = off.map(|d| (d + END_SLACK_AHEAD_M).min(END_M));
-                    let drawing = Drawing::new(&line, ends, gap, radius, radius_ahead);
-                    let path_away = vec![f64::NAN; path.points.len()];
-                    Search {
-                        drawing,
-                        path,
-                        path_away,
-                        ways,
-                        joints: RefCell::default(),
-                        nodes: NodeCache::default(),
-                        reach: RefCell::default(),
-                        chain_buf: Vec::new(),
-                        reading_buf: Vec::new(),
-                        matched_buf: Vec::new(),
-                    }
-                });
+                let search = search.get_or_insert_with(new_search);
                 let near_node = |n: u32| search.node_away(n, self.node_xy(n)) <= UNCERTAINTY_M;
                 let (u, v) = self.seg_nodes(seg.0, seg.1);
                 let mid_away = || search.nodes.mid_away(&search.drawing, (u, v), [self.node_xy(u), self.node_xy(v)]);
@@ -316,7 +317,8 @@ impl RouteNetwork {
                 }
             }
         }
-        self.beyond_ends(coords, path, met, radius, &mut out);
+        let shifted_end = |k: usize| search.get_or_insert_with(new_search).drawing.shifted_end(k, &path.points);
+        self.beyond_ends(coords, path, met, radius, shifted_end, &mut out);
         out.sort_by(|a, b| a.hit.km.total_cmp(&b.hit.km));
         out
     }
@@ -370,12 +372,14 @@ impl RouteNetwork {
         path: &PathIndex,
         met: &[RestrictionHit],
         radius: [f64; 2],
+        mut shifted_end: impl FnMut(usize) -> ShiftedEnd,
         out: &mut Vec<PossibleHit>,
     ) {
         let total_km = path.points.last().map_or(0.0, |p| p.0);
         let (Some(&first), Some(&last)) = (coords.first(), coords.last()) else { return };
-        for (piece, end, km, start, radius) in
-            [(path.ends[0], first, 0.0, true, radius[0]), (path.ends[1], last, total_km, false, radius[1])]
+        let mut near_end = Vec::new();
+        for (k, piece, end, km, start, radius) in
+            [(0, path.ends[0], first, 0.0, true, radius[0]), (1, path.ends[1], last, total_km, false, radius[1])]
         {
             let Some(p) = piece else { continue };
             let end = self.to_xy(end);
@@ -400,6 +404,19 @@ impl RouteNetwork {
             if dist(self.node_xy(outer), end) <= END_M {
                 let heading = self.path_heading(path, if start { 0 } else { 1 }).unwrap_or([0.0; 2]);
                 self.past_end(outer, start, EndArea { at: end, radius, heading }, path, &mut found);
+            }
+            // Where the drawing's offset is known at this end, the route starts (ends) where
+            // the drawing does moved back by it: on the matched path there, it passes none
+            // of what lies beyond the path further than [`PAST_END_M`] from there.
+            if !found.is_empty()
+                && let Some((c, Known::Both)) = shifted_end(k)
+            {
+                let reach = (END_M + MAX_SHIFT_M) / 1000.0;
+                let (lo, hi) = if start { (0.0, reach) } else { (total_km - reach, total_km) };
+                self.points_to_end(path, k, lo, hi, &mut near_end);
+                if line_away_2(&near_end, c) <= SHIFTED_END_M * SHIFTED_END_M {
+                    found.retain(|&(_, at, _)| dist(at, c) <= PAST_END_M);
+                }
             }
             for (t, at, via_way_id) in found {
                 if !among(met.iter().chain(out.iter().map(|o| &o.hit)), t) && dist(at, end) <= UNCERTAINTY_M {
@@ -702,6 +719,29 @@ impl RouteNetwork {
                 {
                     continue;
                 }
+                // Where the drawing's offset is known at an end the reading starts (ends) on
+                // the piece, the route starts (ends) where the drawing does moved back by it:
+                // the reading must start (end) there, on the piece and more than the
+                // drawing's noise from where it joins the path (a route that starts at a
+                // junction, drawn a map's offset down the restricted road leaving it). Where
+                // only the offset across the road the path starts (ends) on is known, it
+                // starts (ends) somewhere along that road from there: where the piece crosses
+                // it, unless the piece runs along it too.
+                let shifted_off = |k: usize, rest: f64| {
+                    let Some(shifted) = drawing.shifted_end(k, &path.points) else { return false };
+                    if shifted.1 != Known::Both
+                        && self
+                            .path_heading(path, k)
+                            .is_none_or(|u| ((b[0] - a[0]) * u[0] + (b[1] - a[1]) * u[1]).abs() > ACROSS_END_COS * len)
+                    {
+                        return false;
+                    }
+                    let Some((t, d)) = self.shifted_end_on(path, k, shifted, [a, b]) else { return false };
+                    d > SHIFTED_END_M || rest + len * if k == 0 { 1.0 - t } else { t } <= SHIFTED_END_M
+                };
+                if (on[0] && shifted_off(0, jm.dist)) || (on[1] && shifted_off(1, jn.dist)) {
+                    continue;
+                }
                 // A reading that starts or ends on the piece covers only part of it.
                 let part = [if on[0] { ends_on[0].0 } else { 0.0 }, if on[1] { ends_on[1].0 } else { 1.0 }];
                 best = Some((miss, lo, hi, part));
@@ -721,22 +761,9 @@ impl RouteNetwork {
                 if project_on_segment_2(drawing.ends[k], a, b).1 > (MAX_SHIFT_M + SHIFTED_END_M).powi(2) {
                     continue;
                 }
-                let Some((c, known)) = drawing.shifted_end(k, &path.points) else { continue };
-                let (t, d) = match known {
-                    Known::Both => project_on_segment(c, a, b),
-                    Known::Across(n) => {
-                        let Some(u) = self.path_heading(path, k) else { continue };
-                        // Measured across roads that cross the one the path ends on (round a
-                        // corner before the end), the offset says nothing about where across
-                        // that road the drawing ends.
-                        if (n[0] * u[0] + n[1] * u[1]).abs() > ACROSS_END_COS {
-                            continue;
-                        }
-                        let ends_along =
-                            [[c[0] - END_M * u[0], c[1] - END_M * u[1]], [c[0] + END_M * u[0], c[1] + END_M * u[1]]];
-                        segments_apart(ends_along, [a, b])
-                    }
-                };
+                let Some(shifted) = drawing.shifted_end(k, &path.points) else { continue };
+                let (c, known) = shifted;
+                let Some((t, d)) = self.shifted_end_on(path, k, shifted, [a, b]) else { continue };
                 if d > SHIFTED_END_M {
                     continue;
                 }
@@ -808,7 +835,8 @@ impl RouteNetwork {
 
     /// Restrictions met travelling segment `seg` in `dir`, with where (see [`PieceHit`]):
     /// the way's own (for that direction), structures above it, and its end nodes that are
-    /// not on the path.
+    /// not on the path, where a route can pass them: a reading that reaches a dead end's
+    /// last node ends there, as the matched path and the truth do.
     fn piece_hits<'n>(
         &'n self,
         seg: SegRef,
@@ -827,7 +855,7 @@ impl RouteNetwork {
         }
         for (n, along) in [(from, 0.0), (to, 1.0)] {
             if !path.nodes.contains_key(&n) {
-                out.extend(self.node_hits(n).iter().map(|t| (t, self.node_xy(n), Some(along))));
+                out.extend(self.passed_node_hits(n).iter().map(|t| (t, self.node_xy(n), Some(along))));
             }
         }
     }
@@ -967,6 +995,34 @@ impl RouteNetwork {
         }
     }
 
+    /// Where on segment `seg` a route that starts (`k` 0) or ends (1) where the drawing does
+    /// moved back by its offset (`shifted`, see [`Drawing::shifted_end`]) comes nearest it:
+    /// (fraction along it, distance). Where only the offset across the road is known, the
+    /// route starts (ends) somewhere along the road the path starts (ends) on from there.
+    fn shifted_end_on(
+        &self,
+        path: &PathIndex,
+        k: usize,
+        (c, known): ([f64; 2], Known),
+        seg: [[f64; 2]; 2],
+    ) -> Option<(f64, f64)> {
+        match known {
+            Known::Both => Some(project_on_segment(c, seg[0], seg[1])),
+            Known::Across(n) => {
+                let u = self.path_heading(path, k)?;
+                // Measured across roads that cross the one the path ends on (round a corner
+                // before the end), the offset says nothing about where across that road the
+                // drawing ends.
+                if (n[0] * u[0] + n[1] * u[1]).abs() > ACROSS_END_COS {
+                    return None;
+                }
+                let ends_along =
+                    [[c[0] - END_M * u[0], c[1] - END_M * u[1]], [c[0] + END_M * u[0], c[1] + END_M * u[1]]];
+                Some(segments_apart(ends_along, seg))
+            }
+        }
+    }
+
     /// Where the matched path starts (`k` 0) or ends (1).
     fn path_end(&self, path: &PathIndex, k: usize) -> Option<[f64; 2]> {
         path.ends[k].map(|p| self.point_xy(p.way, p.seg, if k == 0 { p.f0 } else { p.f1 }))
@@ -1031,6 +1087,11 @@ const ACROSS_END_COS: f64 = std::f64::consts::FRAC_1_SQRT_2;
 /// end off the matched path only where the drawing's end moved back by it lies this far
 /// from it, metres: more than the drift of the offset and the noise.
 const OFF_ROAD_END_M: f64 = 3.5;
+/// Where the drawing's end moved back by its offset lies on the matched path, the route
+/// passes what lies beyond the path's end only within this distance of it, metres: that
+/// end's noise and the drift of the offset since it was measured, [`SHIFTED_END_M`] each
+/// (at 2.5 m in all, a bridge 3 m past a route's end in Monaco was missed).
+const PAST_END_M: f64 = 2.0 * SHIFTED_END_M;
 /// The offset at the drawing's ends is measured beyond its first (last) this many metres.
 const SHIFTED_END_SKIP_M: f64 = 30.0;
 /// A vertex's nearest point on the matched path is looked for this far along the path
