@@ -405,9 +405,11 @@ impl RouteNetwork {
                 let heading = self.path_heading(path, if start { 0 } else { 1 }).unwrap_or([0.0; 2]);
                 self.past_end(outer, start, EndArea { at: end, radius, heading }, path, &mut found);
             }
+            found.retain(|&(t, at, _)| dist(at, end) <= UNCERTAINTY_M && !among(met.iter(), t));
             // Where the drawing's offset is known at this end, the route starts (ends) where
             // the drawing does moved back by it: on the matched path there, it passes none
-            // of what lies beyond the path further than [`PAST_END_M`] from there.
+            // of what lies beyond the path further than [`PAST_END_M`] from there (the
+            // offset is measured only where something is left to judge).
             if !found.is_empty()
                 && let Some((c, Known::Both)) = shifted_end(k)
             {
@@ -419,7 +421,7 @@ impl RouteNetwork {
                 }
             }
             for (t, at, via_way_id) in found {
-                if !among(met.iter().chain(out.iter().map(|o| &o.hit)), t) && dist(at, end) <= UNCERTAINTY_M {
+                if !among(out.iter().map(|o| &o.hit), t) {
                     out.push(PossibleHit {
                         hit: t.at(self.to_lonlat(at), km),
                         via_way_id,
