@@ -378,10 +378,9 @@ impl RouteNetwork {
         let total_km = path.points.last().map_or(0.0, |p| p.0);
         let (Some(&first), Some(&last)) = (coords.first(), coords.last()) else { return };
         let mut near_end = Vec::new();
-        for (k, piece, end, km, start, radius) in
-            [(0, path.ends[0], first, 0.0, true, radius[0]), (1, path.ends[1], last, total_km, false, radius[1])]
-        {
-            let Some(p) = piece else { continue };
+        for (k, end, km) in [(0, first, 0.0), (1, last, total_km)] {
+            let Some(p) = path.ends[k] else { continue };
+            let (start, radius) = (k == 0, radius[k]);
             let end = self.to_xy(end);
             let forward = p.f1 >= p.f0;
             // Where the path leaves the segment at this end, and whether the outside lies
@@ -402,7 +401,7 @@ impl RouteNetwork {
             let via = self.way_id(p.way);
             let mut found: Vec<(&HitTemplate, [f64; 2], i64)> = found.into_iter().map(|(t, at)| (t, at, via)).collect();
             if dist(self.node_xy(outer), end) <= END_M {
-                let heading = self.path_heading(path, if start { 0 } else { 1 }).unwrap_or([0.0; 2]);
+                let heading = self.path_heading(path, k).unwrap_or([0.0; 2]);
                 self.past_end(outer, start, EndArea { at: end, radius, heading }, path, &mut found);
             }
             found.retain(|&(t, at, _)| dist(at, end) <= UNCERTAINTY_M && !among(met.iter(), t));
@@ -763,8 +762,7 @@ impl RouteNetwork {
                 if project_on_segment_2(drawing.ends[k], a, b).1 > (MAX_SHIFT_M + SHIFTED_END_M).powi(2) {
                     continue;
                 }
-                let Some(shifted) = drawing.shifted_end(k, &path.points) else { continue };
-                let (c, known) = shifted;
+                let Some(shifted @ (c, known)) = drawing.shifted_end(k, &path.points) else { continue };
                 let Some((t, d)) = self.shifted_end_on(path, k, shifted, [a, b]) else { continue };
                 if d > SHIFTED_END_M {
                     continue;
