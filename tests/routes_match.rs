@@ -1056,3 +1056,133 @@ fn a_gate_on_a_spur_the_sampling_thins_away_is_another_reading() {
     let gate = |p: &oscar::routes::PossibleHit| p.hit.source == "osm:node/2801781079";
     assert!(m.possible.iter().any(gate), "{:?}", m.possible);
 }
+
+/// A drawing along Helsinki's service tunnels under the city centre (`osm:way/609208670`
+/// into `609208671`; the evaluation's route 245 of seed 2, vertices 100 to 149), where
+/// thirteen roads lie within the search radius of one sample: the tunnel the route goes on
+/// along was the seventh nearest, past the six candidates a sample keeps, and none of
+/// those connected, so the match broke ("no connected road in the drawn direction"). Where
+/// nothing connects, every road within the radius is tried before the chain breaks.
+#[test]
+fn a_tunnel_beyond_the_nearest_few_roads_is_followed_where_nothing_nearer_connects() {
+    let drawn: [[f64; 2]; 50] = [
+        [24.9485422, 60.1702152],
+        [24.9486038, 60.1702262],
+        [24.9486764, 60.1702284],
+        [24.9487142, 60.1702294],
+        [24.9487848, 60.1702259],
+        [24.9488660, 60.1702237],
+        [24.9489082, 60.1702229],
+        [24.9489568, 60.1701967],
+        [24.9489512, 60.1701725],
+        [24.9489739, 60.1701419],
+        [24.9489823, 60.1701129],
+        [24.9490139, 60.1700778],
+        [24.9490347, 60.1700586],
+        [24.9490666, 60.1700205],
+        [24.9491005, 60.1699979],
+        [24.9490890, 60.1699673],
+        [24.9490725, 60.1699458],
+        [24.9490816, 60.1698942],
+        [24.9490876, 60.1698594],
+        [24.9490814, 60.1697998],
+        [24.9490978, 60.1697871],
+        [24.9490941, 60.1697370],
+        [24.9491078, 60.1696971],
+        [24.9491114, 60.1696656],
+        [24.9491018, 60.1696330],
+        [24.9491148, 60.1696021],
+        [24.9491288, 60.1695808],
+        [24.9491251, 60.1695387],
+        [24.9491356, 60.1695118],
+        [24.9491183, 60.1694756],
+        [24.9491064, 60.1694490],
+        [24.9491259, 60.1694290],
+        [24.9491297, 60.1693952],
+        [24.9491421, 60.1693524],
+        [24.9491430, 60.1693371],
+        [24.9491355, 60.1693095],
+        [24.9491474, 60.1692670],
+        [24.9491417, 60.1692136],
+        [24.9491281, 60.1691988],
+        [24.9491301, 60.1691686],
+        [24.9491294, 60.1691313],
+        [24.9491509, 60.1690991],
+        [24.9491613, 60.1690797],
+        [24.9491711, 60.1690464],
+        [24.9491674, 60.1690154],
+        [24.9491560, 60.1689834],
+        [24.9491609, 60.1689626],
+        [24.9491660, 60.1689251],
+        [24.9492029, 60.1689024],
+        [24.9491967, 60.1688694],
+    ];
+    let m = helsinki().match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    let ways: Vec<i64> = m.ways.iter().map(|w| w.way_id).collect();
+    assert_eq!(ways, [609208662, 609208669, 609208670, 609208671]);
+}
+
+/// A drawing from a car park's one-way loop into the service tunnel beside it (Helsinki,
+/// `osm:way/43997241` into `609208699`; the evaluation's route 96): the match had taken
+/// the loop's other side, and the sample before the tunnel held only roads 41-45 m off, from
+/// which the tunnel cannot be reached: the chain broke there. Samples whose every state
+/// leads nowhere are left out (up to three), and the chain goes on from the last one that
+/// connects: the match is the route's own ways.
+#[test]
+fn a_chain_goes_on_past_samples_whose_every_road_leads_nowhere() {
+    let drawn: [[f64; 2]; 16] = [
+        [24.9389874, 60.1675912],
+        [24.9393849, 60.1676869],
+        [24.9397375, 60.1678306],
+        [24.9401539, 60.1679668],
+        [24.9405476, 60.1681063],
+        [24.9407247, 60.1682797],
+        [24.9409251, 60.1684581],
+        [24.9412120, 60.1686580],
+        [24.9414829, 60.1687503],
+        [24.9420374, 60.1688300],
+        [24.9423705, 60.1688337],
+        [24.9426311, 60.1688276],
+        [24.9428937, 60.1687983],
+        [24.9432807, 60.1688091],
+        [24.9431761, 60.1689267],
+        [24.9429530, 60.1688696],
+    ];
+    let m = helsinki().match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    let ways: Vec<i64> = m.ways.iter().map(|w| w.way_id).collect();
+    assert_eq!(ways, [43997241, 609208699, 609208694]);
+}
+
+/// A sparse drawing whose last samples swing 25-34 m east of the service road the path
+/// takes (Helsinki, by `osm:way/33733444`; the evaluation's route 22 of seed 7): they
+/// connect to nothing that goes on, and left out, the path found around them passes far
+/// from them. A sample left out must lie within 25 m of the path found around it (as the
+/// match's confidence asks of every sample); these do not, so the match is reported as low
+/// confidence there and the route items are not passed.
+#[test]
+fn samples_left_out_far_from_the_path_found_around_them_break_the_match() {
+    let drawn: [[f64; 2]; 10] = [
+        [24.9433107, 60.1738688],
+        [24.9433656, 60.1735020],
+        [24.9434162, 60.1732113],
+        [24.9434841, 60.1729976],
+        [24.9430850, 60.1729364],
+        [24.9426503, 60.1729097],
+        [24.9429140, 60.1727212],
+        [24.9430314, 60.1724217],
+        [24.9425052, 60.1723559],
+        [24.9425066, 60.1725714],
+    ];
+    let m = helsinki().match_route(&drawn);
+    let strays: Vec<f64> = m
+        .problems
+        .iter()
+        .filter(|p| {
+            p.kind == MatchProblemKind::LowConfidence && p.message.contains("from the matched path and no road")
+        })
+        .map(|p| p.km)
+        .collect();
+    assert!(!strays.is_empty() && strays.iter().all(|km| (0.15..0.25).contains(km)), "{:?}", m.problems);
+}

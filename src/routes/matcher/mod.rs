@@ -143,7 +143,8 @@ impl RouteNetwork {
         let (samples, drawn_m) = self.resample(coords);
         let declared_m = samples.last().map_or(0.0, |s| s.km * 1000.0);
         scratch.settled = 0;
-        let chains = self.viterbi(&samples, scratch, work.budget(declared_m), &mut problems);
+        let mut skipped = Vec::new();
+        let chains = self.viterbi(&samples, scratch, work.budget(declared_m), &mut problems, &mut skipped);
 
         // Pieces of every chain, with artefact U-turns removed.
         let mut all: Vec<Vec<Piece>> = Vec::new();
@@ -173,6 +174,23 @@ impl RouteNetwork {
                 }
             }
             let (pieces, turns) = self.turn_around(cancel_uturns(self, pieces));
+            if let (Some((i0, _)), Some((i1, _))) = (chain.first(), chain.last()) {
+                for s in skipped.iter().filter(|&s| (i0..i1).contains(&s)).map(|&s| &samples[s]) {
+                    let off = pieces.iter().map(|p| self.piece_distance(p, s.xy)).fold(f64::INFINITY, f64::min);
+                    if off > NEAR_M {
+                        // Low confidence, as for any sample far from the matched road: the
+                        // path found is a road round, and the drawing may take another.
+                        problems.push(problem_at(
+                            MatchProblemKind::LowConfidence,
+                            s,
+                            format!(
+                                "the drawing near km {:.2} lies {off:.0} m from the matched path and no road near it goes on: the route may take another way there, whose restrictions are unknown",
+                                s.km
+                            ),
+                        ));
+                    }
+                }
+            }
             for turn in turns {
                 let at = chain
                     .iter()

@@ -7,7 +7,7 @@ use super::empty_match;
 use crate::routes::access::Direction;
 use crate::routes::alternatives::PathIndex;
 use crate::routes::network::{Edge, RouteNetwork};
-use crate::routes::project::dist;
+use crate::routes::project::{dist, project_on_segment};
 use crate::routes::{MatchedSegment, RouteMatch, TravelledWay};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -28,6 +28,11 @@ impl Piece {
 }
 
 impl RouteNetwork {
+    /// Distance from `xy` (projected metres) to piece `p`, metres.
+    pub(super) fn piece_distance(&self, p: &Piece, xy: [f64; 2]) -> f64 {
+        project_on_segment(xy, self.point_xy(p.way, p.seg, p.f0), self.point_xy(p.way, p.seg, p.f1)).1
+    }
+
     /// The node at fraction `f` of piece `p`'s segment, if `f` is one of its ends.
     pub(crate) fn node_at(&self, p: &Piece, f: f64) -> Option<u32> {
         let (u, v) = self.seg_nodes(p.way, p.seg);

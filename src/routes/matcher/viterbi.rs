@@ -8,12 +8,15 @@
 use super::candidates::Sample;
 use super::search::{Scratch, State, Targets};
 use super::{
-    BEAM, BETA_M, EVIDENCE_STEP_M, MAX_STATES, SEARCH_RADIUS_M, SERVICE_ENTRY_PENALTY, SIGMA_M, TIGHT_DETOUR, problem,
-    problem_at, wide_bound,
+    BEAM, BETA_M, EVIDENCE_STEP_M, MAX_CANDIDATES, MAX_STATES, SEARCH_RADIUS_M, SERVICE_ENTRY_PENALTY, SIGMA_M,
+    TIGHT_DETOUR, problem, problem_at, wide_bound,
 };
 use crate::routes::network::{Candidate, RouteNetwork};
 use crate::routes::project::dist;
 use crate::routes::{MatchProblem, MatchProblemKind};
+
+/// Samples a chain may leave out where it would break.
+const MAX_SKIPPED: usize = 3;
 
 /// The Viterbi lattice of the chain being built, stored flat (no allocation per step):
 /// layer `l` is sample `sample[l]` with states, scores and back pointers (indices
@@ -44,9 +47,25 @@ impl Lattice {
 
     /// The last layer: sample index, states, scores.
     fn last(&self) -> Option<(usize, &[State], &[f64])> {
-        let l = self.sample.len().checked_sub(1)?;
+        self.back_by(0)
+    }
+
+    /// The layer `k` before the last (0: the last), as [`Self::last`].
+    fn back_by(&self, k: usize) -> Option<(usize, &[State], &[f64])> {
+        let l = self.sample.len().checked_sub(k + 1)?;
         let r = self.start[l]..self.start[l + 1];
         Some((self.sample[l], &self.cands[r.clone()], &self.scores[r]))
+    }
+
+    /// Drops the last layer; its sample index.
+    fn pop(&mut self) -> Option<usize> {
+        let sample = self.sample.pop()?;
+        self.start.pop();
+        let n = self.start.last().copied().unwrap_or(0);
+        self.cands.truncate(n);
+        self.scores.truncate(n);
+        self.back.truncate(n);
+        Some(sample)
     }
 
     /// Appends a layer; `back` is empty at the start of a chain.
@@ -100,6 +119,32 @@ fn keep_best(scores: &mut [f64], back: &mut [usize], from: usize, to: usize, sco
     }
 }
 
+/// The layer a step starts from: its states and their scores, and the straight distance
+/// from its sample to the next.
+struct Layer<'a> {
+    states: &'a [State],
+    scores: &'a [f64],
+    straight: f64,
+}
+
+/// One step's buffers, reused between samples: the best score of each state of the new
+/// layer and its back pointer, and the searches' working lists.
+#[derive(Default)]
+struct Step {
+    scores: Vec<f64>,
+    back: Vec<usize>,
+    entries: Vec<(u32, f64)>,
+    ds: Vec<f64>,
+    limits: Vec<f64>,
+    order: Vec<usize>,
+}
+
+impl Step {
+    fn connected(&self) -> bool {
+        self.scores.iter().any(|s| s.is_finite())
+    }
+}
+
 impl RouteNetwork {
     /// Log-probability of observing a sample at a candidate: Gaussian in the distance.
     fn emission(&self, c: &Candidate) -> f64 {
@@ -128,28 +173,124 @@ impl RouteNetwork {
         from_score - (d - straight).abs() / BETA_M + emission - self.entry_cost(Some(a.c.way), b.c.way)
     }
 
+    /// Scores each of `cands` (emissions `emissions`) by its best move from `from` into
+    /// `step.scores` and `step.back` (`NEG_INFINITY` where none connects).
+    fn connect(&self, from: &Layer, cands: &[State], emissions: &[f64], scratch: &mut Scratch, step: &mut Step) {
+        let Layer { states: prev, scores: prev_scores, straight } = *from;
+        let Step { scores, back, entries, ds, limits, order } = step;
+        entries.clear();
+        entries.extend(cands.iter().map(|b| self.entry(b)));
+        let top = prev_scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        scores.clear();
+        scores.resize(cands.len(), f64::NEG_INFINITY);
+        back.clear();
+        back.resize(cands.len(), 0);
+        // A tight bound first (a detour costing more than TIGHT_DETOUR in
+        // log-probability loses to a path within it when both reach candidates about
+        // as close to the drawing); then the wide bound, for every candidate where
+        // nothing connected, else only for those the tight pass left unreached that
+        // would still win the layer after such a detour (a driveway just beyond the
+        // bound, where the only road reached within it lies 25 m off the drawing).
+        for wide in [false, true] {
+            let cap = if wide { wide_bound(straight) } else { straight + TIGHT_DETOUR * BETA_M };
+            let connected = scores.iter().any(|s| s.is_finite());
+            if wide {
+                let best = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let could_win = |bi: usize| scores[bi].is_infinite() && top + emissions[bi] - TIGHT_DETOUR > best;
+                if connected && !(0..cands.len()).any(could_win) {
+                    break;
+                }
+            }
+            order.clear();
+            // The wide pass where nothing connected tries every candidate.
+            let beam = if wide && !connected { f64::INFINITY } else { BEAM };
+            order.extend((0..prev.len()).filter(|&ai| prev_scores[ai] >= top - beam));
+            order.sort_by(|&x, &y| prev_scores[y].total_cmp(&prev_scores[x]));
+            // Moves along one way need no search: score them first, so that the
+            // searches below know what they have to beat.
+            for &ai in order.iter() {
+                for (bi, b) in cands.iter().enumerate() {
+                    if let Some(d) = self.same_way(&prev[ai], b).filter(|&d| d <= cap) {
+                        let s = self.transition(prev_scores[ai], &prev[ai], d, straight, emissions[bi], b);
+                        keep_best(scores, back, ai, bi, s);
+                    }
+                }
+            }
+            for &ai in order.iter() {
+                // Longest path to each target that could still beat its best score
+                // (Viterbi keeps the maximum, so longer paths cannot matter) and keep
+                // it within the beam of this layer's best (else it is dropped anyway).
+                let floor = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max) - BEAM;
+                limits.clear();
+                limits.extend(
+                    emissions
+                        .iter()
+                        .zip(scores.iter())
+                        .map(|(e, best)| (straight + BETA_M * (prev_scores[ai] + e - best.max(floor))).min(cap)),
+                );
+                let targets = Targets { states: cands, entries, limits };
+                if targets.bound() < 0.0 {
+                    continue;
+                }
+                self.distances(&prev[ai], targets, scratch, ds);
+                for (bi, &d) in ds.iter().enumerate() {
+                    if d.is_finite() {
+                        let s = self.transition(prev_scores[ai], &prev[ai], d, straight, emissions[bi], &cands[bi]);
+                        keep_best(scores, back, ai, bi, s);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `others`, candidates beyond the nearest few, scored from `from`
+    /// [`MAX_CANDIDATES`] at a time (one search settles at most [`MAX_STATES`] targets):
+    /// the states that connect, with their scores and back pointers.
+    fn connect_beyond(
+        &self,
+        from: &Layer,
+        others: &[Candidate],
+        drawn: Option<[f64; 2]>,
+        weight: f64,
+        scratch: &mut Scratch,
+        step: &mut Step,
+    ) -> (Vec<State>, Vec<f64>, Vec<usize>) {
+        let (mut states, mut scores, mut back) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut cands, mut emissions) = (Vec::new(), Vec::new());
+        for chunk in others.chunks(MAX_CANDIDATES) {
+            cands.clear();
+            chunk.iter().for_each(|&c| self.states_of(c, drawn, &mut cands));
+            emissions.clear();
+            emissions.extend(cands.iter().map(|s| weight * self.emission(&s.c)));
+            self.connect(from, &cands, &emissions, scratch, step);
+            for (k, s) in cands.iter().enumerate().filter(|&(k, _)| step.scores[k].is_finite()) {
+                states.push(*s);
+                scores.push(step.scores[k]);
+                back.push(step.back[k]);
+            }
+        }
+        (states, scores, back)
+    }
+
     /// Viterbi over chains of samples that have candidates and connect: the most likely
     /// state of each sample, chain by chain, with what broke the chains in
-    /// `problems`. Stops once the searches have settled more than `budget` nodes.
+    /// `problems` and the samples a chain left out in `skipped`. Stops once the searches
+    /// have settled more than `budget` nodes.
     pub(super) fn viterbi(
         &self,
         samples: &[Sample],
         scratch: &mut Scratch,
         budget: u64,
         problems: &mut Vec<MatchProblem>,
+        skipped: &mut Vec<usize>,
     ) -> Vec<Vec<(usize, State)>> {
         let mut chains: Vec<Vec<(usize, State)>> = Vec::new();
         let mut lattice = Lattice::new(samples.len());
         let mut found: Vec<Candidate> = Vec::with_capacity(16);
         let mut cands: Vec<State> = Vec::with_capacity(MAX_STATES);
         let mut emissions: Vec<f64> = Vec::new();
-        let mut scores: Vec<f64> = Vec::new();
-        let mut back: Vec<usize> = Vec::new();
         let mut last_kind: Option<MatchProblemKind> = None;
-        let mut entries: Vec<(u32, f64)> = Vec::new();
-        let mut ds: Vec<f64> = Vec::new();
-        let mut limits: Vec<f64> = Vec::new();
-        let mut order: Vec<usize> = Vec::new();
+        let mut step = Step::default();
         for (i, smp) in samples.iter().enumerate() {
             if scratch.settled > budget {
                 problems.push(problem_at(
@@ -191,85 +332,54 @@ impl RouteNetwork {
                 lattice.push(i, &cands, &start, &[]);
                 continue;
             };
-            let straight = dist(samples[pi].xy, smp.xy);
-            entries.clear();
-            entries.extend(cands.iter().map(|b| self.entry(b)));
-            let top = prev_scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            scores.clear();
-            scores.resize(cands.len(), f64::NEG_INFINITY);
-            back.clear();
-            back.resize(cands.len(), 0);
-            // A tight bound first (a detour costing more than TIGHT_DETOUR in
-            // log-probability loses to a path within it when both reach candidates about
-            // as close to the drawing); then the wide bound, for every candidate where
-            // nothing connected, else only for those the tight pass left unreached that
-            // would still win the layer after such a detour (a driveway just beyond the
-            // bound, where the only road reached within it lies 25 m off the drawing).
-            for wide in [false, true] {
-                let cap = if wide { wide_bound(straight) } else { straight + TIGHT_DETOUR * BETA_M };
-                let connected = scores.iter().any(|s| s.is_finite());
-                if wide {
-                    let best = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let could_win = |bi: usize| scores[bi].is_infinite() && top + emissions[bi] - TIGHT_DETOUR > best;
-                    if connected && !(0..cands.len()).any(could_win) {
-                        break;
-                    }
-                }
-                order.clear();
-                // The wide pass where nothing connected tries every candidate.
-                let beam = if wide && !connected { f64::INFINITY } else { BEAM };
-                order.extend((0..prev.len()).filter(|&ai| prev_scores[ai] >= top - beam));
-                order.sort_by(|&x, &y| prev_scores[y].total_cmp(&prev_scores[x]));
-                // Moves along one way need no search: score them first, so that the
-                // searches below know what they have to beat.
-                for &ai in &order {
-                    for (bi, b) in cands.iter().enumerate() {
-                        if let Some(d) = self.same_way(&prev[ai], b).filter(|&d| d <= cap) {
-                            let s = self.transition(prev_scores[ai], &prev[ai], d, straight, emissions[bi], b);
-                            keep_best(&mut scores, &mut back, ai, bi, s);
-                        }
-                    }
-                }
-                for &ai in &order {
-                    // Longest path to each target that could still beat its best score
-                    // (Viterbi keeps the maximum, so longer paths cannot matter) and keep
-                    // it within the beam of this layer's best (else it is dropped anyway).
-                    let floor = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max) - BEAM;
-                    limits.clear();
-                    limits.extend(
-                        emissions
-                            .iter()
-                            .zip(&scores)
-                            .map(|(e, best)| (straight + BETA_M * (prev_scores[ai] + e - best.max(floor))).min(cap)),
-                    );
-                    let targets = Targets { states: &cands, entries: &entries, limits: &limits };
-                    if targets.bound() < 0.0 {
-                        continue;
-                    }
-                    self.distances(&prev[ai], targets, scratch, &mut ds);
-                    for (bi, &d) in ds.iter().enumerate() {
-                        if d.is_finite() {
-                            let s = self.transition(prev_scores[ai], &prev[ai], d, straight, emissions[bi], &cands[bi]);
-                            keep_best(&mut scores, &mut back, ai, bi, s);
-                        }
-                    }
-                }
-            }
-            if scores.iter().all(|s| s.is_infinite()) {
-                problems.push(problem_at(
-                    MatchProblemKind::Gap,
-                    smp,
-                    format!(
-                        "the route cannot be followed on the road network near km {:.2} (no connected road in the drawn direction)",
-                        smp.km
-                    ),
-                ));
-                lattice.finish(&mut chains);
-                let start = self.chain_start(&cands, &emissions);
-                lattice.push(i, &cands, &start, &[]);
+            let from = Layer { states: prev, scores: prev_scores, straight: dist(samples[pi].xy, smp.xy) };
+            self.connect(&from, &cands, &emissions, scratch, &mut step);
+            if step.connected() {
+                lattice.push(i, &cands, &step.scores, &step.back);
                 continue;
             }
-            lattice.push(i, &cands, &scores, &back);
+            if inside {
+                // Where many roads meet (service tunnels under the streets, the links of
+                // a junction) the nearest few may all be the wrong ones: before breaking
+                // the chain, every other road within the radius. Only here, so a match
+                // that connects pays nothing for it.
+                let mut others = Vec::new();
+                self.candidates_near(smp.xy, SEARCH_RADIUS_M, &mut others);
+                others.retain(|c| !found.iter().any(|t| t.way == c.way && t.seg == c.seg));
+                let (states, scores, back) = self.connect_beyond(&from, &others, drawn, weight, scratch, &mut step);
+                if !states.is_empty() {
+                    lattice.push(i, &states, &scores, &back);
+                    continue;
+                }
+            }
+            // Samples whose every state leads nowhere (the drawing strays there, or an
+            // earlier wrong turn left only far roads) are left out: the chain goes on from
+            // the last sample before them that connects. The path found must still pass
+            // near them (`match_route_with` checks), else the match is low confidence.
+            let skip = (1..=MAX_SKIPPED).find(|&k| {
+                let Some((qi, states, scores)) = lattice.back_by(k) else { return false };
+                let weight = (smp.km - samples[qi].km) * 1000.0 / EVIDENCE_STEP_M;
+                let evidence: Vec<f64> = cands.iter().map(|s| weight * self.emission(&s.c)).collect();
+                let from = Layer { states, scores, straight: dist(samples[qi].xy, smp.xy) };
+                self.connect(&from, &cands, &evidence, scratch, &mut step);
+                step.connected()
+            });
+            if let Some(k) = skip {
+                skipped.extend((0..k).filter_map(|_| lattice.pop()));
+                lattice.push(i, &cands, &step.scores, &step.back);
+                continue;
+            }
+            problems.push(problem_at(
+                MatchProblemKind::Gap,
+                smp,
+                format!(
+                    "the route cannot be followed on the road network near km {:.2} (no connected road in the drawn direction)",
+                    smp.km
+                ),
+            ));
+            lattice.finish(&mut chains);
+            let start = self.chain_start(&cands, &emissions);
+            lattice.push(i, &cands, &start, &[]);
         }
         lattice.finish(&mut chains);
         chains
