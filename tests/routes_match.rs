@@ -1186,3 +1186,53 @@ fn samples_left_out_far_from_the_path_found_around_them_break_the_match() {
         .collect();
     assert!(!strays.is_empty() && strays.iter().all(|km| (0.15..0.25).contains(km)), "{:?}", m.problems);
 }
+
+/// A drawing along Baltimore's `osm:way/225367485` (one way; the evaluation's route 148 of
+/// seed 3, built under a bridge), offset onto the one-way `osm:way/6005060` 6-8 m beside it
+/// for its first 300 m: the match followed the nearer road, and the true one, 8 m off at
+/// every sample, fell out of the beam after six samples. Where the two part, the drawing
+/// lies on the true road, which nothing on the near one reaches: the chain broke. Up to
+/// twelve samples are left out, so the chain goes on from the last sample at which the true
+/// road was still held, and the match is the route's own way.
+#[test]
+fn a_chain_goes_back_to_where_the_road_it_needs_was_still_held() {
+    let Some(net) = routes_common::network("baltimore.osm.pbf") else { return };
+    let drawn: [[f64; 2]; 33] = [
+        [-76.6066726, 39.2672371],
+        [-76.6068056, 39.2672345],
+        [-76.6069183, 39.2672294],
+        [-76.6071240, 39.2672082],
+        [-76.6072862, 39.2672091],
+        [-76.6074904, 39.2671917],
+        [-76.6076138, 39.2671818],
+        [-76.6078191, 39.2671751],
+        [-76.6079910, 39.2671637],
+        [-76.6082297, 39.2671471],
+        [-76.6083379, 39.2671407],
+        [-76.6085723, 39.2671318],
+        [-76.6087445, 39.2671209],
+        [-76.6089347, 39.2671174],
+        [-76.6090469, 39.2670990],
+        [-76.6091725, 39.2671026],
+        [-76.6094080, 39.2670868],
+        [-76.6096114, 39.2670843],
+        [-76.6098188, 39.2670858],
+        [-76.6099313, 39.2670747],
+        [-76.6100647, 39.2670780],
+        [-76.6102074, 39.2670471],
+        [-76.6104102, 39.2669901],
+        [-76.6106009, 39.2669258],
+        [-76.6107385, 39.2668789],
+        [-76.6108703, 39.2668318],
+        [-76.6110872, 39.2667462],
+        [-76.6111718, 39.2667132],
+        [-76.6113657, 39.2666356],
+        [-76.6114772, 39.2665949],
+        [-76.6116072, 39.2665631],
+        [-76.6117964, 39.2665247],
+        [-76.6119810, 39.2664939],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert!(m.ways.iter().all(|w| w.way_id == 225367485), "{:?}", m.ways);
+}

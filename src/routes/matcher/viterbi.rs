@@ -15,8 +15,10 @@ use crate::routes::network::{Candidate, RouteNetwork};
 use crate::routes::project::dist;
 use crate::routes::{MatchProblem, MatchProblemKind};
 
-/// Samples a chain may leave out where it would break.
-const MAX_SKIPPED: usize = 3;
+/// Samples a chain may leave out where it would break: enough to go back past a stretch
+/// drawn between two parallel roads, where the far one fell out of the beam and is the one
+/// that goes on (a few hundred metres at the usual spacing of samples).
+const MAX_SKIPPED: usize = 12;
 
 /// The Viterbi lattice of the chain being built, stored flat (no allocation per step):
 /// layer `l` is sample `sample[l]` with states, scores and back pointers (indices
@@ -352,8 +354,9 @@ impl RouteNetwork {
                     continue;
                 }
             }
-            // Samples whose every state leads nowhere (the drawing strays there, or an
-            // earlier wrong turn left only far roads) are left out: the chain goes on from
+            // Samples whose every state leads nowhere (the drawing strays there, an earlier
+            // wrong turn left only far roads, or the road that goes on fell out of the beam
+            // beside a nearer one) are left out: the chain goes on from
             // the last sample before them that connects. The path found must still pass
             // near them (`match_route_with` checks), else the match is low confidence.
             let skip = (1..=MAX_SKIPPED).find(|&k| {
