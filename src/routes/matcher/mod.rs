@@ -161,8 +161,10 @@ impl RouteNetwork {
                 let straight = dist(samples[ia].xy, samples[ib].xy);
                 self.path(&a, &b, wide_bound(straight), scratch, &mut pieces);
             }
-            if let (Some((i0, _)), Some((i1, _))) = (chain.first(), chain.last()) {
-                matched_declared_m += (samples[*i1].km - samples[*i0].km) * 1000.0;
+            // The samples the chain runs between.
+            let span = chain.first().zip(chain.last()).map(|(a, b)| a.0..b.0);
+            if let Some(r) = &span {
+                matched_declared_m += (samples[r.end].km - samples[r.start].km) * 1000.0;
             }
             for &(i, c) in chain {
                 total += 1;
@@ -174,8 +176,8 @@ impl RouteNetwork {
                 }
             }
             let (pieces, turns) = self.turn_around(cancel_uturns(self, pieces));
-            if let (Some((i0, _)), Some((i1, _))) = (chain.first(), chain.last()) {
-                for s in skipped.iter().filter(|&s| (i0..i1).contains(&s)).map(|&s| &samples[s]) {
+            if let Some(r) = &span {
+                for s in skipped.iter().filter(|&s| r.contains(s)).map(|&s| &samples[s]) {
                     let off = pieces.iter().map(|p| self.piece_distance(p, s.xy)).fold(f64::INFINITY, f64::min);
                     if off > NEAR_M {
                         // Low confidence, as for any sample far from the matched road: the

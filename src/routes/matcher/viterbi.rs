@@ -153,6 +153,12 @@ impl RouteNetwork {
         -0.5 * (c.dist / SIGMA_M).powi(2)
     }
 
+    /// Each state's emission, weighted by the observations its sample stands for, into `out`.
+    fn emissions_into(&self, cands: &[State], weight: f64, out: &mut Vec<f64>) {
+        out.clear();
+        out.extend(cands.iter().map(|s| weight * self.emission(&s.c)));
+    }
+
     /// A small prior against entering a service road (driveway, parking aisle), which
     /// often runs a few metres beside a street and is rarely a permit route: paid once
     /// per entry (`from` is `None` at the start of a chain), not per sample, so that a
@@ -262,8 +268,7 @@ impl RouteNetwork {
         for chunk in others.chunks(MAX_CANDIDATES) {
             cands.clear();
             chunk.iter().for_each(|&c| self.states_of(c, drawn, &mut cands));
-            emissions.clear();
-            emissions.extend(cands.iter().map(|s| weight * self.emission(&s.c)));
+            self.emissions_into(&cands, weight, &mut emissions);
             self.connect(from, &cands, &emissions, scratch, step);
             for (k, s) in cands.iter().enumerate().filter(|&(k, _)| step.scores[k].is_finite()) {
                 states.push(*s);
@@ -291,6 +296,8 @@ impl RouteNetwork {
         let mut found: Vec<Candidate> = Vec::with_capacity(16);
         let mut cands: Vec<State> = Vec::with_capacity(MAX_STATES);
         let mut emissions: Vec<f64> = Vec::new();
+        // The emissions of a step from further back, where samples are left out.
+        let mut evidence: Vec<f64> = Vec::new();
         let mut last_kind: Option<MatchProblemKind> = None;
         let mut step = Step::default();
         for (i, smp) in samples.iter().enumerate() {
@@ -326,9 +333,8 @@ impl RouteNetwork {
 
             // Each sample stands for the stretch of route since the previous one, so its
             // evidence counts in proportion (the result does not depend on thinning).
-            let weight = if i == 0 { 1.0 } else { (samples[i].km - samples[i - 1].km) * 1000.0 / EVIDENCE_STEP_M };
-            emissions.clear();
-            emissions.extend(cands.iter().map(|s| weight * self.emission(&s.c)));
+            let weight = if i == 0 { 1.0 } else { evidence_weight(&samples[i - 1], smp) };
+            self.emissions_into(&cands, weight, &mut emissions);
             let Some((pi, prev, prev_scores)) = lattice.last() else {
                 let start = self.chain_start(&cands, &emissions);
                 lattice.push(i, &cands, &start, &[]);
@@ -361,8 +367,7 @@ impl RouteNetwork {
             // near them (`match_route_with` checks), else the match is low confidence.
             let skip = (1..=MAX_SKIPPED).find(|&k| {
                 let Some((qi, states, scores)) = lattice.back_by(k) else { return false };
-                let weight = (smp.km - samples[qi].km) * 1000.0 / EVIDENCE_STEP_M;
-                let evidence: Vec<f64> = cands.iter().map(|s| weight * self.emission(&s.c)).collect();
+                self.emissions_into(&cands, evidence_weight(&samples[qi], smp), &mut evidence);
                 let from = Layer { states, scores, straight: dist(samples[qi].xy, smp.xy) };
                 self.connect(&from, &cands, &evidence, scratch, &mut step);
                 step.connected()
@@ -387,6 +392,12 @@ impl RouteNetwork {
         lattice.finish(&mut chains);
         chains
     }
+}
+
+/// How many observations sample `to` stands for: the stretch of route since `from`, in
+/// units of [`EVIDENCE_STEP_M`].
+fn evidence_weight(from: &Sample, to: &Sample) -> f64 {
+    (to.km - from.km) * 1000.0 / EVIDENCE_STEP_M
 }
 
 /// The drawing's direction at sample `i`: from the sample before to the one after, `None`
