@@ -12,7 +12,10 @@
 //! service road. Viterbi picks the most likely sequence; roads that are parallel, merely
 //! crossed at an intersection or at another level (no shared node) lose because reaching
 //! them costs a detour.
-//! Samples without candidates, or transitions with no path, break the chain and are
+//! Where no transition has a path, the step is tried from every road within the radius,
+//! then from up to a dozen samples back, then again after the chain's recent layers are
+//! scored without the beam (a road beside the one drawn nearer may have fallen out of it);
+//! samples without candidates, or steps none of these connect, break the chain and are
 //! reported.
 //!
 //! Speed: candidates come from a uniform grid with cells about the search radius (a few

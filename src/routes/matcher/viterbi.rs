@@ -20,6 +20,11 @@ use crate::routes::{MatchProblem, MatchProblemKind};
 /// that goes on (a few hundred metres at the usual spacing of samples).
 const MAX_SKIPPED: usize = 12;
 
+/// Layers a chain scores again without a beam where it would break: enough for a
+/// drawing that ran nearer the wrong one of two parallel roads for a kilometre or two,
+/// until they part (at the usual spacing of samples).
+const MAX_REPLAYED: usize = 64;
+
 /// The Viterbi lattice of the chain being built, stored flat (no allocation per step):
 /// layer `l` is sample `sample[l]` with states, scores and back pointers (indices
 /// into layer `l - 1`) at `start[l]..start[l + 1]`.
@@ -54,9 +59,25 @@ impl Lattice {
 
     /// The layer `k` before the last (0: the last), as [`Self::last`].
     fn back_by(&self, k: usize) -> Option<(usize, &[State], &[f64])> {
-        let l = self.sample.len().checked_sub(k + 1)?;
+        Some(self.layer(self.len().checked_sub(k + 1)?))
+    }
+
+    /// How many layers the chain has.
+    fn len(&self) -> usize {
+        self.sample.len()
+    }
+
+    /// Layer `l`: sample index, states, scores.
+    fn layer(&self, l: usize) -> (usize, &[State], &[f64]) {
         let r = self.start[l]..self.start[l + 1];
-        Some((self.sample[l], &self.cands[r.clone()], &self.scores[r]))
+        (self.sample[l], &self.cands[r.clone()], &self.scores[r])
+    }
+
+    /// Replaces layer `l`'s scores and back pointers (as many as it has states).
+    fn rescore(&mut self, l: usize, scores: &[f64], back: &[usize]) {
+        let r = self.start[l]..self.start[l + 1];
+        self.scores[r.clone()].copy_from_slice(scores);
+        self.back[r].copy_from_slice(back);
     }
 
     /// Drops the last layer; its sample index.
@@ -121,12 +142,14 @@ fn keep_best(scores: &mut [f64], back: &mut [usize], from: usize, to: usize, sco
     }
 }
 
-/// The layer a step starts from: its states and their scores, and the straight distance
-/// from its sample to the next.
+/// The layer a step starts from: its states and their scores, the straight distance
+/// from its sample to the next, and how far below its best score a state is still
+/// followed ([`BEAM`], or infinite where a chain is scored again).
 struct Layer<'a> {
     states: &'a [State],
     scores: &'a [f64],
     straight: f64,
+    beam: f64,
 }
 
 /// One step's buffers, reused between samples: the best score of each state of the new
@@ -184,7 +207,7 @@ impl RouteNetwork {
     /// Scores each of `cands` (emissions `emissions`) by its best move from `from` into
     /// `step.scores` and `step.back` (`NEG_INFINITY` where none connects).
     fn connect(&self, from: &Layer, cands: &[State], emissions: &[f64], scratch: &mut Scratch, step: &mut Step) {
-        let Layer { states: prev, scores: prev_scores, straight } = *from;
+        let Layer { states: prev, scores: prev_scores, straight, beam: from_beam } = *from;
         let Step { scores, back, entries, ds, limits, order } = step;
         entries.clear();
         entries.extend(cands.iter().map(|b| self.entry(b)));
@@ -211,7 +234,7 @@ impl RouteNetwork {
             }
             order.clear();
             // The wide pass where nothing connected tries every candidate.
-            let beam = if wide && !connected { f64::INFINITY } else { BEAM };
+            let beam = if wide && !connected { f64::INFINITY } else { from_beam };
             order.extend((0..prev.len()).filter(|&ai| prev_scores[ai] >= top - beam));
             order.sort_by(|&x, &y| prev_scores[y].total_cmp(&prev_scores[x]));
             // Moves along one way need no search: score them first, so that the
@@ -228,7 +251,7 @@ impl RouteNetwork {
                 // Longest path to each target that could still beat its best score
                 // (Viterbi keeps the maximum, so longer paths cannot matter) and keep
                 // it within the beam of this layer's best (else it is dropped anyway).
-                let floor = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max) - BEAM;
+                let floor = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max) - from_beam;
                 limits.clear();
                 limits.extend(
                     emissions
@@ -277,6 +300,31 @@ impl RouteNetwork {
             }
         }
         (states, scores, back)
+    }
+
+    /// Scores the chain's last [`MAX_REPLAYED`] layers again with no beam, so that every
+    /// state that connects keeps its best score: where the drawing ran nearer the wrong
+    /// one of two parallel roads, the right one fell out of the beam, and where the two
+    /// part it is the one that goes on (`evidence`: a buffer for the emissions).
+    fn replay(
+        &self,
+        lattice: &mut Lattice,
+        samples: &[Sample],
+        scratch: &mut Scratch,
+        step: &mut Step,
+        evidence: &mut Vec<f64>,
+    ) {
+        for l in lattice.len().saturating_sub(MAX_REPLAYED).max(1)..lattice.len() {
+            let ((pi, prev, prev_scores), (i, cands, _)) = (lattice.layer(l - 1), lattice.layer(l));
+            self.emissions_into(cands, evidence_weight(&samples[pi], &samples[i]), evidence);
+            let straight = dist(samples[pi].xy, samples[i].xy);
+            let from = Layer { states: prev, scores: prev_scores, straight, beam: f64::INFINITY };
+            self.connect(&from, cands, evidence, scratch, step);
+            // Every layer connected with the beam, and no state scores less without it.
+            if step.connected() {
+                lattice.rescore(l, &step.scores, &step.back);
+            }
+        }
     }
 
     /// Viterbi over chains of samples that have candidates and connect: the most likely
@@ -335,46 +383,63 @@ impl RouteNetwork {
             // evidence counts in proportion (the result does not depend on thinning).
             let weight = if i == 0 { 1.0 } else { evidence_weight(&samples[i - 1], smp) };
             self.emissions_into(&cands, weight, &mut emissions);
-            let Some((pi, prev, prev_scores)) = lattice.last() else {
+            if lattice.last().is_none() {
                 let start = self.chain_start(&cands, &emissions);
                 lattice.push(i, &cands, &start, &[]);
                 continue;
-            };
-            let from = Layer { states: prev, scores: prev_scores, straight: dist(samples[pi].xy, smp.xy) };
-            self.connect(&from, &cands, &emissions, scratch, &mut step);
-            if step.connected() {
-                lattice.push(i, &cands, &step.scores, &step.back);
-                continue;
             }
-            if inside {
-                // Where many roads meet (service tunnels under the streets, the links of
-                // a junction) the nearest few may all be the wrong ones: before breaking
-                // the chain, every other road within the radius. Only here, so a match
-                // that connects pays nothing for it.
-                let mut others = Vec::new();
-                self.candidates_near(smp.xy, SEARCH_RADIUS_M, &mut others);
-                others.retain(|c| !found.iter().any(|t| t.way == c.way && t.seg == c.seg));
-                let (states, scores, back) = self.connect_beyond(&from, &others, drawn, weight, scratch, &mut step);
-                if !states.is_empty() {
-                    lattice.push(i, &states, &scores, &back);
-                    continue;
+            let mut replayed = false;
+            let resumed = loop {
+                let Some((pi, prev, prev_scores)) = lattice.last() else { break false };
+                let from =
+                    Layer { states: prev, scores: prev_scores, straight: dist(samples[pi].xy, smp.xy), beam: BEAM };
+                self.connect(&from, &cands, &emissions, scratch, &mut step);
+                if step.connected() {
+                    lattice.push(i, &cands, &step.scores, &step.back);
+                    break true;
                 }
-            }
-            // Samples whose every state leads nowhere (the drawing strays there, an earlier
-            // wrong turn left only far roads, or the road that goes on fell out of the beam
-            // beside a nearer one) are left out: the chain goes on from
-            // the last sample before them that connects. The path found must still pass
-            // near them (`match_route_with` checks), else the match is low confidence.
-            let skip = (1..=MAX_SKIPPED).find(|&k| {
-                let Some((qi, states, scores)) = lattice.back_by(k) else { return false };
-                self.emissions_into(&cands, evidence_weight(&samples[qi], smp), &mut evidence);
-                let from = Layer { states, scores, straight: dist(samples[qi].xy, smp.xy) };
-                self.connect(&from, &cands, &evidence, scratch, &mut step);
-                step.connected()
-            });
-            if let Some(k) = skip {
-                skipped.extend((0..k).filter_map(|_| lattice.pop()));
-                lattice.push(i, &cands, &step.scores, &step.back);
+                if inside {
+                    // Where many roads meet (service tunnels under the streets, the links of
+                    // a junction) the nearest few may all be the wrong ones: before breaking
+                    // the chain, every other road within the radius. Only here, so a match
+                    // that connects pays nothing for it.
+                    let mut others = Vec::new();
+                    self.candidates_near(smp.xy, SEARCH_RADIUS_M, &mut others);
+                    others.retain(|c| !found.iter().any(|t| t.way == c.way && t.seg == c.seg));
+                    let (states, scores, back) = self.connect_beyond(&from, &others, drawn, weight, scratch, &mut step);
+                    if !states.is_empty() {
+                        lattice.push(i, &states, &scores, &back);
+                        break true;
+                    }
+                }
+                // Samples whose every state leads nowhere (the drawing strays there, an earlier
+                // wrong turn left only far roads, or the road that goes on fell out of the beam
+                // beside a nearer one) are left out: the chain goes on from
+                // the last sample before them that connects. The path found must still pass
+                // near them (`match_route_with` checks), else the match is low confidence.
+                let skip = (1..=MAX_SKIPPED).find(|&k| {
+                    let Some((qi, states, scores)) = lattice.back_by(k) else { return false };
+                    self.emissions_into(&cands, evidence_weight(&samples[qi], smp), &mut evidence);
+                    let from = Layer { states, scores, straight: dist(samples[qi].xy, smp.xy), beam: BEAM };
+                    self.connect(&from, &cands, &evidence, scratch, &mut step);
+                    step.connected()
+                });
+                if let Some(k) = skip {
+                    skipped.extend((0..k).filter_map(|_| lattice.pop()));
+                    lattice.push(i, &cands, &step.scores, &step.back);
+                    break true;
+                }
+                // Last, the chain's recent layers scored again with no beam: the road that
+                // goes on may have fallen out of it further back than samples are left out.
+                // A chain no longer than that was tried from its first layer, where every
+                // state is held, so a drawing that jumps about pays for no replays.
+                if replayed || lattice.len() <= MAX_SKIPPED + 1 {
+                    break false;
+                }
+                self.replay(&mut lattice, samples, scratch, &mut step, &mut evidence);
+                replayed = true;
+            };
+            if resumed {
                 continue;
             }
             problems.push(problem_at(
