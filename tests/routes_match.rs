@@ -13,6 +13,12 @@ fn helsinki() -> RouteNetwork {
     RouteNetwork::load(&helsinki_dir()).expect("shipped network")
 }
 
+/// The match has no problem and runs on way `way` alone.
+fn assert_on_alone(m: &RouteMatch, way: i64) {
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert!(m.ways.iter().all(|w| w.way_id == way), "{:?}", m.ways);
+}
+
 /// Share of length on the right ways: sum over ways of min(true, matched) metres,
 /// divided by the larger of the two totals.
 fn overlap(truth: &[(i64, f64)], m: &RouteMatch) -> f64 {
@@ -249,8 +255,7 @@ fn a_hairpin_of_one_way_is_followed_round_its_bend() {
         [7.4170839, 43.7664070],
     ];
     let m = net.match_route(&drawn);
-    assert!(m.problems.is_empty(), "{:?}", m.problems);
-    assert!(m.ways.iter().all(|w| w.way_id == 167587651), "{:?}", m.ways);
+    assert_on_alone(&m, 167587651);
     // Down to the bend and up the next leg is 227 m; turning on the first leg was 179 m.
     assert!((205.0..260.0).contains(&m.length_m), "{} m", m.length_m);
 }
@@ -1233,8 +1238,7 @@ fn a_chain_goes_back_to_where_the_road_it_needs_was_still_held() {
         [-76.6119810, 39.2664939],
     ];
     let m = net.match_route(&drawn);
-    assert!(m.problems.is_empty(), "{:?}", m.problems);
-    assert!(m.ways.iter().all(|w| w.way_id == 225367485), "{:?}", m.ways);
+    assert_on_alone(&m, 225367485);
 }
 
 /// Baltimore 4 of seed 11 (vertices 20-63): the drawing runs a few metres nearer the
@@ -1292,6 +1296,5 @@ fn a_road_that_fell_out_of_the_beam_long_before_the_roads_part_is_taken_up_again
         [-76.6127342, 39.2668547],
     ];
     let m = net.match_route(&drawn);
-    assert!(m.problems.is_empty(), "{:?}", m.problems);
-    assert!(m.ways.iter().all(|w| w.way_id == 6005060), "{:?}", m.ways);
+    assert_on_alone(&m, 6005060);
 }

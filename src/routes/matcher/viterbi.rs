@@ -302,6 +302,22 @@ impl RouteNetwork {
         (states, scores, back)
     }
 
+    /// The step from `layer` (sample index, states, scores) to sample `to`, whose states
+    /// are `cands`: the layer to connect from, followed within `beam`, and the states'
+    /// emissions weighted by the stretch between the two samples, into `emissions`.
+    fn step_to<'a>(
+        &self,
+        (from, states, scores): (usize, &'a [State], &'a [f64]),
+        samples: &[Sample],
+        to: usize,
+        cands: &[State],
+        beam: f64,
+        emissions: &mut Vec<f64>,
+    ) -> Layer<'a> {
+        self.emissions_into(cands, evidence_weight(&samples[from], &samples[to]), emissions);
+        Layer { states, scores, straight: dist(samples[from].xy, samples[to].xy), beam }
+    }
+
     /// Scores the chain's last [`MAX_REPLAYED`] layers again with no beam, so that every
     /// state that connects keeps its best score: where the drawing ran nearer the wrong
     /// one of two parallel roads, the right one fell out of the beam, and where the two
@@ -315,10 +331,8 @@ impl RouteNetwork {
         evidence: &mut Vec<f64>,
     ) {
         for l in lattice.len().saturating_sub(MAX_REPLAYED).max(1)..lattice.len() {
-            let ((pi, prev, prev_scores), (i, cands, _)) = (lattice.layer(l - 1), lattice.layer(l));
-            self.emissions_into(cands, evidence_weight(&samples[pi], &samples[i]), evidence);
-            let straight = dist(samples[pi].xy, samples[i].xy);
-            let from = Layer { states: prev, scores: prev_scores, straight, beam: f64::INFINITY };
+            let (i, cands, _) = lattice.layer(l);
+            let from = self.step_to(lattice.layer(l - 1), samples, i, cands, f64::INFINITY, evidence);
             self.connect(&from, cands, evidence, scratch, step);
             // Every layer connected with the beam, and no state scores less without it.
             if step.connected() {
@@ -418,9 +432,8 @@ impl RouteNetwork {
                 // the last sample before them that connects. The path found must still pass
                 // near them (`match_route_with` checks), else the match is low confidence.
                 let skip = (1..=MAX_SKIPPED).find(|&k| {
-                    let Some((qi, states, scores)) = lattice.back_by(k) else { return false };
-                    self.emissions_into(&cands, evidence_weight(&samples[qi], smp), &mut evidence);
-                    let from = Layer { states, scores, straight: dist(samples[qi].xy, smp.xy), beam: BEAM };
+                    let Some(layer) = lattice.back_by(k) else { return false };
+                    let from = self.step_to(layer, samples, i, &cands, BEAM, &mut evidence);
                     self.connect(&from, &cands, &evidence, scratch, &mut step);
                     step.connected()
                 });
