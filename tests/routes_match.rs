@@ -424,6 +424,19 @@ fn a_loop_a_sparse_drawing_cuts_short_is_read_by_its_vertices() {
     assert!(!square(&net.match_route(&drawn)));
 }
 
+/// The car-park loop's tunnel on Untere Neckarstraße, Heidelberg (`osm:way/14197792`) is
+/// another reading of `drawn`, not on the matched path, and no reading once the vertices
+/// `shown_by` that show the loop are left out.
+fn assert_car_park_loop_read(net: &RouteNetwork, mut drawn: Vec<[f64; 2]>, shown_by: std::ops::Range<usize>) {
+    let tunnel = |m: &RouteMatch| m.possible.iter().any(|p| p.via_way_id == 14197792);
+    let m = net.match_route(&drawn);
+    assert!(m.ways.iter().all(|w| w.way_id != 14197792), "{:?}", m.ways);
+    assert!(tunnel(&m), "{:?}", m.possible);
+    drawn.drain(shown_by);
+    let m = net.match_route(&drawn);
+    assert!(!tunnel(&m), "{:?}", m.possible);
+}
+
 /// The evaluation's bus route 101 (seed 1) on Untere Neckarstraße, Heidelberg: the route
 /// leaves the one-way street into a car park's one-way loop through a tunnel of unknown
 /// clearance (`osm:way/14197792`, 76 m) and rejoins the street 13 m on. Drawn with two
@@ -435,7 +448,7 @@ fn a_loop_a_sparse_drawing_cuts_short_is_read_by_its_vertices() {
 #[test]
 fn a_car_park_loop_the_drawing_steps_back_round_is_read() {
     let Some(net) = routes_common::network("bus.osm.pbf") else { return };
-    let mut drawn = vec![
+    let drawn = vec![
         [8.7009768, 49.4122262],
         [8.7004313, 49.4121031],
         [8.6999551, 49.4119981],
@@ -448,13 +461,7 @@ fn a_car_park_loop_the_drawing_steps_back_round_is_read() {
         [8.6987698, 49.4122697],
         [8.6991856, 49.4123434],
     ];
-    let tunnel = |m: &oscar::routes::RouteMatch| m.possible.iter().any(|p| p.via_way_id == 14197792);
-    let m = net.match_route(&drawn);
-    assert!(m.ways.iter().all(|w| w.way_id != 14197792), "{:?}", m.ways);
-    assert!(tunnel(&m), "{:?}", m.possible);
-    drawn.drain(2..4);
-    let m = net.match_route(&drawn);
-    assert!(!tunnel(&m), "{:?}", m.possible);
+    assert_car_park_loop_read(&net, drawn, 2..4);
 }
 
 /// The evaluation's Helsinki route 379: along a street past the mouth of a way behind a
@@ -761,7 +768,7 @@ fn an_end_drawn_nearer_the_path_than_the_drawing_runs_may_lie_on_the_road_beside
 #[test]
 fn a_car_park_loop_a_sparse_drawing_cuts_across_is_read_by_its_vertex() {
     let Some(net) = routes_common::network("bus.osm.pbf") else { return };
-    let mut drawn = vec![
+    let drawn = vec![
         [8.7020728, 49.4127532],
         [8.7017038, 49.4126970],
         [8.7014246, 49.4126611],
@@ -777,13 +784,41 @@ fn a_car_park_loop_a_sparse_drawing_cuts_across_is_read_by_its_vertex() {
         [8.6990469, 49.4123861],
         [8.6989521, 49.4123794],
     ];
-    let tunnel = |m: &RouteMatch| m.possible.iter().any(|p| p.via_way_id == 14197792);
-    let m = net.match_route(&drawn);
-    assert!(m.ways.iter().all(|w| w.way_id != 14197792), "{:?}", m.ways);
-    assert!(tunnel(&m), "{:?}", m.possible);
-    drawn.remove(8);
-    let m = net.match_route(&drawn);
-    assert!(!tunnel(&m), "{:?}", m.possible);
+    assert_car_park_loop_read(&net, drawn, 8..9);
+}
+
+/// The evaluation's bus route 101 (seed 5): the same car-park loop drawn with one vertex
+/// where its tunnel turns back east, 10 m south of the street moved back by the drawing's
+/// offset (the drawing runs 5-6 m north of the roads here) but only 5 m from the street as
+/// drawn, and the drawing cuts across the rest of the loop. Moved back, the vertex lies on
+/// the tunnel and well off the street, so the tunnel is a possible reading (before, R2
+/// passed on a route through a tunnel of unknown clearance). Without that vertex it is not.
+#[test]
+fn a_loop_whose_tip_lies_off_the_path_only_by_the_offset_is_read() {
+    let Some(net) = routes_common::network("bus.osm.pbf") else { return };
+    let drawn = vec![
+        [8.7024657, 49.4128789],
+        [8.7021208, 49.4128287],
+        [8.7017021, 49.4127556],
+        [8.7012959, 49.4126242],
+        [8.7013546, 49.4123239],
+        [8.7011246, 49.4122770],
+        [8.7011975, 49.4122919],
+        [8.7008446, 49.4122233],
+        [8.7004813, 49.4121513],
+        [8.7000037, 49.4120962],
+        [8.6999392, 49.4119837],
+        [8.6998694, 49.4120495],
+        [8.6994957, 49.4120535],
+        [8.6993462, 49.4122607],
+        [8.6994078, 49.4124316],
+        [8.6991159, 49.4124267],
+        [8.6988814, 49.4124180],
+        [8.6989192, 49.4124194],
+        [8.6984974, 49.4123847],
+        [8.6982222, 49.4123624],
+    ];
+    assert_car_park_loop_read(&net, drawn, 10..11);
 }
 
 /// The evaluation's Monaco route 236 (seed 3): along Avenue des Spélugues, then north up

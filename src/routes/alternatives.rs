@@ -71,6 +71,11 @@ const STRAY_SLACK_M: f64 = 8.0;
 const SPUR_NEAR_M: f64 = 8.0;
 /// ...where the drawing runs this far from the matched path may be on the route, metres.
 const SPUR_OFF_M: f64 = 15.0;
+/// A vertex moved back by the drawing's offset lies this far off the matched path at
+/// least to be the tip of a loop the sampling cut, metres (see [`RouteNetwork::shifted_tip`])...
+const TIP_OFF_M: f64 = 8.0;
+/// ...with its offset measured on the drawing this far either side of it and beyond.
+const TIP_MARGIN_M: f64 = 20.0;
 
 /// A longer reading may go round the corner of a step of the drawing this long or longer
 /// (see [`Drawing::longest_part`]): a shorter step turns within the drawing's offset, which
@@ -330,18 +335,14 @@ impl RouteNetwork {
         let path = search.path;
         let mut out = Vec::new();
         let near_path = |p: [f64; 2]| self.segment_within(p, SPUR_OFF_M, |s| path.segs.contains(&s));
+        let tip = self.shifted_tip(search, ends);
         for &(t, at, _) in fresh.iter() {
             // Most restrictions lie at the piece's ends, whose projections the search has.
             let end = ends.into_iter().find(|&n| self.node_xy(n) == at);
             let (d, along) =
                 end.map_or_else(|| search.drawing.project(at), |n| search.nodes.at(&search.drawing, n, at));
-            if d > SPUR_NEAR_M {
-                continue;
-            }
-            let q = search.drawing.point_at(along);
-            if near_path(q) {
-                continue;
-            }
+            let spur = (d <= SPUR_NEAR_M).then(|| (along, search.drawing.point_at(along)));
+            let Some((along, q)) = spur.filter(|&(_, q)| !near_path(q)).or(tip) else { continue };
             // Only where the drawing comes back to the path on both sides: one that goes on
             // where the match stops is the ends' rules' to judge.
             let k = search.drawing.cum.partition_point(|&c| c <= along);
@@ -360,6 +361,43 @@ impl RouteNetwork {
             });
         }
         out
+    }
+
+    /// A vertex of the drawing that, moved back by the drawing's offset from the matched
+    /// path there, lies on the piece from node `ends[0]` to `ends[1]` and well off the
+    /// path: how far along the drawing, and where moved back. The tip of a loop the
+    /// sampling cut (a car park's ramp that leaves the street and comes back beside where
+    /// it left) lies off the path only by the offset.
+    fn shifted_tip(&self, search: &Search, ends: [u32; 2]) -> Option<(f64, [f64; 2])> {
+        let drawing = &search.drawing;
+        let [a, b] = ends.map(|n| self.node_xy(n));
+        let along = ends.map(|n| search.nodes.at(drawing, n, self.node_xy(n))).map(|(d, along)| (d.is_finite(), along));
+        let (lo, hi) = along
+            .iter()
+            .filter(|x| x.0)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| (lo.min(x.1), hi.max(x.1)));
+        if lo > hi {
+            return None;
+        }
+        // Near its ends the drawing's offset is what the ends' rules weigh.
+        let total = drawing.cum.last().copied().unwrap_or(0.0);
+        let first = drawing.cum.partition_point(|&c| c < (lo - UNCERTAINTY_M).max(SHIFTED_END_SKIP_M));
+        let last = drawing.cum.partition_point(|&c| c <= (hi + UNCERTAINTY_M).min(total - SHIFTED_END_SKIP_M));
+        // A short drawing's ends leave no stretch between them (`last` before `first`).
+        let bends = drawing.bends();
+        let (first, last) = (bends.partition_point(|&k| k < first), bends.partition_point(|&k| k < last));
+        bends[first..last.max(first)].iter().find_map(|&k| {
+            // No offset the fit accepts moves a vertex further than this onto the piece.
+            let (at, v) = (drawing.cum[k], drawing.line[k]);
+            if project_on_segment_2(v, a, b).1 > (MAX_SHIFT_M + SHIFTED_END_M).powi(2) {
+                return None;
+            }
+            let (o, _) = drawing.offset_around(&search.path.points, at - TIP_MARGIN_M, at + TIP_MARGIN_M)?;
+            let v = [v[0] - o[0], v[1] - o[1]];
+            let tip = project_on_segment_2(v, a, b).1 <= SHIFTED_END_M * SHIFTED_END_M
+                && !self.segment_within(v, TIP_OFF_M, |s| search.path.segs.contains(&s));
+            tip.then_some((at, v))
+        })
     }
 
     /// Restrictions on the first and last matched segments just outside the matched
@@ -1160,6 +1198,8 @@ struct Drawing {
     shifted_ends: [OnceCell<ShiftedEnd>; 2],
     /// [`Drawing::foot`] of each vertex, once found.
     feet: RefCell<Vec<Option<Option<Foot>>>>,
+    /// [`Drawing::bends`], once found.
+    bends: OnceCell<Vec<usize>>,
     /// [`Drawing::offset_around`] by stretch (its ends' bits), once found.
     offsets: RefCell<HashMap<(u64, u64), Offset>>,
 }
@@ -1326,6 +1366,7 @@ impl Drawing {
             heading,
             shifted_ends: Default::default(),
             feet: RefCell::default(),
+            bends: OnceCell::new(),
             offsets: RefCell::default(),
         }
     }
@@ -1354,6 +1395,19 @@ impl Drawing {
                 }
             }
         }
+    }
+
+    /// Vertices where the drawing turns: those lying [`DRAWING_BEND_M`] or more off the
+    /// line between their neighbours, in order; found once.
+    fn bends(&self) -> &[usize] {
+        self.bends.get_or_init(|| {
+            let line = &self.line;
+            (1..line.len().saturating_sub(1))
+                .filter(|&k| {
+                    project_on_segment_2(line[k], line[k - 1], line[k + 1]).1 >= DRAWING_BEND_M * DRAWING_BEND_M
+                })
+                .collect()
+        })
     }
 
     /// The point `along` metres along the drawing.
