@@ -77,8 +77,9 @@ const TIP_OFF_M: f64 = 8.0;
 /// ...with its offset measured on the drawing this far either side of it and beyond.
 const TIP_MARGIN_M: f64 = 20.0;
 
-/// A longer reading may go round the corner of a step of the drawing this long or longer
-/// (see [`Drawing::longest_part`]): a shorter step turns within the drawing's offset, which
+/// A longer reading may go round the corner of a step of the drawing this long or longer,
+/// however little of it lies between where the drawing passes the reading's ends (see
+/// [`Drawing::longest_part`]): a shorter step turns within the drawing's offset, which
 /// [`LENGTH_SLACK_M`] allows for, metres.
 const CORNER_STEP_M: f64 = 20.0;
 
@@ -658,8 +659,11 @@ impl RouteNetwork {
                 let mut miss = miss_with(0.0);
                 // A longer reading may go round the corner a long step of the drawing cuts:
                 // one bend as far off the step as the reading strays makes it that much
-                // longer (the stray is looked for only where the length needs it).
-                let step = Some(drawing.longest_part(from_m, to_m)).filter(|&s| s >= CORNER_STEP_M).unwrap_or(0.0);
+                // longer (the stray is looked for only where the length needs it). The step
+                // may reach beyond where the drawing passes the reading's ends (a corner
+                // just past a junction); the bend is over its part between them.
+                let long_step = drawing.steps_over(from_m, to_m, false).any(|(a, b)| b - a >= CORNER_STEP_M);
+                let step = if long_step { drawing.longest_part(from_m, to_m) } else { 0.0 };
                 let bend = |depth: f64| 2.0 * (step * step / 4.0 + depth * depth).sqrt() - step;
                 if miss > 0.0 && miss <= bend(step / 2.0) {
                     let depth = points.clone().map(stray_at).fold(0.0, f64::max).min(step / 2.0);
