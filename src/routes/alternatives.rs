@@ -662,12 +662,13 @@ impl RouteNetwork {
                 // longer (the stray is looked for only where the length needs it). The step
                 // may reach beyond where the drawing passes the reading's ends (a corner
                 // just past a junction); the bend is over its part between them.
-                let long_step = drawing.steps_over(from_m, to_m, false).any(|(a, b)| b - a >= CORNER_STEP_M);
-                let step = if long_step { drawing.longest_part(from_m, to_m) } else { 0.0 };
-                let bend = |depth: f64| 2.0 * (step * step / 4.0 + depth * depth).sqrt() - step;
-                if miss > 0.0 && miss <= bend(step / 2.0) {
-                    let depth = points.clone().map(stray_at).fold(0.0, f64::max).min(step / 2.0);
-                    miss = miss_with(bend(depth));
+                if miss > 0.0 && drawing.steps_over(from_m, to_m, false).any(|(a, b)| b - a >= CORNER_STEP_M) {
+                    let step = drawing.longest_part(from_m, to_m);
+                    let bend = |depth: f64| 2.0 * (step * step / 4.0 + depth * depth).sqrt() - step;
+                    if miss <= bend(step / 2.0) {
+                        let depth = points.clone().map(stray_at).fold(0.0, f64::max).min(step / 2.0);
+                        miss = miss_with(bend(depth));
+                    }
                 }
                 // Round a loop the drawing between the two points is not the stretch read.
                 let looped = miss > 0.0;
