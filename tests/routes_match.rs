@@ -1022,6 +1022,25 @@ fn a_reading_round_the_corner_a_long_step_cuts_may_be_longer_than_the_match() {
     assert_read_instead(&net, &drawn, 222965356, "osm:node/2319093199");
 }
 
+/// The evaluation's Heidelberg route 472 (seed 16): along the slip road north-west, round
+/// the 24 m loop of two service roads signed `access=no` (`osm:way/246248020` and
+/// `osm:way/204334506`) where the slip road takes 8 m. The drawing steps 35 m past it and
+/// its one vertex there lies on the loop, 5 m off the slip road: 16 m² better, short of
+/// what a loop the drawing cuts must fit better by, so R4 passed (before). A detour that
+/// rejoins the path further on needs less than a dead end and back.
+#[test]
+fn a_detour_round_a_corner_the_drawing_cuts_is_read_by_its_one_vertex_on_it() {
+    let Some(net) = routes_common::network("heidelberg-ors.osm.pbf") else { return };
+    let drawn = [
+        [8.6809112, 49.4016752],
+        [8.6805879, 49.4016623],
+        [8.6801914, 49.4019191],
+        [8.6799139, 49.4021448],
+        [8.6794732, 49.4024388],
+    ];
+    assert_read_instead(&net, &drawn, 246248020, "osm:way/246248020");
+}
+
 /// The evaluation's Heidelberg route 264 (seed 4): west along Kurfürsten-Anlage, then 8 m
 /// further west and back north-east along the bus link `osm:way/229361282` (`access=no`)
 /// onto the street north, where the match turns north at once: 33 m against 23 m. The

@@ -752,7 +752,9 @@ impl RouteNetwork {
                     matched_points(path, at, matched_buf);
                     drawing.worse_fit(reading_buf, matched_buf, o, from_m, to_m)
                 });
-                if cut && worse.is_none_or(|w| w > -CUT_FIT_M2) {
+                // A detour that rejoins the path further on needs less: see `DETOUR_FIT_M2`.
+                let needed = if loop_cut && matched > 1.0 { DETOUR_FIT_M2 } else { CUT_FIT_M2 };
+                if cut && worse.is_none_or(|w| w > -needed) {
                     continue;
                 }
                 // Round a loop the stretch compared is the drawing's own excursion: where
@@ -1119,6 +1121,13 @@ const MAX_LOOP_CUT_M: f64 = 50.0;
 /// ...is one where it fits the drawing moved back by its offset better than the matched
 /// path by this much, square metres (one vertex 6 m off the path and 2.5 m off the loop).
 const CUT_FIT_M2: f64 = 30.0;
+/// ...or by this much for such a loop that leaves the matched path at one junction and
+/// rejoins it at another further on (a detour round a junction's corner, not a dead end
+/// and back): one vertex 3 m off the path and on the loop. A drawing that follows the
+/// path has no vertex nearer the detour at all (over the evaluation's seeds those fit it
+/// no better than the path); one that took it, drawn sparsely, may show it by one vertex
+/// a few metres off the path, 14–19 m² better.
+const DETOUR_FIT_M2: f64 = 8.0;
 /// A reading off the matched path and back is a loop where it is at least this many times
 /// as long as the path between its ends (not a road beside the path).
 const LOOP_SHARE: f64 = 2.0;
