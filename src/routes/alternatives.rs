@@ -1251,6 +1251,12 @@ const DRAWING_STEP_M: f64 = 5.0;
 /// of a short excursion (round a courtyard loop and back) is the one sign of where the
 /// route went, metres.
 const DRAWING_BEND_M: f64 = 4.0;
+/// A vertex may be the tip of a loop the sampling cut (see [`RouteNetwork::shifted_tip`])
+/// where it lies this far or more off the line between its neighbours, metres: a drawing
+/// that runs almost straight across a courtyard's corner turns there by 2 m. Fitting the
+/// offset at every vertex near a restricted piece costs a quarter more a match; most
+/// vertices on a straight road lie nearer their neighbours' line.
+const TIP_BEND_M: f64 = 1.8;
 /// A drawing passes a point again once it has gone this much further from it and come
 /// this much nearer again, metres: more than its jitter.
 const REVISIT_M: f64 = 5.0;
@@ -1411,15 +1417,13 @@ impl Drawing {
         }
     }
 
-    /// Vertices where the drawing turns: those lying [`DRAWING_BEND_M`] or more off the
+    /// Vertices where the drawing may turn: those lying [`TIP_BEND_M`] or more off the
     /// line between their neighbours, in order; found once.
     fn bends(&self) -> &[usize] {
         self.bends.get_or_init(|| {
             let line = &self.line;
             (1..line.len().saturating_sub(1))
-                .filter(|&k| {
-                    project_on_segment_2(line[k], line[k - 1], line[k + 1]).1 >= DRAWING_BEND_M * DRAWING_BEND_M
-                })
+                .filter(|&k| project_on_segment_2(line[k], line[k - 1], line[k + 1]).1 >= TIP_BEND_M * TIP_BEND_M)
                 .collect()
         })
     }
