@@ -213,6 +213,48 @@ fn a_driveway_just_beyond_the_tight_bound_is_followed() {
     assert!(m.hits.iter().any(|h| h.raw == "lift_gate"), "{:?}", m.hits);
 }
 
+/// The last 80 m of the evaluation's Monaco route 352 (seed 4) along a straight street
+/// (`osm:way/176321052`), drawn a few metres off it: the drawing's offset is known only
+/// across the street, so the route ends somewhere along the street from where the drawing
+/// does moved back by it, not at the covered way `osm:way/166856549` 8 m across from there,
+/// which lay within the uncertainty of the end as drawn and was read (before).
+#[test]
+fn a_structure_across_the_road_from_the_end_moved_back_by_the_offset_is_not_read() {
+    let Some(net) = routes_common::network("monaco.osm.pbf") else { return };
+    let drawn = [
+        [7.4250641, 43.7437447],
+        [7.4251085, 43.7437638],
+        [7.4251258, 43.7437865],
+        [7.4251834, 43.7437937],
+        [7.4252092, 43.7438098],
+        [7.4252484, 43.7438254],
+        [7.4252800, 43.7438384],
+        [7.4253055, 43.7438469],
+        [7.4253489, 43.7438560],
+        [7.4253812, 43.7438795],
+        [7.4254186, 43.7438767],
+        [7.4254443, 43.7438830],
+        [7.4254868, 43.7439005],
+        [7.4255298, 43.7439203],
+        [7.4255648, 43.7439220],
+        [7.4255849, 43.7439254],
+        [7.4256181, 43.7439361],
+        [7.4256667, 43.7439604],
+        [7.4256974, 43.7439818],
+        [7.4257376, 43.7439833],
+        [7.4257809, 43.7440114],
+        [7.4258338, 43.7440165],
+        [7.4258708, 43.7440431],
+        [7.4258930, 43.7440590],
+        [7.4259262, 43.7440617],
+        [7.4259373, 43.7440791],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert!(m.ways.iter().all(|w| w.way_id == 176321052), "{:?}", m.ways);
+    assert!(m.possible.iter().all(|p| p.via_way_id != 166856549), "{:?}", m.possible);
+}
+
 /// A drawing down one leg of a hairpin of Monaco's Route Militaire (`osm:way/167587651`,
 /// one way folded many times) and round the bend onto the next leg (the evaluation's
 /// redrawing) follows the bend: each pass of the way near a sample is a candidate, where

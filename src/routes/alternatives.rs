@@ -449,13 +449,26 @@ impl RouteNetwork {
             // of what lies beyond the path further than [`PAST_END_M`] from there (the
             // offset is measured only where something is left to judge).
             if !found.is_empty()
-                && let Some((c, Known::Both)) = shifted_end(k)
+                && let Some((c, known)) = shifted_end(k)
             {
                 let reach = (END_M + MAX_SHIFT_M) / 1000.0;
                 let (lo, hi) = if start { (0.0, reach) } else { (total_km - reach, total_km) };
                 self.points_to_end(path, k, lo, hi, &mut near_end);
-                if line_away_2(&near_end, c) <= SHIFTED_END_M * SHIFTED_END_M {
-                    found.retain(|&(_, at, _)| dist(at, c) <= PAST_END_M);
+                match known {
+                    Known::Both => {
+                        if line_away_2(&near_end, c) <= SHIFTED_END_M * SHIFTED_END_M {
+                            found.retain(|&(_, at, _)| dist(at, c) <= PAST_END_M);
+                        }
+                    }
+                    // Where only the offset across the road is known, the route starts (ends)
+                    // somewhere along that road from there, as far as the offset may reach.
+                    Known::Across(n) => {
+                        if let Some(line) = self.end_line(path, k, c, n, MAX_SHIFT_M)
+                            && near_end.windows(2).any(|w| segments_apart(line, [w[0], w[1]]).1 <= SHIFTED_END_M)
+                        {
+                            found.retain(|&(_, at, _)| project_on_segment(at, line[0], line[1]).1 <= PAST_END_M);
+                        }
+                    }
                 }
             }
             for (t, at, via_way_id) in found {
@@ -1053,19 +1066,21 @@ impl RouteNetwork {
     ) -> Option<(f64, f64)> {
         match known {
             Known::Both => Some(project_on_segment(c, seg[0], seg[1])),
-            Known::Across(n) => {
-                let u = self.path_heading(path, k)?;
-                // Measured across roads that cross the one the path ends on (round a corner
-                // before the end), the offset says nothing about where across that road the
-                // drawing ends.
-                if (n[0] * u[0] + n[1] * u[1]).abs() > ACROSS_END_COS {
-                    return None;
-                }
-                let ends_along =
-                    [[c[0] - END_M * u[0], c[1] - END_M * u[1]], [c[0] + END_M * u[0], c[1] + END_M * u[1]]];
-                Some(segments_apart(ends_along, seg))
-            }
+            Known::Across(n) => Some(segments_apart(self.end_line(path, k, c, n, END_M)?, seg)),
         }
+    }
+
+    /// Where a route that starts (`k` 0) or ends (1) where the drawing does moved back by
+    /// the offset `c` across the road the path starts (ends) on (`n`, its direction across)
+    /// may start (end): along that road up to `reach` metres either way of `c`.
+    fn end_line(&self, path: &PathIndex, k: usize, c: [f64; 2], n: [f64; 2], reach: f64) -> Option<[[f64; 2]; 2]> {
+        let u = self.path_heading(path, k)?;
+        // Measured across roads that cross the one the path ends on (round a corner before
+        // the end), the offset says nothing about where across that road the drawing ends.
+        if (n[0] * u[0] + n[1] * u[1]).abs() > ACROSS_END_COS {
+            return None;
+        }
+        Some([[c[0] - reach * u[0], c[1] - reach * u[1]], [c[0] + reach * u[0], c[1] + reach * u[1]]])
     }
 
     /// Where the matched path starts (`k` 0) or ends (1).
