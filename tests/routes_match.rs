@@ -28,6 +28,14 @@ fn assert_read_instead(net: &RouteNetwork, drawn: &[[f64; 2]], way: i64, source:
     assert!(m.possible.iter().any(|p| p.hit.source == source), "{:?}", m.possible);
 }
 
+/// `drawn` matches without problem onto way `on`, and no other reading runs via way `via`.
+fn assert_not_read_via(net: &RouteNetwork, drawn: &[[f64; 2]], on: i64, via: i64) {
+    let m = net.match_route(drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert!(m.ways.iter().any(|w| w.way_id == on), "{:?}", m.ways);
+    assert!(m.possible.iter().all(|p| p.via_way_id != via), "{:?}", m.possible);
+}
+
 /// Share of length on the right ways: sum over ways of min(true, matched) metres,
 /// divided by the larger of the two totals.
 fn overlap(truth: &[(i64, f64)], m: &RouteMatch) -> f64 {
@@ -249,10 +257,108 @@ fn a_structure_across_the_road_from_the_end_moved_back_by_the_offset_is_not_read
         [7.4259262, 43.7440617],
         [7.4259373, 43.7440791],
     ];
+    assert_not_read_via(&net, &drawn, 176321052, 166856549);
+}
+
+/// The first 140 m of the evaluation's Baltimore route 207 (seed 3): from a junction south
+/// along a primary street. Where the drawing's start moved back by its offset lies, the
+/// primary road east (`osm:way/188567738`) starts too; a reading that started there, ran
+/// 100 m east under a bridge (`osm:way/49650196`) and came back the same way to the
+/// junction explained the start as well as the match and was read (before). A reading
+/// that has passed the piece's far node before it enters it turns back on itself: not one.
+#[test]
+fn a_reading_that_turns_back_on_itself_to_the_path_is_not_read() {
+    let Some(net) = routes_common::network("baltimore.osm.pbf") else { return };
+    let drawn = [
+        [-76.5631168, 39.2970812],
+        [-76.5631104, 39.2968529],
+        [-76.5630953, 39.2966657],
+        [-76.5630771, 39.2964579],
+        [-76.5630805, 39.2962446],
+        [-76.5630471, 39.2959994],
+        [-76.5632515, 39.2958255],
+    ];
+    assert_not_read_via(&net, &drawn, 6007962, 188567738);
+}
+
+/// The last 280 m of the evaluation's Monaco route 35 (seed 14), which ends on the slip
+/// road `osm:way/4229327` past the footbridge above it (`osm:way/157447735`), while the
+/// match ends on the parallel road 8 m south. The drawing's end moved back by its offset
+/// lies on the slip road 5 m short of the footbridge: a route that ends there may pass what
+/// lies within the end's noise beyond it, as at the matched path's own end.
+#[test]
+fn a_reading_that_ends_on_a_piece_passes_what_lies_just_beyond_the_end_moved_back() {
+    let Some(net) = routes_common::network("monaco.osm.pbf") else { return };
+    let drawn = [
+        [7.4194098, 43.7380780],
+        [7.4193766, 43.7381072],
+        [7.4193611, 43.7381336],
+        [7.4193177, 43.7381700],
+        [7.4192712, 43.7381966],
+        [7.4192378, 43.7382113],
+        [7.4192241, 43.7382570],
+        [7.4191910, 43.7383002],
+        [7.4191745, 43.7383430],
+        [7.4191497, 43.7383794],
+        [7.4191687, 43.7384219],
+        [7.4191889, 43.7384610],
+        [7.4192278, 43.7384910],
+        [7.4192601, 43.7385062],
+        [7.4192895, 43.7385531],
+        [7.4193404, 43.7385834],
+        [7.4193858, 43.7386291],
+        [7.4194209, 43.7386522],
+        [7.4194579, 43.7386881],
+        [7.4195204, 43.7387185],
+        [7.4195540, 43.7387413],
+        [7.4195984, 43.7387499],
+        [7.4196471, 43.7387550],
+        [7.4195969, 43.7387579],
+        [7.4195359, 43.7387559],
+        [7.4194717, 43.7387488],
+        [7.4194359, 43.7387498],
+        [7.4193705, 43.7387276],
+        [7.4193079, 43.7387060],
+        [7.4192788, 43.7386857],
+        [7.4192648, 43.7386470],
+        [7.4192372, 43.7386363],
+        [7.4192097, 43.7386021],
+        [7.4191926, 43.7385923],
+        [7.4191491, 43.7385702],
+        [7.4191158, 43.7385384],
+        [7.4190968, 43.7384951],
+        [7.4190710, 43.7384730],
+        [7.4190549, 43.7384430],
+        [7.4190325, 43.7384057],
+        [7.4189886, 43.7383616],
+        [7.4189744, 43.7383215],
+        [7.4189614, 43.7382968],
+        [7.4189503, 43.7382461],
+        [7.4189322, 43.7381997],
+        [7.4189466, 43.7381653],
+        [7.4189475, 43.7381427],
+        [7.4189749, 43.7380833],
+        [7.4189946, 43.7380518],
+        [7.4190057, 43.7380119],
+        [7.4190183, 43.7379669],
+        [7.4190195, 43.7379480],
+        [7.4190347, 43.7379291],
+        [7.4190874, 43.7378855],
+        [7.4191118, 43.7378563],
+        [7.4191450, 43.7378175],
+        [7.4191723, 43.7378038],
+        [7.4192384, 43.7377687],
+        [7.4192731, 43.7377540],
+        [7.4193398, 43.7377378],
+        [7.4193862, 43.7377250],
+        [7.4194355, 43.7376983],
+        [7.4194908, 43.7376792],
+        [7.4195317, 43.7376925],
+    ];
     let m = net.match_route(&drawn);
     assert!(m.problems.is_empty(), "{:?}", m.problems);
-    assert!(m.ways.iter().all(|w| w.way_id == 176321052), "{:?}", m.ways);
-    assert!(m.possible.iter().all(|p| p.via_way_id != 166856549), "{:?}", m.possible);
+    assert!(m.ways.iter().all(|w| w.way_id != 4229327), "{:?}", m.ways);
+    assert!(m.possible.iter().any(|p| p.hit.source == "osm:way/157447735"), "{:?}", m.possible);
 }
 
 /// A drawing down one leg of a hairpin of Monaco's Route Militaire (`osm:way/167587651`,

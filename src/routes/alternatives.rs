@@ -825,8 +825,12 @@ impl RouteNetwork {
                 if d > SHIFTED_END_M {
                     continue;
                 }
+                // Not one that has passed the piece's far node before it enters the piece:
+                // that reading turns back on itself there and ends where it has been.
+                let far = if k == 0 { from } else { to };
                 let joint = found[1 - k]
                     .iter()
+                    .filter(|j| !chains[j.chain.clone()].contains(&far))
                     .filter_map(|j| j.node.map(|n| (n, j)))
                     .min_by(|x, y| x.1.dist.total_cmp(&y.1.dist));
                 let Some((node, joint)) = joint else { continue };
@@ -865,7 +869,9 @@ impl RouteNetwork {
                     beyond <= END_M && line_away_2(matched_buf, c) > OFF_ROAD_END_M * OFF_ROAD_END_M
                 };
                 if ends_here {
-                    best = Some((0.0, lo, hi, if k == 0 { [t, 1.0] } else { [0.0, t] }));
+                    // It passes what lies on the piece within the end's noise beyond there.
+                    let past = PAST_END_M / len.max(1e-9);
+                    best = Some((0.0, lo, hi, if k == 0 { [t - past, 1.0] } else { [0.0, t + past] }));
                     break;
                 }
             }
