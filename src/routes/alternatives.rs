@@ -870,7 +870,7 @@ impl RouteNetwork {
                 };
                 if ends_here {
                     // It passes what lies on the piece within the end's noise beyond there.
-                    let past = PAST_END_M / len.max(1e-9);
+                    let past = PAST_END_M / len;
                     best = Some((0.0, lo, hi, if k == 0 { [t - past, 1.0] } else { [0.0, t + past] }));
                     break;
                 }
@@ -1275,7 +1275,7 @@ const DRAWING_BEND_M: f64 = 4.0;
 /// A vertex may be the tip of a loop the sampling cut (see [`RouteNetwork::shifted_tip`])
 /// where it lies this far or more off the line between its neighbours, metres: a drawing
 /// that runs almost straight across a courtyard's corner turns there by 2 m. Fitting the
-/// offset at every vertex near a restricted piece costs a quarter more a match; most
+/// offset at every vertex near a restricted piece costs a fifth more a match; most
 /// vertices on a straight road lie nearer their neighbours' line.
 const TIP_BEND_M: f64 = 1.8;
 /// A drawing passes a point again once it has gone this much further from it and come
