@@ -1144,10 +1144,10 @@ const MAX_LOOP_CUT_M: f64 = 50.0;
 const CUT_FIT_M2: f64 = 30.0;
 /// ...or by this much for such a loop that leaves the matched path at one junction and
 /// rejoins it at another further on (a detour round a junction's corner, not a dead end
-/// and back): one vertex 3 m off the path and on the loop. A drawing that follows the
-/// path has no vertex nearer the detour at all (over the evaluation's seeds those fit it
-/// no better than the path); one that took it, drawn sparsely, may show it by one vertex
-/// a few metres off the path, 14–19 m² better.
+/// and back): one vertex 3 m off the path and on the loop. Drawings that follow the path
+/// past such a loop fit it at most 0.1 m² better (over the evaluation's seeds); one that
+/// took it, drawn sparsely, may show it by one vertex a few metres off the path, 14–19 m²
+/// better.
 const DETOUR_FIT_M2: f64 = 8.0;
 /// A reading off the matched path and back is a loop where it is at least this many times
 /// as long as the path between its ends (not a road beside the path).
