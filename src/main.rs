@@ -191,6 +191,10 @@ enum Command {
         /// Seed of the walks and drawings.
         #[arg(long, default_value_t = tooling::route_eval::EvalOptions::default().seed)]
         seed: u64,
+        /// Evaluate fresh seeds instead, a range (`1-24`) or a list (`3,8,10`): a table
+        /// per seed and per extract, and every miss.
+        #[arg(long, value_parser = tooling::route_eval::parse_seeds, conflicts_with_all = ["seed", "dump"])]
+        seeds: Option<tooling::route_eval::Seeds>,
         /// Write every route (drawn, truth, oscar) as JSON Lines to this file.
         #[arg(long)]
         dump: Option<PathBuf>,
@@ -681,11 +685,16 @@ fn run(cli: Cli) -> Result<u8, CliError> {
             }
             Ok(EXIT_APPROVE)
         }
-        Command::EvalRoutes { osm_dir, restricted, random, seed, dump } => {
+        Command::EvalRoutes { osm_dir, restricted, random, seed, seeds, dump } => {
             let opts = tooling::route_eval::EvalOptions { restricted, random, seed };
             let dir = osm_dir.is_dir().then_some(osm_dir.as_path());
             if dir.is_none() {
                 eprintln!("no extract directory at {}: evaluating the shipped network only", osm_dir.display());
+            }
+            if let Some(tooling::route_eval::Seeds(seeds)) = seeds {
+                let runs = tooling::route_eval::run_seeds(dir, opts, &seeds)?;
+                print!("{}", tooling::route_eval::render_seeds(&runs));
+                return Ok(EXIT_APPROVE);
             }
             let results = tooling::route_eval::run(dir, opts, dump.as_deref())?;
             print!("{}", tooling::route_eval::render(&results));

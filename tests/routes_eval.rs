@@ -8,7 +8,7 @@
 
 mod routes_common;
 
-use oscar::tooling::route_eval::{EvalOptions, render, run, summarise};
+use oscar::tooling::route_eval::{EvalOptions, render, render_seeds, run, run_seeds, summarise};
 
 #[test]
 fn route_items_on_every_extract_against_the_truth() {
@@ -54,4 +54,29 @@ fn routes_pass_through_what_they_were_built_for() {
         assert_eq!(r.truth[item], "restricted", "route {} ({}): {:?}", r.route, r.case, r.truth_notes);
     }
     assert!(checked >= 10, "{checked} routes checked");
+}
+
+#[test]
+fn several_seeds_at_once_give_what_each_seed_gives_alone() {
+    // `eval-routes --seeds` shares the seeds out over the cores: each seed's routes, drawings
+    // and statuses must be those of a run of that seed alone, in the same order.
+    let opts = EvalOptions { restricted: 12, random: 6, ..EvalOptions::default() };
+    let seeds = [3, 11, 4];
+    let runs = run_seeds(None, opts, &seeds).unwrap();
+    assert_eq!(runs.iter().map(|(seed, _)| *seed).collect::<Vec<_>>(), seeds);
+    for (seed, results) in &runs {
+        let alone = run(None, EvalOptions { seed: *seed, ..opts }, None).unwrap();
+        assert_eq!(results.len(), alone.len(), "seed {seed}");
+        for (a, b) in results.iter().zip(&alone) {
+            assert_eq!((a.route, &a.drawn, &a.truth, &a.oscar), (b.route, &b.drawn, &b.truth, &b.oscar), "seed {seed}");
+        }
+    }
+    // Different seeds draw different routes.
+    assert_ne!(runs[0].1[0].drawn, runs[1].1[0].drawn);
+    let report = render_seeds(&runs);
+    assert!(report.starts_with("route items on real roads over 3 seeds"), "{report}");
+    for seed in seeds {
+        assert!(report.lines().any(|l| l.starts_with(&format!("{seed} "))), "a row for seed {seed}:\n{report}");
+    }
+    assert!(report.contains("helsinki (shipped)"), "{report}");
 }

@@ -538,6 +538,14 @@ pub struct Counts {
 }
 
 impl Counts {
+    fn merge(&mut self, other: &Counts) {
+        self.routes += other.routes;
+        self.items += other.items;
+        self.restricted += other.restricted;
+        self.misses += other.misses;
+        self.false_alarms += other.false_alarms;
+    }
+
     fn add(&mut self, r: &RouteResult, items: &[&'static str]) {
         self.routes += 1;
         self.items += items.len();
@@ -626,6 +634,89 @@ pub fn render(results: &[RouteResult]) -> String {
     s
 }
 
+/// The evaluation over several seeds ([`run_seeds`]) as a plain-text report: per seed
+/// the misses, the false alarms and the extract with the highest false-alarm rate; per
+/// extract over all seeds its misses, false alarms and highest rate; then every miss.
+pub fn render_seeds(runs: &[(u64, Vec<RouteResult>)]) -> String {
+    let mut s = String::new();
+    let _ =
+        writeln!(s, "route items on real roads over {} seeds: misses and false alarms (share of items)", runs.len());
+    let _ = writeln!(s, "{:<10} {:>6} {:>12} {:>6}  highest extract", "seed", "misses", "false alarms", "rate");
+    // Per extract: all seeds together, and its highest rate with the seed.
+    let mut extracts: BTreeMap<String, (Counts, f64, u64)> = BTreeMap::new();
+    let mut all = Counts::default();
+    for (seed, results) in runs {
+        let summary = summarise(results);
+        let per_extract = summary.by_item.iter().filter(|((_, item), _)| *item == "all");
+        let mut highest: Option<(&str, f64)> = None;
+        for ((extract, _), c) in per_extract {
+            let rate = c.false_alarm_rate();
+            let entry = extracts.entry(extract.clone()).or_insert((Counts::default(), -1.0, *seed));
+            entry.0.merge(c);
+            if rate > entry.1 {
+                (entry.1, entry.2) = (rate, *seed);
+            }
+            if highest.is_none_or(|(_, r)| rate > r) {
+                highest = Some((extract, rate));
+            }
+        }
+        let t = summary.total;
+        all.merge(&t);
+        let (name, rate) = highest.unwrap_or(("-", 0.0));
+        counts_line(&mut s, &seed.to_string(), 10, &t, &format!("  {name} {:.1}%", 100.0 * rate));
+    }
+    counts_line(&mut s, "all", 10, &all, "");
+    let _ = writeln!(s, "\n{:<28} {:>6} {:>12} {:>6}  highest (seed)", "extract", "misses", "false alarms", "rate");
+    for (extract, (c, highest, seed)) in &extracts {
+        counts_line(&mut s, extract, 28, c, &format!("  {:.1}% ({seed})", 100.0 * highest));
+    }
+    let _ = writeln!(s);
+    for (seed, results) in runs {
+        for r in results.iter().filter(|r| !r.misses().is_empty()) {
+            let _ = writeln!(s, "MISS seed {seed} {} route {} ({}): {:?}", r.extract, r.route, r.case, r.misses());
+        }
+    }
+    s
+}
+
+/// One row of [`render_seeds`]: `label` (padded to `width`), the misses, the false alarms
+/// and their rate, then `tail`.
+fn counts_line(s: &mut String, label: &str, width: usize, c: &Counts, tail: &str) {
+    let rate = 100.0 * c.false_alarm_rate();
+    let _ = writeln!(s, "{label:<width$} {:>6} {:>12} {rate:>5.1}%{tail}", c.misses, c.false_alarms);
+}
+
+/// The seeds `--seeds` names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seeds(pub Vec<u64>);
+
+/// The seeds `--seeds` names: an inclusive range (`1-24`) or a list (`3,8,10`).
+pub fn parse_seeds(text: &str) -> Result<Seeds, String> {
+    let number = |t: &str| {
+        t.trim().parse::<u64>().map_err(|_| format!("`{}` is not a seed (a whole number of 0 or more)", t.trim()))
+    };
+    let seeds: Vec<u64> = match text.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (number(a)?, number(b)?);
+            if a > b {
+                return Err(format!("the range `{text}` runs backwards: write the lower seed first"));
+            }
+            if b - a >= MAX_SEEDS {
+                return Err(format!("the range `{text}` has more than {MAX_SEEDS} seeds"));
+            }
+            (a..=b).collect()
+        }
+        None => text.split(',').map(number).collect::<Result<_, _>>()?,
+    };
+    if seeds.len() as u64 > MAX_SEEDS {
+        return Err(format!("`{text}` names more than {MAX_SEEDS} seeds"));
+    }
+    Ok(Seeds(seeds))
+}
+
+/// Seeds one `--seeds` may name: each takes a few seconds of every core.
+const MAX_SEEDS: u64 = 1000;
+
 /// The application whose vehicle the evaluation reviews: the shipped Helsinki example
 /// (53.5 t gross, 4.3 m high, 3.2 m wide, 22 m long), its route replaced by each walk.
 const EXAMPLE: &str = include_str!("../../examples/helsinki-example.json");
@@ -667,6 +758,78 @@ pub fn run(
     opts: EvalOptions,
     dump: Option<&std::path::Path>,
 ) -> Result<Vec<RouteResult>, EvalError> {
+    let mut dump_file = match dump {
+        Some(path) => Some(std::fs::File::create(path).map_err(|e| EvalError::Io(path.display().to_string(), e))?),
+        None => None,
+    };
+    let mut results = Vec::new();
+    each_network(osm_dir, |name, pbf, net, bench| {
+        let routes = evaluate_network(name, net, bench, opts);
+        if let (Some(file), Some(path)) = (dump_file.as_mut(), dump) {
+            let ids = restricted_ids(net, bench);
+            let head = serde_json::json!({
+                "kind": "extract",
+                "extract": name,
+                "pbf": pbf.and_then(|p| std::fs::canonicalize(p).ok()),
+                "restricted_ways": ids.ways,
+                "restricted_nodes": ids.nodes,
+            });
+            let io = |e| EvalError::Io(path.display().to_string(), e);
+            use std::io::Write as _;
+            writeln!(file, "{head}").map_err(io)?;
+            for r in &routes {
+                let mut line = serde_json::to_value(r).map_err(|e| io(e.into()))?;
+                line["kind"] = "route".into();
+                writeln!(file, "{line}").map_err(io)?;
+            }
+        }
+        results.extend(routes);
+        Ok(())
+    })?;
+    Ok(results)
+}
+
+/// [`run`] for each of `seeds` (without a dump), each seed's routes as that seed alone
+/// gives them: the extracts are imported once and the seeds shared out over the cores.
+pub fn run_seeds(
+    osm_dir: Option<&std::path::Path>,
+    opts: EvalOptions,
+    seeds: &[u64],
+) -> Result<Vec<(u64, Vec<RouteResult>)>, EvalError> {
+    let mut out: Vec<(u64, Vec<RouteResult>)> = seeds.iter().map(|&seed| (seed, Vec::new())).collect();
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(seeds.len());
+    each_network(osm_dir, |name, _, net, bench| {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done: Vec<(usize, Vec<RouteResult>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&seed) = seeds.get(k) else { break mine };
+                            mine.push((k, evaluate_network(name, net, bench, EvalOptions { seed, ..opts })));
+                        }
+                    })
+                })
+                .collect();
+            // A worker that panicked has lost its seeds: that is a bug to see, not to hide.
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        });
+        for (k, routes) in done {
+            out[k].1.extend(routes);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Calls `each` with every network evaluated (the shipped one, then each extract in
+/// `osm_dir` in file-name order): its name, its file, the network and the review bench.
+fn each_network(
+    osm_dir: Option<&std::path::Path>,
+    mut each: impl FnMut(&str, Option<&std::path::Path>, &RouteNetwork, &Bench) -> Result<(), EvalError>,
+) -> Result<(), EvalError> {
     let books = crate::rulebook::LoadedRulebook::embedded().map_err(crate::SetupError::from)?;
     let app = crate::application::parse(EXAMPLE, |j| {
         books.iter().find(|b| b.rules.rulebook.jurisdiction == j).map(|b| b.rules.formats)
@@ -691,36 +854,33 @@ pub fn run(
                 .map(|p| (p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), Some(p))),
         );
     }
-    let mut dump_file = match dump {
-        Some(path) => Some(std::fs::File::create(path).map_err(|e| EvalError::Io(path.display().to_string(), e))?),
-        None => None,
-    };
-    let mut results = Vec::new();
     for (name, pbf) in networks {
         let net = match &pbf {
             None => crate::embedded_routes().map_err(crate::SetupError::from)?.network,
             Some(path) => load_extract(path).map_err(crate::SetupError::from)?,
         };
-        let routes = evaluate_network(&name, &net, &bench, opts);
-        if let (Some(file), Some(path)) = (dump_file.as_mut(), dump) {
-            let ids = restricted_ids(&net, &bench);
-            let head = serde_json::json!({
-                "kind": "extract",
-                "extract": name,
-                "pbf": pbf.as_ref().and_then(|p| std::fs::canonicalize(p).ok()),
-                "restricted_ways": ids.ways,
-                "restricted_nodes": ids.nodes,
-            });
-            let io = |e| EvalError::Io(path.display().to_string(), e);
-            use std::io::Write as _;
-            writeln!(file, "{head}").map_err(io)?;
-            for r in &routes {
-                let mut line = serde_json::to_value(r).map_err(|e| io(e.into()))?;
-                line["kind"] = "route".into();
-                writeln!(file, "{line}").map_err(io)?;
-            }
-        }
-        results.extend(routes);
+        each(&name, pbf.as_deref(), &net, &bench)?;
     }
-    Ok(results)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_are_a_range_or_a_list_and_anything_else_is_refused_with_the_reason() {
+        assert_eq!(parse_seeds("1-4"), Ok(Seeds(vec![1, 2, 3, 4])));
+        assert_eq!(parse_seeds("7"), Ok(Seeds(vec![7])));
+        assert_eq!(parse_seeds("3, 8,10"), Ok(Seeds(vec![3, 8, 10])));
+        let refused = |text: &str, why: &str| {
+            let err = parse_seeds(text).expect_err(text);
+            assert!(err.contains(why), "{text}: {err}");
+        };
+        refused("4-1", "runs backwards");
+        refused("1,x", "`x` is not a seed");
+        refused("-3", "`` is not a seed");
+        refused("", "`` is not a seed");
+        refused("0-1000", "more than 1000 seeds");
+    }
 }
