@@ -1541,3 +1541,26 @@ fn a_road_that_fell_out_of_the_beam_long_before_the_roads_part_is_taken_up_again
     let m = net.match_route(&drawn);
     assert_on_alone(&m, 6005060);
 }
+
+/// The last 170 m of the evaluation's Helsinki route 439 (seed 8), which ends in the service
+/// tunnel `osm:way/609208671` (`tunnel=yes`, clearance unknown) where it runs 5 m beside the
+/// street the match ends on (`osm:way/74307865`, `75384651`, `36730333`). The drawn end lies
+/// 5.3 m from the tunnel and 1.9 m from the street; a reading ends where the drawing does
+/// within 4.9 m of it (the drawing runs 1.9 m from the path there, plus 3 m), and R2 passed
+/// (before). Across two roads side by side that difference is the drift of the drawing's
+/// offset: 5.9 m on a road beside the one the match ends on.
+#[test]
+fn a_road_beside_the_one_the_match_ends_on_is_read_a_little_further_from_the_drawn_end() {
+    let net = helsinki();
+    let drawn = [
+        [24.9494553, 60.1673247],
+        [24.9494451, 60.1674724],
+        [24.9494310, 60.1677367],
+        [24.9494147, 60.1680483],
+        [24.9494357, 60.1683051],
+        [24.9494080, 60.1686148],
+        [24.9493774, 60.1687839],
+        [24.9493150, 60.1688330],
+    ];
+    assert_read_instead(&net, &drawn, 609208671, "osm:way/609208671");
+}

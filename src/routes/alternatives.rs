@@ -48,8 +48,16 @@ const END_M: f64 = 12.0;
 const END_SLACK_M: f64 = 3.0;
 /// ...or this much on a road that forks from the matched path within [`END_M`] of it and
 /// goes on in the drawing's direction there: the drawing's offset cannot tell such branches
-/// apart (a road it crosses, turns from or runs beside is another matter).
+/// apart (a road it crosses, turns from or runs beside is another matter)...
 const END_SLACK_AHEAD_M: f64 = 5.0;
+/// ...or this much on a road beside the one the path ends on (within [`BESIDE_COS`] of its
+/// heading there): across two roads side by side, which of them the drawn end lies nearer
+/// is its offset across them at that point, drift included, while the distance the drawing
+/// typically runs from the path averages the drift away. Below [`END_SLACK_AHEAD_M`].
+const END_SLACK_BESIDE_M: f64 = 4.0;
+/// A road runs beside another where the cosine of the angle between them is above this
+/// (about 25 degrees).
+const BESIDE_COS: f64 = 0.9;
 /// How far along the network the search goes from a restricted piece back to the path
 /// before it and on to the path after it, metres.
 const MAX_LINK_M: f64 = 300.0;
@@ -259,8 +267,9 @@ impl RouteNetwork {
         // Distances are taken to the drawing as drawn: the samples skip vertices.
         let new_search = || {
             let line: Vec<[f64; 2]> = coords.iter().map(|&c| self.to_xy(c)).collect();
-            let radius_ahead = off.map(|d| (d + END_SLACK_AHEAD_M).min(END_M));
-            let drawing = Drawing::new(&line, ends, gap, radius, radius_ahead);
+            let [ahead, beside] =
+                [END_SLACK_AHEAD_M, END_SLACK_BESIDE_M].map(|slack| off.map(|d| (d + slack).min(END_M)));
+            let drawing = Drawing::new(&line, ends, gap, radius, ahead, beside);
             let path_away = vec![f64::NAN; path.points.len()];
             Search {
                 drawing,
@@ -547,7 +556,7 @@ impl RouteNetwork {
         let (a, b) = (self.node_xy(from), self.node_xy(to));
         let before = self.joints(search, from, false);
         // With no way back to the path, nor the drawing's start on the piece (see
-        // `on_piece`; `radius_ahead` is never below `radius`), no reading passes it: the
+        // `on_piece`; `radius_ahead` is never below the other radii), no reading passes it: the
         // search on from its far end is not needed.
         if before.is_empty() && project_on_segment(search.drawing.ends[0], a, b).1 > search.drawing.radius_ahead[0] {
             return Vec::new();
@@ -578,7 +587,15 @@ impl RouteNetwork {
             // all along) may be read as where it ends a little further away.
             let forks =
                 || found[1 - k].iter().any(|j| j.node.is_some_and(|n| dist(self.node_xy(n), drawing.ends[k]) <= END_M));
-            let near = d <= drawing.radius[k] || (d <= drawing.radius_ahead[k] && drawing.goes_on(k, a, b) && forks());
+            let beside = || {
+                d <= drawing.radius_beside[k]
+                    && self
+                        .path_heading(path, k)
+                        .is_some_and(|u| ((b[0] - a[0]) * u[0] + (b[1] - a[1]) * u[1]).abs() >= BESIDE_COS * len)
+            };
+            let near = d <= drawing.radius[k]
+                || (d <= drawing.radius_ahead[k] && drawing.goes_on(k, a, b) && forks())
+                || beside();
             // Projected past the piece's far end, the reading would cover none of it: a
             // route that ends at a junction gives no sign of a turn there (see `past_end`
             // for the road that goes on). Projected before its near end where that node is
@@ -1223,8 +1240,10 @@ struct Drawing {
     /// How near its start (end) a reading must start (end) to start (end) where the
     /// drawing does, metres...
     radius: [f64; 2],
-    /// ...on a road that goes on in the drawing's direction there ([`END_SLACK_AHEAD_M`]).
+    /// ...on a road that goes on in the drawing's direction there ([`END_SLACK_AHEAD_M`])...
     radius_ahead: [f64; 2],
+    /// ...on a road beside the one the path ends on ([`END_SLACK_BESIDE_M`]).
+    radius_beside: [f64; 2],
     /// How far the matched path starts (ends) from where the drawing does, metres.
     gap: [f64; 2],
     /// The drawing's direction of travel over its first and last [`END_M`].
@@ -1346,6 +1365,7 @@ impl Drawing {
         gap: [f64; 2],
         radius: [f64; 2],
         radius_ahead: [f64; 2],
+        radius_beside: [f64; 2],
     ) -> Drawing {
         let mut line: Vec<[f64; 2]> = Vec::with_capacity(points.len());
         for (k, &p) in points.iter().enumerate() {
@@ -1403,6 +1423,7 @@ impl Drawing {
             ends,
             radius,
             radius_ahead,
+            radius_beside,
             gap,
             heading,
             shifted_ends: Default::default(),
@@ -1734,7 +1755,7 @@ mod tests {
                 let reach = if next() < 0.2 { 2000.0 } else { 60.0 };
                 line.push([last[0] + (next() - 0.5) * reach, last[1] + (next() - 0.5) * reach]);
             }
-            let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2], [0.0; 2], [0.0; 2]);
+            let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2], [0.0; 2], [0.0; 2], [0.0; 2]);
             for _ in 0..200 {
                 let k = (next() * (line.len() - 1) as f64) as usize;
                 let on = lerp(line[k], line[k + 1], next());
@@ -1782,7 +1803,7 @@ mod tests {
             walked += len;
         }
         let ends = [line[0], line[line.len() - 1]];
-        (Drawing::new(&line, ends, [0.0; 2], [0.0; 2], [0.0; 2]), points)
+        (Drawing::new(&line, ends, [0.0; 2], [0.0; 2], [0.0; 2], [0.0; 2]), points)
     }
 
     #[test]
@@ -1820,7 +1841,7 @@ mod tests {
     #[test]
     fn the_longest_step_is_taken_over_the_steps_a_stretch_touches() {
         let line = [[0.0, 0.0], [10.0, 0.0], [40.0, 0.0], [50.0, 0.0]];
-        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2], [0.0; 2]);
+        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2], [0.0; 2], [0.0; 2]);
         for ((from, to), step) in
             [((12.0, 13.0), 30.0), ((0.0, 5.0), 10.0), ((40.0, 40.0), 30.0), ((41.0, 100.0), 10.0), ((5.0, 45.0), 30.0)]
         {
@@ -1831,7 +1852,7 @@ mod tests {
     #[test]
     fn the_longest_part_of_a_step_is_what_the_stretch_covers_of_it() {
         let line = [[0.0, 0.0], [10.0, 0.0], [40.0, 0.0], [50.0, 0.0]];
-        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2], [0.0; 2]);
+        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2], [0.0; 2], [0.0; 2]);
         for ((from, to), part) in
             [((12.0, 13.0), 1.0), ((0.0, 5.0), 5.0), ((10.0, 40.0), 30.0), ((5.0, 45.0), 30.0), ((38.0, 100.0), 10.0)]
         {
@@ -1846,7 +1867,7 @@ mod tests {
         // Steps of 1 to 4.7 m, one to a vertex 4.2 m off the line and back: of the close
         // vertices only that one is kept (the last always is).
         let line = [[0.0, 0.0], [1.0, 0.0], [2.0, 4.2], [3.0, 0.0], [8.0, 0.0]];
-        let drawing = Drawing::new(&line, [line[0], line[4]], [0.0; 2], [0.0; 2], [0.0; 2]);
+        let drawing = Drawing::new(&line, [line[0], line[4]], [0.0; 2], [0.0; 2], [0.0; 2], [0.0; 2]);
         assert_eq!(drawing.line, vec![[0.0, 0.0], [2.0, 4.2], [8.0, 0.0]]);
     }
 
@@ -1854,7 +1875,7 @@ mod tests {
     fn each_cell_lists_the_segments_through_it_in_drawing_order() {
         // A drawing that crosses itself: cells hold segments from far apart along it.
         let line = [[0.0, 0.0], [100.0, 0.0], [100.0, 100.0], [50.0, -50.0], [0.0, 100.0], [130.0, 30.0]];
-        let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2], [0.0; 2], [0.0; 2]);
+        let drawing = Drawing::new(&line, [line[0], line[line.len() - 1]], [0.0; 2], [0.0; 2], [0.0; 2], [0.0; 2]);
         for (&c, &(lo, hi)) in &drawing.cells {
             let mut through: Vec<u32> = Vec::new();
             for (k, w) in drawing.line.windows(2).enumerate() {
@@ -1871,13 +1892,13 @@ mod tests {
         // Along x, past the point at 50 m to a vertex 14 m beyond it and back to 3 m
         // from it: two passes, though every segment comes within 3 m of it.
         let line = [[0.0, 0.0], [64.0, 0.0], [53.0, 1.0], [0.0, 30.0]];
-        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2], [0.0; 2]);
+        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2], [0.0; 2], [0.0; 2]);
         let passes = drawing.passes([50.0, 0.0]);
         assert_eq!(passes.len(), 2, "{passes:?}");
         assert!((passes[0] - 50.0).abs() < 1e-6 && passes[1] > 64.0, "{passes:?}");
         // Stepping 4 m beyond it is jitter: one pass.
         let line = [[0.0, 0.0], [54.0, 0.0], [51.0, 1.0], [0.0, 30.0]];
-        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2], [0.0; 2]);
+        let drawing = Drawing::new(&line, [line[0], line[3]], [0.0; 2], [0.0; 2], [0.0; 2], [0.0; 2]);
         assert_eq!(drawing.passes([50.0, 0.0]).len(), 1);
     }
 
@@ -1898,7 +1919,7 @@ mod tests {
     fn a_long_segment_takes_cells_along_it_not_its_box() {
         // About a degree each way, as one vertex typed wrong.
         let line = [[0.0, 0.0], [111_000.0, -111_000.0]];
-        let drawing = Drawing::new(&line, [line[0], line[1]], [0.0; 2], [0.0; 2], [0.0; 2]);
+        let drawing = Drawing::new(&line, [line[0], line[1]], [0.0; 2], [0.0; 2], [0.0; 2], [0.0; 2]);
         let along = 111_000.0 * 2f64.sqrt() / UNCERTAINTY_M;
         assert!((drawing.in_cells.len() as f64) < 3.0 * along, "{} cells", drawing.in_cells.len());
         assert_eq!(drawing.away([55_500.0, -55_500.0]), 0.0);
