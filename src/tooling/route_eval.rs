@@ -561,7 +561,7 @@ impl Counts {
 }
 
 /// The table of an evaluation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
     /// Per (extract, item), and per (extract, `all`) for items R2–R4 together.
     pub by_item: BTreeMap<(String, &'static str), Counts>,
@@ -569,6 +569,19 @@ pub struct Summary {
     pub by_case: BTreeMap<&'static str, Counts>,
     /// Everything.
     pub total: Counts,
+}
+
+impl Summary {
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &Summary) {
+        for (key, c) in &other.by_item {
+            self.by_item.entry(key.clone()).or_default().merge(c);
+        }
+        for (case, c) in &other.by_case {
+            self.by_case.entry(case).or_default().merge(c);
+        }
+        self.total.merge(&other.total);
+    }
 }
 
 /// Counts per extract and item, per case, and in all.
@@ -637,7 +650,7 @@ pub fn render(results: &[RouteResult]) -> String {
 /// The evaluation over several seeds ([`run_seeds`]) as a plain-text report: per seed
 /// the misses, the false alarms and the extract with the highest false-alarm rate; per
 /// extract over all seeds its misses, false alarms and highest rate; then every miss.
-pub fn render_seeds(runs: &[(u64, Vec<RouteResult>)]) -> String {
+pub fn render_seeds(runs: &[SeedRun]) -> String {
     let mut s = String::new();
     let _ =
         writeln!(s, "route items on real roads over {} seeds: misses and false alarms (share of items)", runs.len());
@@ -645,8 +658,7 @@ pub fn render_seeds(runs: &[(u64, Vec<RouteResult>)]) -> String {
     // Per extract: all seeds together, and its highest rate with the seed.
     let mut extracts: BTreeMap<String, (Counts, f64, u64)> = BTreeMap::new();
     let mut all = Counts::default();
-    for (seed, results) in runs {
-        let summary = summarise(results);
+    for SeedRun { seed, summary, .. } in runs {
         let per_extract = summary.by_item.iter().filter(|((_, item), _)| *item == "all");
         let mut highest: Option<(&str, f64)> = None;
         for ((extract, _), c) in per_extract {
@@ -660,10 +672,10 @@ pub fn render_seeds(runs: &[(u64, Vec<RouteResult>)]) -> String {
                 highest = Some((extract, rate));
             }
         }
-        let t = summary.total;
-        all.merge(&t);
+        let t = &summary.total;
+        all.merge(t);
         let (name, rate) = highest.unwrap_or(("-", 0.0));
-        counts_line(&mut s, &seed.to_string(), 10, &t, &format!("  {name} {:.1}%", 100.0 * rate));
+        counts_line(&mut s, &seed.to_string(), 10, t, &format!("  {name} {:.1}%", 100.0 * rate));
     }
     counts_line(&mut s, "all", 10, &all, "");
     let _ = writeln!(s, "\n{:<28} {:>6} {:>12} {:>6}  highest (seed)", "extract", "misses", "false alarms", "rate");
@@ -671,8 +683,8 @@ pub fn render_seeds(runs: &[(u64, Vec<RouteResult>)]) -> String {
         counts_line(&mut s, extract, 28, c, &format!("  {:.1}% ({seed})", 100.0 * highest));
     }
     let _ = writeln!(s);
-    for (seed, results) in runs {
-        for r in results.iter().filter(|r| !r.misses().is_empty()) {
+    for SeedRun { seed, missed, .. } in runs {
+        for r in missed {
             let _ = writeln!(s, "MISS seed {seed} {} route {} ({}): {:?}", r.extract, r.route, r.case, r.misses());
         }
     }
@@ -714,7 +726,7 @@ pub fn parse_seeds(text: &str) -> Result<Seeds, String> {
     Ok(Seeds(seeds))
 }
 
-/// Seeds one `--seeds` may name: each takes a few seconds of every core.
+/// Seeds one `--seeds` may name: a thousand take about six minutes here (2 cores).
 const MAX_SEEDS: u64 = 1000;
 
 /// The application whose vehicle the evaluation reviews: the shipped Helsinki example
@@ -789,18 +801,30 @@ pub fn run(
     Ok(results)
 }
 
+/// One seed of [`run_seeds`]: the table of its routes and the routes it missed.
+#[derive(Debug, Clone, Default)]
+pub struct SeedRun {
+    /// The seed.
+    pub seed: u64,
+    /// What [`summarise`] makes of the routes [`run`] gives for this seed.
+    pub summary: Summary,
+    /// The routes with a missed item, in the order [`run`] gives them.
+    pub missed: Vec<RouteResult>,
+}
+
 /// [`run`] for each of `seeds` (without a dump), each seed's routes as that seed alone
-/// gives them: the extracts are imported once and the seeds shared out over the cores.
+/// gives them, kept as their table and their misses (a seed's routes take about 9 MB):
+/// the extracts are imported once and the seeds shared out over the cores.
 pub fn run_seeds(
     osm_dir: Option<&std::path::Path>,
     opts: EvalOptions,
     seeds: &[u64],
-) -> Result<Vec<(u64, Vec<RouteResult>)>, EvalError> {
-    let mut out: Vec<(u64, Vec<RouteResult>)> = seeds.iter().map(|&seed| (seed, Vec::new())).collect();
+) -> Result<Vec<SeedRun>, EvalError> {
+    let mut out: Vec<SeedRun> = seeds.iter().map(|&seed| SeedRun { seed, ..SeedRun::default() }).collect();
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(seeds.len());
     each_network(osm_dir, |name, _, net, bench| {
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let done: Vec<(usize, Vec<RouteResult>)> = std::thread::scope(|scope| {
+        let done: Vec<(usize, Summary, Vec<RouteResult>)> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     scope.spawn(|| {
@@ -808,7 +832,9 @@ pub fn run_seeds(
                         loop {
                             let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some(&seed) = seeds.get(k) else { break mine };
-                            mine.push((k, evaluate_network(name, net, bench, EvalOptions { seed, ..opts })));
+                            let routes = evaluate_network(name, net, bench, EvalOptions { seed, ..opts });
+                            let missed = routes.iter().filter(|r| !r.misses().is_empty()).cloned().collect();
+                            mine.push((k, summarise(&routes), missed));
                         }
                     })
                 })
@@ -816,8 +842,9 @@ pub fn run_seeds(
             // A worker that panicked has lost its seeds: that is a bug to see, not to hide.
             handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         });
-        for (k, routes) in done {
-            out[k].1.extend(routes);
+        for (k, summary, missed) in done {
+            out[k].summary.merge(&summary);
+            out[k].missed.extend(missed);
         }
         Ok(())
     })?;
