@@ -1564,3 +1564,34 @@ fn a_road_beside_the_one_the_match_ends_on_is_read_a_little_further_from_the_dra
     ];
     assert_read_instead(&net, &drawn, 609208671, "osm:way/609208671");
 }
+
+/// The evaluation's Paris route 191 (seed 25): 92 m that end on the 9 m dead-end spur
+/// `osm:way/29712414` (`maxweight=3.5`) forking from a living street. The drawn end lies at
+/// the fork, 1 m from the spur and 9 m from its far end; the match ends 1 m into the other
+/// branch. Read by neither half alone (before, R3 passed): a reading may end on the spur
+/// where the drawing does although the search on from it also reaches the drawn end at its
+/// dead end, and a path 1 m past the fork ends at the fork for a reading that leaves it
+/// there. Six of 24 fresh seeds missed this spur so.
+#[test]
+fn a_route_that_ends_just_into_a_short_restricted_spur_is_read_there() {
+    let Some(net) = routes_common::network("paris_bss.osm.pbf") else { return };
+    let drawn = [
+        [2.3524922, 48.8692979],
+        [2.3525240, 48.8693575],
+        [2.3525502, 48.8693934],
+        [2.3525837, 48.8694539],
+        [2.3526115, 48.8695273],
+        [2.3526403, 48.8695752],
+        [2.3526244, 48.8696195],
+        [2.3525432, 48.8696544],
+        [2.3524749, 48.8696755],
+        [2.3523835, 48.8697000],
+        [2.3523182, 48.8697130],
+        [2.3522471, 48.8697210],
+        [2.3521633, 48.8697413],
+        [2.3520600, 48.8697616],
+        [2.3519757, 48.8697467],
+        [2.3519466, 48.8697259],
+    ];
+    assert_read_instead(&net, &drawn, 29712414, "osm:way/29712414");
+}

@@ -58,6 +58,10 @@ const END_SLACK_BESIDE_M: f64 = 4.0;
 /// A road runs beside another where the cosine of the angle between them is above this
 /// (about 25 degrees).
 const BESIDE_COS: f64 = 0.9;
+/// A matched path that runs on past a node by at most this much ends at that node for a
+/// reading that leaves it there, metres: the drawing's end sampled a metre or two into the
+/// other branch of a fork.
+const END_SLIVER_M: f64 = 2.5;
 /// How far along the network the search goes from a restricted piece back to the path
 /// before it and on to the path after it, metres.
 const MAX_LINK_M: f64 = 300.0;
@@ -603,7 +607,10 @@ impl RouteNetwork {
             let (inside, near_node) = if k == 0 { (t < 1.0, from) } else { (t > 0.0, to) };
             let at_near_node = if k == 0 { t <= 0.0 } else { t >= 1.0 };
             let covers = inside && !(at_near_node && path.nodes.contains_key(&near_node));
-            (near && covers && !found[k].iter().any(|j| j.node.is_none())).then(|| {
+            // Also where the search on from the piece reaches the drawn end (a dead end
+            // there): a route that ends on a short spur may end anywhere along it, and the
+            // drawn end may lie at its near end, further from its far end than the path.
+            (near && covers).then(|| {
                 let skipped = if k == 0 { t * len } else { (1.0 - t) * len };
                 Joint { node: None, dist: -skipped, chain: 0..0, off: 0.0 }
             })
@@ -655,9 +662,12 @@ impl RouteNetwork {
                     let span = dist(drawing.ends[k], self.node_xy(node));
                     (at_end && off <= span).then_some(span)
                 };
+                // A path that runs on past its first (last) node by no more than the end's
+                // noise (a metre into the other branch of a fork) ends there for this.
+                let sliver = END_SLIVER_M / 1000.0;
                 let span = match (n, m) {
-                    (None, Some(m)) => from_end(0, jn, m, km <= 0.0),
-                    (Some(n), None) => from_end(1, jm, n, kn >= total_km),
+                    (None, Some(m)) => from_end(0, jn, m, km <= sliver),
+                    (Some(n), None) => from_end(1, jm, n, kn >= total_km - sliver),
                     _ => None,
                 };
                 // A drawing longer than the matched path goes where the match does not:
