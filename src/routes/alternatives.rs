@@ -263,7 +263,8 @@ impl RouteNetwork {
         // from it gives no sign that the route ends on it rather than on a road 6 m away.
         let gap = [0, 1].map(|k| self.path_end(path, k).map_or(0.0, |at| dist(ends[k], at)));
         let off = [0, 1].map(|k| gap[k].max(self.typical_away(coords, path, k)));
-        let radius = off.map(|d| (d + END_SLACK_M).min(END_M));
+        let [radius, ahead, beside] =
+            [END_SLACK_M, END_SLACK_AHEAD_M, END_SLACK_BESIDE_M].map(|slack| off.map(|d| (d + slack).min(END_M)));
         let reach = UNCERTAINTY_M + crate::routes::matcher::SAMPLE_STEP_M / 2.0;
         let near_sample = |s: &Sample| {
             rstar::AABB::from_corners([s.xy[0] - reach, s.xy[1] - reach], [s.xy[0] + reach, s.xy[1] + reach])
@@ -271,8 +272,6 @@ impl RouteNetwork {
         // Distances are taken to the drawing as drawn: the samples skip vertices.
         let new_search = || {
             let line: Vec<[f64; 2]> = coords.iter().map(|&c| self.to_xy(c)).collect();
-            let [ahead, beside] =
-                [END_SLACK_AHEAD_M, END_SLACK_BESIDE_M].map(|slack| off.map(|d| (d + slack).min(END_M)));
             let drawing = Drawing::new(&line, ends, gap, radius, ahead, beside);
             let path_away = vec![f64::NAN; path.points.len()];
             Search {
@@ -593,9 +592,7 @@ impl RouteNetwork {
                 || found[1 - k].iter().any(|j| j.node.is_some_and(|n| dist(self.node_xy(n), drawing.ends[k]) <= END_M));
             let beside = || {
                 d <= drawing.radius_beside[k]
-                    && self
-                        .path_heading(path, k)
-                        .is_some_and(|u| ((b[0] - a[0]) * u[0] + (b[1] - a[1]) * u[1]).abs() >= BESIDE_COS * len)
+                    && self.along_path_end(path, k, a, b).is_some_and(|l| l >= BESIDE_COS * len)
             };
             let near = d <= drawing.radius[k]
                 || (d <= drawing.radius_ahead[k] && drawing.goes_on(k, a, b) && forks())
@@ -816,9 +813,7 @@ impl RouteNetwork {
                 let shifted_off = |k: usize, rest: f64| {
                     let Some(shifted) = drawing.shifted_end(k, &path.points) else { return false };
                     if shifted.1 != Known::Both
-                        && self
-                            .path_heading(path, k)
-                            .is_none_or(|u| ((b[0] - a[0]) * u[0] + (b[1] - a[1]) * u[1]).abs() > ACROSS_END_COS * len)
+                        && self.along_path_end(path, k, a, b).is_none_or(|l| l > ACROSS_END_COS * len)
                     {
                         return false;
                     }
@@ -1028,6 +1023,14 @@ impl RouteNetwork {
                 heap.push(HeapItem(nd, e.to));
             }
         }
+    }
+
+    /// How far segment `a`–`b` runs along the direction of travel where the matched path
+    /// starts (`k` 0) or ends (1), either way, metres (its length where it runs straight
+    /// along it, none straight across).
+    fn along_path_end(&self, path: &PathIndex, k: usize, a: [f64; 2], b: [f64; 2]) -> Option<f64> {
+        let u = self.path_heading(path, k)?;
+        Some(((b[0] - a[0]) * u[0] + (b[1] - a[1]) * u[1]).abs())
     }
 
     /// The direction of travel where the matched path starts (`k` 0) or ends (1), of unit
