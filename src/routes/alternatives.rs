@@ -718,6 +718,33 @@ impl RouteNetwork {
                             (miss, from_m, to_m) = (round, ka, kb);
                         }
                     }
+                    // A drawing of a few points round a loop may never come back near
+                    // enough to where the loop rejoins the path to count as passing it
+                    // again: the stretch from where it comes nearest the reading's first
+                    // point before it passes the piece to where it comes nearest its last
+                    // point after, if the drawing there has gone towards the piece.
+                    let (piece_away, at_piece) = drawing.project(lerp(a, b, 0.5));
+                    // (The matched path as far either side as the stretch is long.)
+                    let mut towards_piece = |stretch_m: f64| {
+                        let q = drawing.point_at(at_piece);
+                        let reach = stretch_m / 1000.0;
+                        matched_points(path, points_between(path, kn - reach, km + reach), matched_buf);
+                        project_on_segment_2(q, a, b).1.sqrt() + LOOP_SIDE_M < line_away_2(matched_buf, q).sqrt()
+                    };
+                    if let (Some(n), Some(m)) = (n, m)
+                        && piece_away.is_finite()
+                        && matched > 0.0
+                        && let Some(ka) = drawing.nearest_over(self.node_xy(n), 0.0, at_piece)
+                        && let Some(kb) = drawing.nearest_over(self.node_xy(m), at_piece, f64::INFINITY)
+                        && kb > ka
+                        && other > kb - ka
+                        && towards_piece(kb - ka)
+                    {
+                        let round = vs_drawn(kb - ka, 0.0);
+                        if round < miss {
+                            (miss, from_m, to_m) = (round, ka, kb);
+                        }
+                    }
                 }
                 // A drawing of a few points cuts a loop's corners by more than the length
                 // allows: the reading may still fit its vertices far better. Across a loop
@@ -1313,6 +1340,11 @@ const TIP_BEND_M: f64 = 1.8;
 /// A drawing passes a point again once it has gone this much further from it and come
 /// this much nearer again, metres: more than its jitter.
 const REVISIT_M: f64 = 5.0;
+/// Where the drawing passes a loop off the matched path without passing where it rejoins
+/// the path again, it lies this much nearer the loop than the path for the stretch round it
+/// to count (see `through`), metres: drift moves a drawing along beside the road it
+/// follows, rarely this far towards a loop beside it.
+const LOOP_SIDE_M: f64 = 5.0;
 
 fn cell(p: [f64; 2]) -> (i64, i64) {
     (floor(p[0] / UNCERTAINTY_M), floor(p[1] / UNCERTAINTY_M))
@@ -1657,6 +1689,18 @@ impl Drawing {
                 line_away_2(line, v) - line_away_2(reference, v)
             })
             .sum()
+    }
+
+    /// Where along the drawing it comes nearest `p` (within [`UNCERTAINTY_M`]) over
+    /// `lo`..`hi` metres, metres.
+    fn nearest_over(&self, p: [f64; 2], lo: f64, hi: f64) -> Option<f64> {
+        let mut best: Option<(f64, f64)> = None;
+        self.near_segments(p, |_, d, along| {
+            if d <= UNCERTAINTY_M && (lo..=hi).contains(&along) && best.is_none_or(|b| d < b.0) {
+                best = Some((d, along));
+            }
+        });
+        best.map(|b| b.1)
     }
 
     /// Distance from `p` to the drawing, metres (infinite beyond [`UNCERTAINTY_M`]).
