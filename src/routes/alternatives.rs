@@ -618,6 +618,9 @@ impl RouteNetwork {
         // (How far the length is off, km of the reading's ends on the matched path, the part
         // of the piece it covers.)
         let mut best: Option<(f64, f64, f64, [f64; 2])> = None;
+        // Where along the drawing it passes the piece nearest, metres (none beyond
+        // [`UNCERTAINTY_M`]): looked for once, by the first reading round a loop that asks.
+        let piece_pass: OnceCell<Option<f64>> = OnceCell::new();
         for jn in before {
             for jm in after.clone() {
                 let (n, m) = (jn.node, jm.node);
@@ -723,22 +726,25 @@ impl RouteNetwork {
                     // again: the stretch from where it comes nearest the reading's first
                     // point before it passes the piece to where it comes nearest its last
                     // point after, if the drawing there has gone towards the piece.
-                    let (piece_away, at_piece) = drawing.project(lerp(a, b, 0.5));
+                    let pass = || {
+                        let (away, at) = drawing.project(lerp(a, b, 0.5));
+                        away.is_finite().then_some(at)
+                    };
                     // (The matched path as far either side as the stretch is long.)
-                    let mut towards_piece = |stretch_m: f64| {
+                    let mut towards_piece = |at_piece: f64, stretch_m: f64| {
                         let q = drawing.point_at(at_piece);
                         let reach = stretch_m / 1000.0;
                         matched_points(path, points_between(path, kn - reach, km + reach), matched_buf);
                         project_on_segment_2(q, a, b).1.sqrt() + LOOP_SIDE_M < line_away_2(matched_buf, q).sqrt()
                     };
                     if let (Some(n), Some(m)) = (n, m)
-                        && piece_away.is_finite()
                         && matched > 0.0
+                        && let Some(at_piece) = *piece_pass.get_or_init(pass)
                         && let Some(ka) = drawing.nearest_over(self.node_xy(n), 0.0, at_piece)
                         && let Some(kb) = drawing.nearest_over(self.node_xy(m), at_piece, f64::INFINITY)
                         && kb > ka
                         && other > kb - ka
-                        && towards_piece(kb - ka)
+                        && towards_piece(at_piece, kb - ka)
                     {
                         let round = vs_drawn(kb - ka, 0.0);
                         if round < miss {
