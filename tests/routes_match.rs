@@ -1649,3 +1649,51 @@ fn a_drawing_that_drifts_beside_a_loop_is_not_read_round_it() {
     ];
     assert_not_read_via(&net, &drawn, 14194535, 14197792);
 }
+
+/// The end of the evaluation's Monaco route 295 (seed 206), which goes round a small
+/// roundabout (`osm:way/120113155`, about 12 m across) and ends on the 6 m private ramp
+/// leaving it (`osm:way/201009267`, `access=private`, a tunnel). The drawing, about 5 m
+/// off, goes round the roundabout and ends 4 m from the ramp's far end; the match leaves
+/// the roundabout by the street beside the ramp. The whole ramp lies within the drawn end's
+/// uncertainty: the route may end on it, and R4 passed (before) a way it may use.
+#[test]
+fn a_short_restricted_way_wholly_inside_the_drawn_end_is_read() {
+    let Some(net) = routes_common::network("monaco.osm.pbf") else { return };
+    let drawn = [
+        [7.4182709, 43.7348361],
+        [7.4182409, 43.7347461],
+        [7.4182232, 43.7346753],
+        [7.4182095, 43.7345606],
+        [7.4181844, 43.7344873],
+        [7.4181340, 43.7344182],
+        [7.4181840, 43.7343643],
+        [7.4182845, 43.7343912],
+        [7.4183011, 43.7344707],
+        [7.4182491, 43.7344772],
+    ];
+    assert_read_instead(&net, &drawn, 201009267, "osm:way/201009267");
+}
+
+/// The end of the evaluation's Helsinki route 490 (seed 194), which ends at a gate
+/// (`osm:node/2092164259`, `barrier=gate`) at the end of the short way `osm:way/199191050`
+/// but does not go through it: a route that may end on a short way passes the nodes it
+/// goes on from, not the one it may stop at.
+#[test]
+fn a_gate_where_a_short_way_at_the_drawn_end_stops_is_not_passed() {
+    let net = helsinki();
+    let drawn = [
+        [24.9466672, 60.1720388],
+        [24.9461917, 60.1720226],
+        [24.9458179, 60.1720109],
+        [24.9455838, 60.1719955],
+        [24.9451286, 60.1719875],
+        [24.9451021, 60.1722122],
+        [24.9450803, 60.1723723],
+        [24.9450555, 60.1725072],
+        [24.9450664, 60.1726654],
+        [24.9451122, 60.1727307],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.problems.is_empty(), "{:?}", m.problems);
+    assert!(m.possible.iter().all(|p| p.hit.source != "osm:node/2092164259"), "{:?}", m.possible);
+}

@@ -102,6 +102,9 @@ const TYPICAL_WINDOW_M: f64 = 200.0;
 /// Beyond the end of the matched path, a road goes on in the direction of travel when
 /// it turns by at most 60 degrees (the cosine).
 const MIN_STRAIGHT_COS: f64 = 0.5;
+/// How far along the roads from the matched path's end a short restricted way at the
+/// drawn end is looked for, metres.
+const SHORT_WAY_REACH_M: f64 = 40.0;
 
 /// Where a drawing ends (or starts), for the roads a route may travel just beyond.
 struct EndArea {
@@ -455,6 +458,7 @@ impl RouteNetwork {
                 let heading = self.path_heading(path, k).unwrap_or([0.0; 2]);
                 self.past_end(outer, start, EndArea { at: end, radius, heading }, path, &mut found);
             }
+            self.short_ways_at_end(path, (k, outer), end, radius, &mut found);
             found.retain(|&(t, at, _)| dist(at, end) <= UNCERTAINTY_M && !among(met.iter(), t));
             // Where the drawing's offset is known at this end, the route starts (ends) where
             // the drawing does moved back by it: on the matched path there, it passes none
@@ -538,12 +542,82 @@ impl RouteNetwork {
                 if !straight || project_on_segment(end, self.node_xy(u), self.node_xy(v)).1 > radius {
                     continue;
                 }
-                let via = self.way_id(e.way);
-                found.extend(self.way_hits(e.way).iter().filter(|t| t.applies(dir)).map(|t| (t, a, via)));
-                for (f, t) in self.seg_hits(e.way, e.seg) {
-                    found.push((t, self.point_xy(e.way, e.seg, *f), via));
+                self.segment_met((e.way, e.seg), dir, a, (next, b), found);
+            }
+        }
+    }
+
+    /// What a route meets on segment `seg` travelled in `dir`: the way's own restrictions
+    /// (placed at `way_at`), those at points of the segment, and those on node `passed` (at
+    /// its position), with the way's OSM id.
+    fn segment_met<'n>(
+        &'n self,
+        (way, seg): SegRef,
+        dir: Direction,
+        way_at: [f64; 2],
+        (passed, passed_at): (u32, [f64; 2]),
+        found: &mut Vec<(&'n HitTemplate, [f64; 2], i64)>,
+    ) {
+        let via = self.way_id(way);
+        found.extend(self.way_hits(way).iter().filter(|t| t.applies(dir)).map(|t| (t, way_at, via)));
+        for (f, t) in self.seg_hits(way, seg) {
+            found.push((t, self.point_xy(way, seg, *f), via));
+        }
+        found.extend(self.passed_node_hits(passed).iter().map(|t| (t, passed_at, via)));
+    }
+
+    /// Restricted ways lying wholly within `radius` of the drawn end (start) `k` at `end`,
+    /// reached along the roads from the matched path's last (first) metres or from `outer`
+    /// beyond it: a drawn end cannot tell a route that ends on such a way (a short ramp
+    /// off a small roundabout) from one that ends on the path.
+    fn short_ways_at_end<'n>(
+        &'n self,
+        path: &PathIndex,
+        (k, outer): (usize, u32),
+        end: [f64; 2],
+        radius: f64,
+        found: &mut Vec<(&'n HitTemplate, [f64; 2], i64)>,
+    ) {
+        let env = rstar::AABB::from_corners([end[0] - radius, end[1] - radius], [end[0] + radius, end[1] + radius]);
+        if self.restricted_in(&env).next().is_none() {
+            return;
+        }
+        let start = k == 0;
+        let end_km = if start { 0.0 } else { path.points.last().map_or(0.0, |p| p.0) };
+        // Each node reached with the segment it was reached by: a route does not turn back
+        // along it.
+        let mut seen: HashMap<u32, (f64, Option<SegRef>)> = HashMap::default();
+        let mut heap = BinaryHeap::new();
+        let near_end = path.nodes.iter().filter(|&(_, &km)| (km - end_km).abs() * 1000.0 <= SHORT_WAY_REACH_M);
+        for n in near_end.map(|(&n, _)| n).chain([outer]) {
+            seen.insert(n, (0.0, None));
+            heap.push(HeapItem(0.0, n));
+        }
+        let inside = |w: u32| self.way_nodes(w).iter().all(|&n| dist(self.node_xy(n), end) <= radius);
+        while let Some(HeapItem(d, n)) = heap.pop() {
+            let Some(&(best, came)) = seen.get(&n) else { continue };
+            if d > best {
+                continue;
+            }
+            for (next, e, dir) in self.neighbours(n, start) {
+                let seg = (e.way, e.seg);
+                if path.segs.contains(&seg) || came == Some(seg) {
+                    continue;
                 }
-                found.extend(self.passed_node_hits(next).iter().map(|t| (t, b, via)));
+                let nd = d + e.len;
+                if nd <= SHORT_WAY_REACH_M && seen.get(&next).is_none_or(|&(best, _)| nd < best) {
+                    seen.insert(next, (nd, Some(seg)));
+                    heap.push(HeapItem(nd, next));
+                }
+                // The route passes node `n` onto the segment and may end anywhere on it: it
+                // passes `next` only if it goes on from there.
+                let restricted = self.way_hits(e.way).iter().any(|t| t.applies(dir))
+                    || !self.seg_hits(e.way, e.seg).is_empty()
+                    || !self.passed_node_hits(n).is_empty();
+                if restricted && inside(e.way) {
+                    let (a, b) = (self.node_xy(n), self.node_xy(next));
+                    self.segment_met(seg, dir, b, (n, a), found);
+                }
             }
         }
     }

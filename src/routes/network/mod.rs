@@ -255,6 +255,11 @@ impl RouteNetwork {
         (nodes[seg as usize], nodes[seg as usize + 1])
     }
 
+    /// The nodes of way `way`, in its order.
+    pub(crate) fn way_nodes(&self, way: u32) -> &[u32] {
+        &self.stored.ways[way as usize].nodes
+    }
+
     /// Whether way `way` exists and has a segment `seg`.
     pub(crate) fn has_segment(&self, way: u32, seg: u32) -> bool {
         self.stored.ways.get(way as usize).is_some_and(|w| (seg as usize) + 1 < w.nodes.len())
