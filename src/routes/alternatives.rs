@@ -610,13 +610,11 @@ impl RouteNetwork {
                     heap.push(HeapItem(nd, next));
                 }
                 // The route passes node `n` onto the segment and may end anywhere on it: it
-                // passes `next` only if it goes on from there.
-                let restricted = self.way_hits(e.way).iter().any(|t| t.applies(dir))
-                    || !self.seg_hits(e.way, e.seg).is_empty()
-                    || !self.passed_node_hits(n).is_empty();
-                if restricted && inside(e.way) {
-                    let (a, b) = (self.node_xy(n), self.node_xy(next));
-                    self.segment_met(seg, dir, b, (n, a), found);
+                // passes `next` only if it goes on from there. Kept only for a way inside.
+                let kept = found.len();
+                self.segment_met(seg, dir, self.node_xy(next), (n, self.node_xy(n)), found);
+                if found.len() > kept && !inside(e.way) {
+                    found.truncate(kept);
                 }
             }
         }
