@@ -99,6 +99,10 @@ const CORNER_STEP_M: f64 = 20.0;
 /// much of it, metres.
 const TYPICAL_WINDOW_M: f64 = 200.0;
 
+/// How far either side of a reading the drawing's steps tell how much road one step may
+/// stand for, metres.
+const STEP_WINDOW_M: f64 = 200.0;
+
 /// Beyond the end of the matched path, a road goes on in the direction of travel when
 /// it turns by at most 60 degrees (the cosine).
 const MIN_STRAIGHT_COS: f64 = 0.5;
@@ -856,10 +860,15 @@ impl RouteNetwork {
                     .map(|&(k, _)| drawing.gap[k])
                     .fold(0.0, f64::max);
                 matched_stray = matched_stray.max(end_gap);
-                // A road between two vertices of the drawing lies within half the step
+                // A road between two vertices of the drawing lies within half the road
                 // between them of one of them (plus the offset): a sparse drawing cannot
-                // show a detour of that depth, nor rule it out.
-                let limit = (matched_stray + STRAY_SLACK_M).max(drawing.longest_step(from_m, to_m) / 2.0);
+                // show a detour of that depth, nor rule it out. How much road a step stands
+                // for is not known where it cuts a loop short (two vertices near the loop's
+                // mouth): as much as the longest step drawn nearby. Not so before the drawn
+                // start or after the drawn end, where no step hides anything.
+                let window = if n.is_some() && m.is_some() { STEP_WINDOW_M } else { 0.0 };
+                let steps = drawing.longest_step(from_m - window, to_m + window);
+                let limit = (matched_stray + STRAY_SLACK_M).max(steps / 2.0);
                 // It strays too far as soon as one point does.
                 if !points.clone().all(|i| stray_at(i) <= limit) {
                     continue;
