@@ -545,6 +545,59 @@ fn a_start_as_near_a_car_park_loop_as_the_street_may_be_on_it() {
     assert!(!loop_way(&m), "{:?}", m.possible);
 }
 
+/// The last 30 vertices of a drawing in Heidelberg that runs about 9 m west of its roads
+/// (the evaluation's route 140 of seed 250): it goes to the end of a street, then east and
+/// north along a service road to a gate (`osm:node/2549915967`) and the private way past it
+/// (`osm:way/248141669`), which run 9 m east of the street and parallel to it: moved west by
+/// the offset, the service road lies on the street, and the match ends on the street where
+/// the drawing does. The reading along the service road strays 10 m from the drawing, where
+/// the matched path strays 1 m, and the limit was that plus 8 m (the route passed): the
+/// drawing lies that far from the roads it follows, so the limit is measured from its
+/// offset, and the gate is a possible reading. Ended where it turns north, it is not.
+#[test]
+fn a_reading_may_stray_from_the_drawing_by_the_drawings_offset() {
+    let Some(net) = routes_common::network("heidelberg-ors.osm.pbf") else { return };
+    let mut drawn = vec![
+        [8.7987735, 49.3840264],
+        [8.7987435, 49.3839814],
+        [8.7987281, 49.3839594],
+        [8.7987337, 49.3839170],
+        [8.7987097, 49.3838881],
+        [8.7987129, 49.3838317],
+        [8.7986741, 49.3837919],
+        [8.7986658, 49.3837721],
+        [8.7986669, 49.3837338],
+        [8.7986520, 49.3837054],
+        [8.7986461, 49.3836661],
+        [8.7986568, 49.3836303],
+        [8.7986403, 49.3835652],
+        [8.7986436, 49.3835421],
+        [8.7986549, 49.3835060],
+        [8.7986469, 49.3834564],
+        [8.7986342, 49.3834297],
+        [8.7986421, 49.3834035],
+        [8.7986353, 49.3833608],
+        [8.7986388, 49.3833289],
+        [8.7986288, 49.3833028],
+        [8.7986623, 49.3832725],
+        [8.7987308, 49.3832784],
+        [8.7987770, 49.3832829],
+        [8.7987617, 49.3833304],
+        [8.7987491, 49.3833697],
+        [8.7987419, 49.3834215],
+        [8.7987462, 49.3834744],
+        [8.7987434, 49.3835209],
+        [8.7987932, 49.3835571],
+    ];
+    let gate = |m: &RouteMatch| m.possible.iter().any(|p| p.hit.source == "osm:node/2549915967");
+    let m = net.match_route(&drawn);
+    assert!(m.ways.iter().all(|w| w.way_id != 248141669), "{:?}", m.ways);
+    assert!(gate(&m), "{:?}", m.possible);
+    drawn.truncate(drawn.len() - 9);
+    let m = net.match_route(&drawn);
+    assert!(!gate(&m), "{:?}", m.possible);
+}
+
 /// `drawn` with a vertex added halfway along each step.
 fn densified(drawn: &[[f64; 2]]) -> Vec<[f64; 2]> {
     let mut out: Vec<[f64; 2]> =

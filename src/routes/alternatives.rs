@@ -868,15 +868,18 @@ impl RouteNetwork {
                 // start or after the drawn end, where no step hides anything.
                 let window = if n.is_some() && m.is_some() { STEP_WINDOW_M } else { 0.0 };
                 let steps = drawing.longest_step(from_m - window, to_m + window);
-                let limit = (matched_stray + STRAY_SLACK_M).max(steps / 2.0);
-                // It strays too far as soon as one point does.
-                if !points.clone().all(|i| stray_at(i) <= limit) {
-                    continue;
-                }
                 // Where the rest of the drawing tells its offset from the roads, the drawing
                 // moved back by it must run about as near the reading as the matched path:
                 // a road beside the one drawn fails, however far the drawing is offset.
                 let offset = (from_m < to_m).then(|| drawing.offset_around(&path.points, from_m, to_m)).flatten();
+                // A drawing that runs that far from the roads it follows may stray that far
+                // from the reading too, wherever the matched path lies nearer it.
+                let offset_m = offset.map_or(0.0, |(o, _)| o[0].hypot(o[1]));
+                let limit = (matched_stray.max(offset_m) + STRAY_SLACK_M).max(steps / 2.0);
+                // It strays too far as soon as one point does.
+                if !points.clone().all(|i| stray_at(i) <= limit) {
+                    continue;
+                }
                 // A reading that leaves and rejoins the path at one place (along a dead end
                 // and back, round a loop): the path only passes that place, but a drawing
                 // that steps back along the road passes it twice as well, so the reading is
