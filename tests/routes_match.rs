@@ -598,6 +598,67 @@ fn a_reading_may_stray_from_the_drawing_by_the_drawings_offset() {
     assert!(!gate(&m), "{:?}", m.possible);
 }
 
+/// The first 40 vertices of a drawing in Helsinki whose route starts on the service road
+/// `osm:way/30259740` (`vehicle=no`) where it merges into the street the match starts on,
+/// 9 m north of it (the evaluation's route 469 of seed 245): the drawn start lies on the
+/// street, 8 m from the service road, beyond the start's radius, and the service road has no
+/// way back to the matched path before it; moved back by the drawing's offset (measured
+/// where the route turns north) the start lies on the service road. The search for readings
+/// stopped before the offset was asked (the route passed). Started 30 m on, past the merge,
+/// the service road is not read.
+#[test]
+fn a_start_the_offset_moves_onto_a_merging_road_is_read_there() {
+    let net = helsinki();
+    let drawn = vec![
+        [24.9439246, 60.1703618],
+        [24.9440418, 60.1703321],
+        [24.9441022, 60.1703198],
+        [24.9441950, 60.1703302],
+        [24.9443025, 60.1703272],
+        [24.9443766, 60.1703362],
+        [24.9444730, 60.1703559],
+        [24.9445402, 60.1703763],
+        [24.9446108, 60.1703899],
+        [24.9447275, 60.1704284],
+        [24.9446821, 60.1704134],
+        [24.9448195, 60.1704525],
+        [24.9449244, 60.1704864],
+        [24.9450094, 60.1705120],
+        [24.9449795, 60.1705030],
+        [24.9450732, 60.1705343],
+        [24.9451358, 60.1705718],
+        [24.9451482, 60.1706334],
+        [24.9451279, 60.1706799],
+        [24.9451546, 60.1707041],
+        [24.9451385, 60.1707510],
+        [24.9451429, 60.1707854],
+        [24.9451186, 60.1708356],
+        [24.9451080, 60.1709078],
+        [24.9451234, 60.1709492],
+        [24.9451181, 60.1709974],
+        [24.9451051, 60.1710582],
+        [24.9450829, 60.1710869],
+        [24.9451108, 60.1711416],
+        [24.9450862, 60.1711766],
+        [24.9450913, 60.1712262],
+        [24.9450697, 60.1712656],
+        [24.9450761, 60.1713304],
+        [24.9450596, 60.1713541],
+        [24.9450638, 60.1713481],
+        [24.9450644, 60.1714049],
+        [24.9450802, 60.1714568],
+        [24.9450649, 60.1715070],
+        [24.9450505, 60.1715426],
+        [24.9450359, 60.1716056],
+    ];
+    let merge = |m: &RouteMatch| m.possible.iter().any(|p| p.via_way_id == 30259740);
+    let m = net.match_route(&drawn);
+    assert!(m.ways.iter().all(|w| w.way_id != 30259740), "{:?}", m.ways);
+    assert!(merge(&m), "{:?}", m.possible);
+    let m = net.match_route(&drawn[6..]);
+    assert!(!merge(&m), "{:?}", m.possible);
+}
+
 /// `drawn` with a vertex added halfway along each step.
 fn densified(drawn: &[[f64; 2]]) -> Vec<[f64; 2]> {
     let mut out: Vec<[f64; 2]> =

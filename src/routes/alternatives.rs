@@ -635,9 +635,11 @@ impl RouteNetwork {
         let (a, b) = (self.node_xy(from), self.node_xy(to));
         let before = self.joints(search, from, false);
         // With no way back to the path, nor the drawing's start on the piece (see
-        // `on_piece`; `radius_ahead` is never below the other radii), no reading passes it: the
-        // search on from its far end is not needed.
-        if before.is_empty() && project_on_segment(search.drawing.ends[0], a, b).1 > search.drawing.radius_ahead[0] {
+        // `on_piece`; `radius_ahead` is never below the other radii) or near enough to it
+        // that the start moved back by the drawing's offset may lie on it (see below), no
+        // reading passes it: the search on from its far end is not needed.
+        let start_reach = search.drawing.radius_ahead[0].max(MAX_SHIFT_M + SHIFTED_END_M);
+        if before.is_empty() && project_on_segment(search.drawing.ends[0], a, b).1 > start_reach {
             return Vec::new();
         }
         let after = self.joints(search, to, true);
