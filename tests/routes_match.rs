@@ -659,6 +659,34 @@ fn a_start_the_offset_moves_onto_a_merging_road_is_read_there() {
     assert!(!merge(&m), "{:?}", m.possible);
 }
 
+/// A drawing every 30-40 m down Monaco's tunnel street (`osm:way/120062663`) to the
+/// roundabout under it, round that and up the 6 m private spur (`osm:way/201009267`,
+/// `access=private`) to its dead end. Its last step cuts the roundabout, and no reading
+/// round it is short enough; the spur's far node is 4.5 m from the drawn end, but its
+/// near one is not within the end's radius, so it was not a short way lying at the end and
+/// the route passed. A route that ends on a spur may end anywhere along it: a spur whose
+/// dead end lies within the end's radius is read. Ended a step earlier, it is not.
+#[test]
+fn a_spur_whose_dead_end_lies_at_the_drawn_end_is_read() {
+    let Some(net) = routes_common::network("monaco.osm.pbf") else { return };
+    let drawn = [
+        [7.4203275, 43.7371904],
+        [7.4200390, 43.7368369],
+        [7.4198312, 43.7366763],
+        [7.4194639, 43.7363390],
+        [7.4190130, 43.7360196],
+        [7.4186554, 43.7357929],
+        [7.4182661, 43.7355563],
+        [7.4181558, 43.7351791],
+        [7.4181244, 43.7349052],
+        [7.4181264, 43.7346837],
+        [7.4180655, 43.7344553],
+        [7.4181543, 43.7344886],
+    ];
+    assert_read_instead(&net, &drawn, 201009267, "osm:way/201009267");
+    assert_not_read_via(&net, &drawn[..11], 120062663, 201009267);
+}
+
 /// `drawn` with a vertex added halfway along each step.
 fn densified(drawn: &[[f64; 2]]) -> Vec<[f64; 2]> {
     let mut out: Vec<[f64; 2]> =

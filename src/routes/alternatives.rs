@@ -571,9 +571,9 @@ impl RouteNetwork {
     }
 
     /// Restricted ways lying wholly within `radius` of the drawn end (start) `k` at `end`,
-    /// reached along the roads from the matched path's last (first) metres or from `outer`
-    /// beyond it: a drawn end cannot tell a route that ends on such a way (a short ramp
-    /// off a small roundabout) from one that ends on the path.
+    /// or with a dead end there, reached along the roads from the matched path's last
+    /// (first) metres or from `outer` beyond it: a drawn end cannot tell a route that ends
+    /// on such a way (a short ramp off a small roundabout) from one that ends on the path.
     fn short_ways_at_end<'n>(
         &'n self,
         path: &PathIndex,
@@ -597,7 +597,14 @@ impl RouteNetwork {
             seen.insert(n, (0.0, None));
             heap.push(HeapItem(0.0, n));
         }
-        let inside = |w: u32| self.way_nodes(w).iter().all(|&n| dist(self.node_xy(n), end) <= radius);
+        // Also a spur whose dead end lies within the radius: a route that ends on a spur may end
+        // anywhere along it, and at the tip the drawn end cannot tell it from the path.
+        let at_end = |n: &u32| dist(self.node_xy(*n), end) <= radius;
+        let inside = |w: u32| {
+            let nodes = self.way_nodes(w);
+            nodes.iter().all(at_end)
+                || [nodes.first(), nodes.last()].into_iter().flatten().any(|n| self.dead_end(*n) && at_end(n))
+        };
         while let Some(HeapItem(d, n)) = heap.pop() {
             let Some(&(best, came)) = seen.get(&n) else { continue };
             if d > best {
