@@ -687,6 +687,42 @@ fn a_spur_whose_dead_end_lies_at_the_drawn_end_is_read() {
     assert_not_read_via(&net, &drawn[..11], 120062663, 201009267);
 }
 
+/// A drawing every 20-45 m north-east along Helsinki's service tunnels and back: the
+/// route starts on `osm:way/34573416` (`maxweight=12`, `maxheight=2.5`), turns back at its
+/// end and returns on the tunnel beside it; the match takes the one-way pair 7 m away. The
+/// drawing turns 21 m short of the route's turn, and a reading was not measured beyond
+/// 20 m of the drawing, so it strayed too far whatever its limit (half the 48 m step
+/// there). Measured as far as the limit, it is read.
+#[test]
+fn a_reading_that_turns_beyond_the_uncertainty_is_measured_to_its_stray_limit() {
+    let net = helsinki();
+    let drawn = [
+        [24.9394870, 60.1677687],
+        [24.9399108, 60.1679584],
+        [24.9402774, 60.1680980],
+        [24.9405215, 60.1681668],
+        [24.9397997, 60.1679210],
+        [24.9391091, 60.1676654],
+        [24.9386195, 60.1674965],
+        [24.9380366, 60.1672990],
+        [24.9376874, 60.1671840],
+        [24.9370492, 60.1669667],
+        [24.9364863, 60.1667807],
+        [24.9359291, 60.1665912],
+        [24.9355759, 60.1664627],
+        [24.9353254, 60.1663677],
+    ];
+    let m = net.match_route(&drawn);
+    assert!(m.ways.iter().all(|w| w.way_id != 34573416), "{:?}", m.ways);
+    assert!(
+        m.possible.iter().any(|p| p.via_way_id == 34573416 && p.hit.tag.as_str() == "maxweight"),
+        "{:?}",
+        m.possible
+    );
+    let m = net.match_route(&densified(&drawn));
+    assert!(m.possible.iter().all(|p| p.via_way_id != 34573416), "{:?}", m.possible);
+}
+
 /// `drawn` with a vertex added halfway along each step.
 fn densified(drawn: &[[f64; 2]]) -> Vec<[f64; 2]> {
     let mut out: Vec<[f64; 2]> =

@@ -885,8 +885,19 @@ impl RouteNetwork {
                 // from the reading too, wherever the matched path lies nearer it.
                 let offset_m = offset.map_or(0.0, |(o, _)| o[0].hypot(o[1]));
                 let limit = (matched_stray.max(offset_m) + STRAY_SLACK_M).max(steps / 2.0);
+                // Distances beyond the uncertainty are measured only where the limit
+                // reaches past it (a drawing that turns a half step short of the route).
+                let strays_within = |i: usize| {
+                    let d = stray_at(i);
+                    d <= limit
+                        || (d.is_infinite() && limit > UNCERTAINTY_M && {
+                            let (a, b) = (self.node_xy(chain[i / 3]), self.node_xy(chain[i / 3 + 1]));
+                            let p = [a, lerp(a, b, 0.5), b][i % 3];
+                            drawing.away_wide(p) <= limit
+                        })
+                };
                 // It strays too far as soon as one point does.
-                if !points.clone().all(|i| stray_at(i) <= limit) {
+                if !points.clone().all(strays_within) {
                     continue;
                 }
                 // A reading that leaves and rejoins the path at one place (along a dead end
@@ -1587,12 +1598,17 @@ impl Drawing {
 
     /// Each segment of the drawing in the grid cells around `p`: how far `p` lies from it
     /// and where along the drawing it passes nearest, metres.
-    fn near_segments(&self, p: [f64; 2], mut each: impl FnMut(usize, f64, f64)) {
+    fn near_segments(&self, p: [f64; 2], each: impl FnMut(usize, f64, f64)) {
+        self.segments_around::<1>(p, each);
+    }
+
+    /// [`Drawing::near_segments`] over the cells within `CELLS` of `p`'s.
+    fn segments_around<const CELLS: i64>(&self, p: [f64; 2], mut each: impl FnMut(usize, f64, f64)) {
         let (cx, cy) = cell(p);
         // Half-open ranges: an inclusive range's end test is a measurable part of this
         // hot loop.
-        for x in cx - 1..cx + 2 {
-            for y in cy - 1..cy + 2 {
+        for x in cx - CELLS..cx + CELLS + 1 {
+            for y in cy - CELLS..cy + CELLS + 1 {
                 let Some(&(lo, hi)) = self.cells.get(&(x, y)) else { continue };
                 for &k in &self.in_cells[lo as usize..hi as usize] {
                     let k = k as usize;
@@ -1800,6 +1816,17 @@ impl Drawing {
             }
         });
         best.map(|b| b.1)
+    }
+
+    /// Distance from `p` to the drawing, metres, as far as twice [`UNCERTAINTY_M`]
+    /// (infinite beyond): two cells either way.
+    fn away_wide(&self, p: [f64; 2]) -> f64 {
+        if let [only] = self.line.as_slice() {
+            return dist(*only, p);
+        }
+        let mut best = f64::INFINITY;
+        self.segments_around::<2>(p, |_, d, _| best = best.min(d));
+        if best > 2.0 * UNCERTAINTY_M { f64::INFINITY } else { best }
     }
 
     /// Distance from `p` to the drawing, metres (infinite beyond [`UNCERTAINTY_M`]).
