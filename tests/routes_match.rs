@@ -414,6 +414,36 @@ fn a_hairpin_of_one_way_is_followed_round_its_bend() {
     assert!((205.0..260.0).contains(&m.length_m), "{} m", m.length_m);
 }
 
+/// A drawing every 20-30 m up one of Monaco's switchbacks (`osm:way/194837514`) round a
+/// hairpin whose legs lie 15 m apart 40 m along the way: the vertex before the bend lies
+/// 8 m from its leg and 7 m from the leg after it. Only the way's nearest segment was a
+/// candidate, so the match put it on the leg after, came back, and reported a U-turn no
+/// long vehicle can make (every route item `unverified`). Both legs are candidates now.
+#[test]
+fn a_hairpin_whose_legs_lie_close_is_followed_round_its_bend() {
+    let Some(net) = routes_common::network("monaco.osm.pbf") else { return };
+    let drawn = [
+        [7.3976198, 43.7673856],
+        [7.3977729, 43.7672949],
+        [7.3980043, 43.7671022],
+        [7.3982731, 43.7668847],
+        [7.3983386, 43.7666820],
+        [7.3983443, 43.7664728],
+        [7.3985000, 43.7662121],
+        [7.3983050, 43.7662011],
+        [7.3980583, 43.7661558],
+        [7.3981758, 43.7659225],
+        [7.3984124, 43.7659119],
+        [7.3987102, 43.7660043],
+        [7.3989273, 43.7659724],
+        [7.3987045, 43.7658305],
+    ];
+    let m = net.match_route(&drawn);
+    assert_on_alone(&m, 194837514);
+    // The drawing is 305 m long, the way travelled about 330 m.
+    assert!((300.0..350.0).contains(&m.length_m), "{} m", m.length_m);
+}
+
 /// A drawing that starts on a Baltimore service road's last metres past a bollard
 /// (`osm:way/198501568`, bollard `osm:node/2086293859`, the evaluation's route 326): the
 /// reading that starts where the drawing does, on the segment beyond the bollard, does

@@ -20,8 +20,10 @@ pub(crate) struct Candidate {
 /// Two closest points of one way are distinct passes only if the way between them is at
 /// least this long, metres...
 const PASS_APART_M: f64 = 30.0;
-/// ...and this many times the straight line between them.
-const PASS_DETOUR: f64 = 3.0;
+/// ...and this many times the straight line between them: a hairpin's legs may lie 15 m
+/// apart 40 m along the way (at three times, the drawing's vertex on the leg 1 m further
+/// had no candidate there and was matched onto the other leg, as a U-turn).
+const PASS_DETOUR: f64 = 1.5;
 
 /// The segment nearest a point.
 #[derive(Debug, Clone, Copy)]
