@@ -409,7 +409,7 @@ impl RouteNetwork {
         bends[first..last.max(first)].iter().find_map(|&k| {
             // No offset the fit accepts moves a vertex further than this onto the piece.
             let (at, v) = (drawing.cum[k], drawing.line[k]);
-            if project_on_segment_2(v, a, b).1 > (MAX_SHIFT_M + SHIFTED_END_M).powi(2) {
+            if project_on_segment_2(v, a, b).1 > SHIFT_REACH_M.powi(2) {
                 return None;
             }
             let (o, _) = drawing.offset_around(&search.path.points, at - TIP_MARGIN_M, at + TIP_MARGIN_M)?;
@@ -645,7 +645,7 @@ impl RouteNetwork {
         // `on_piece`; `radius_ahead` is never below the other radii) or near enough to it
         // that the start moved back by the drawing's offset may lie on it (see below), no
         // reading passes it: the search on from its far end is not needed.
-        let start_reach = search.drawing.radius_ahead[0].max(MAX_SHIFT_M + SHIFTED_END_M);
+        let start_reach = search.drawing.radius_ahead[0].max(SHIFT_REACH_M);
         if before.is_empty() && project_on_segment(search.drawing.ends[0], a, b).1 > start_reach {
             return Vec::new();
         }
@@ -976,7 +976,7 @@ impl RouteNetwork {
         if best.is_none() {
             for k in [0, 1] {
                 // The drawn end is at most the largest offset from where the route ends.
-                if project_on_segment_2(drawing.ends[k], a, b).1 > (MAX_SHIFT_M + SHIFTED_END_M).powi(2) {
+                if project_on_segment_2(drawing.ends[k], a, b).1 > SHIFT_REACH_M.powi(2) {
                     continue;
                 }
                 let Some(shifted @ (c, known)) = drawing.shifted_end(k, &path.points) else { continue };
@@ -1300,6 +1300,9 @@ const WORSE_FIT_M2: f64 = 20.0;
 /// A route starts (ends) on a piece where the drawing's start (end) moved back by its
 /// offset lies this near it, metres: the drawing's noise.
 const SHIFTED_END_M: f64 = 2.5;
+/// The furthest a drawn end (or a vertex where the drawing turns) moved back by an offset
+/// the fit accepts can come to lie on a piece, metres.
+const SHIFT_REACH_M: f64 = MAX_SHIFT_M + SHIFTED_END_M;
 /// A reading longer than the length checks allow by up to this much, metres...
 const MAX_CUT_M: f64 = 20.0;
 /// ...or, for a loop off the matched path and back onto it (see [`LOOP_SHARE`]) that is
