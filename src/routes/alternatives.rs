@@ -1651,16 +1651,22 @@ impl Drawing {
     /// Distance from `p` to the drawing and how far along it `p` projects, metres; the
     /// distance is exact within [`UNCERTAINTY_M`] and infinite beyond.
     fn project(&self, p: [f64; 2]) -> (f64, f64) {
+        self.project_within::<1>(p)
+    }
+
+    /// [`Drawing::project`] over the grid cells within `CELLS` of `p`'s: the distance is
+    /// exact within `CELLS` times [`UNCERTAINTY_M`] and infinite beyond.
+    fn project_within<const CELLS: i64>(&self, p: [f64; 2]) -> (f64, f64) {
         if let [only] = self.line.as_slice() {
             return (dist(*only, p), 0.0);
         }
         let mut best = (f64::INFINITY, 0.0);
-        self.near_segments(p, |_, d, along| {
+        self.segments_around::<CELLS>(p, |_, d, along| {
             if d < best.0 {
                 best = (d, along);
             }
         });
-        if best.0 > UNCERTAINTY_M { (f64::INFINITY, best.1) } else { best }
+        if best.0 > CELLS as f64 * UNCERTAINTY_M { (f64::INFINITY, best.1) } else { best }
     }
 
     /// The drawing's offset from the matched path (`points`, by km) around the stretch
@@ -1822,14 +1828,9 @@ impl Drawing {
     }
 
     /// Distance from `p` to the drawing, metres, as far as twice [`UNCERTAINTY_M`]
-    /// (infinite beyond): two cells either way.
+    /// (infinite beyond).
     fn away_wide(&self, p: [f64; 2]) -> f64 {
-        if let [only] = self.line.as_slice() {
-            return dist(*only, p);
-        }
-        let mut best = f64::INFINITY;
-        self.segments_around::<2>(p, |_, d, _| best = best.min(d));
-        if best > 2.0 * UNCERTAINTY_M { f64::INFINITY } else { best }
+        self.project_within::<2>(p).0
     }
 
     /// Distance from `p` to the drawing, metres (infinite beyond [`UNCERTAINTY_M`]).
