@@ -717,6 +717,31 @@ fn a_spur_whose_dead_end_lies_at_the_drawn_end_is_read() {
     assert_not_read_via(&net, &drawn[..11], 120062663, 201009267);
 }
 
+/// A drawing of nine points in Monaco that starts round a small one-way service loop (its
+/// first side under a roof, `osm:way/251469193`, `covered=yes`) and then goes north-west.
+/// The loop's four points lie within 30 m of the start, so the sampling thins them away
+/// and the match starts where the drawing first comes near the street, 16 m from the drawn
+/// start: the roofed side, 4 m from the drawing, was read by no rule (a spur off the path
+/// needs the drawing to come back to the path on both sides) and the route passed. The
+/// drawing's unexplained start is read; drawn from where it nears the street, it is not.
+#[test]
+fn a_loop_the_drawing_starts_round_before_it_nears_the_match_is_read() {
+    let Some(net) = routes_common::network("monaco.osm.pbf") else { return };
+    let drawn = [
+        [7.3914116, 43.7450840],
+        [7.3916411, 43.7452217],
+        [7.3916549, 43.7450370],
+        [7.3913926, 43.7449303],
+        [7.3912049, 43.7450830],
+        [7.3909939, 43.7454022],
+        [7.3910095, 43.7458178],
+        [7.3909501, 43.7456428],
+        [7.3909909, 43.7456593],
+    ];
+    assert_read_instead(&net, &drawn, 251469193, "osm:way/251469193");
+    assert_not_read_via(&net, &drawn[4..], 201154197, 251469193);
+}
+
 /// A drawing every 20-45 m north-east along Helsinki's service tunnels and back: the
 /// route starts on `osm:way/34573416` (`maxweight=12`, `maxheight=2.5`), turns back at its
 /// end and returns on the tunnel beside it; the match takes the one-way pair 7 m away. The

@@ -351,6 +351,8 @@ impl RouteNetwork {
     /// The restrictions `fresh` on segment `seg` next to where the drawing goes far from
     /// the matched path: the drawing reaches them and the match does not go there (a spur
     /// the sampling thinned away), whatever way joins them to the path.
+    /// Also where the drawing starts (ends) far from the path, before it first nears it
+    /// (after it last leaves it): read at the route's start (end).
     fn off_path(&self, search: &Search, fresh: &[PieceHit], seg: SegRef, ends: [u32; 2]) -> Vec<PossibleHit> {
         let path = search.path;
         let mut out = Vec::new();
@@ -363,15 +365,23 @@ impl RouteNetwork {
                 end.map_or_else(|| search.drawing.project(at), |n| search.nodes.at(&search.drawing, n, at));
             let spur = (d <= SPUR_NEAR_M).then(|| (along, search.drawing.point_at(along)));
             let Some((along, q)) = spur.filter(|&(_, q)| !near_path(q)).or(tip) else { continue };
-            // Only where the drawing comes back to the path on both sides: one that goes on
-            // where the match stops is the ends' rules' to judge.
+            // Where the drawing comes to the path on one side only, it starts (ends) off
+            // it and the match leaves its first (last) metres unexplained: a loop round a
+            // yard at the start that the sampling thinned away, the match starting where
+            // the drawing first nears it. The route may start (end) there. Where it never
+            // comes near the path, the match explains none of it: the ends' rules judge.
             let k = search.drawing.cum.partition_point(|&c| c <= along);
             let line = &search.drawing.line;
-            if !line[..k].iter().rev().any(|&p| near_path(p)) || !line[k..].iter().any(|&p| near_path(p)) {
-                continue;
-            }
-            let nearest = path.points.iter().min_by(|a, b| dist(a.1, q).total_cmp(&dist(b.1, q)));
-            let Some(&(km, _)) = nearest else { continue };
+            let before = line[..k].iter().rev().any(|&p| near_path(p));
+            let after = line[k..].iter().any(|&p| near_path(p));
+            let nearest = || path.points.iter().min_by(|a, b| dist(a.1, q).total_cmp(&dist(b.1, q))).map(|p| p.0);
+            let km = match (before, after) {
+                (true, true) => nearest(),
+                (false, true) => Some(0.0),
+                (true, false) => path.points.last().map(|p| p.0),
+                (false, false) => None,
+            };
+            let Some(km) = km else { continue };
             out.push(PossibleHit {
                 hit: t.at(self.to_lonlat(at), km),
                 via_way_id: self.way_id(seg.0),
