@@ -742,6 +742,32 @@ fn a_loop_the_drawing_starts_round_before_it_nears_the_match_is_read() {
     assert_not_read_via(&net, &drawn[4..], 201154197, 251469193);
 }
 
+/// A drawing of ten points on the bus extract that starts beside a service loop under a
+/// street (`osm:way/14197792`, `tunnel=yes`, about 20 m across, joined to the street 23 m
+/// east of where the match starts) and goes west. The route starts on the loop, goes round
+/// it and onto the street; the drawing's steps (12-36 m) show nothing of it. The loop was
+/// read only if it lay wholly within the start's radius or had a dead end there, and the
+/// route passed. A node of it lies 5 m from the drawn start, within the start's radius:
+/// the route may start there. Drawn from the third point, west of the loop, it is not read.
+#[test]
+fn a_covered_loop_a_node_of_which_lies_at_the_drawn_start_is_read() {
+    let Some(net) = routes_common::network("bus.osm.pbf") else { return };
+    let drawn = [
+        [8.6998232, 49.4119553],
+        [8.6998777, 49.4120513],
+        [8.6993784, 49.4120140],
+        [8.6992218, 49.4122205],
+        [8.6993412, 49.4123892],
+        [8.6988790, 49.4123840],
+        [8.6985434, 49.4123177],
+        [8.6982518, 49.4122444],
+        [8.6988231, 49.4122859],
+        [8.6990410, 49.4123328],
+    ];
+    assert_read_instead(&net, &drawn, 14197792, "osm:way/14197792");
+    assert_not_read_via(&net, &drawn[2..], 38098360, 14197792);
+}
+
 /// A drawing every 20-45 m north-east along Helsinki's service tunnels and back: the
 /// route starts on `osm:way/34573416` (`maxweight=12`, `maxheight=2.5`), turns back at its
 /// end and returns on the tunnel beside it; the match takes the one-way pair 7 m away. The

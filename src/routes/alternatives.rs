@@ -584,6 +584,9 @@ impl RouteNetwork {
     /// or with a dead end there, reached along the roads from the matched path's last
     /// (first) metres or from `outer` beyond it: a drawn end cannot tell a route that ends
     /// on such a way (a short ramp off a small roundabout) from one that ends on the path.
+    /// So is a segment reached whose far node lies there: the route may end (start) at that
+    /// node, a few metres of road from the path (a covered loop under the street it starts
+    /// from, smaller than the drawing's steps).
     fn short_ways_at_end<'n>(
         &'n self,
         path: &PathIndex,
@@ -631,10 +634,13 @@ impl RouteNetwork {
                     heap.push(HeapItem(nd, next));
                 }
                 // The route passes node `n` onto the segment and may end anywhere on it: it
-                // passes `next` only if it goes on from there. Kept only for a way inside.
+                // passes `next` only if it goes on from there. Kept only for a way inside, or
+                // where the route may end at `next` off the path (one that ends on the path
+                // there is the path's reading).
                 let kept = found.len();
                 self.segment_met(seg, dir, self.node_xy(next), (n, self.node_xy(n)), found);
-                if found.len() > kept && !inside(e.way) {
+                let ends_off = || at_end(&next) && !path.nodes.contains_key(&next);
+                if found.len() > kept && !inside(e.way) && !ends_off() {
                     found.truncate(kept);
                 }
             }
