@@ -768,6 +768,51 @@ fn a_covered_loop_a_node_of_which_lies_at_the_drawn_start_is_read() {
     assert_not_read_via(&net, &drawn[2..], 38098360, 14197792);
 }
 
+/// A drawing of thirteen points in Monaco, 20-40 m apart, north up a one-way street and on
+/// north. The route leaves the street 4 m before a junction round a service loop with a
+/// lift gate (`osm:way/161748261`, the gate `osm:node/1737114782`), 14 m out and back onto
+/// the cross street 17 m on: 46 m of road for the 21 m the match takes, between two of the
+/// drawing's points. A longer reading was allowed what one bend off a step adds (for a
+/// stray of 10 m over a 21 m step, 8 m) and the loop passed; out and back it adds twice
+/// its stray. A road beside the path (a one-way service road 8 m beside a Paris street,
+/// `osm:way/555199446`, `access=no`, about as long as the street it runs along) is no loop
+/// and is still not read.
+#[test]
+fn a_loop_between_two_points_of_the_drawing_is_read_and_a_road_beside_it_is_not() {
+    if let Some(net) = routes_common::network("monaco.osm.pbf") {
+        let drawn = [
+            [7.4294214, 43.7394626],
+            [7.4293618, 43.7397398],
+            [7.4293483, 43.7400590],
+            [7.4290901, 43.7403479],
+            [7.4287090, 43.7404659],
+            [7.4282667, 43.7404328],
+            [7.4283447, 43.7407207],
+            [7.4287052, 43.7410674],
+            [7.4289155, 43.7413260],
+            [7.4289971, 43.7415232],
+            [7.4289820, 43.7416984],
+            [7.4290019, 43.7421201],
+            [7.4289792, 43.7421932],
+        ];
+        assert_read_instead(&net, &drawn, 161748261, "osm:node/1737114782");
+    }
+    let Some(net) = routes_common::network("paris_bss.osm.pbf") else { return };
+    let drawn = [
+        [2.3529445, 48.8604554],
+        [2.3528880, 48.8602029],
+        [2.3526739, 48.8598141],
+        [2.3525247, 48.8595216],
+        [2.3523666, 48.8592477],
+        [2.3521594, 48.8588773],
+        [2.3520093, 48.8585914],
+        [2.3517727, 48.8581431],
+        [2.3515612, 48.8577651],
+        [2.3515055, 48.8576272],
+    ];
+    assert_not_read_via(&net, &drawn, 20859602, 555199446);
+}
+
 /// A drawing every 20-45 m north-east along Helsinki's service tunnels and back: the
 /// route starts on `osm:way/34573416` (`maxweight=12`, `maxheight=2.5`), turns back at its
 /// end and returns on the tunnel beside it; the match takes the one-way pair 7 m away. The
@@ -1307,7 +1352,10 @@ fn a_loop_whose_tip_lies_off_the_path_only_by_the_offset_is_read() {
 /// with one vertex 10 m east of the street on the loop. The roads here do not tell the
 /// drawing's offset, so the loop the drawing cuts short is judged by its fit to the drawing
 /// as drawn: the vertex fits it far better than the street, so it is a possible reading
-/// (before, no cut reading was one without an offset). Without that vertex it is not.
+/// (before, no cut reading was one without an offset). Without that vertex the loop lies
+/// between two points of the drawing 46 m apart, which cannot rule out a loop 14 m out and
+/// back: it is read as well (see
+/// `a_loop_between_two_points_of_the_drawing_is_read_and_a_road_beside_it_is_not`).
 #[test]
 fn a_loop_cut_short_where_the_offset_is_unknown_is_read_by_the_drawing_as_drawn() {
     let Some(net) = routes_common::network("monaco.osm.pbf") else { return };
@@ -1333,7 +1381,7 @@ fn a_loop_cut_short_where_the_offset_is_unknown_is_read_by_the_drawing_as_drawn(
     assert!(gate(&m), "{:?}", m.possible);
     drawn.remove(8);
     let m = net.match_route(&drawn);
-    assert!(!gate(&m), "{:?}", m.possible);
+    assert!(gate(&m), "{:?}", m.possible);
 }
 
 /// The evaluation's Paris route 78 (seed 3), its first 10 vertices: it starts in the short

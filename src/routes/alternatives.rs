@@ -802,10 +802,15 @@ impl RouteNetwork {
                 // one bend as far off the step as the reading strays makes it that much
                 // longer (the stray is looked for only where the length needs it). The step
                 // may reach beyond where the drawing passes the reading's ends (a corner
-                // just past a junction); the bend is over its part between them.
+                // just past a junction); the bend is over its part between them. A loop off
+                // the path and back (more than twice the road it stands for) goes out that
+                // far and comes back: twice as long as the stray, not a bend's corner.
                 if miss > 0.0 && drawing.steps_over(from_m, to_m, false).any(|(a, b)| b - a >= CORNER_STEP_M) {
                     let step = drawing.longest_part(from_m, to_m);
-                    let bend = |depth: f64| 2.0 * (step * step / 4.0 + depth * depth).sqrt() - step;
+                    let out_and_back = n.is_some() && m.is_some() && other > LOOP_SHARE * matched;
+                    let bend = |depth: f64| {
+                        if out_and_back { 2.0 * depth } else { 2.0 * (step * step / 4.0 + depth * depth).sqrt() - step }
+                    };
                     if miss <= bend(step / 2.0) {
                         let depth = points.clone().map(stray_at).fold(0.0, f64::max).min(step / 2.0);
                         miss = miss_with(bend(depth));
