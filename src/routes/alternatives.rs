@@ -978,7 +978,12 @@ impl RouteNetwork {
                     let Some((t, d)) = self.shifted_end_on(path, k, shifted, [a, b]) else { return false };
                     d > SHIFTED_END_M || rest + len * if k == 0 { 1.0 - t } else { t } <= SHIFTED_END_M
                 };
-                if (on[0] && shifted_off(0, jm.dist)) || (on[1] && shifted_off(1, jn.dist)) {
+                // A reading from the drawn start to the drawn end leaves none of the matched
+                // path to measure that offset from: measured from the path it stands in for
+                // (a street above the service tunnel the whole route runs in), it says
+                // nothing against it.
+                let whole = n.is_none() && m.is_none();
+                if !whole && ((on[0] && shifted_off(0, jm.dist)) || (on[1] && shifted_off(1, jn.dist))) {
                     continue;
                 }
                 // A reading that starts or ends on the piece covers only part of it.
