@@ -807,7 +807,7 @@ impl RouteNetwork {
                 // far and comes back: twice as long as the stray, not a bend's corner.
                 if miss > 0.0 && drawing.steps_over(from_m, to_m, false).any(|(a, b)| b - a >= CORNER_STEP_M) {
                     let step = drawing.longest_part(from_m, to_m);
-                    let out_and_back = n.is_some() && m.is_some() && other > LOOP_SHARE * matched;
+                    let out_and_back = n.is_some() && m.is_some() && matched > 0.0 && other > LOOP_SHARE * matched;
                     let bend = |depth: f64| {
                         if out_and_back { 2.0 * depth } else { 2.0 * (step * step / 4.0 + depth * depth).sqrt() - step }
                     };
