@@ -838,6 +838,32 @@ fn a_reading_of_the_whole_route_is_not_judged_by_the_offset_from_the_path_it_rep
     assert_read_instead(&net, &drawn, 34573416, "osm:way/34573416");
 }
 
+/// The evaluation's Helsinki route 122 (seed 489): south along a street, then along the
+/// service lane 12 m west of it (`osm:way/232041537` and `27327906`, `maxheight=2.2`,
+/// `maxweight=4.5`), whose line runs 13 m out to its `maxheight` node
+/// (`osm:node/1380961129`) and back; the match keeps to the street. The fold made the lane's
+/// reading 25 m longer than the drawing, past what a cut reading may be, and the route
+/// passed; no route drives a line drawn out to a sign's node and back, so the fold's length
+/// is not counted.
+#[test]
+fn a_way_line_folded_out_to_a_restricted_node_does_not_lengthen_its_reading() {
+    let net = helsinki();
+    let drawn = [
+        [24.9494839, 60.1667173],
+        [24.9496549, 60.1665824],
+        [24.9496726, 60.1662014],
+        [24.9497263, 60.1658688],
+        [24.9495359, 60.1655375],
+        [24.9495588, 60.1653097],
+        [24.9495659, 60.1651418],
+        [24.9498367, 60.1647744],
+        [24.9495091, 60.1645452],
+        [24.9491106, 60.1645185],
+        [24.9487179, 60.1645111],
+    ];
+    assert_read_instead(&net, &drawn, 27327906, "osm:node/1380961129");
+}
+
 /// A drawing every 20-45 m north-east along Helsinki's service tunnels and back: the
 /// route starts on `osm:way/34573416` (`maxweight=12`, `maxheight=2.5`), turns back at its
 /// end and returns on the tunnel beside it; the match takes the one-way pair 7 m away. The

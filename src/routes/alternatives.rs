@@ -109,6 +109,9 @@ const MIN_STRAIGHT_COS: f64 = 0.5;
 /// How far along the roads from the matched path's end a short restricted way at the
 /// drawn end is looked for, metres.
 const SHORT_WAY_REACH_M: f64 = 40.0;
+/// A way's line turns back on itself where the cosine of its turn is below this (more than
+/// about 155°).
+const FOLD_COS: f64 = -0.9;
 
 /// Where a drawing ends (or starts), for the roads a route may travel just beyond.
 struct EndArea {
@@ -736,7 +739,17 @@ impl RouteNetwork {
                 // points: where the drawing goes round a loop the matched path cuts (or
                 // rejoins it behind), the loop explains the drawing better. A reading that
                 // ends near (not at) an end of the drawing may differ by that distance.
-                let other = jn.dist + len + jm.dist;
+                // The other reading's nodes, from where it leaves the path (or starts) to
+                // where it rejoins it (or ends).
+                let chain = &mut *chain_buf;
+                chain.clear();
+                chain
+                    .extend(chains[jn.chain.clone()].iter().rev().chain([&from, &to]).chain(&chains[jm.chain.clone()]));
+                // Where a way's line folds back to a restricted node no other road meets (a
+                // sign's node pulled aside and the line drawn out to it and back), no route
+                // drives the fold and no drawing shows it.
+                let folds: f64 = chain.windows(3).map(|w| self.fold(w[0], w[1], w[2])).sum();
+                let other = jn.dist + len + jm.dist - folds;
                 // Where the drawing passes the two points nearest.
                 let (mut from_m, mut to_m) = (along(0, n), along(1, m));
                 // How far the reading's length lies outside what `reference` allows; a
@@ -781,10 +794,6 @@ impl RouteNetwork {
                 // The other reading's points: each node, the midpoint to the next, the next
                 // (less the first node and midpoint where it starts where the drawing does,
                 // and the last midpoint and node where it ends there).
-                let chain = &mut *chain_buf;
-                chain.clear();
-                chain
-                    .extend(chains[jn.chain.clone()].iter().rev().chain([&from, &to]).chain(&chains[jm.chain.clone()]));
                 let skip_start = if n.is_none() { 2 } else { 0 };
                 let skip_end = if m.is_none() { 2 } else { 0 };
                 let points = skip_start..(3 * chain.len().saturating_sub(1)).saturating_sub(skip_end);
@@ -1285,6 +1294,23 @@ impl RouteNetwork {
     /// Where the matched path starts (`k` 0) or ends (1).
     fn path_end(&self, path: &PathIndex, k: usize) -> Option<[f64; 2]> {
         path.ends[k].map(|p| self.point_xy(p.way, p.seg, if k == 0 { p.f0 } else { p.f1 }))
+    }
+
+    /// How much longer the road from node `a` through `p` to `b` is than the straight line
+    /// from `a` to `b`, where it turns back at `p` (by more than [`FOLD_COS`]), `p` carries a
+    /// restriction and no other road meets it; none elsewhere.
+    fn fold(&self, a: u32, p: u32, b: u32) -> f64 {
+        let [xa, xp, xb] = [a, p, b].map(|n| self.node_xy(n));
+        let (u, v) = ([xp[0] - xa[0], xp[1] - xa[1]], [xb[0] - xp[0], xb[1] - xp[1]]);
+        let (lu, lv) = (u[0].hypot(u[1]), v[0].hypot(v[1]));
+        if lu * lv == 0.0 || u[0] * v[0] + u[1] * v[1] > FOLD_COS * lu * lv {
+            return 0.0;
+        }
+        let others = || self.edges_from(p).chain(self.edges_into(p)).any(|(_, e)| e.to != a && e.to != b);
+        if self.node_hits(p).is_empty() || others() {
+            return 0.0;
+        }
+        lu + lv - dist(xa, xb)
     }
 
     /// Whether node `n` has a single neighbour on the network.
