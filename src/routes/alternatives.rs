@@ -1300,14 +1300,18 @@ impl RouteNetwork {
     /// from `a` to `b`, where it turns back at `p` (by more than [`FOLD_COS`]), `p` carries a
     /// restriction and no other road meets it; none elsewhere.
     fn fold(&self, a: u32, p: u32, b: u32) -> f64 {
+        // Every node of every reading weighed comes here: the flag lookup first, as few
+        // nodes carry a restriction.
+        if self.node_hits(p).is_empty() {
+            return 0.0;
+        }
         let [xa, xp, xb] = [a, p, b].map(|n| self.node_xy(n));
         let (u, v) = ([xp[0] - xa[0], xp[1] - xa[1]], [xb[0] - xp[0], xb[1] - xp[1]]);
         let (lu, lv) = (u[0].hypot(u[1]), v[0].hypot(v[1]));
         if lu * lv == 0.0 || u[0] * v[0] + u[1] * v[1] > FOLD_COS * lu * lv {
             return 0.0;
         }
-        let others = || self.edges_from(p).chain(self.edges_into(p)).any(|(_, e)| e.to != a && e.to != b);
-        if self.node_hits(p).is_empty() || others() {
+        if self.edges_from(p).chain(self.edges_into(p)).any(|(_, e)| e.to != a && e.to != b) {
             return 0.0;
         }
         lu + lv - dist(xa, xb)
