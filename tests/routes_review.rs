@@ -154,29 +154,25 @@ fn bad_road_data_is_refused_at_start() {
 }
 
 /// A route that may pass under a 2.2 m limit on another reading (the route evaluation's
-/// Helsinki route 32, seed 1: it goes round a block, and the passage `osm:way/232041537`
+/// Helsinki route 191, seed 11: it goes round a block, and the passage `osm:way/232041537`
 /// the truth takes lies beside the matched street) names the loaded height plus margin as
 /// the findings show numbers, `4.4` m, not the float sum `4.3999999999999995`.
 #[test]
 fn another_reading_names_the_height_with_its_margin_as_a_person_reads_it() {
     let drawn = json!([
-        [24.9524053, 60.1648388],
-        [24.9528269, 60.1648552],
-        [24.9528137, 60.1651212],
-        [24.9527736, 60.1653759],
-        [24.9526190, 60.1656843],
-        [24.9521685, 60.1657077],
-        [24.9515733, 60.1656882],
-        [24.9508506, 60.1656772],
-        [24.9502255, 60.1656494],
-        [24.9497690, 60.1656272],
-        [24.9495383, 60.1653745],
-        [24.9493304, 60.1651725],
-        [24.9495690, 60.1651027],
-        [24.9497714, 60.1648979],
-        [24.9498077, 60.1645647],
-        [24.9498410, 60.1642074],
-        [24.9498749, 60.1641495]
+        [24.9480030, 60.1649060],
+        [24.9479407, 60.1652567],
+        [24.9479128, 60.1655616],
+        [24.9484526, 60.1656212],
+        [24.9491993, 60.1656412],
+        [24.9496422, 60.1656567],
+        [24.9495830, 60.1654833],
+        [24.9495019, 60.1652005],
+        [24.9495834, 60.1650424],
+        [24.9498372, 60.1648210],
+        [24.9498300, 60.1646604],
+        [24.9498753, 60.1643582],
+        [24.9499186, 60.1641706]
     ]);
     let mut app: Value = serde_json::from_str(&std::fs::read_to_string(example()).unwrap()).unwrap();
     app["route"]["geometry"]["coordinates"] = drawn;

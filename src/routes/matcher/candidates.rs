@@ -3,7 +3,7 @@
 
 use super::{FAR_MARGIN_M, MAX_CANDIDATES, MIN_STEP_M, NEAR_RADIUS_M, SAMPLE_STEP_M, SEARCH_RADIUS_M, TURN_BACK_M};
 use crate::routes::network::{Candidate, RouteNetwork};
-use crate::routes::project::{dist, lerp};
+use crate::routes::project::{dist, lerp, project_on_segment};
 
 /// A sample of the declared route.
 pub(crate) struct Sample {
@@ -31,10 +31,15 @@ impl RouteNetwork {
     /// Samples of the declared route: its own vertices (they carry its shape), skipping
     /// those closer than [`MIN_STEP_M`] to the previous sample, plus points inserted
     /// on stretches longer than [`SAMPLE_STEP_M`]. The last vertex is always kept, and so
-    /// is the tip of a stretch that goes out and comes back within [`MIN_STEP_M`] (a
-    /// spur into a yard, a car park or a turning loop): thinned away, the match would
-    /// never go there, and nothing on it would be checked. With them, the drawing's length
-    /// along every vertex, metres (the samples' own length cuts its corners).
+    /// is a skipped vertex (the one furthest from the last sample) that stands
+    /// [`TURN_BACK_M`] off the straight line from the last sample to a later vertex, where
+    /// the drawing turns back or sharply aside: the tip of a spur into a yard, a car park
+    /// or a turning loop, a hairpin, a corner a sparse drawing turns. Thinned away, the
+    /// match would cut across to where the drawing goes on and never go there, and nothing
+    /// there would be checked (kept only where the drawing came back that far towards the
+    /// last sample, a loop round a car park's tunnel, a gate on a spur and Monaco's
+    /// hairpins were thinned away). With them, the drawing's length along every vertex,
+    /// metres (the samples' own length cuts its corners).
     pub(super) fn resample(&self, coords: &[[f64; 2]]) -> (Vec<Sample>, f64) {
         // Thinning keeps far fewer samples than a densely drawn route has vertices: size
         // by length, not by vertex count (a 10,000-vertex route would otherwise allocate
@@ -55,7 +60,7 @@ impl RouteNetwork {
             let mut gap2 = dist2(prev.xy, p);
             let is_last = i + 1 == coords.len();
             if let Some((tip_xy, tip_lonlat, tip2)) = tip
-                && tip2.sqrt() - gap2.sqrt() >= TURN_BACK_M
+                && project_on_segment(tip_xy, prev.xy, p).1 >= TURN_BACK_M
             {
                 out.push(Sample { xy: tip_xy, lonlat: tip_lonlat, km: prev.km + tip2.sqrt() / 1000.0 });
                 tip = None;

@@ -51,9 +51,9 @@ use search::{SCRATCH, Scratch, WORK, Work};
 pub const SAMPLE_STEP_M: f64 = 40.0;
 /// Vertices of the declared route closer than this to the previous sample are skipped.
 pub const MIN_STEP_M: f64 = 30.0;
-/// A drawing that goes at least this far from the last sample and comes back at least
-/// this far keeps the turning point as a sample, metres: above the drift of a drawing
-/// (up to 10 m), below [`MIN_STEP_M`].
+/// A skipped vertex at least this far from the last sample and this far off the straight
+/// line from it to a later vertex is where the drawing turns and becomes a sample, metres:
+/// above the drift of a drawing (up to 10 m), below [`MIN_STEP_M`].
 pub const TURN_BACK_M: f64 = 12.0;
 /// Length of route whose distance to the road counts as one Gaussian observation.
 const EVIDENCE_STEP_M: f64 = 10.0;
@@ -317,6 +317,28 @@ mod tests {
         let m = data.network.match_route(&drawn);
         assert!(m.confidence >= LOW_CONFIDENCE, "confidence {} {:?}", m.confidence, m.problems);
         assert!(m.problems.is_empty(), "{:?}", m.problems);
+    }
+
+    /// The sampling keeps a vertex where the drawing turns back or sharply aside within
+    /// [`MIN_STEP_M`] (a hairpin: 25 m out, back 12 m beside the way out), not one on a
+    /// straight stretch. Before, it kept the tip only where the drawing came back
+    /// [`TURN_BACK_M`] nearer the last sample, which the hairpin's return never does.
+    #[test]
+    fn the_sampling_keeps_where_the_drawing_turns_not_a_straight_stretch() {
+        let data = crate::embedded_routes().unwrap();
+        let net = &data.network;
+        let o = net.to_xy([24.94, 60.17]);
+        let drawing = |metres: &[[f64; 2]]| -> Vec<[f64; 2]> {
+            metres.iter().map(|m| net.to_lonlat([o[0] + m[0], o[1] + m[1]])).collect()
+        };
+        let sampled = |metres: &[[f64; 2]]| -> Vec<[i64; 2]> {
+            let (samples, _) = net.resample(&drawing(metres));
+            samples.iter().map(|s| [(s.xy[0] - o[0]).round() as i64, (s.xy[1] - o[1]).round() as i64]).collect()
+        };
+        let straight: Vec<[f64; 2]> = (0..=6).map(|i| [10.0 * f64::from(i), 0.0]).collect();
+        assert_eq!(sampled(&straight), [[0, 0], [30, 0], [60, 0]]);
+        let hairpin = [[0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [25.0, 0.0], [15.0, 10.0], [5.0, 14.0], [-5.0, 14.0]];
+        assert_eq!(sampled(&hairpin), [[0, 0], [25, 0], [-5, 14]]);
     }
 
     /// A matched length agrees anywhere between the drawing's length along its samples and
