@@ -1307,19 +1307,24 @@ impl RouteNetwork {
         }
         let [xa, xp, xb] = [a, p, b].map(|n| self.node_xy(n));
         let (u, v) = ([xp[0] - xa[0], xp[1] - xa[1]], [xb[0] - xp[0], xb[1] - xp[1]]);
-        let (lu, lv) = (u[0].hypot(u[1]), v[0].hypot(v[1]));
+        let (lu, lv) = (dist(xa, xp), dist(xp, xb));
         if lu * lv == 0.0 || u[0] * v[0] + u[1] * v[1] > FOLD_COS * lu * lv {
             return 0.0;
         }
-        if self.edges_from(p).chain(self.edges_into(p)).any(|(_, e)| e.to != a && e.to != b) {
+        if self.adjacent(p).any(|n| n != a && n != b) {
             return 0.0;
         }
         lu + lv - dist(xa, xb)
     }
 
+    /// The nodes a road joins to node `n`, either way (one as often as roads join it).
+    fn adjacent(&self, n: u32) -> impl Iterator<Item = u32> + '_ {
+        self.edges_from(n).chain(self.edges_into(n)).map(|(_, e)| e.to)
+    }
+
     /// Whether node `n` has a single neighbour on the network.
     pub(crate) fn dead_end(&self, n: u32) -> bool {
-        let mut next = self.edges_from(n).chain(self.edges_into(n)).map(|(_, e)| e.to);
+        let mut next = self.adjacent(n);
         let Some(one) = next.next() else { return true };
         next.all(|m| m == one)
     }
