@@ -866,6 +866,21 @@ impl RouteNetwork {
                             (miss, from_m, to_m) = (round, ka, kb);
                         }
                     }
+                    // A loop no wider than the drawing's offset: the drawing passes its
+                    // mouth once, nearest where it comes back, so it passes where the
+                    // reading rejoins the path no later than where it leaves it. The
+                    // stretch it draws of the loop is then where it runs nearest the
+                    // reading's nodes, and the reading, still cut, is judged by its fit
+                    // there (Monaco's turning loop with a lift gate at a route's end).
+                    if n.is_some() && m.is_some() && miss > 0.0 && to_m <= from_m {
+                        let (ka, kb) = chain.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &j| {
+                            let (d, at) = nodes.at(drawing, j, self.node_xy(j));
+                            if d.is_finite() { (lo.min(at), hi.max(at)) } else { (lo, hi) }
+                        });
+                        if kb > ka {
+                            (from_m, to_m) = (ka, kb);
+                        }
+                    }
                 }
                 // A drawing of a few points cuts a loop's corners by more than the length
                 // allows: the reading may still fit its vertices far better. Across a loop

@@ -38,15 +38,22 @@ impl RouteNetwork {
     /// match would cut across to where the drawing goes on and never go there, and nothing
     /// there would be checked (kept only where the drawing came back that far towards the
     /// last sample, a loop round a car park's tunnel, a gate on a spur and Monaco's
-    /// hairpins were thinned away). With them, the drawing's length along every vertex,
-    /// metres (the samples' own length cuts its corners).
+    /// hairpins were thinned away). At the drawing's end, where no later vertex follows,
+    /// the skipped vertex kept is the one furthest off the line to the last vertex: a
+    /// drawing that ends round a loop comes back near its furthest point (Monaco's turning
+    /// loop with a lift gate, ended beside its mouth, was matched as a stop short of it).
+    /// With them, the drawing's length along every vertex, metres (the samples' own length
+    /// cuts its corners).
     pub(super) fn resample(&self, coords: &[[f64; 2]]) -> (Vec<Sample>, f64) {
         // Thinning keeps far fewer samples than a densely drawn route has vertices: size
         // by length, not by vertex count (a 10,000-vertex route would otherwise allocate
         // 400 kB per call).
         let mut out: Vec<Sample> = Vec::with_capacity(64);
-        // The skipped vertex furthest from the last sample, and its squared distance.
-        let mut tip: Option<([f64; 2], [f64; 2], f64)> = None;
+        // The skipped vertex furthest from the last sample: its index, position and
+        // squared distance.
+        let mut tip: Option<(usize, [f64; 2], f64)> = None;
+        // The vertex the last sample stands on.
+        let mut last_i = 0;
         let mut vertex: Option<[f64; 2]> = None;
         let mut drawn_m = 0.0;
         for (i, &c) in coords.iter().enumerate() {
@@ -59,16 +66,28 @@ impl RouteNetwork {
             };
             let mut gap2 = dist2(prev.xy, p);
             let is_last = i + 1 == coords.len();
-            if let Some((tip_xy, tip_lonlat, tip2)) = tip
+            // At the end no later vertex shows where the drawing went: of the vertices
+            // skipped since the last sample, the one furthest off the line to the end.
+            if is_last && tip.is_some() {
+                tip = (last_i + 1..i)
+                    .map(|j| {
+                        let v = self.to_xy(coords[j]);
+                        (j, v, project_on_segment(v, prev.xy, p).1)
+                    })
+                    .max_by(|a, b| a.2.total_cmp(&b.2))
+                    .map(|(j, v, _)| (j, v, dist2(prev.xy, v)));
+            }
+            if let Some((tip_i, tip_xy, tip2)) = tip
                 && project_on_segment(tip_xy, prev.xy, p).1 >= TURN_BACK_M
             {
-                out.push(Sample { xy: tip_xy, lonlat: tip_lonlat, km: prev.km + tip2.sqrt() / 1000.0 });
+                out.push(Sample { xy: tip_xy, lonlat: coords[tip_i], km: prev.km + tip2.sqrt() / 1000.0 });
+                last_i = tip_i;
                 tip = None;
                 gap2 = dist2(tip_xy, p);
             }
             if gap2 < MIN_STEP_M * MIN_STEP_M && !is_last {
                 if gap2 >= TURN_BACK_M * TURN_BACK_M && tip.is_none_or(|t| gap2 > t.2) {
-                    tip = Some((p, c, gap2));
+                    tip = Some((i, p, gap2));
                 }
                 continue;
             }
@@ -87,6 +106,7 @@ impl RouteNetwork {
                 out.push(Sample { xy, lonlat: self.to_lonlat(xy), km: from_km + (km - from_km) * t });
             }
             out.push(Sample { xy: p, lonlat: c, km });
+            last_i = i;
         }
         (out, drawn_m)
     }

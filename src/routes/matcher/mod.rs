@@ -339,6 +339,10 @@ mod tests {
         assert_eq!(sampled(&straight), [[0, 0], [30, 0], [60, 0]]);
         let hairpin = [[0.0, 0.0], [10.0, 0.0], [20.0, 0.0], [25.0, 0.0], [15.0, 10.0], [5.0, 14.0], [-5.0, 14.0]];
         assert_eq!(sampled(&hairpin), [[0, 0], [25, 0], [-5, 14]]);
+        // A drawing that ends round a loop beside its furthest point: that point lies 8 m
+        // from the line to the end, the loop's far side 15 m.
+        let loop_end = [[0.0, 0.0], [10.0, -5.0], [12.0, -14.0], [6.0, -22.0], [-2.0, -24.0], [-4.0, -16.0]];
+        assert_eq!(sampled(&loop_end), [[0, 0], [12, -14], [-4, -16]]);
     }
 
     /// A matched length agrees anywhere between the drawing's length along its samples and
