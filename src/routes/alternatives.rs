@@ -797,11 +797,18 @@ impl RouteNetwork {
                 let skip_start = if n.is_none() { 2 } else { 0 };
                 let skip_end = if m.is_none() { 2 } else { 0 };
                 let points = skip_start..(3 * chain.len().saturating_sub(1)).saturating_sub(skip_end);
+                // A fold's node and the midpoints out to it (see `folds`) are weighed neither
+                // for the stray nor for the fit: no drawing shows it.
+                let folded =
+                    |j: usize| j > 0 && j + 1 < chain.len() && self.fold(chain[j - 1], chain[j], chain[j + 1]) > 0.0;
                 let stray_at = |i: usize| {
-                    let (a, b) = (chain[i / 3], chain[i / 3 + 1]);
+                    let (j, a, b) = (i / 3, chain[i / 3], chain[i / 3 + 1]);
                     match i % 3 {
+                        0 if folded(j) => 0.0,
                         0 => node_away(a),
+                        1 if folded(j) || folded(j + 1) => 0.0,
                         1 => mid_away(a, b),
+                        _ if folded(j + 1) => 0.0,
                         _ => node_away(b),
                     }
                 };
@@ -961,7 +968,7 @@ impl RouteNetwork {
                 let fit_offset = offset.map(|(o, _)| o).or((cut && (loop_cut || end_gap > END_M)).then_some([0.0; 2]));
                 let worse = fit_offset.map(|o| {
                     reading_buf.clear();
-                    reading_buf.extend(chain.iter().map(|&n| self.node_xy(n)));
+                    reading_buf.extend((0..chain.len()).filter(|&j| !folded(j)).map(|j| self.node_xy(chain[j])));
                     let at = if one_place {
                         let either_side = (to_m - from_m) / 1000.0;
                         points_between(path, lo - either_side, hi + either_side)
@@ -979,8 +986,25 @@ impl RouteNetwork {
                 // Round a loop the stretch compared is the drawing's own excursion: where
                 // only the offset across the road is known, a reading that explains it no
                 // better than the road (a vertex that steps back along it) fails too.
+                // Elsewhere, where only the offset across the road is known (a straight
+                // road), a reading fails that fits worse whatever the offset along the road
+                // within what the fit accepts: a road beside the one drawn.
                 let allowed = if looped && one_place { -WORSE_FIT_M2 } else { WORSE_FIT_M2 };
-                if offset.is_some_and(|(_, known)| known == Known::Both || looped) && worse.is_some_and(|w| w > allowed)
+                let fits_along = |o: [f64; 2], across: [f64; 2]| {
+                    (-ALONG_TRIES..=ALONG_TRIES).any(|i| {
+                        let s = f64::from(i) * MAX_SHIFT_M / f64::from(ALONG_TRIES);
+                        let o = [o[0] - s * across[1], o[1] + s * across[0]];
+                        o[0].hypot(o[1]) <= MAX_SHIFT_M
+                            && drawing.worse_fit(reading_buf, matched_buf, o, from_m, to_m) <= allowed
+                    })
+                };
+                if let (Some((o, known)), Some(w)) = (offset, worse)
+                    && w > allowed
+                    && match known {
+                        Known::Both => true,
+                        Known::Across(_) if looped => true,
+                        Known::Across(across) => !fits_along(o, across),
+                    }
                 {
                     continue;
                 }
@@ -1373,6 +1397,9 @@ const MAX_SHIFT_M: f64 = 15.0;
 /// distances to the two, square metres): one vertex 4.5 m further from it, or two 3.2 m,
 /// where the drawing's noise and the drift of its offset make one or two metres.
 const WORSE_FIT_M2: f64 = 20.0;
+/// Where only the offset across a road is known, the offset along it is tried at this
+/// many steps of [`MAX_SHIFT_M`] divided by it either way.
+const ALONG_TRIES: i32 = 6;
 /// A route starts (ends) on a piece where the drawing's start (end) moved back by its
 /// offset lies this near it, metres: the drawing's noise.
 const SHIFTED_END_M: f64 = 2.5;
