@@ -41,7 +41,7 @@ use crate::review::{Review, Status, Verdict};
 
 /// Longest input line read, bytes: the most `oscar review` reads of one application.
 pub const LINE_LIMIT_BYTES: usize = 16 << 20;
-/// Default seed of [`generate`].
+/// Default seed of [`generate`](crate::tooling::samples::generate).
 pub const GEN_SEED: u64 = 20_261_129;
 /// Results a worker may be ahead of the writer, per thread: bounds the memory held for
 /// results waiting on a slower one before them.

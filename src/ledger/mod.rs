@@ -165,7 +165,7 @@ pub struct Record {
     pub entry: NewRecord,
     /// Hash of the previous record ([`GENESIS`] for the first).
     pub prev_hash: String,
-    /// Hash of this record ([`record_hash`]).
+    /// Hash of this record ([`HashScheme::record_hash`]).
     pub hash: String,
 }
 

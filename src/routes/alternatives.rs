@@ -1397,8 +1397,9 @@ const MAX_SHIFT_M: f64 = 15.0;
 /// distances to the two, square metres): one vertex 4.5 m further from it, or two 3.2 m,
 /// where the drawing's noise and the drift of its offset make one or two metres.
 const WORSE_FIT_M2: f64 = 20.0;
-/// Where only the offset across a road is known, the offset along it is tried at this
-/// many steps of [`MAX_SHIFT_M`] divided by it either way.
+/// Where only the offset across a road is known, the offset along it is tried from
+/// -[`MAX_SHIFT_M`] to [`MAX_SHIFT_M`] in steps of `MAX_SHIFT_M / ALONG_TRIES` (2.5 m, the
+/// drawing's noise, as [`SHIFTED_END_M`]).
 const ALONG_TRIES: i32 = 6;
 /// A route starts (ends) on a piece where the drawing's start (end) moved back by its
 /// offset lies this near it, metres: the drawing's noise.
