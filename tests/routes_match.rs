@@ -2352,3 +2352,17 @@ fn a_gate_where_a_short_way_at_the_drawn_end_stops_is_not_passed() {
     assert!(m.problems.is_empty(), "{:?}", m.problems);
     assert!(m.possible.iter().all(|p| p.hit.source != "osm:node/2092164259"), "{:?}", m.possible);
 }
+
+/// Four points of the evaluation's Monaco route 296 (seed 890), which goes up the one-way
+/// street `osm:way/161748259`, round the service loop `osm:way/161748261` through its lift
+/// gate (`osm:node/1737114782`) and back onto the street 17 m on. The second point lies at
+/// the loop's mouth and the third by its far side, 9 m off the street; the drawing passes
+/// where the loop rejoins the street before it. The stretch the loop was compared over
+/// held the second point alone, which fits loop and street alike, so the gate passed (R4).
+/// The points either side of that stretch are weighed too: the third fits the loop.
+#[test]
+fn a_detour_a_sparse_drawing_cuts_short_is_read_by_the_point_just_past_it() {
+    let Some(net) = routes_common::network("monaco.osm.pbf") else { return };
+    let drawn = [[7.4290416, 43.7410796], [7.4289166, 43.741336], [7.4290305, 43.7415157], [7.42894, 43.7417809]];
+    assert_read_instead(&net, &drawn, 161748261, "osm:node/1737114782");
+}

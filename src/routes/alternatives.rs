@@ -966,6 +966,7 @@ impl RouteNetwork {
                 // from (to) where the drawing starts (ends) further from the matched path's
                 // start (end) than another map's offset: the path leaves that end unexplained.
                 let fit_offset = offset.map(|(o, _)| o).or((cut && (loop_cut || end_gap > END_M)).then_some([0.0; 2]));
+                let detour = loop_cut && matched > 1.0;
                 let worse = fit_offset.map(|o| {
                     reading_buf.clear();
                     reading_buf.extend((0..chain.len()).filter(|&j| !folded(j)).map(|j| self.node_xy(chain[j])));
@@ -976,10 +977,26 @@ impl RouteNetwork {
                         stretch_at.clone()
                     };
                     matched_points(path, at, matched_buf);
-                    drawing.worse_fit(reading_buf, matched_buf, o, from_m, to_m)
+                    let within = drawing.worse_fit(reading_buf, matched_buf, o, from_m, to_m);
+                    // A drawing of a few points may show a detour it cuts short only by a
+                    // vertex just outside the stretch (past where it passes the junction the
+                    // detour rejoins at, by the detour's far side): the vertices either side
+                    // are weighed too, each against the path with the detour and without
+                    // it, both running on past the stretch as far as the vertex lies.
+                    let outside = drawing.vertices_outside(from_m, to_m);
+                    let beyond = outside.iter().flatten().map(|&c| (from_m - c).max(c - to_m)).reduce(f64::max);
+                    let Some(beyond) = beyond.filter(|_| cut && detour) else { return within };
+                    let reach = (beyond + UNCERTAINTY_M) / 1000.0;
+                    matched_points(path, points_between(path, lo - reach, lo), matched_buf);
+                    reading_buf.splice(0..0, matched_buf.iter().copied());
+                    matched_points(path, points_between(path, hi, hi + reach), matched_buf);
+                    reading_buf.extend(matched_buf.iter().copied());
+                    matched_points(path, points_between(path, lo - reach, hi + reach), matched_buf);
+                    let fit_at = |c: f64| drawing.worse_fit(reading_buf, matched_buf, o, c, c);
+                    within + outside.into_iter().flatten().map(fit_at).sum::<f64>()
                 });
                 // A detour that rejoins the path further on needs less: see `DETOUR_FIT_M2`.
-                let needed = if loop_cut && matched > 1.0 { DETOUR_FIT_M2 } else { CUT_FIT_M2 };
+                let needed = if detour { DETOUR_FIT_M2 } else { CUT_FIT_M2 };
                 if cut && worse.is_none_or(|w| w > -needed) {
                     continue;
                 }
@@ -1904,13 +1921,24 @@ impl Drawing {
         best
     }
 
+    /// Where along the drawing its last vertex before `from_m` and its first after `to_m`
+    /// lie, metres (none before its start or after its end).
+    fn vertices_outside(&self, from_m: f64, to_m: f64) -> [Option<f64>; 2] {
+        let over = self.vertices_over(from_m, to_m);
+        [over.start.checked_sub(1).map(|k| self.cum[k]), self.cum.get(over.end).copied()]
+    }
+
+    /// The drawing's vertices from `from_m` to `to_m` metres along it.
+    fn vertices_over(&self, from_m: f64, to_m: f64) -> Range<usize> {
+        let lo = self.cum.partition_point(|&c| c < from_m);
+        lo..self.cum.partition_point(|&c| c <= to_m).max(lo)
+    }
+
     /// How much worse `line` explains the drawing's vertices from `from_m` to `to_m`
     /// metres along it, moved back by `offset`, than `reference` does: the sum over them
     /// of the difference of their squared distances to the two, square metres.
     fn worse_fit(&self, line: &[[f64; 2]], reference: &[[f64; 2]], offset: [f64; 2], from_m: f64, to_m: f64) -> f64 {
-        let lo = self.cum.partition_point(|&c| c < from_m);
-        let hi = self.cum.partition_point(|&c| c <= to_m).max(lo);
-        self.line[lo..hi]
+        self.line[self.vertices_over(from_m, to_m)]
             .iter()
             .map(|v| {
                 let v = [v[0] - offset[0], v[1] - offset[1]];
