@@ -983,9 +983,12 @@ impl RouteNetwork {
                     // detour rejoins at, by the detour's far side): the vertices either side
                     // are weighed too, each against the path with the detour and without
                     // it, both running on past the stretch as far as the vertex lies.
+                    if !(cut && detour) {
+                        return within;
+                    }
                     let outside = drawing.vertices_outside(from_m, to_m);
                     let beyond = outside.iter().flatten().map(|&c| (from_m - c).max(c - to_m)).reduce(f64::max);
-                    let Some(beyond) = beyond.filter(|_| cut && detour) else { return within };
+                    let Some(beyond) = beyond else { return within };
                     let reach = (beyond + UNCERTAINTY_M) / 1000.0;
                     matched_points(path, points_between(path, lo - reach, lo), matched_buf);
                     reading_buf.splice(0..0, matched_buf.iter().copied());
