@@ -685,7 +685,12 @@ pub fn render_seeds(runs: &[SeedRun]) -> String {
     let _ = writeln!(s);
     for SeedRun { seed, missed, .. } in runs {
         for r in missed {
-            let _ = writeln!(s, "MISS seed {seed} {} route {} ({}): {:?}", r.extract, r.route, r.case, r.misses());
+            let misses = r.misses();
+            let _ = writeln!(s, "MISS seed {seed} {} route {} ({}): {misses:?}", r.extract, r.route, r.case);
+            // What the truth found on the missed items, so a large run can be sorted by cause.
+            for note in r.truth_notes.iter().filter(|n| misses.iter().any(|i| n.starts_with(i))) {
+                let _ = writeln!(s, "  {note}");
+            }
         }
     }
     s
