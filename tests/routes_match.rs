@@ -2366,3 +2366,26 @@ fn a_detour_a_sparse_drawing_cuts_short_is_read_by_the_point_just_past_it() {
     let drawn = [[7.4290416, 43.7410796], [7.4289166, 43.741336], [7.4290305, 43.7415157], [7.42894, 43.7417809]];
     assert_read_instead(&net, &drawn, 161748261, "osm:node/1737114782");
 }
+
+/// Nine points of the evaluation's Helsinki route 394 (seed 2018), which comes down one
+/// carriageway of a primary road, turns on the 10 m link `osm:way/655405463`
+/// (`maxlength=12`) and goes back up the other. The match takes the 21 m corner beside the
+/// link (`osm:way/655405465`, `25522292`), never more than 3.5 m from it; the link, 11 m
+/// shorter, was outside the length allowed and passed (R4). The drawing, 7 m off the roads,
+/// draws the U-turn's tip by one point and cannot tell the two apart: the link is read.
+#[test]
+fn a_shortcut_within_a_drawings_drift_of_the_path_is_read_whatever_its_length() {
+    let net = helsinki();
+    let drawn = [
+        [24.9423076, 60.167322],
+        [24.9425126, 60.167175],
+        [24.9428841, 60.1669425],
+        [24.9431575, 60.1667673],
+        [24.9435498, 60.1666815],
+        [24.9434553, 60.1668606],
+        [24.9431813, 60.1670236],
+        [24.9429453, 60.1671831],
+        [24.9427512, 60.1673185],
+    ];
+    assert_read_instead(&net, &drawn, 655405463, "osm:way/655405463");
+}

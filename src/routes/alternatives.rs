@@ -79,6 +79,10 @@ const LONGER_SLACK_SHARE: f64 = 0.5;
 /// does there, metres. Cutting or going round a corner beside the drawing differs by
 /// more (a route that turns at an intersection is not read as using the street ahead).
 const STRAY_SLACK_M: f64 = 8.0;
+/// A reading shorter than the matched path between the same two nodes that lies this
+/// near it all along (nodes and midpoints) is as likely as the path whatever their lengths:
+/// as far as a drawing's drift and noise move a vertex (3 m and 1 m in the evaluation).
+const SHORTCUT_NEAR_M: f64 = 4.0;
 /// A restriction this near the drawing...
 const SPUR_NEAR_M: f64 = 8.0;
 /// ...where the drawing runs this far from the matched path may be on the route, metres.
@@ -831,6 +835,21 @@ impl RouteNetwork {
                         let depth = points.clone().map(stray_at).fold(0.0, f64::max).min(step / 2.0);
                         miss = miss_with(bend(depth));
                     }
+                }
+                // A shortcut that runs within a drawing's drift and noise of the matched path
+                // all the way (a U-turn's link inside the corner the path takes) is not told
+                // from it by length: another map's offset moves a U-turn's drawn tip along
+                // the road and stretches or shrinks what it draws round it.
+                if miss > 0.0 && n.is_some() && m.is_some() && other < matched && {
+                    matched_points(path, points_between(path, kn.min(km), kn.max(km)), matched_buf);
+                    chain.windows(2).all(|w| {
+                        let (p, q) = (self.node_xy(w[0]), self.node_xy(w[1]));
+                        [p, lerp(p, q, 0.5), q]
+                            .into_iter()
+                            .all(|x| line_away_2(matched_buf, x) <= SHORTCUT_NEAR_M.powi(2))
+                    })
+                } {
+                    miss = 0.0;
                 }
                 // Round a loop the drawing between the two points is not the stretch read.
                 let looped = miss > 0.0;
