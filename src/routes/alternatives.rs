@@ -738,6 +738,7 @@ impl RouteNetwork {
                 // path from its start or to its end.
                 let kn = n.map_or(0.0, |n| path.nodes[&n]);
                 let km = m.map_or(total_km, |m| path.nodes[&m]);
+                let (lo, hi) = (kn.min(km), kn.max(km));
                 let matched = (km - kn) * 1000.0;
                 // Compared with the matched path and with the drawing between the two
                 // points: where the drawing goes round a loop the matched path cuts (or
@@ -816,6 +817,11 @@ impl RouteNetwork {
                         _ => node_away(b),
                     }
                 };
+                // Where point `i` of the other reading lies.
+                let point_at = |i: usize| {
+                    let (a, b) = (self.node_xy(chain[i / 3]), self.node_xy(chain[i / 3 + 1]));
+                    [a, lerp(a, b, 0.5), b][i % 3]
+                };
                 let miss_with = |room: f64| vs_matched(room).min(vs_drawn(to_m - from_m, room));
                 let mut miss = miss_with(0.0);
                 // A longer reading may go round the corner a long step of the drawing cuts:
@@ -841,13 +847,8 @@ impl RouteNetwork {
                 // from it by length: another map's offset moves a U-turn's drawn tip along
                 // the road and stretches or shrinks what it draws round it.
                 if miss > 0.0 && n.is_some() && m.is_some() && other < matched && {
-                    matched_points(path, points_between(path, kn.min(km), kn.max(km)), matched_buf);
-                    chain.windows(2).all(|w| {
-                        let (p, q) = (self.node_xy(w[0]), self.node_xy(w[1]));
-                        [p, lerp(p, q, 0.5), q]
-                            .into_iter()
-                            .all(|x| line_away_2(matched_buf, x) <= SHORTCUT_NEAR_M.powi(2))
-                    })
+                    matched_points(path, points_between(path, lo, hi), matched_buf);
+                    points.clone().all(|i| line_away_2(matched_buf, point_at(i)) <= SHORTCUT_NEAR_M.powi(2))
                 } {
                     miss = 0.0;
                 }
@@ -922,7 +923,6 @@ impl RouteNetwork {
                 // How far each reading strays from the drawing: the matched path's nodes
                 // between the two points, and the other reading's nodes and midpoints
                 // (from where the drawing starts, to where it ends, at the route's ends).
-                let (lo, hi) = (kn.min(km), kn.max(km));
                 let stretch_at = points_between(path, lo, hi);
                 let mut matched_stray: f64 = 0.0;
                 for (d, (_, p)) in path_away[stretch_at.clone()].iter_mut().zip(&path.points[stretch_at.clone()]) {
@@ -960,12 +960,7 @@ impl RouteNetwork {
                 // reaches past it (a drawing that turns a half step short of the route).
                 let strays_within = |i: usize| {
                     let d = stray_at(i);
-                    d <= limit
-                        || (d.is_infinite() && limit > UNCERTAINTY_M && {
-                            let (a, b) = (self.node_xy(chain[i / 3]), self.node_xy(chain[i / 3 + 1]));
-                            let p = [a, lerp(a, b, 0.5), b][i % 3];
-                            drawing.away_wide(p) <= limit
-                        })
+                    d <= limit || (d.is_infinite() && limit > UNCERTAINTY_M && drawing.away_wide(point_at(i)) <= limit)
                 };
                 // It strays too far as soon as one point does.
                 if !points.clone().all(strays_within) {
